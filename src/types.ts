@@ -1,0 +1,99 @@
+/** A dense row-major tensor on the CPU. */
+export interface Tensor {
+  data: Float32Array;
+  shape: readonly number[];
+}
+
+/** An attention mask. Uint8Array: boolean, nonzero = may attend. Float32Array: added to the scaled scores. */
+export interface AttentionMask {
+  data: Uint8Array | Float32Array;
+  /** [Lq, Lk] or [B|1, H|1, Lq, Lk]; a dimension of 1 broadcasts. */
+  shape: readonly number[];
+}
+
+export type CausalOption = boolean | 'top-left' | 'bottom-right';
+export type KernelChoice = 'auto' | 'staged' | 'fused' | 'split-keys';
+
+export interface AttentionOptions {
+  /** Multiplies Q·Kᵀ before the softmax. Default 1 / sqrt(E). */
+  scale?: number;
+  /** Which kernels run. 'auto' (default) picks the fused path, split-keys for decoding shapes, staged when weights are asked for. */
+  kernel?: KernelChoice;
+  /** true / 'top-left' (PyTorch's is_causal): query i sees keys j <= i. 'bottom-right': j <= i + (Lk - Lq). */
+  causal?: CausalOption;
+  /** Boolean (Uint8Array, nonzero = attend) or additive (Float32Array) mask. */
+  mask?: AttentionMask;
+}
+
+/** Sizes of one attention problem, after rank normalisation to [B, H, L, E]. */
+export interface AttentionShape {
+  batch: number;
+  heads: number;
+  /** Heads of k and v; heads % kvHeads === 0 (GQA / MQA). */
+  kvHeads: number;
+  queryLength: number;
+  keyLength: number;
+  /** E: width of q and k rows. */
+  headDim: number;
+  /** Ev: width of v rows and of the output. */
+  valueDim: number;
+}
+
+/** Buffers for the GPU-resident API. All f32, row-major, laid out as [B, H, L, E]. */
+export interface AttentionBuffers {
+  q: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer;
+  output: GPUBuffer;
+  /** Mask values: f32 for an additive mask, one byte per element for a boolean mask (padded to 4 bytes). */
+  mask?: GPUBuffer;
+  /** Softmax weights [B, H, Lq, Lk]; only the staged path writes them. */
+  weights?: GPUBuffer;
+  /** Per-row log-sum-exp of the scaled, masked scores [B, H, Lq] (natural log; -Infinity for a dead row). */
+  logSumExp?: GPUBuffer;
+}
+
+/** The mask as described to the GPU-resident API (its values live in `AttentionBuffers.mask`). */
+export interface GPUMaskDescriptor {
+  kind: 'boolean' | 'additive';
+  shape: readonly number[];
+}
+
+export interface EncodeOptions extends Omit<AttentionOptions, 'mask'> {
+  mask?: GPUMaskDescriptor;
+}
+
+export interface AttentionResultWithWeights {
+  output: Tensor;
+  weights: Tensor;
+}
+
+export interface AttentionResultWithLogSumExp {
+  output: Tensor;
+  /** [B, H, Lq] (rank follows q: q's leading dims without E). */
+  logSumExp: Tensor;
+}
+
+export interface AttentionContext {
+  readonly device: GPUDevice;
+  /** softmax(q kᵀ · scale + mask) v, output with q's rank: [B, H, Lq, Ev]. */
+  attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Promise<Tensor>;
+  /** Also returns the post-mask softmax weights [B, H, Lq, Lk] (runs the staged path). */
+  attentionWithWeights(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Promise<AttentionResultWithWeights>;
+  /** Also returns the per-row log-sum-exp [B, H, Lq], for merging attention over key chunks. */
+  attentionWithLogSumExp(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Promise<AttentionResultWithLogSumExp>;
+  /**
+   * Records attention into the caller's encoder on the caller's buffers: no upload, no readback, no submit.
+   * Scratch buffers it needs stay reserved until the caller's submitted work is done.
+   */
+  encode(encoder: GPUCommandEncoder, buffers: AttentionBuffers, shape: AttentionShape, options?: EncodeOptions): void;
+  /** Frees every GPU object the context made; a borrowed device is left alive. Safe to call twice. */
+  destroy(): void;
+}
+
+export interface CreateAttentionOptions {
+  /** Use this device (borrowed: never destroyed by the library). Default: ask navigator.gpu, or the `webgpu` package in Node. */
+  device?: GPUDevice;
+  /** Power preference passed to requestAdapter when the library creates its own device. */
+  powerPreference?: GPUPowerPreference;
+}
