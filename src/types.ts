@@ -49,7 +49,7 @@ export interface AttentionBuffers {
   mask?: GPUBuffer;
   /** Softmax weights [B, H, Lq, Lk]; only the staged path writes them. */
   weights?: GPUBuffer;
-  /** Per-row log-sum-exp of the scaled, masked scores [B, H, Lq] (natural log; -Infinity for a dead row). */
+  /** Per-row log-sum-exp of the scaled, masked scores [B, H, Lq] (natural log; a dead row gets the lowest f32, -3.4e38). */
   logSumExp?: GPUBuffer;
 }
 

@@ -1,0 +1,41 @@
+// Run-time sizes shared by every attention kernel (one pipeline serves every shape).
+// Prepended to each kernel's source by src/shaders.ts.
+struct Params {
+  batch: u32,
+  heads: u32,
+  kv_heads: u32,
+  q_len: u32,
+  k_len: u32,
+  head_dim: u32,
+  value_dim: u32,
+  group: u32,             // heads / kv_heads: query head h reads kv head h / group
+  scale: f32,
+  causal: u32,            // 0: none, otherwise key j is visible to query i when j <= i + causal_offset
+  causal_offset: i32,     // 0 top-left, k_len - q_len bottom-right
+  mask_batch_stride: u32, // element strides of the mask; 0 where it broadcasts
+  mask_head_stride: u32,
+  bh_offset: u32,         // first (batch * heads + head) of this dispatch (staged path splits big problems)
+  bh_count: u32,          // how many (batch, head) pairs this dispatch covers
+  splits: u32,            // split-keys: key chunks per row
+  keys_per_split: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+// The score of a key that may not be seen. WGSL cannot write -inf as a constant, so we use the
+// lowest finite f32: exp(HIDDEN - m) is 0 for any real max m, and a row whose max is HIDDEN has
+// nothing to attend to. Additive masks may still bring a real -inf, which behaves the same.
+const HIDDEN: f32 = -0x1.fffffep+127f;
+
+// Work-item index from a dispatch folded into 2-D/3-D to respect maxComputeWorkgroupsPerDimension.
+fn workgroup_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return wid.x + nwg.x * (wid.y + nwg.y * wid.z);
+}
+
+// One past the last key query i may see under the causal rule, clamped to [0, k_len].
+fn key_end(i: u32) -> u32 {
+  if (params.causal == 0u) {
+    return params.k_len;
+  }
+  return u32(clamp(i32(i) + params.causal_offset + 1, 0, i32(params.k_len)));
+}

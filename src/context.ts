@@ -1,0 +1,303 @@
+// The AttentionContext: owns (or borrows) a device, a buffer pool and two dummy bindings.
+// attention() and friends are a thin upload → encode → submit → read layer over encode().
+import { BufferPool } from './buffer-pool.js';
+import { acquireDevice } from './device.js';
+import { encodeProblem, choosePath, type ProblemBuffers, type Want } from './encode-attention.js';
+import {
+  AttentionInputError,
+  ContextDestroyedError,
+  DeviceLostError,
+  GPUExecutionError,
+} from './errors.js';
+import { BufferUsage, MapMode } from './gpu-constants.js';
+import { Recorder } from './recorder.js';
+import type {
+  AttentionBuffers,
+  AttentionContext,
+  AttentionOptions,
+  AttentionResultWithLogSumExp,
+  AttentionResultWithWeights,
+  AttentionShape,
+  CreateAttentionOptions,
+  EncodeOptions,
+  Tensor,
+} from './types.js';
+import { MaskKind, resolveEncodeProblem, resolveProblem, type Problem } from './validate.js';
+
+/** What the kernels write as the log-sum-exp of a row with nothing to attend to. */
+const LOWEST_F32 = -3.4028234663852886e38;
+
+/** Everything that belongs to one device; replaced when an owned device is lost. */
+interface DeviceState {
+  device: GPUDevice;
+  gpu?: GPU;
+  pool: BufferPool;
+  dummies: { read: GPUBuffer; write: GPUBuffer };
+  lostError: DeviceLostError | null;
+  /** Rejects with DeviceLostError when the device is lost: every await on the GPU races it. */
+  lost: Promise<never>;
+}
+
+export interface ContextDebugOptions {
+  /** Fill outputs with NaN before each run, so an element a kernel forgets to write shows (tests). */
+  poisonOutputs?: boolean;
+}
+
+function makeState(device: GPUDevice, gpu: GPU | undefined, owned: boolean): DeviceState {
+  const pool = new BufferPool(device);
+  const dummy = (label: string) =>
+    device.createBuffer({ size: 16, usage: BufferUsage.STORAGE, label: `webgpu-attention ${label}` });
+  const state: DeviceState = {
+    device,
+    gpu,
+    pool,
+    dummies: { read: dummy('no mask'), write: dummy('no log-sum-exp') },
+    lostError: null,
+    lost: undefined as unknown as Promise<never>,
+  };
+  state.lost = device.lost.then((info) => {
+    state.lostError = new DeviceLostError(
+      `The GPU device was lost (${info.reason}: ${info.message || 'no message'}). ` +
+        (owned ? 'The next call creates a new device.' : 'Create a new device and a new context.'),
+      info.reason,
+    );
+    throw state.lostError;
+  });
+  state.lost.catch(() => {}); // observed by calls in flight; never an unhandled rejection
+  return state;
+}
+
+class Context implements AttentionContext {
+  #state: DeviceState;
+  #owned: boolean;
+  #destroyed = false;
+  #powerPreference?: GPUPowerPreference;
+  #debug: ContextDebugOptions;
+
+  constructor(state: DeviceState, owned: boolean, options: CreateAttentionOptions & { debug?: ContextDebugOptions }) {
+    this.#state = state;
+    this.#owned = owned;
+    this.#powerPreference = options.powerPreference;
+    this.#debug = options.debug ?? {};
+  }
+
+  get device(): GPUDevice {
+    return this.#state.device;
+  }
+
+  /** Live buffers made by this context's pool (for leak checks). */
+  get liveBuffers(): number {
+    return this.#state.pool.liveBuffers;
+  }
+
+  #checkDestroyed(): void {
+    if (this.#destroyed) {
+      throw new ContextDestroyedError('This attention context was destroyed; create a new one with createAttention()');
+    }
+  }
+
+  /** The current device state; an owned device that was lost is replaced first. */
+  async #live(): Promise<DeviceState> {
+    this.#checkDestroyed();
+    if (this.#state.lostError) {
+      if (!this.#owned) throw this.#state.lostError;
+      this.#state.pool.destroy();
+      const { device, gpu } = await acquireDevice(this.#powerPreference);
+      this.#checkDestroyed();
+      this.#state = makeState(device, gpu, true);
+    }
+    return this.#state;
+  }
+
+  /** Records our kernels in their own compute pass; returns the scratch buffers to release later. */
+  #record(state: DeviceState, encoder: GPUCommandEncoder, p: Problem, b: ProblemBuffers, want: Want): GPUBuffer[] {
+    const pass = encoder.beginComputePass({ label: 'webgpu-attention' });
+    const rec = new Recorder(state.device, state.pool, state.dummies, pass);
+    try {
+      encodeProblem(rec, p, b, want);
+    } finally {
+      pass.end();
+    }
+    return rec.reserved;
+  }
+
+  encode(encoder: GPUCommandEncoder, buffers: AttentionBuffers, shape: AttentionShape, options?: EncodeOptions): void {
+    this.#checkDestroyed();
+    const state = this.#state;
+    if (state.lostError) throw state.lostError;
+    const p = resolveEncodeProblem(shape, options);
+    if (!buffers || typeof buffers !== 'object') {
+      throw new AttentionInputError(`buffers must be { q, k, v, output, mask?, weights?, logSumExp? }, got ${String(buffers)}`);
+    }
+    const want = { weights: !!buffers.weights, logSumExp: !!buffers.logSumExp };
+    choosePath(p, want);
+    const s = p.shape;
+    const need: [keyof AttentionBuffers, number][] = [
+      ['q', s.batch * s.heads * s.queryLength * s.headDim * 4],
+      ['k', s.batch * s.kvHeads * s.keyLength * s.headDim * 4],
+      ['v', s.batch * s.kvHeads * s.keyLength * s.valueDim * 4],
+      ['output', s.batch * s.heads * s.queryLength * s.valueDim * 4],
+    ];
+    if (want.weights) need.push(['weights', s.batch * s.heads * s.queryLength * s.keyLength * 4]);
+    if (want.logSumExp) need.push(['logSumExp', s.batch * s.heads * s.queryLength * 4]);
+    if (p.mask) {
+      const bytes = p.mask.kind === MaskKind.Boolean ? Math.ceil(p.mask.elements / 4) * 4 : p.mask.elements * 4;
+      need.push(['mask', bytes]);
+    } else if (buffers.mask) {
+      throw new AttentionInputError('buffers.mask was given but options.mask (its kind and shape) was not');
+    }
+    for (const [name, bytes] of need) {
+      const buf = buffers[name];
+      if (!buf || typeof buf.size !== 'number' || typeof buf.usage !== 'number') {
+        throw new AttentionInputError(`buffers.${name} is missing or not a GPUBuffer`);
+      }
+      if (buf.size < bytes) {
+        throw new AttentionInputError(
+          `buffers.${name} has ${buf.size} bytes but the shape needs ${bytes}; allocate at least ${bytes} bytes`,
+        );
+      }
+      if (!(buf.usage & BufferUsage.STORAGE)) {
+        throw new AttentionInputError(
+          `buffers.${name} (usage 0x${buf.usage.toString(16)}) lacks GPUBufferUsage.STORAGE; create it with STORAGE usage`,
+        );
+      }
+    }
+    const reserved = this.#record(state, encoder, p, buffers as ProblemBuffers, want);
+    // Scratch stays reserved until the work the caller submits (normally in this same task) is done.
+    setTimeout(() => {
+      state.device.queue.onSubmittedWorkDone().then(
+        () => reserved.forEach((b) => state.pool.release(b)),
+        () => {},
+      );
+    }, 0);
+  }
+
+  async #run(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions | undefined, want: Want) {
+    this.#checkDestroyed();
+    const p = resolveProblem(q, k, v, options);
+    choosePath(p, want);
+    const state = await this.#live();
+    const { device, pool } = state;
+    const s = p.shape;
+    const taken: GPUBuffer[] = [];
+    const take = (bytes: number, usage: number, label: string) => {
+      const b = pool.acquire(bytes, usage, label);
+      taken.push(b);
+      return b;
+    };
+    const upload = (data: ArrayBufferView, label: string) => {
+      const bytes = Math.ceil(data.byteLength / 4) * 4;
+      const b = take(bytes, BufferUsage.STORAGE | BufferUsage.COPY_DST, label);
+      if (bytes === data.byteLength) device.queue.writeBuffer(b, 0, data as ArrayBufferView<ArrayBuffer>);
+      else {
+        const padded = new Uint8Array(bytes);
+        padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        device.queue.writeBuffer(b, 0, padded);
+      }
+      return b;
+    };
+    const outputs: [string, number][] = [['output', s.batch * s.heads * s.queryLength * s.valueDim]];
+    if (want.weights) outputs.push(['weights', s.batch * s.heads * s.queryLength * s.keyLength]);
+    if (want.logSumExp) outputs.push(['logSumExp', s.batch * s.heads * s.queryLength]);
+
+    let reserved: GPUBuffer[] = [];
+    const staging: GPUBuffer[] = [];
+    try {
+      const buffers: ProblemBuffers = {
+        q: upload(q.data, 'webgpu-attention q'),
+        k: upload(k.data, 'webgpu-attention k'),
+        v: upload(v.data, 'webgpu-attention v'),
+        output: undefined as unknown as GPUBuffer,
+      };
+      if (options?.mask) buffers.mask = upload(options.mask.data, 'webgpu-attention mask');
+      const outBuffers = outputs.map(([name, n]) => {
+        const b = take(n * 4, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, `webgpu-attention ${name}`);
+        if (this.#debug.poisonOutputs) device.queue.writeBuffer(b, 0, new Float32Array(n).fill(NaN));
+        (buffers as unknown as Record<string, GPUBuffer>)[name] = b;
+        return b;
+      });
+
+      device.pushErrorScope('out-of-memory');
+      device.pushErrorScope('validation');
+      const encoder = device.createCommandEncoder({ label: 'webgpu-attention' });
+      try {
+        reserved = this.#record(state, encoder, p, buffers, want);
+      } finally {
+        outputs.forEach(([name, n], i) => {
+          const st = take(n * 4, BufferUsage.MAP_READ | BufferUsage.COPY_DST, `webgpu-attention read ${name}`);
+          staging.push(st);
+          encoder.copyBufferToBuffer(outBuffers[i], 0, st, 0, n * 4);
+        });
+        device.queue.submit([encoder.finish()]);
+      }
+      const scopes = Promise.all([device.popErrorScope(), device.popErrorScope()]);
+      const [validation, oom] = await Promise.race([scopes, state.lost]);
+      const gpuError = validation ?? oom;
+      if (gpuError) {
+        throw new GPUExecutionError(`GPU error while running attention: ${gpuError.message}`);
+      }
+      await Promise.race([Promise.all(staging.map((b) => b.mapAsync(MapMode.READ))), state.lost]);
+      const results = outputs.map(([, n], i) => {
+        const data = new Float32Array(staging[i].getMappedRange(0, n * 4).slice(0));
+        staging[i].unmap();
+        return data;
+      });
+      return { results, p };
+    } catch (e) {
+      if (state.lostError) throw state.lostError;
+      if (this.#destroyed) throw new ContextDestroyedError('The attention context was destroyed while this call ran');
+      throw e;
+    } finally {
+      if (!state.lostError) {
+        for (const b of [...taken, ...reserved]) {
+          if (b.mapState !== 'unmapped') {
+            try { b.unmap(); } catch { /* already unmapped */ }
+          }
+          pool.release(b);
+        }
+      }
+    }
+  }
+
+  async attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Promise<Tensor> {
+    const { results, p } = await this.#run(q, k, v, options, { weights: false, logSumExp: false });
+    return { data: results[0], shape: p.outputShape };
+  }
+
+  async attentionWithWeights(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Promise<AttentionResultWithWeights> {
+    const { results, p } = await this.#run(q, k, v, options, { weights: true, logSumExp: false });
+    return { output: { data: results[0], shape: p.outputShape }, weights: { data: results[1], shape: p.weightsShape } };
+  }
+
+  async attentionWithLogSumExp(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Promise<AttentionResultWithLogSumExp> {
+    const { results, p } = await this.#run(q, k, v, options, { weights: false, logSumExp: true });
+    // The kernels mark a row with nothing to attend to by the lowest f32; report it as -Infinity.
+    const lse = results[1];
+    for (let i = 0; i < lse.length; i++) if (lse[i] <= LOWEST_F32) lse[i] = -Infinity;
+    return { output: { data: results[0], shape: p.outputShape }, logSumExp: { data: results[1], shape: p.logSumExpShape } };
+  }
+
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    const st = this.#state;
+    st.pool.destroy();
+    st.dummies.read.destroy();
+    st.dummies.write.destroy();
+    if (this.#owned) st.device.destroy();
+  }
+}
+
+/**
+ * Creates an attention context. Without `device`, asks navigator.gpu (browser) or the optional
+ * `webgpu` package (Node) for one, which the context owns; a device passed in is borrowed.
+ */
+export async function createAttention(
+  options: CreateAttentionOptions & { debug?: ContextDebugOptions } = {},
+): Promise<AttentionContext> {
+  if (options.device) {
+    return new Context(makeState(options.device, undefined, false), false, options);
+  }
+  const { device, gpu } = await acquireDevice(options.powerPreference);
+  return new Context(makeState(device, gpu, true), true, options);
+}

@@ -1,0 +1,171 @@
+// Chooses a path for a validated problem and records its kernels. Shared by the CPU-tensor API
+// (which uploads first) and the GPU-resident encode() API.
+import { AttentionInputError, DeviceLimitError } from './errors.js';
+import { BufferUsage } from './gpu-constants.js';
+import type { Recorder } from './recorder.js';
+import type { Problem } from './validate.js';
+
+export type Path = 'staged' | 'fused' | 'split-keys';
+
+export interface Want {
+  weights: boolean;
+  logSumExp: boolean;
+}
+
+export interface ProblemBuffers {
+  q: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer;
+  output: GPUBuffer;
+  mask?: GPUBuffer;
+  weights?: GPUBuffer;
+  logSumExp?: GPUBuffer;
+}
+
+/** The fused kernels keep a query row and its accumulator in registers (vec4 arrays of 64). */
+export const FUSED_MAX_DIM = 256;
+
+/** Rows (B·H·Lq) below which a long key range is split across workgroups. */
+const DECODE_ROWS = 1024;
+const DECODE_MIN_KEYS = 256;
+/** Split-keys aims for this many invocations, with at least this many keys each. */
+const SPLIT_TARGET_INVOCATIONS = 4096;
+const SPLIT_MIN_KEYS = 128;
+
+export function choosePath(p: Problem, want: Want): Path {
+  const { headDim: E, valueDim: Ev, batch, heads, queryLength: Lq, keyLength: Lk } = p.shape;
+  const fits = E <= FUSED_MAX_DIM && Ev <= FUSED_MAX_DIM;
+  if (want.weights) {
+    if (p.kernel === 'fused' || p.kernel === 'split-keys') {
+      throw new AttentionInputError(
+        `options.kernel '${p.kernel}' never stores the weights; attentionWithWeights needs kernel 'staged' or 'auto'`,
+      );
+    }
+    return 'staged';
+  }
+  if (p.kernel === 'staged') {
+    if (want.logSumExp) {
+      throw new AttentionInputError(
+        `options.kernel 'staged' does not compute the log-sum-exp; use kernel 'fused', 'split-keys' or 'auto'`,
+      );
+    }
+    return 'staged';
+  }
+  if (!fits) {
+    if (p.kernel === 'auto' && !want.logSumExp) return 'staged';
+    throw new AttentionInputError(
+      `headDim ${E} and valueDim ${Ev}: the fused kernels take dims up to ${FUSED_MAX_DIM}; use kernel 'staged'`,
+    );
+  }
+  if (p.kernel === 'fused' || p.kernel === 'split-keys') return p.kernel;
+  const rows = batch * heads * Lq;
+  return rows < DECODE_ROWS && Lk >= DECODE_MIN_KEYS ? 'split-keys' : 'fused';
+}
+
+export function chooseSplits(p: Problem): { splits: number; keysPerSplit: number } {
+  const { batch, heads, queryLength: Lq, keyLength: Lk } = p.shape;
+  const rows = batch * heads * Lq;
+  const wanted = Math.max(1, Math.ceil(SPLIT_TARGET_INVOCATIONS / rows));
+  const most = Math.max(1, Math.ceil(Lk / SPLIT_MIN_KEYS));
+  let splits = Math.min(wanted, most);
+  const keysPerSplit = Math.ceil(Math.ceil(Lk / splits) / 4) * 4;
+  splits = Math.ceil(Lk / keysPerSplit);
+  return { splits, keysPerSplit };
+}
+
+function maxBinding(device: GPUDevice): number {
+  return Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+}
+
+function checkBinding(device: GPUDevice, name: string, bytes: number, hint: string): void {
+  const limit = maxBinding(device);
+  if (bytes > limit) {
+    throw new DeviceLimitError(
+      `${name} needs ${bytes} bytes, over this device's maxStorageBufferBindingSize/maxBufferSize (${limit}); ${hint}`,
+    );
+  }
+}
+
+/** Records the chosen path; returns which path ran. */
+export function encodeProblem(rec: Recorder, p: Problem, b: ProblemBuffers, want: Want): Path {
+  const path = choosePath(p, want);
+  const s = p.shape;
+  const dev = rec.device;
+  const hint = 'split the call (fewer heads or batches per call)';
+  checkBinding(dev, 'q', s.batch * s.heads * s.queryLength * s.headDim * 4, hint);
+  checkBinding(dev, 'k', s.batch * s.kvHeads * s.keyLength * s.headDim * 4, hint);
+  checkBinding(dev, 'v', s.batch * s.kvHeads * s.keyLength * s.valueDim * 4, hint);
+  checkBinding(dev, 'output', s.batch * s.heads * s.queryLength * s.valueDim * 4, hint);
+  if (path === 'staged') encodeStaged(rec, p, b);
+  else encodeFused(rec, p, b, path === 'split-keys');
+  return path;
+}
+
+function encodeStaged(rec: Recorder, p: Problem, b: ProblemBuffers): void {
+  const { batch, heads, queryLength: Lq, keyLength: Lk, valueDim: Ev } = p.shape;
+  const bhTotal = batch * heads;
+  const perBH = Lq * Lk * 4;
+  const limit = maxBinding(rec.device);
+  let chunk: number;
+  let scores: GPUBuffer;
+  if (b.weights) {
+    checkBinding(rec.device, `weights [${batch},${heads},${Lq},${Lk}]`, bhTotal * perBH,
+      'ask for weights of fewer heads or shorter sequences per call, or use attention() without weights');
+    chunk = bhTotal;
+    scores = b.weights;
+  } else {
+    // The score matrix is scratch: process as many (batch, head) pairs at a time as fit one binding.
+    chunk = Math.min(bhTotal, Math.floor(limit / perBH));
+    if (chunk === 0) {
+      throw new DeviceLimitError(
+        `one head's score matrix (${Lq}×${Lk} f32 = ${perBH} bytes) exceeds this device's ` +
+          `maxStorageBufferBindingSize/maxBufferSize (${limit}); use kernel 'fused' or 'auto', which never stores it`,
+      );
+    }
+    scores = rec.scratch(chunk * perBH, BufferUsage.STORAGE, 'webgpu-attention scores');
+  }
+  const maskKind = p.mask?.kind ?? 0;
+  for (let off = 0; off < bhTotal; off += chunk) {
+    const count = Math.min(chunk, bhTotal - off);
+    const params = rec.params(p, { bhOffset: off, bhCount: count });
+    rec.dispatch('scores', { MASK_KIND: maskKind },
+      [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [4, scores]],
+      count * Math.ceil(Lq / 32) * Math.ceil(Lk / 32));
+    rec.dispatch('softmax', {}, [[0, params], [2, scores]], Math.ceil((count * Lq) / 64));
+    rec.dispatch('weighted-sum', {}, [[0, params], [2, scores], [3, b.v], [4, b.output]],
+      count * Math.ceil(Lq / 32) * Math.ceil(Ev / 32));
+  }
+}
+
+function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, splitKeys: boolean): void {
+  const { batch, heads, queryLength: Lq, keyLength: Lk, headDim: E, valueDim: Ev } = p.shape;
+  const bhTotal = batch * heads;
+  const rows = bhTotal * Lq;
+  const constants = {
+    MASK_KIND: p.mask?.kind ?? 0,
+    HEAD_VEC4: Math.ceil(E / 4),
+    VALUE_VEC4: Math.ceil(Ev / 4),
+    WRITE_LSE: !!b.logSumExp && !splitKeys,
+    SPLIT: splitKeys,
+  };
+  const mask = b.mask ?? rec.dummyRead;
+  if (!splitKeys) {
+    const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk });
+    rec.dispatch('flash', constants,
+      [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, b.output], [6, b.logSumExp ?? rec.dummyWrite]],
+      Math.ceil(rows / 64));
+    return;
+  }
+  const { splits, keysPerSplit } = chooseSplits(p);
+  const partialBytes = rows * splits * Ev * 4;
+  checkBinding(rec.device, 'split-keys partials', partialBytes, "use kernel 'fused' for this shape");
+  const partials = rec.scratch(partialBytes, BufferUsage.STORAGE, 'webgpu-attention split partials');
+  const stats = rec.scratch(rows * splits * 8, BufferUsage.STORAGE, 'webgpu-attention split stats');
+  const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits, keysPerSplit });
+  rec.dispatch('flash', constants,
+    [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
+    Math.ceil((rows * splits) / 64));
+  rec.dispatch('merge', { WRITE_LSE: !!b.logSumExp },
+    [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
+    Math.ceil(rows / 64));
+}

@@ -1,0 +1,12 @@
+// Public entry point: re-exports only.
+export { createAttention, type ContextDebugOptions } from './context.js';
+export { attentionReference, attentionReferenceFull, type ReferenceResult } from './reference.js';
+export {
+  AttentionInputError,
+  ContextDestroyedError,
+  DeviceLimitError,
+  DeviceLostError,
+  GPUExecutionError,
+  WebGPUUnavailableError,
+} from './errors.js';
+export type * from './types.js';

@@ -1,0 +1,124 @@
+// Records our kernels into an encoder: pipelines (cached per device), the uniform parameter
+// block, scratch buffers reserved for the call, and dispatches folded to fit the device's grid.
+import type { BufferPool } from './buffer-pool.js';
+import { DeviceLimitError } from './errors.js';
+import { BufferUsage } from './gpu-constants.js';
+import { kernelSources, type KernelName } from './shaders.js';
+import type { Problem } from './validate.js';
+
+// Cached per device, so a lost or destroyed device takes its pipelines with it.
+const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+const moduleCache = new WeakMap<GPUDevice, Map<KernelName, GPUShaderModule>>();
+
+export type Constants = Record<string, number | boolean>;
+
+export function getPipeline(device: GPUDevice, kernel: KernelName, constants: Constants): GPUComputePipeline {
+  let pipelines = pipelineCache.get(device);
+  if (!pipelines) pipelineCache.set(device, (pipelines = new Map()));
+  const key = `${kernel}${JSON.stringify(constants)}`;
+  let pipeline = pipelines.get(key);
+  if (!pipeline) {
+    let modules = moduleCache.get(device);
+    if (!modules) moduleCache.set(device, (modules = new Map()));
+    let module = modules.get(kernel);
+    if (!module) {
+      module = device.createShaderModule({ code: kernelSources[kernel], label: `webgpu-attention ${kernel}` });
+      modules.set(kernel, module);
+    }
+    const numeric: Record<string, number> = {};
+    for (const [k, v] of Object.entries(constants)) numeric[k] = typeof v === 'boolean' ? Number(v) : v;
+    pipeline = device.createComputePipeline({
+      layout: 'auto',
+      compute: { module, entryPoint: 'main', constants: numeric },
+      label: `webgpu-attention ${kernel}`,
+    });
+    pipelines.set(key, pipeline);
+  }
+  return pipeline;
+}
+
+export interface ParamFields {
+  bhOffset: number;
+  bhCount: number;
+  splits?: number;
+  keysPerSplit?: number;
+}
+
+const PARAM_WORDS = 20; // 17 fields, padded to a multiple of 16 bytes
+
+export class Recorder {
+  /** Scratch buffers this recording uses; the caller returns them to the pool when the GPU is done. */
+  readonly reserved: GPUBuffer[] = [];
+
+  constructor(
+    readonly device: GPUDevice,
+    private readonly pool: BufferPool,
+    private readonly dummies: { read: GPUBuffer; write: GPUBuffer },
+    readonly pass: GPUComputePassEncoder,
+  ) {}
+
+  scratch(bytes: number, usage: number, label: string): GPUBuffer {
+    const b = this.pool.acquire(bytes, usage, label);
+    this.reserved.push(b);
+    return b;
+  }
+
+  get dummyRead(): GPUBuffer {
+    return this.dummies.read;
+  }
+
+  get dummyWrite(): GPUBuffer {
+    return this.dummies.write;
+  }
+
+  /** A uniform block for one dispatch (each dispatch gets its own: they differ in bh range). */
+  params(p: Problem, f: ParamFields): GPUBuffer {
+    const s = p.shape;
+    const buf = new ArrayBuffer(PARAM_WORDS * 4);
+    const u = new Uint32Array(buf);
+    const fl = new Float32Array(buf);
+    const i = new Int32Array(buf);
+    u.set([s.batch, s.heads, s.kvHeads, s.queryLength, s.keyLength, s.headDim, s.valueDim, s.heads / s.kvHeads]);
+    fl[8] = p.scale;
+    u[9] = p.causal === 0 ? 0 : 1;
+    i[10] = p.causal === 2 ? s.keyLength - s.queryLength : 0;
+    u[11] = p.mask?.batchStride ?? 0;
+    u[12] = p.mask?.headStride ?? 0;
+    u[13] = f.bhOffset;
+    u[14] = f.bhCount;
+    u[15] = f.splits ?? 1;
+    u[16] = f.keysPerSplit ?? s.keyLength;
+    const b = this.scratch(buf.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST, 'webgpu-attention params');
+    this.device.queue.writeBuffer(b, 0, buf);
+    return b;
+  }
+
+  /** Records one dispatch of `workgroups` workgroups, folded into 2-D/3-D where needed. */
+  dispatch(kernel: KernelName, constants: Constants, bindings: [number, GPUBuffer][], workgroups: number): void {
+    if (workgroups === 0) return;
+    const pipeline = getPipeline(this.device, kernel, constants);
+    const bindGroup = this.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: bindings.map(([binding, buffer]) => ({ binding, resource: { buffer } })),
+      label: `webgpu-attention ${kernel}`,
+    });
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    const [x, y, z] = foldGrid(workgroups, this.device.limits.maxComputeWorkgroupsPerDimension);
+    this.pass.dispatchWorkgroups(x, y, z);
+  }
+}
+
+/** Splits n workgroups into x·y·z ≥ n with each ≤ max; kernels skip the surplus. */
+export function foldGrid(n: number, max: number): [number, number, number] {
+  if (n <= max) return [n, 1, 1];
+  const y = Math.ceil(n / max);
+  if (y <= max) return [Math.ceil(n / y), y, 1];
+  const z = Math.ceil(n / (max * max));
+  if (z > max) {
+    throw new DeviceLimitError(
+      `${n} workgroups exceed maxComputeWorkgroupsPerDimension³ (${max}³); split the problem into smaller calls`,
+    );
+  }
+  return [max, max, z];
+}

@@ -1,0 +1,280 @@
+// Input validation and rank normalisation. Everything here runs before any GPU work, so a bad
+// call throws AttentionInputError and leaves the context untouched.
+import { AttentionInputError } from './errors.js';
+import type {
+  AttentionMask,
+  AttentionOptions,
+  AttentionShape,
+  CausalOption,
+  EncodeOptions,
+  GPUMaskDescriptor,
+  KernelChoice,
+  Tensor,
+} from './types.js';
+
+export const enum CausalMode {
+  None = 0,
+  TopLeft = 1,
+  BottomRight = 2,
+}
+
+export const enum MaskKind {
+  None = 0,
+  Boolean = 1,
+  Additive = 2,
+}
+
+/** A mask after validation: how to index it as [b, h, i, j] with broadcasting. */
+export interface ResolvedMask {
+  kind: MaskKind;
+  /** Element strides for batch and head; 0 where the mask broadcasts. */
+  batchStride: number;
+  headStride: number;
+  elements: number;
+}
+
+/** One validated attention problem. */
+export interface Problem {
+  shape: AttentionShape;
+  scale: number;
+  causal: CausalMode;
+  mask: ResolvedMask | null;
+  kernel: KernelChoice;
+  /** Shapes returned to the caller: q's rank, with E replaced (output) or extended (weights). */
+  outputShape: number[];
+  weightsShape: number[];
+  logSumExpShape: number[];
+}
+
+const KERNELS: readonly KernelChoice[] = ['auto', 'staged', 'fused', 'split-keys'];
+const KNOWN_OPTIONS = new Set(['scale', 'kernel', 'causal', 'mask']);
+
+const fmt = (s: readonly number[]) => `[${s.join(',')}]`;
+
+function checkDims(name: string, shape: unknown): number[] {
+  if (!Array.isArray(shape) && !(shape && typeof shape === 'object' && 'length' in shape)) {
+    throw new AttentionInputError(`${name}.shape must be an array of dimensions, got ${String(shape)}`);
+  }
+  const dims = Array.from(shape as ArrayLike<unknown>);
+  if (dims.length < 2 || dims.length > 4) {
+    throw new AttentionInputError(
+      `${name}.shape ${fmt(dims as number[])} has rank ${dims.length}; expected rank 2 ([L, E]), 3 ([H, L, E]) or 4 ([B, H, L, E])`,
+    );
+  }
+  dims.forEach((d, i) => {
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 1) {
+      throw new AttentionInputError(
+        `${name}.shape ${fmt(dims as number[])}: dimension ${i} is ${String(d)}; every dimension must be a positive integer`,
+      );
+    }
+  });
+  return dims as number[];
+}
+
+function checkTensor(name: string, t: Tensor | undefined): number[] {
+  if (!t || typeof t !== 'object') {
+    throw new AttentionInputError(`${name} is missing: expected { data: Float32Array, shape: number[] }, got ${String(t)}`);
+  }
+  const dims = checkDims(name, t.shape);
+  if (!(t.data instanceof Float32Array)) {
+    const got = t.data === undefined ? 'undefined' : (t.data as object).constructor?.name ?? typeof t.data;
+    throw new AttentionInputError(`${name}.data must be a Float32Array, got ${got}`);
+  }
+  const n = dims.reduce((a, b) => a * b, 1);
+  if (t.data.length !== n) {
+    throw new AttentionInputError(
+      `${name}.data has ${t.data.length} elements but ${name}.shape ${fmt(dims)} needs ${n}`,
+    );
+  }
+  return dims;
+}
+
+/** [L, E] → [1, 1, L, E]; [H, L, E] → [1, H, L, E]. */
+function to4(d: number[]): [number, number, number, number] {
+  const p = [1, 1, 1, 1, ...d].slice(-4);
+  return [p[0], p[1], p[2], p[3]];
+}
+
+function resolveCausal(c: CausalOption | undefined): CausalMode {
+  if (c === undefined || c === false) return CausalMode.None;
+  if (c === true || c === 'top-left') return CausalMode.TopLeft;
+  if (c === 'bottom-right') return CausalMode.BottomRight;
+  throw new AttentionInputError(
+    `options.causal is ${JSON.stringify(c)}; expected true, false, 'top-left' or 'bottom-right'`,
+  );
+}
+
+function resolveCommon(
+  options: AttentionOptions | EncodeOptions | undefined,
+  headDim: number,
+): { scale: number; causal: CausalMode; kernel: KernelChoice } {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new AttentionInputError(`options must be an object, got ${String(options)}`);
+  }
+  const o = options ?? {};
+  for (const key of Object.keys(o)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      throw new AttentionInputError(
+        `options.${key} is not an option; known options are ${[...KNOWN_OPTIONS].join(', ')}`,
+      );
+    }
+  }
+  const scale = o.scale ?? 1 / Math.sqrt(headDim);
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) {
+    throw new AttentionInputError(`options.scale is ${String(o.scale)}; expected a finite number`);
+  }
+  const kernel = o.kernel ?? 'auto';
+  if (!KERNELS.includes(kernel)) {
+    throw new AttentionInputError(
+      `options.kernel is ${JSON.stringify(kernel)}; expected one of ${KERNELS.map((k) => `'${k}'`).join(', ')}`,
+    );
+  }
+  return { scale, causal: resolveCausal(o.causal), kernel };
+}
+
+/** Checks the mask shape against the problem; returns broadcast strides. */
+function resolveMaskShape(
+  kind: MaskKind,
+  dims: unknown,
+  shape: AttentionShape,
+  length: number | undefined,
+): ResolvedMask {
+  const m = checkDims('options.mask', dims);
+  const { batch: B, heads: H, queryLength: Lq, keyLength: Lk } = shape;
+  const expected = `[${Lq},${Lk}] or [${B}|1,${H}|1,${Lq},${Lk}]`;
+  if (m.length === 3) {
+    throw new AttentionInputError(`options.mask.shape ${fmt(m)} has rank 3; expected ${expected}`);
+  }
+  const [mb, mh, mq, mk] = to4(m);
+  if (mq !== Lq || mk !== Lk || (mb !== 1 && mb !== B) || (mh !== 1 && mh !== H)) {
+    throw new AttentionInputError(
+      `options.mask.shape ${fmt(m)} does not fit B=${B}, H=${H}, Lq=${Lq}, Lk=${Lk}; expected ${expected}`,
+    );
+  }
+  const elements = mb * mh * mq * mk;
+  if (length !== undefined && length !== elements) {
+    throw new AttentionInputError(
+      `options.mask.data has ${length} elements but options.mask.shape ${fmt(m)} needs ${elements}`,
+    );
+  }
+  return {
+    kind,
+    batchStride: mb === 1 ? 0 : mh * Lq * Lk,
+    headStride: mh === 1 ? 0 : Lq * Lk,
+    elements,
+  };
+}
+
+function resolveCpuMask(mask: AttentionMask | undefined, shape: AttentionShape): ResolvedMask | null {
+  if (mask === undefined) return null;
+  if (!mask || typeof mask !== 'object') {
+    throw new AttentionInputError(`options.mask must be { data, shape }, got ${String(mask)}`);
+  }
+  let kind: MaskKind;
+  if (mask.data instanceof Uint8Array) kind = MaskKind.Boolean;
+  else if (mask.data instanceof Float32Array) kind = MaskKind.Additive;
+  else {
+    const got = (mask.data as object | undefined)?.constructor?.name ?? String(mask.data);
+    throw new AttentionInputError(
+      `options.mask.data must be a Uint8Array (boolean, nonzero = attend) or a Float32Array (additive), got ${got}`,
+    );
+  }
+  return resolveMaskShape(kind, mask.shape, shape, mask.data.length);
+}
+
+/** Checks the sizes shared by the CPU and GPU-resident entry points. */
+export function checkShape(shape: AttentionShape): void {
+  const names: (keyof AttentionShape)[] = [
+    'batch', 'heads', 'kvHeads', 'queryLength', 'keyLength', 'headDim', 'valueDim',
+  ];
+  if (!shape || typeof shape !== 'object') {
+    throw new AttentionInputError(`shape is missing: expected { ${names.join(', ')} }`);
+  }
+  for (const n of names) {
+    const d = shape[n];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 1) {
+      throw new AttentionInputError(`shape.${n} is ${String(d)}; expected a positive integer`);
+    }
+  }
+  if (shape.heads % shape.kvHeads !== 0) {
+    throw new AttentionInputError(
+      `heads ${shape.heads} is not a multiple of kvHeads ${shape.kvHeads}; grouped-query attention needs H % Hkv == 0`,
+    );
+  }
+}
+
+/** Validates CPU tensors and options; the single source of truth for what a valid call is. */
+export function resolveProblem(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Problem {
+  const qd = checkTensor('q', q);
+  const kd = checkTensor('k', k);
+  const vd = checkTensor('v', v);
+  if (kd.length !== vd.length) {
+    throw new AttentionInputError(`k.shape ${fmt(kd)} and v.shape ${fmt(vd)} have different ranks`);
+  }
+  const [B, H, Lq, E] = to4(qd);
+  const [Bk, Hk, Lk, Ek] = to4(kd);
+  const [Bv, Hv, Lv, Ev] = to4(vd);
+  if (Bk !== B || Bv !== B) {
+    throw new AttentionInputError(
+      `batch sizes differ: q.shape ${fmt(qd)} has B=${B}, k.shape ${fmt(kd)} has B=${Bk}, v.shape ${fmt(vd)} has B=${Bv}`,
+    );
+  }
+  if (Ek !== E) {
+    throw new AttentionInputError(
+      `k.shape ${fmt(kd)} does not match q.shape ${fmt(qd)}: head dims ${Ek} and ${E} differ`,
+    );
+  }
+  if (Hv !== Hk) {
+    throw new AttentionInputError(`k.shape ${fmt(kd)} and v.shape ${fmt(vd)}: head counts ${Hk} and ${Hv} differ`);
+  }
+  if (Lv !== Lk) {
+    throw new AttentionInputError(
+      `k.shape ${fmt(kd)} and v.shape ${fmt(vd)}: key lengths ${Lk} and ${Lv} differ`,
+    );
+  }
+  if (H % Hk !== 0) {
+    throw new AttentionInputError(
+      `q has ${H} heads and k/v have ${Hk}: H must be a multiple of Hkv (grouped-query attention)`,
+    );
+  }
+  const shape: AttentionShape = {
+    batch: B, heads: H, kvHeads: Hk, queryLength: Lq, keyLength: Lk, headDim: E, valueDim: Ev,
+  };
+  const common = resolveCommon(options, E);
+  const mask = resolveCpuMask(options?.mask, shape);
+  const lead = qd.slice(0, -1);
+  return {
+    shape,
+    ...common,
+    mask,
+    outputShape: [...lead, Ev],
+    weightsShape: [...lead, Lk],
+    logSumExpShape: lead,
+  };
+}
+
+/** Validates the GPU-resident call's shape and options (buffers are checked by the caller). */
+export function resolveEncodeProblem(shape: AttentionShape, options?: EncodeOptions): Problem {
+  checkShape(shape);
+  const common = resolveCommon(options, shape.headDim);
+  let mask: ResolvedMask | null = null;
+  const md: GPUMaskDescriptor | undefined = options?.mask;
+  if (md !== undefined) {
+    if (!md || (md.kind !== 'boolean' && md.kind !== 'additive')) {
+      throw new AttentionInputError(
+        `options.mask.kind is ${JSON.stringify(md?.kind)}; expected 'boolean' or 'additive'`,
+      );
+    }
+    mask = resolveMaskShape(md.kind === 'boolean' ? MaskKind.Boolean : MaskKind.Additive, md.shape, shape, undefined);
+  }
+  const { batch: B, heads: H, queryLength: Lq, keyLength: Lk, valueDim: Ev } = shape;
+  return {
+    shape, ...common, mask,
+    outputShape: [B, H, Lq, Ev], weightsShape: [B, H, Lq, Lk], logSumExpShape: [B, H, Lq],
+  };
+}
+
+/** Whether key j is visible to query i under the causal mode (shared by the reference and docs). */
+export function causalOffset(causal: CausalMode, shape: AttentionShape): number {
+  return causal === CausalMode.BottomRight ? shape.keyLength - shape.queryLength : 0;
+}
