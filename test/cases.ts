@@ -1,0 +1,121 @@
+// The one table of named cases that every test layer runs (CPU, Node GPU, headless Chromium).
+// Sizes sit on both sides of each tile edge: the staged kernels tile 32 rows x 32 keys (32 value
+// columns), the fused kernel runs 64 rows a workgroup, 4 keys a step and vec4 head dims.
+import type { AttentionOptions, CausalOption, KernelChoice, Tensor } from '../src/types.js';
+import { mulberry32 } from './random.js';
+
+export type MaskSpec =
+  | { kind: 'boolean' | 'additive'; broadcast: '2d' | 'batch1' | 'head1' | 'full'; density: number; deadRows?: number[] };
+
+export interface Case {
+  name: string;
+  B: number;
+  H: number;
+  Hkv?: number;
+  Lq: number;
+  Lk: number;
+  E: number;
+  Ev?: number;
+  /** Rank of the tensors handed to the API (default 4). */
+  rank?: 2 | 3 | 4;
+  causal?: CausalOption;
+  mask?: MaskSpec;
+  scale?: number;
+  /** 'integers': small integer q and k with scale 1, so logits are exact and large (overflow tests). */
+  values?: { kind: 'uniform' } | { kind: 'integers'; max: number };
+  /** Kernels this case runs on (default: all). */
+  kernels?: KernelChoice[];
+}
+
+export const ALL_KERNELS: KernelChoice[] = ['staged', 'fused', 'split-keys', 'auto'];
+
+export const cases: Case[] = [
+  { name: 'control', B: 2, H: 4, Lq: 48, Lk: 48, E: 32 },
+  { name: '1x1', B: 1, H: 1, Lq: 1, Lk: 1, E: 1 },
+  { name: 'rank2 2x2', B: 1, H: 1, Lq: 2, Lk: 2, E: 2, rank: 2 },
+  { name: 'rank3', B: 1, H: 3, Lq: 9, Lk: 11, E: 8, rank: 3 },
+  { name: 'tile-1 31', B: 1, H: 2, Lq: 31, Lk: 31, E: 15 },
+  { name: 'tile 32', B: 1, H: 2, Lq: 32, Lk: 32, E: 16 },
+  { name: 'tile+1 33', B: 1, H: 2, Lq: 33, Lk: 33, E: 17 },
+  { name: 'rows 63', B: 1, H: 1, Lq: 63, Lk: 20, E: 4 },
+  { name: 'rows 64', B: 1, H: 1, Lq: 64, Lk: 21, E: 4 },
+  { name: 'rows 65', B: 1, H: 1, Lq: 65, Lk: 22, E: 4 },
+  { name: 'Lq < Lk', B: 1, H: 2, Lq: 17, Lk: 95, E: 12 },
+  { name: 'Lq > Lk', B: 1, H: 2, Lq: 95, Lk: 17, E: 12 },
+  { name: 'E != Ev (5, 3)', B: 2, H: 1, Lq: 10, Lk: 13, E: 5, Ev: 3 },
+  { name: 'E != Ev (3, 33)', B: 1, H: 2, Lq: 7, Lk: 34, E: 3, Ev: 33 },
+  { name: 'E 256', B: 1, H: 1, Lq: 20, Lk: 36, E: 256, Ev: 256 },
+  { name: 'E 260 (staged only)', B: 1, H: 1, Lq: 5, Lk: 9, E: 260, kernels: ['staged', 'auto'] },
+  { name: 'large logits (~300)', B: 1, H: 2, Lq: 19, Lk: 23, E: 16, values: { kind: 'integers', max: 5 }, scale: 1 },
+  { name: 'logits ±1e4', B: 1, H: 1, Lq: 6, Lk: 40, E: 4, values: { kind: 'integers', max: 50 }, scale: 1 },
+  { name: 'scale 0.37', B: 1, H: 2, Lq: 8, Lk: 8, E: 8, scale: 0.37 },
+  // Semantics
+  { name: 'causal top-left square', B: 1, H: 2, Lq: 33, Lk: 33, E: 8, causal: true },
+  { name: 'causal top-left Lq < Lk', B: 1, H: 2, Lq: 9, Lk: 40, E: 8, causal: 'top-left' },
+  { name: 'causal top-left Lq > Lk (dead rows none)', B: 1, H: 2, Lq: 40, Lk: 9, E: 8, causal: true },
+  { name: 'causal bottom-right Lq < Lk', B: 1, H: 2, Lq: 9, Lk: 40, E: 8, causal: 'bottom-right' },
+  { name: 'causal bottom-right Lq > Lk (dead rows)', B: 1, H: 2, Lq: 40, Lk: 9, E: 8, causal: 'bottom-right' },
+  { name: 'bool mask 2d', B: 2, H: 2, Lq: 12, Lk: 35, E: 8, mask: { kind: 'boolean', broadcast: '2d', density: 0.6 } },
+  { name: 'bool mask [B,1,Lq,Lk]', B: 2, H: 3, Lq: 12, Lk: 14, E: 8, mask: { kind: 'boolean', broadcast: 'batch1', density: 0.5 } },
+  { name: 'bool mask [1,H,Lq,Lk]', B: 2, H: 3, Lq: 12, Lk: 14, E: 8, mask: { kind: 'boolean', broadcast: 'head1', density: 0.5 } },
+  { name: 'bool mask full + dead rows', B: 2, H: 2, Lq: 10, Lk: 37, E: 8, mask: { kind: 'boolean', broadcast: 'full', density: 0.3, deadRows: [0, 7] } },
+  { name: 'additive mask 2d with -inf', B: 1, H: 2, Lq: 11, Lk: 33, E: 8, mask: { kind: 'additive', broadcast: '2d', density: 0.7 } },
+  { name: 'additive mask full + dead rows', B: 2, H: 2, Lq: 9, Lk: 9, E: 8, mask: { kind: 'additive', broadcast: 'full', density: 0.5, deadRows: [3] } },
+  { name: 'causal + bool mask', B: 1, H: 2, Lq: 20, Lk: 20, E: 8, causal: true, mask: { kind: 'boolean', broadcast: 'batch1', density: 0.5 } },
+  { name: 'GQA 8 -> 2', B: 1, H: 8, Hkv: 2, Lq: 13, Lk: 29, E: 16 },
+  { name: 'MQA 4 -> 1', B: 2, H: 4, Hkv: 1, Lq: 13, Lk: 29, E: 16 },
+  { name: 'GQA + causal bottom-right + mask', B: 1, H: 4, Hkv: 2, Lq: 5, Lk: 30, E: 8, causal: 'bottom-right', mask: { kind: 'additive', broadcast: 'head1', density: 0.8 } },
+  { name: 'decode 1 x 700', B: 1, H: 4, Lq: 1, Lk: 700, E: 32 },
+  { name: 'decode 3 x 1000 bottom-right', B: 1, H: 2, Hkv: 1, Lq: 3, Lk: 1000, E: 16, causal: 'bottom-right' },
+];
+
+export interface CaseInputs {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  options: AttentionOptions;
+}
+
+function shapeOf(rank: number, B: number, H: number, L: number, E: number): number[] {
+  if (rank === 2) return [L, E];
+  if (rank === 3) return [H, L, E];
+  return [B, H, L, E];
+}
+
+/** Builds a case's tensors and options from a seed. */
+export function makeInputs(c: Case, seed: number, kernel?: KernelChoice): CaseInputs {
+  const rnd = mulberry32(seed);
+  const Hkv = c.Hkv ?? c.H;
+  const Ev = c.Ev ?? c.E;
+  const rank = c.rank ?? 4;
+  const vals = c.values ?? { kind: 'uniform' };
+  const fill = (n: number, integers: boolean) =>
+    Float32Array.from({ length: n }, () =>
+      integers && vals.kind === 'integers'
+        ? Math.round((rnd() * 2 - 1) * vals.max)
+        : rnd() * 2 - 1,
+    );
+  const q = { data: fill(c.B * c.H * c.Lq * c.E, true), shape: shapeOf(rank, c.B, c.H, c.Lq, c.E) };
+  const k = { data: fill(c.B * Hkv * c.Lk * c.E, true), shape: shapeOf(rank, c.B, Hkv, c.Lk, c.E) };
+  const v = { data: fill(c.B * Hkv * c.Lk * Ev, false), shape: shapeOf(rank, c.B, Hkv, c.Lk, Ev) };
+  const options: AttentionOptions = {};
+  if (c.scale !== undefined) options.scale = c.scale;
+  if (c.causal !== undefined) options.causal = c.causal;
+  if (kernel) options.kernel = kernel;
+  if (c.mask) {
+    const m = c.mask;
+    const mb = m.broadcast === 'full' || m.broadcast === 'head1' ? c.B : 1;
+    const mh = m.broadcast === 'full' || m.broadcast === 'batch1' ? c.H : 1;
+    const shape = m.broadcast === '2d' ? [c.Lq, c.Lk] : [m.broadcast === 'head1' ? 1 : mb, m.broadcast === 'batch1' ? 1 : mh, c.Lq, c.Lk];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const keep = Array.from({ length: n }, () => rnd() < m.density);
+    for (const row of m.deadRows ?? []) {
+      for (let base = 0; base < n; base += c.Lq * c.Lk) keep.fill(false, base + row * c.Lk, base + (row + 1) * c.Lk);
+    }
+    options.mask =
+      m.kind === 'boolean'
+        ? { data: Uint8Array.from(keep, (x) => (x ? 1 + Math.floor(rnd() * 254) : 0)), shape }
+        : { data: Float32Array.from(keep, (x) => (x ? rnd() * 4 - 2 : -Infinity)), shape };
+  }
+  return { q, k, v, options };
+}
