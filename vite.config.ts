@@ -5,11 +5,11 @@ import { defineConfig } from 'vite';
 export default defineConfig({
   root: 'demo',
   build: {
-    outDir: resolve(__dirname, 'dist'),
+    outDir: resolve(import.meta.dirname, 'dist'),
     emptyOutDir: true,
     target: 'es2022',
     lib: {
-      entry: resolve(__dirname, 'src/index.ts'),
+      entry: resolve(import.meta.dirname, 'src/index.ts'),
       formats: ['es'],
       fileName: () => 'index.js',
     },
@@ -17,5 +17,5 @@ export default defineConfig({
     minify: false,
     sourcemap: true,
   },
-  server: { fs: { allow: [resolve(__dirname)] } },
+  server: { fs: { allow: [resolve(import.meta.dirname)] } },
 });

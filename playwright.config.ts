@@ -1,0 +1,33 @@
+import { defineConfig } from '@playwright/test';
+// @ts-expect-error: plain ESM helper shared with the benchmark scripts
+import { chromiumLaunchOptions } from './scripts/chromium-launch.mjs';
+
+// Headless Debian Chromium with WebGPU (SwiftShader without a GPU). Two servers: the case-table
+// harness (Vite dev server over the built dist/) and the static demo build (vite preview).
+// One seed for the whole run: workers inherit it, so every process builds the same inputs.
+process.env.TEST_SEED ??= String(Math.floor(Math.random() * 2 ** 31));
+
+export default defineConfig({
+  testDir: 'test/browser',
+  timeout: 120_000,
+  workers: 1,
+  reporter: process.env.CI ? 'list' : 'list',
+  use: {
+    browserName: 'chromium',
+    launchOptions: chromiumLaunchOptions(),
+  },
+  webServer: [
+    {
+      command: 'npx vite --config test/browser/harness/vite.config.ts --port 4175 --strictPort',
+      url: 'http://localhost:4175/',
+      reuseExistingServer: !process.env.CI,
+      timeout: 60_000,
+    },
+    {
+      command: 'npx vite build --config vite.demo.config.ts && npx vite preview --config vite.demo.config.ts --port 4174 --strictPort',
+      url: 'http://localhost:4174/',
+      reuseExistingServer: !process.env.CI,
+      timeout: 120_000,
+    },
+  ],
+});
