@@ -1,5 +1,4 @@
 import { defineConfig } from '@playwright/test';
-// @ts-expect-error: plain ESM helper shared with the benchmark scripts
 import { chromiumLaunchOptions } from './scripts/chromium-launch.mjs';
 
 // Headless Debian Chromium with WebGPU (SwiftShader without a GPU). Two servers: the case-table

@@ -1,0 +1,98 @@
+// Owns the page's one AttentionContext: creates it, reports why WebGPU is missing, and turns a lost
+// device into a visible banner (never a silent freeze).
+import { createAttention, DeviceLostError, WebGPUUnavailableError, type AttentionContext } from './lib';
+import { $, h } from './util';
+
+export interface Gpu {
+  /** null when WebGPU is unavailable or the device was lost. */
+  ctx: AttentionContext | null;
+  /** e.g. "google swiftshader"; empty without WebGPU. */
+  adapter: string;
+  /** Why there is no context (when ctx is null). */
+  reason: string;
+  lost: boolean;
+}
+
+const listeners: Array<() => void> = [];
+/** Called when the device is lost, so sections can disable their buttons. */
+export function onGpuLost(fn: () => void): void {
+  listeners.push(fn);
+}
+
+export const gpu: Gpu = { ctx: null, adapter: '', reason: '', lost: false };
+let leaving = false;
+
+export async function initGpu(): Promise<Gpu> {
+  if (!('gpu' in navigator) || !navigator.gpu) {
+    gpu.reason = window.isSecureContext
+      ? 'this browser has no navigator.gpu'
+      : 'navigator.gpu is only offered on https:// or http://localhost pages, and this page is neither';
+    showNoWebGPU(gpu.reason);
+    return gpu;
+  }
+  try {
+    const ctx = await createAttention();
+    gpu.ctx = ctx;
+    const info = ctx.device.adapterInfo;
+    gpu.adapter = info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') : '';
+    void ctx.device.lost.then((info) => {
+      if (leaving) return;
+      deviceLost(`reason "${info.reason}"${info.message ? `: ${info.message.replace(/\.$/, '')}` : ''}`);
+    });
+    window.addEventListener('pagehide', () => {
+      leaving = true;
+      ctx.destroy();
+    });
+  } catch (e) {
+    gpu.reason = e instanceof WebGPUUnavailableError ? e.message : `could not create a WebGPU device (${e instanceof Error ? e.message : String(e)})`;
+    showNoWebGPU(gpu.reason);
+  }
+  return gpu;
+}
+
+/** Every GPU call goes through this: a DeviceLostError shows the banner instead of a stack trace. */
+export function handleGpuError(e: unknown): boolean {
+  if (e instanceof DeviceLostError) {
+    deviceLost(e.message);
+    return true;
+  }
+  return false;
+}
+
+export function deviceLost(message: string): void {
+  if (gpu.lost) return;
+  gpu.lost = true;
+  gpu.ctx = null;
+  const banner = h(
+    'div',
+    { class: 'banner banner-error', role: 'alert', 'data-testid': 'device-lost-banner' },
+    h('strong', { text: 'The GPU device was lost. ' }),
+    `GPU results shown so far stay on the page; from now on Run uses the CPU reference only and the benchmark is off (${message}). `,
+    'Browsers drop a device after a driver reset, a GPU hang or too much memory use; reloading asks for a new one. ',
+  );
+  const btn = h('button', { type: 'button', 'data-testid': 'reload', text: 'Reload the page' });
+  btn.addEventListener('click', () => location.reload());
+  banner.append(btn);
+  $('banners').append(banner);
+  for (const fn of listeners) fn();
+}
+
+function showNoWebGPU(reason: string): void {
+  const banner = h(
+    'div',
+    { class: 'banner banner-warn', role: 'status', 'data-testid': 'no-webgpu-banner' },
+    h('strong', { text: 'WebGPU is not available in this browser, ' }),
+    'so the GPU parts of this page are switched off. The CPU reference still runs: the worked example, the playground and the heatmaps below show CPU results.',
+    h('div', { class: 'reason' }, 'Reason: ', h('span', { class: 'num', text: reason })),
+    h(
+      'ul',
+      {},
+      h('li', {}, 'Supported browsers: Chrome and Edge 113+ on Windows, macOS and ChromeOS (Android: 121+); Safari 26+; Firefox 141+ on Windows. WebGPU needs a secure page: https:// or http://localhost.'),
+      h('li', {}, 'Linux Chrome/Chromium: open ', h('code', { text: 'chrome://flags/#enable-unsafe-webgpu' }), ' and ', h('code', { text: 'chrome://flags/#enable-vulkan' }), ', set both to Enabled, relaunch.'),
+      h('li', {}, 'Or start the browser with ', h('code', { text: '--enable-unsafe-webgpu --enable-features=Vulkan' }), ' (add ', h('code', { text: '--use-webgpu-adapter=swiftshader' }), ' on a machine without a GPU).'),
+      h('li', {}, 'Check ', h('code', { text: 'chrome://gpu' }), ': "WebGPU: Hardware accelerated" means it is on; a blocklisted GPU shows there too.'),
+    ),
+  );
+  $('banners').append(banner);
+  document.body.classList.add('no-webgpu');
+}

@@ -1,0 +1,10 @@
+// The one place the demo imports the library from (the sources, so `npm start` needs no build).
+export {
+  createAttention,
+  attentionReference,
+  attentionReferenceFull,
+  WebGPUUnavailableError,
+  DeviceLostError,
+  AttentionInputError,
+} from '../src/index';
+export type { AttentionContext, AttentionOptions, AttentionMask, Tensor, KernelChoice, CausalOption } from '../src/index';

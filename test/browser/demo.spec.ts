@@ -1,0 +1,113 @@
+// The demo page (demo/, built by `npm run build:demo`, served by `vite preview` on port 4174).
+import { chromium, expect, test, type Page } from '@playwright/test';
+import { chromiumArgsNoWebGPU, chromiumLaunchOptions } from '../../scripts/chromium-launch.mjs';
+
+/** The config's baseURL points at the demo; this is the same server if a config leaves it unset. */
+const DEMO = 'http://localhost:4174/';
+
+async function open(page: Page, baseURL: string | undefined): Promise<string[]> {
+  const errors: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(`console.error: ${m.text()}`));
+  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  await page.goto(baseURL ? '/' : DEMO);
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  return errors;
+}
+
+/** Clicks Run and waits for that run (not the one the page made on load) to finish. */
+async function runPlayground(page: Page): Promise<string> {
+  const status = page.getByTestId('run-status');
+  const before = Number((await status.getAttribute('data-runs')) ?? 0);
+  await page.getByTestId('run').click();
+  await expect(status).toHaveAttribute('data-runs', String(before + 1), { timeout: 30_000 });
+  return (await status.getAttribute('data-state')) ?? '';
+}
+
+test('loads without console errors and shows the worked example', async ({ page, baseURL }) => {
+  const errors = await open(page, baseURL);
+  await expect(page.locator('#adapter')).toContainText('WebGPU adapter');
+  await expect(page.locator('#seed-where')).toContainText('GPU');
+  const seed = page.getByTestId('seed-output');
+  for (const n of ['1.002121', '1.102121', '1.004946', '1.104946']) await expect(seed).toContainText(n);
+  // The K-instead-of-Kᵀ answer is shown and differs.
+  const wrong = (await page.getByTestId('seed-wrong-output').textContent()) ?? '';
+  expect(wrong).toMatch(/\d\.\d{6}/);
+  expect(wrong).not.toContain('1.002121');
+  await expect(page.getByTestId('no-webgpu-banner')).toHaveCount(0);
+  await expect(page.getByTestId('device-lost-banner')).toHaveCount(0);
+  expect(errors).toEqual([]);
+});
+
+test('Run agrees with the CPU reference (max error < 1e-5) on every kernel', async ({ page, baseURL }) => {
+  const errors = await open(page, baseURL);
+  await page.locator('#p-Lq').fill('37');
+  await page.locator('#p-Lk').fill('70');
+  await page.locator('#p-E').fill('24');
+  await page.locator('#p-causal').selectOption('bottom-right');
+  await page.locator('#p-density').fill('0.3');
+  for (const kernel of ['auto', 'staged', 'fused']) {
+    await page.locator('#p-kernel').selectOption(kernel);
+    expect(await runPlayground(page), await page.getByTestId('run-status').textContent() ?? '').toBe('done');
+    const text = (await page.getByTestId('max-error').textContent()) ?? '';
+    const err = Number(text);
+    expect(Number.isFinite(err), `max-error reads "${text}"`).toBe(true);
+    expect(err, `${kernel}: max error ${text}`).toBeLessThan(1e-5);
+    await expect(page.locator('#r-gflops')).toHaveText(/^\d+\.\d+$/);
+  }
+  expect(errors).toEqual([]);
+});
+
+test('heatmaps are drawn and the hover read-out works', async ({ page, baseURL }) => {
+  await open(page, baseURL);
+  for (const id of ['heatmap', 'sentence-heatmap']) {
+    const stats = await page.getByTestId(id).evaluate((c: HTMLCanvasElement) => {
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      const colours = new Set<number>();
+      let nonWhite = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        colours.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
+        if (d[i]! < 240 || d[i + 1]! < 240 || d[i + 2]! < 240) nonWhite++;
+      }
+      return { w: c.width, h: c.height, colours: colours.size, nonWhite: nonWhite / (d.length / 4) };
+    });
+    expect(stats.w * stats.h, id).toBeGreaterThan(100 * 100);
+    expect(stats.colours, `${id}: distinct colours`).toBeGreaterThan(10);
+    expect(stats.nonWhite, `${id}: painted fraction`).toBeGreaterThan(0.3);
+  }
+  const map = page.getByTestId('heatmap');
+  const box = (await map.boundingBox())!;
+  await map.hover({ position: { x: box.width * 0.6, y: box.height * 0.6 } });
+  await expect(page.getByTestId('heatmap-readout')).toHaveText(/query \d+, key \d+: weight \d\.\d{6}/);
+});
+
+test('a lost device shows a banner with a reload button', async ({ page, baseURL }) => {
+  await open(page, baseURL);
+  await page.evaluate(() => window.demo.gpu.ctx!.device.destroy());
+  const banner = page.getByTestId('device-lost-banner');
+  await expect(banner).toBeVisible();
+  await expect(banner.getByTestId('reload')).toBeVisible();
+  // The page still answers: Run falls back to the CPU reference.
+  expect(await runPlayground(page)).toBe('done');
+  await expect(page.getByTestId('max-error')).toContainText('n/a');
+});
+
+test('without WebGPU: a banner says how to enable it, the CPU parts still work', async ({ baseURL }) => {
+  const browser = await chromium.launch(chromiumLaunchOptions(chromiumArgsNoWebGPU));
+  try {
+    const page = await browser.newPage({ baseURL });
+    const unusable = await page.evaluate(async () => !navigator.gpu || !(await navigator.gpu.requestAdapter()));
+    expect(unusable, 'navigator.gpu must be unusable in this browser').toBe(true);
+    const errors = await open(page, baseURL);
+    const banner = page.getByTestId('no-webgpu-banner');
+    await expect(banner).toBeVisible();
+    await expect(banner).toContainText('--enable-unsafe-webgpu');
+    await expect(banner).toContainText('chrome://flags');
+    await expect(page.locator('#seed-where')).toContainText('CPU reference');
+    for (const n of ['1.002121', '1.102121', '1.004946', '1.104946']) await expect(page.getByTestId('seed-output')).toContainText(n);
+    expect(await runPlayground(page)).toBe('done');
+    await expect(page.locator('#r-cpu')).toHaveText(/ms|s$/);
+    expect(errors).toEqual([]);
+  } finally {
+    await browser.close();
+  }
+});
