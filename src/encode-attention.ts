@@ -145,13 +145,15 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, splitKeys: bo
     MASK_KIND: p.mask?.kind ?? 0,
     HEAD_VEC4: Math.ceil(E / 4),
     VALUE_VEC4: Math.ceil(Ev / 4),
+    NAMED_ACC: Math.ceil(Ev / 4) <= 32,
     WRITE_LSE: !!b.logSumExp && !splitKeys,
     SPLIT: splitKeys,
   };
   const mask = b.mask ?? rec.dummyRead;
+  const flash = E % 4 === 0 && Ev % 4 === 0 ? 'flash-vec4' : 'flash';
   if (!splitKeys) {
     const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk });
-    rec.dispatch('flash', constants,
+    rec.dispatch(flash, constants,
       [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, b.output], [6, b.logSumExp ?? rec.dummyWrite]],
       Math.ceil(rows / 64));
     return;
@@ -162,7 +164,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, splitKeys: bo
   const partials = rec.scratch(partialBytes, BufferUsage.STORAGE, 'webgpu-attention split partials');
   const stats = rec.scratch(rows * splits * 8, BufferUsage.STORAGE, 'webgpu-attention split stats');
   const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits, keysPerSplit });
-  rec.dispatch('flash', constants,
+  rec.dispatch(flash, constants,
     [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
     Math.ceil((rows * splits) / 64));
   rec.dispatch('merge', { WRITE_LSE: !!b.logSumExp },
