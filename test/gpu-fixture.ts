@@ -1,6 +1,11 @@
 // A context for GPU tests in Node: real Dawn (SwiftShader where there is no GPU), outputs poisoned
 // with NaN before every run, and any uncaptured GPU error recorded so the test fails on it.
+import { globals } from 'webgpu';
 import { createAttention, type AttentionContext } from '../src/index.js';
+
+// Tests use GPUBufferUsage / GPUMapMode like browser code; in Node they come from Dawn's package.
+// (The library itself does not need them.)
+Object.assign(globalThis, globals);
 
 export interface GPUFixture {
   ctx: AttentionContext;
@@ -15,4 +20,32 @@ export async function gpuFixture(): Promise<GPUFixture> {
     errors.push((e as GPUUncapturedErrorEvent).error.message);
   });
   return { ctx, errors };
+}
+
+/**
+ * A device with WebGPU's default limits (128 MiB storage bindings), as many browsers and phones
+ * give, requested directly from the `webgpu` package. Keep `gpu` referenced while the device lives.
+ */
+export async function defaultLimitsDevice(): Promise<{ device: GPUDevice; gpu: GPU }> {
+  const { existsSync } = await import('node:fs');
+  const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
+  if (!process.env.VK_ADD_DRIVER_FILES && existsSync(icd)) process.env.VK_ADD_DRIVER_FILES = icd;
+  const { create } = await import('webgpu');
+  const gpu = create([]) as GPU;
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) throw new Error('no WebGPU adapter for the test');
+  const device = await adapter.requestDevice();
+  return { device, gpu };
+}
+
+/** Reads a GPU buffer back (test helper). */
+export async function readBuffer(device: GPUDevice, buffer: GPUBuffer, floats: number): Promise<Float32Array> {
+  const staging = device.createBuffer({ size: floats * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const enc = device.createCommandEncoder();
+  enc.copyBufferToBuffer(buffer, 0, staging, 0, floats * 4);
+  device.queue.submit([enc.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const data = new Float32Array(staging.getMappedRange().slice(0));
+  staging.destroy();
+  return data;
 }

@@ -1,0 +1,95 @@
+// The GPU-resident API: encode() into the caller's encoder on the caller's buffers computes what
+// attention() computes, never submits or destroys, and leaves the caller's buffers alive.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AttentionInputError, attentionReferenceFull, type AttentionShape } from '../src/index.js';
+import { cases, makeInputs } from './cases.js';
+import { agrees, compare } from './compare.js';
+import { gpuFixture, readBuffer, type GPUFixture } from './gpu-fixture.js';
+import { runSeed } from './random.js';
+
+const seed = runSeed();
+let fx: GPUFixture;
+beforeAll(async () => {
+  fx = await gpuFixture();
+});
+afterAll(() => {
+  expect(fx.errors).toEqual([]);
+  fx.ctx.destroy();
+});
+
+const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+
+function upload(device: GPUDevice, data: Float32Array | Uint8Array): GPUBuffer {
+  const size = Math.ceil(data.byteLength / 4) * 4;
+  const b = device.createBuffer({ size, usage: USAGE, mappedAtCreation: true });
+  new Uint8Array(b.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  b.unmap();
+  return b;
+}
+
+function nanBuffer(device: GPUDevice, floats: number): GPUBuffer {
+  return upload(device, new Float32Array(floats).fill(NaN));
+}
+
+const picked = ['control', 'GQA + causal bottom-right + mask', 'bool mask full + dead rows', 'decode 1 x 700', 'E != Ev (3, 33)'];
+
+describe(`encode() on caller buffers (seed ${seed})`, () => {
+  it.each(picked)('%s: two problems in one encoder match attention() and the reference', async (name) => {
+    const c = cases.find((x) => x.name === name)!;
+    const device = fx.ctx.device;
+    const { q, k, v, options } = makeInputs(c, seed);
+    const shape: AttentionShape = {
+      batch: c.B, heads: c.H, kvHeads: c.Hkv ?? c.H, queryLength: c.Lq, keyLength: c.Lk, headDim: c.E, valueDim: c.Ev ?? c.E,
+    };
+    const outFloats = c.B * c.H * c.Lq * shape.valueDim;
+    const bufs = { q: upload(device, q.data), k: upload(device, k.data), v: upload(device, v.data) };
+    const mask = options.mask ? upload(device, options.mask.data) : undefined;
+    const maskDesc = options.mask
+      ? { kind: options.mask.data instanceof Uint8Array ? ('boolean' as const) : ('additive' as const), shape: options.mask.shape }
+      : undefined;
+    const out1 = nanBuffer(device, outFloats);
+    const out2 = nanBuffer(device, outFloats);
+    const weights = nanBuffer(device, c.B * c.H * c.Lq * c.Lk);
+
+    const encoder = device.createCommandEncoder();
+    const base = { scale: options.scale, causal: options.causal, mask: maskDesc };
+    fx.ctx.encode(encoder, { ...bufs, mask, output: out1 }, shape, { ...base, kernel: 'fused' });
+    fx.ctx.encode(encoder, { ...bufs, mask, output: out2, weights }, shape, { ...base, kernel: 'staged' });
+    device.queue.submit([encoder.finish()]);
+
+    const ref = attentionReferenceFull(q, k, v, options);
+    const viaApi = await fx.ctx.attention(q, k, v, options);
+    const got1 = await readBuffer(device, out1, outFloats);
+    const got2 = await readBuffer(device, out2, outFloats);
+    const gotW = await readBuffer(device, weights, c.B * c.H * c.Lq * c.Lk);
+    for (const [what, got, want] of [
+      ['fused output', got1, ref.output.data],
+      ['staged output', got2, ref.output.data],
+      ['weights', gotW, ref.weights.data],
+      ['attention()', viaApi.data, ref.output.data],
+    ] as const) {
+      const a = compare(got, want);
+      expect(agrees(a), `${name} ${what}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+    }
+    expect(compare(got1, viaApi.data).maxAbs).toBeLessThanOrEqual(2e-5);
+
+    // The caller's buffers are still alive and unchanged.
+    const qBack = await readBuffer(device, bufs.q, q.data.length);
+    expect(compare(qBack, q.data).maxAbs).toBe(0);
+    for (const b of [bufs.q, bufs.k, bufs.v, out1, out2, weights, mask]) b?.destroy();
+  });
+
+  it('rejects buffers that are too small or lack STORAGE usage, naming the buffer', () => {
+    const device = fx.ctx.device;
+    const shape: AttentionShape = { batch: 1, heads: 2, kvHeads: 2, queryLength: 8, keyLength: 8, headDim: 4, valueDim: 4 };
+    const ok = () => device.createBuffer({ size: 256, usage: USAGE });
+    const small = device.createBuffer({ size: 64, usage: USAGE });
+    const noStorage = device.createBuffer({ size: 256, usage: GPUBufferUsage.COPY_DST });
+    const enc = device.createCommandEncoder();
+    expect(() => fx.ctx.encode(enc, { q: small, k: ok(), v: ok(), output: ok() }, shape)).toThrow(AttentionInputError);
+    expect(() => fx.ctx.encode(enc, { q: small, k: ok(), v: ok(), output: ok() }, shape)).toThrow(/buffers\.q has 64 bytes but the shape needs 256/);
+    expect(() => fx.ctx.encode(enc, { q: ok(), k: ok(), v: ok(), output: noStorage }, shape)).toThrow(/buffers\.output.*lacks GPUBufferUsage\.STORAGE/);
+    expect(() => fx.ctx.encode(enc, { q: ok(), k: ok(), v: ok(), output: ok() }, { ...shape, kvHeads: 3 })).toThrow(/multiple of kvHeads/);
+    enc.finish(); // nothing was recorded: the encoder is still valid
+  });
+});
