@@ -1,15 +1,33 @@
 // Staged path, kernel 1 of 3: scores = (q · kᵀ) · scale + mask, written as [bh, Lq, Lk].
-// Keys hidden by the causal rule or a boolean mask get -inf, so the softmax gives them weight 0.
-// Each invocation computes a TM x TN block in registers (register blocking, no workgroup memory:
-// on software adapters barriers cost more than the loads they save).
-@group(0) @binding(2) var<storage, read> q: array<f32>;
-@group(0) @binding(3) var<storage, read> k: array<f32>;
-@group(0) @binding(4) var<storage, read_write> scores: array<f32>;
+// Keys hidden by the causal rule or a boolean mask get HIDDEN, so the softmax gives them weight 0.
+// Each invocation computes a 4 x 4 block (4 query rows x 4 keys) in four named vec4 registers:
+// register blocking with vec4 loads, no workgroup memory (barriers cost more than they save on
+// software adapters, and fixed names keep the block out of per-invocation memory).
+// q and k (bindings 2, 3) and load_q / load_k come from lib/qkv-vec4.wgsl or lib/qkv-scalar.wgsl.
+@group(0) @binding(5) var<storage, read_write> scores: array<f32>;
 
-const TM: u32 = 4u; // query rows per invocation
-const TN: u32 = 4u; // keys per invocation
-override WG_X: u32 = 8u; // invocations along keys
-override WG_Y: u32 = 8u; // invocations along queries
+override HEAD_VEC4: u32 = 16u; // ceil(E / 4)
+override WG_X: u32 = 8u;       // invocations along keys
+override WG_Y: u32 = 8u;       // invocations along queries
+
+// Applies the causal rule and the mask to one query row's four scores and stores them.
+fn store_row(local_bh: u32, b: u32, h: u32, i: u32, j: vec4<u32>, raw: vec4<f32>) {
+  if (i >= params.q_len) {
+    return;
+  }
+  let end = key_end(i);
+  let s = raw * params.scale;
+  let base = (local_bh * params.q_len + i) * params.k_len;
+  for (var c = 0u; c < 4u; c++) {
+    if (j[c] < params.k_len) {
+      var x = HIDDEN;
+      if (j[c] < end) {
+        x = s[c] + mask_bias(b, h, i, j[c]);
+      }
+      scores[base + j[c]] = x;
+    }
+  }
+}
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(
@@ -17,8 +35,8 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-  let tile_rows = TM * WG_Y;
-  let tile_cols = TN * WG_X;
+  let tile_rows = 4u * WG_Y;
+  let tile_cols = 4u * WG_X;
   let tiles_q = (params.q_len + tile_rows - 1u) / tile_rows;
   let tiles_k = (params.k_len + tile_cols - 1u) / tile_cols;
   let t = workgroup_index(wid, nwg);
@@ -31,62 +49,34 @@ fn main(
   let b = bh / params.heads;
   let h = bh % params.heads;
   let kv_bh = b * params.kv_heads + h / params.group;
-  let E = params.head_dim;
 
-  // Rows and keys are strided by the workgroup width so neighbours touch neighbouring rows.
-  var rows: array<u32, TM>;
-  var q_base: array<u32, TM>;
-  for (var r = 0u; r < TM; r++) {
-    rows[r] = (tile / tiles_k) * tile_rows + lid.y + r * WG_Y;
-    q_base[r] = (bh * params.q_len + min(rows[r], params.q_len - 1u)) * E;
-  }
-  var cols: array<u32, TN>;
-  var k_base: array<u32, TN>;
-  for (var c = 0u; c < TN; c++) {
-    cols[c] = (tile % tiles_k) * tile_cols + lid.x + c * WG_X;
-    k_base[c] = (kv_bh * params.k_len + min(cols[c], params.k_len - 1u)) * E;
-  }
+  // Rows and keys strided by the workgroup size, so neighbouring invocations read neighbouring rows.
+  let i = (tile / tiles_k) * tile_rows + lid.y + vec4<u32>(0u, 1u, 2u, 3u) * WG_Y;
+  let j = (tile % tiles_k) * tile_cols + lid.x + vec4<u32>(0u, 1u, 2u, 3u) * WG_X;
+  // Rows past the end read the last row (their results are not stored).
+  let qr = bh * params.q_len + min(i, vec4<u32>(params.q_len - 1u));
+  let kr = kv_bh * params.k_len + min(j, vec4<u32>(params.k_len - 1u));
 
-  var acc: array<array<f32, TN>, TM>;
-  let e4_end = E & ~3u;
-  for (var e = 0u; e < e4_end; e += 4u) {
-    var kv: array<vec4<f32>, TN>;
-    for (var c = 0u; c < TN; c++) {
-      let a = k_base[c] + e;
-      kv[c] = vec4<f32>(k[a], k[a + 1u], k[a + 2u], k[a + 3u]);
-    }
-    for (var r = 0u; r < TM; r++) {
-      let a = q_base[r] + e;
-      let qv = vec4<f32>(q[a], q[a + 1u], q[a + 2u], q[a + 3u]);
-      for (var c = 0u; c < TN; c++) {
-        acc[r][c] += dot(qv, kv[c]);
-      }
-    }
+  var s0 = vec4<f32>(0.0);
+  var s1 = vec4<f32>(0.0);
+  var s2 = vec4<f32>(0.0);
+  var s3 = vec4<f32>(0.0);
+  for (var e = 0u; e < HEAD_VEC4; e++) {
+    let k0 = load_k(kr.x, e);
+    let k1 = load_k(kr.y, e);
+    let k2 = load_k(kr.z, e);
+    let k3 = load_k(kr.w, e);
+    let q0 = load_q(qr.x, e);
+    s0 += vec4<f32>(dot(q0, k0), dot(q0, k1), dot(q0, k2), dot(q0, k3));
+    let q1 = load_q(qr.y, e);
+    s1 += vec4<f32>(dot(q1, k0), dot(q1, k1), dot(q1, k2), dot(q1, k3));
+    let q2 = load_q(qr.z, e);
+    s2 += vec4<f32>(dot(q2, k0), dot(q2, k1), dot(q2, k2), dot(q2, k3));
+    let q3 = load_q(qr.w, e);
+    s3 += vec4<f32>(dot(q3, k0), dot(q3, k1), dot(q3, k2), dot(q3, k3));
   }
-  for (var e = e4_end; e < E; e++) {
-    for (var r = 0u; r < TM; r++) {
-      for (var c = 0u; c < TN; c++) {
-        acc[r][c] += q[q_base[r] + e] * k[k_base[c] + e];
-      }
-    }
-  }
-
-  for (var r = 0u; r < TM; r++) {
-    let i = rows[r];
-    if (i >= params.q_len) {
-      continue;
-    }
-    let end = key_end(i);
-    for (var c = 0u; c < TN; c++) {
-      let j = cols[c];
-      if (j >= params.k_len) {
-        continue;
-      }
-      var s = HIDDEN;
-      if (j < end) {
-        s = acc[r][c] * params.scale + mask_bias(b, h, i, j);
-      }
-      scores[(local_bh * params.q_len + i) * params.k_len + j] = s;
-    }
-  }
+  store_row(local_bh, b, h, i.x, j, s0);
+  store_row(local_bh, b, h, i.y, j, s1);
+  store_row(local_bh, b, h, i.z, j, s2);
+  store_row(local_bh, b, h, i.w, j, s3);
 }

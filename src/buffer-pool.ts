@@ -1,18 +1,31 @@
 // Scratch and transfer buffers, reused between calls. A buffer is handed to one call at a time
 // and comes back only when that call's GPU work is done, so calls in flight never share one.
 // Idle buffers are capped (count and bytes); past the cap a returned buffer is destroyed.
+import { BufferUsage } from './gpu-constants.js';
 
 export interface PoolLimits {
   maxIdleBuffers: number;
   maxIdleBytes: number;
 }
 
-/** Sizes are rounded up to a power of two (≥ 256 bytes) so buffers fit many shapes; near the
- * device's largest buffer, to a multiple of 256 instead. */
-function sizeClass(bytes: number, max: number): number {
+/** Sizes are rounded up to a power of two (≥ 256 bytes) so buffers fit many shapes; past `max`,
+ * to a multiple of 256 that still fits `max`, else to a multiple of 4. */
+export function sizeClass(bytes: number, max: number): number {
   let s = 256;
   while (s < bytes) s *= 2;
-  return s <= max ? s : Math.ceil(bytes / 256) * 256;
+  if (s <= max) return s;
+  const exact = Math.ceil(bytes / 4) * 4;
+  return Math.max(exact, Math.min(Math.ceil(bytes / 256) * 256, Math.floor(max / 4) * 4));
+}
+
+/**
+ * The largest size a pooled buffer may be rounded up to. Our kernels bind whole buffers, so a
+ * STORAGE buffer must stay within maxStorageBufferBindingSize as well as maxBufferSize: rounding a
+ * 150 MB request up to 256 MiB on a device with a 200 MB binding limit would fail validation.
+ */
+function roundingLimit(device: GPUDevice, usage: number): number {
+  const l = device.limits;
+  return usage & BufferUsage.STORAGE ? Math.min(l.maxBufferSize, l.maxStorageBufferBindingSize) : l.maxBufferSize;
 }
 
 export class BufferPool {
@@ -27,7 +40,7 @@ export class BufferPool {
   ) {}
 
   acquire(bytes: number, usage: number, label: string): GPUBuffer {
-    const size = sizeClass(bytes, this.device.limits.maxBufferSize);
+    const size = sizeClass(bytes, roundingLimit(this.device, usage));
     const key = `${usage}:${size}`;
     const list = this.idle.get(key);
     const reused = list?.pop();
@@ -60,6 +73,13 @@ export class BufferPool {
   /** Buffers the pool made and has not destroyed (in use or idle). */
   get liveBuffers(): number {
     return this.live.size;
+  }
+
+  /** Bytes of the buffers the pool made and has not destroyed (in use or idle). */
+  get liveBytes(): number {
+    let n = 0;
+    for (const b of this.live) n += b.size;
+    return n;
   }
 
   destroy(): void {

@@ -2,15 +2,16 @@
 // attention() and friends are a thin upload → encode → submit → read layer over encode().
 import { BufferPool } from './buffer-pool.js';
 import { acquireDevice } from './device.js';
-import { encodeProblem, choosePath, type ProblemBuffers, type Want } from './encode-attention.js';
+import { encodeProblem, choosePath, type Path, type ProblemBuffers, type Want } from './encode-attention.js';
 import {
   AttentionInputError,
   ContextDestroyedError,
+  DeviceLimitError,
   DeviceLostError,
   GPUExecutionError,
 } from './errors.js';
 import { BufferUsage, MapMode } from './gpu-constants.js';
-import { Recorder } from './recorder.js';
+import { foldGrid, Recorder } from './recorder.js';
 import type {
   AttentionBuffers,
   AttentionContext,
@@ -43,42 +44,112 @@ export interface ContextDebugOptions {
   poisonOutputs?: boolean;
 }
 
+/** The kernels each path runs, for error messages. */
+const PATH_KERNELS: Record<Path, string> = {
+  staged: 'scores, softmax, weighted-sum',
+  fused: 'flash',
+  'split-keys': 'flash, merge',
+};
+
+/** How long a call whose GPU work failed waits for device.lost to report before giving up on it. */
+const LOSS_GRACE_MS = 2000;
+
 function makeState(device: GPUDevice, gpu: GPU | undefined, owned: boolean): DeviceState {
   const pool = new BufferPool(device);
   const dummy = (label: string) =>
     device.createBuffer({ size: 16, usage: BufferUsage.STORAGE, label: `webgpu-attention ${label}` });
+  let reject!: (e: DeviceLostError) => void;
   const state: DeviceState = {
     device,
     gpu,
     pool,
     dummies: { read: dummy('no mask'), write: dummy('no log-sum-exp') },
     lostError: null,
-    lost: undefined as unknown as Promise<never>,
+    lost: new Promise<never>((_, rej) => (reject = rej)),
   };
-  state.lost = device.lost.then((info) => {
-    state.lostError = new DeviceLostError(
-      `The GPU device was lost (${info.reason}: ${info.message || 'no message'}). ` +
-        (owned ? 'The next call creates a new device.' : 'Create a new device and a new context.'),
-      info.reason,
-    );
-    throw state.lostError;
-  });
   state.lost.catch(() => {}); // observed by calls in flight; never an unhandled rejection
+  const markLost = (reason: string | undefined, message: string) => {
+    if (state.lostError) return;
+    state.lostError = new DeviceLostError(
+      `The GPU device was lost (${reason ?? 'unknown'}: ${message || 'no message'}). ` +
+        (owned ? 'The next call creates a new device.' : 'Create a new device and a new context.'),
+      reason,
+    );
+    reject(state.lostError);
+  };
+  device.lost.then(
+    (info) => markLost(info.reason, info.message),
+    (e) => markLost('unknown', String(e)),
+  );
+  if (owned) {
+    // Our own device: whoever destroys it (ctx.device.destroy()) marks it lost at once, so the very
+    // next call replaces it rather than running on a dead device before device.lost has settled.
+    const destroy = device.destroy.bind(device);
+    device.destroy = () => {
+      markLost('destroyed', 'device was destroyed');
+      destroy();
+    };
+  }
   return state;
 }
+
+/**
+ * Runs the path choice and every size check of a recording without recording anything, so a
+ * request the device cannot hold throws DeviceLimitError before any GPU work (no buffers, no
+ * uploads, no half-recorded pass in the caller's encoder). Returns the path that will run.
+ */
+function preflight(device: GPUDevice, p: Problem, want: Want): Path {
+  const none = {} as GPUBuffer;
+  const dry = {
+    device,
+    reserved: [] as GPUBuffer[],
+    dummyRead: none,
+    dummyWrite: none,
+    scratch: () => none,
+    params: () => none,
+    dispatch: (_kernel: string, _constants: unknown, _bindings: unknown, workgroups: number) => {
+      if (workgroups > 0) foldGrid(workgroups, device.limits.maxComputeWorkgroupsPerDimension);
+    },
+  };
+  const b: ProblemBuffers = { q: none, k: none, v: none, output: none };
+  if (p.mask) b.mask = none;
+  if (want.weights) b.weights = none;
+  if (want.logSumExp) b.logSumExp = none;
+  return encodeProblem(dry as unknown as Recorder, p, b, want);
+}
+
+function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const promise = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/** Errors this library raises on purpose; anything else from a GPU await may mean the device died. */
+const isOurs = (e: unknown) =>
+  e instanceof AttentionInputError || e instanceof DeviceLimitError || e instanceof GPUExecutionError ||
+  e instanceof DeviceLostError || e instanceof ContextDestroyedError;
 
 class Context implements AttentionContext {
   #state: DeviceState;
   #owned: boolean;
   #destroyed = false;
+  /** Rejects when destroy() is called: calls in flight race it, so they settle at once. */
+  #destroyedSignal: Promise<never>;
+  #signalDestroyed!: () => void;
   #powerPreference?: GPUPowerPreference;
   #debug: ContextDebugOptions;
+  #replacing: Promise<void> | null = null;
 
   constructor(state: DeviceState, owned: boolean, options: CreateAttentionOptions & { debug?: ContextDebugOptions }) {
     this.#state = state;
     this.#owned = owned;
     this.#powerPreference = options.powerPreference;
     this.#debug = options.debug ?? {};
+    this.#destroyedSignal = new Promise<never>((_, reject) => {
+      this.#signalDestroyed = () =>
+        reject(new ContextDestroyedError('The attention context was destroyed while this call ran'));
+    });
+    this.#destroyedSignal.catch(() => {});
   }
 
   get device(): GPUDevice {
@@ -96,29 +167,48 @@ class Context implements AttentionContext {
     }
   }
 
-  /** The current device state; an owned device that was lost is replaced first. */
+  /** The current device state; an owned device that was lost is replaced first (once, however many calls ask). */
   async #live(): Promise<DeviceState> {
     this.#checkDestroyed();
     if (this.#state.lostError) {
       if (!this.#owned) throw this.#state.lostError;
-      this.#state.pool.destroy();
-      const { device, gpu } = await acquireDevice(this.#powerPreference);
+      this.#replacing ??= this.#replace();
+      try {
+        await this.#replacing;
+      } finally {
+        this.#replacing = null;
+      }
       this.#checkDestroyed();
-      this.#state = makeState(device, gpu, true);
     }
     return this.#state;
   }
 
-  /** Records our kernels in their own compute pass; returns the scratch buffers to release later. */
-  #record(state: DeviceState, encoder: GPUCommandEncoder, p: Problem, b: ProblemBuffers, want: Want): GPUBuffer[] {
+  async #replace(): Promise<void> {
+    const old = this.#state;
+    old.pool.destroy();
+    const { device, gpu } = await acquireDevice(this.#powerPreference);
+    if (this.#destroyed) {
+      device.destroy(); // destroyed while we waited: do not leak the new device
+      return;
+    }
+    this.#state = makeState(device, gpu, true);
+  }
+
+  /**
+   * Records our kernels in their own compute pass. Scratch buffers taken go into `reserved` (even
+   * when recording fails) for the caller to release once the GPU is done with them.
+   */
+  #record(
+    state: DeviceState, encoder: GPUCommandEncoder, p: Problem, b: ProblemBuffers, want: Want, reserved: GPUBuffer[],
+  ): Path {
     const pass = encoder.beginComputePass({ label: 'webgpu-attention' });
     const rec = new Recorder(state.device, state.pool, state.dummies, pass);
     try {
-      encodeProblem(rec, p, b, want);
+      return encodeProblem(rec, p, b, want);
     } finally {
       pass.end();
+      reserved.push(...rec.reserved);
     }
-    return rec.reserved;
   }
 
   encode(encoder: GPUCommandEncoder, buffers: AttentionBuffers, shape: AttentionShape, options?: EncodeOptions): void {
@@ -162,7 +252,17 @@ class Context implements AttentionContext {
         );
       }
     }
-    const reserved = this.#record(state, encoder, p, buffers as ProblemBuffers, want);
+    if (!encoder || typeof (encoder as { beginComputePass?: unknown }).beginComputePass !== 'function') {
+      throw new AttentionInputError(`encoder must be a GPUCommandEncoder, got ${String(encoder)}`);
+    }
+    preflight(state.device, p, want); // DeviceLimitError before anything is recorded
+    const reserved: GPUBuffer[] = [];
+    try {
+      this.#record(state, encoder, p, buffers as ProblemBuffers, want, reserved);
+    } catch (e) {
+      reserved.forEach((b) => state.pool.release(b)); // nothing was submitted with them
+      throw e;
+    }
     // Scratch stays reserved until the work the caller submits (normally in this same task) is done.
     setTimeout(() => {
       state.device.queue.onSubmittedWorkDone().then(
@@ -177,6 +277,8 @@ class Context implements AttentionContext {
     const p = resolveProblem(q, k, v, options);
     choosePath(p, want);
     const state = await this.#live();
+    // Every limit is checked before the first buffer is made: a DeviceLimitError leaves no trace.
+    preflight(state.device, p, want);
     const { device, pool } = state;
     const s = p.shape;
     const taken: GPUBuffer[] = [];
@@ -200,7 +302,7 @@ class Context implements AttentionContext {
     if (want.weights) outputs.push(['weights', s.batch * s.heads * s.queryLength * s.keyLength]);
     if (want.logSumExp) outputs.push(['logSumExp', s.batch * s.heads * s.queryLength]);
 
-    let reserved: GPUBuffer[] = [];
+    const reserved: GPUBuffer[] = [];
     const staging: GPUBuffer[] = [];
     try {
       const buffers: ProblemBuffers = {
@@ -217,26 +319,43 @@ class Context implements AttentionContext {
         return b;
       });
 
+      // Record and submit with nothing awaited in between, so the error scopes of calls in flight
+      // at the same time never interleave; the scopes are popped whether or not recording worked.
       device.pushErrorScope('out-of-memory');
       device.pushErrorScope('validation');
-      const encoder = device.createCommandEncoder({ label: 'webgpu-attention' });
+      let path: Path | undefined;
+      let recordError: unknown = null;
       try {
-        reserved = this.#record(state, encoder, p, buffers, want);
-      } finally {
+        const encoder = device.createCommandEncoder({ label: 'webgpu-attention' });
+        path = this.#record(state, encoder, p, buffers, want, reserved);
         outputs.forEach(([name, n], i) => {
           const st = take(n * 4, BufferUsage.MAP_READ | BufferUsage.COPY_DST, `webgpu-attention read ${name}`);
           staging.push(st);
           encoder.copyBufferToBuffer(outBuffers[i], 0, st, 0, n * 4);
         });
         device.queue.submit([encoder.finish()]);
+      } catch (e) {
+        recordError = e;
       }
       const scopes = Promise.all([device.popErrorScope(), device.popErrorScope()]);
-      const [validation, oom] = await Promise.race([scopes, state.lost]);
+      if (recordError) {
+        scopes.catch(() => {});
+        throw recordError;
+      }
+      const [validation, oom] = await Promise.race([scopes, state.lost, this.#destroyedSignal]);
       const gpuError = validation ?? oom;
       if (gpuError) {
-        throw new GPUExecutionError(`GPU error while running attention: ${gpuError.message}`);
+        const kind = validation ? 'validation' : 'out-of-memory';
+        throw new GPUExecutionError(
+          `GPU ${kind} error in webgpu-attention's '${path}' kernels (${PATH_KERNELS[path!]}): ${gpuError.message}`,
+          path,
+          kind,
+        );
       }
-      await Promise.race([Promise.all(staging.map((b) => b.mapAsync(MapMode.READ))), state.lost]);
+      // destroy() may have run while we waited: its buffers are gone, so do not map them.
+      this.#checkDestroyed();
+      if (state.lostError) throw state.lostError;
+      await Promise.race([Promise.all(staging.map((b) => b.mapAsync(MapMode.READ))), state.lost, this.#destroyedSignal]);
       const results = outputs.map(([, n], i) => {
         const data = new Float32Array(staging[i].getMappedRange(0, n * 4).slice(0));
         staging[i].unmap();
@@ -244,8 +363,16 @@ class Context implements AttentionContext {
       });
       return { results, p };
     } catch (e) {
-      if (state.lostError) throw state.lostError;
       if (this.#destroyed) throw new ContextDestroyedError('The attention context was destroyed while this call ran');
+      if (state.lostError) throw state.lostError;
+      if (!isOurs(e)) {
+        // A GPU await failed (mapAsync aborts when the device dies): device.lost may settle a
+        // moment later, and then the caller should see DeviceLostError, not an AbortError.
+        const wait = delay(LOSS_GRACE_MS);
+        await Promise.race([state.lost.catch(() => {}), wait.promise]);
+        wait.cancel();
+        if (state.lostError) throw state.lostError;
+      }
       throw e;
     } finally {
       if (!state.lostError) {
@@ -280,6 +407,7 @@ class Context implements AttentionContext {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    this.#signalDestroyed();
     const st = this.#state;
     st.pool.destroy();
     st.dummies.read.destroy();

@@ -52,8 +52,11 @@ async function nodeAdapter(powerPreference?: GPUPowerPreference): Promise<{ gpu:
   return { gpu, adapter };
 }
 
-/** Asks the platform for an adapter and a device with the adapter's full buffer limits. */
-export async function acquireDevice(powerPreference?: GPUPowerPreference): Promise<AcquiredDevice> {
+/**
+ * Asks the platform for an adapter: navigator.gpu in a browser, the `webgpu` package in Node
+ * (falling back to SwiftShader). Exported so callers (and tests) can request a device of their own.
+ */
+export async function acquireAdapter(powerPreference?: GPUPowerPreference): Promise<{ gpu: GPU; adapter: GPUAdapter }> {
   let gpu: GPU | undefined = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   let adapter: GPUAdapter | null = null;
   if (gpu) {
@@ -73,11 +76,17 @@ export async function acquireDevice(powerPreference?: GPUPowerPreference): Promi
         'chrome://flags/#enable-unsafe-webgpu.',
     );
   }
+  return { gpu: gpu!, adapter };
+}
+
+/** Asks the platform for an adapter and a device with the adapter's full buffer limits. */
+export async function acquireDevice(powerPreference?: GPUPowerPreference): Promise<AcquiredDevice> {
+  const { gpu, adapter } = await acquireAdapter(powerPreference);
   // Ask for the adapter's largest buffers: the defaults (128 MiB bindings) are far below many GPUs.
   const requiredLimits: Record<string, number> = {
     maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
     maxBufferSize: adapter.limits.maxBufferSize,
   };
   const device = await adapter.requestDevice({ requiredLimits, label: 'webgpu-attention' });
-  return { device, gpu: gpu! };
+  return { device, gpu };
 }

@@ -3,6 +3,7 @@
 import { AttentionInputError, DeviceLimitError } from './errors.js';
 import { BufferUsage } from './gpu-constants.js';
 import type { Recorder } from './recorder.js';
+import type { Loads } from './shaders.js';
 import type { Problem } from './validate.js';
 
 export type Path = 'staged' | 'fused' | 'split-keys';
@@ -96,13 +97,15 @@ export function encodeProblem(rec: Recorder, p: Problem, b: ProblemBuffers, want
   checkBinding(dev, 'k', s.batch * s.kvHeads * s.keyLength * s.headDim * 4, hint);
   checkBinding(dev, 'v', s.batch * s.kvHeads * s.keyLength * s.valueDim * 4, hint);
   checkBinding(dev, 'output', s.batch * s.heads * s.queryLength * s.valueDim * 4, hint);
-  if (path === 'staged') encodeStaged(rec, p, b);
-  else encodeFused(rec, p, b, path === 'split-keys');
+  // vec4 loads need every row of q, k and v to start on a 16-byte boundary.
+  const loads: Loads = s.headDim % 4 === 0 && s.valueDim % 4 === 0 ? 'vec4' : 'scalar';
+  if (path === 'staged') encodeStaged(rec, p, b, loads);
+  else encodeFused(rec, p, b, loads, path === 'split-keys');
   return path;
 }
 
-function encodeStaged(rec: Recorder, p: Problem, b: ProblemBuffers): void {
-  const { batch, heads, queryLength: Lq, keyLength: Lk, valueDim: Ev } = p.shape;
+function encodeStaged(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads): void {
+  const { batch, heads, queryLength: Lq, keyLength: Lk, headDim: E, valueDim: Ev } = p.shape;
   const bhTotal = batch * heads;
   const perBH = Lq * Lk * 4;
   const limit = maxBinding(rec.device);
@@ -128,16 +131,16 @@ function encodeStaged(rec: Recorder, p: Problem, b: ProblemBuffers): void {
   for (let off = 0; off < bhTotal; off += chunk) {
     const count = Math.min(chunk, bhTotal - off);
     const params = rec.params(p, { bhOffset: off, bhCount: count });
-    rec.dispatch('scores', { MASK_KIND: maskKind },
-      [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [4, scores]],
+    rec.dispatch('scores', loads, { MASK_KIND: maskKind, HEAD_VEC4: Math.ceil(E / 4) },
+      [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [5, scores]],
       count * Math.ceil(Lq / 32) * Math.ceil(Lk / 32));
-    rec.dispatch('softmax', {}, [[0, params], [2, scores]], Math.ceil((count * Lq) / 64));
-    rec.dispatch('weighted-sum', {}, [[0, params], [2, scores], [3, b.v], [4, b.output]],
+    rec.dispatch('softmax', 'scalar', {}, [[0, params], [2, scores]], Math.ceil((count * Lq) / 64));
+    rec.dispatch('weighted-sum', loads, {}, [[0, params], [4, b.v], [5, scores], [6, b.output]],
       count * Math.ceil(Lq / 32) * Math.ceil(Ev / 32));
   }
 }
 
-function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, splitKeys: boolean): void {
+function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads, splitKeys: boolean): void {
   const { batch, heads, queryLength: Lq, keyLength: Lk, headDim: E, valueDim: Ev } = p.shape;
   const bhTotal = batch * heads;
   const rows = bhTotal * Lq;
@@ -150,10 +153,9 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, splitKeys: bo
     SPLIT: splitKeys,
   };
   const mask = b.mask ?? rec.dummyRead;
-  const flash = E % 4 === 0 && Ev % 4 === 0 ? 'flash-vec4' : 'flash';
   if (!splitKeys) {
     const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk });
-    rec.dispatch(flash, constants,
+    rec.dispatch('flash', loads, constants,
       [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, b.output], [6, b.logSumExp ?? rec.dummyWrite]],
       Math.ceil(rows / 64));
     return;
@@ -164,10 +166,10 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, splitKeys: bo
   const partials = rec.scratch(partialBytes, BufferUsage.STORAGE, 'webgpu-attention split partials');
   const stats = rec.scratch(rows * splits * 8, BufferUsage.STORAGE, 'webgpu-attention split stats');
   const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits, keysPerSplit });
-  rec.dispatch(flash, constants,
+  rec.dispatch('flash', loads, constants,
     [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
     Math.ceil((rows * splits) / 64));
-  rec.dispatch('merge', { WRITE_LSE: !!b.logSumExp },
+  rec.dispatch('merge', 'scalar', { WRITE_LSE: !!b.logSumExp },
     [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
     Math.ceil(rows / 64));
 }

@@ -24,6 +24,15 @@ export class DeviceLimitError extends Error {
 /** A GPU validation or out-of-memory error raised by one of our kernels (the message names it). */
 export class GPUExecutionError extends Error {
   override name = 'GPUExecutionError';
+  constructor(
+    message: string,
+    /** The path whose kernels ran ('staged', 'fused' or 'split-keys'). */
+    readonly kernel?: string,
+    /** 'validation', 'out-of-memory' or 'internal'. */
+    readonly kind?: string,
+  ) {
+    super(message);
+  }
 }
 
 /** The context was destroyed and then used. */

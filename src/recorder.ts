@@ -3,27 +3,27 @@
 import type { BufferPool } from './buffer-pool.js';
 import { DeviceLimitError } from './errors.js';
 import { BufferUsage } from './gpu-constants.js';
-import { kernelSources, type KernelName } from './shaders.js';
+import { kernelSource, type KernelName, type Loads } from './shaders.js';
 import type { Problem } from './validate.js';
 
 // Cached per device, so a lost or destroyed device takes its pipelines with it.
 const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
-const moduleCache = new WeakMap<GPUDevice, Map<KernelName, GPUShaderModule>>();
+const moduleCache = new WeakMap<GPUDevice, Map<string, GPUShaderModule>>();
 
 export type Constants = Record<string, number | boolean>;
 
-export function getPipeline(device: GPUDevice, kernel: KernelName, constants: Constants): GPUComputePipeline {
+export function getPipeline(device: GPUDevice, kernel: KernelName, loads: Loads, constants: Constants): GPUComputePipeline {
   let pipelines = pipelineCache.get(device);
   if (!pipelines) pipelineCache.set(device, (pipelines = new Map()));
-  const key = `${kernel}${JSON.stringify(constants)}`;
+  const key = `${kernel}:${loads}${JSON.stringify(constants)}`;
   let pipeline = pipelines.get(key);
   if (!pipeline) {
     let modules = moduleCache.get(device);
     if (!modules) moduleCache.set(device, (modules = new Map()));
-    let module = modules.get(kernel);
+    let module = modules.get(`${kernel}:${loads}`);
     if (!module) {
-      module = device.createShaderModule({ code: kernelSources[kernel], label: `webgpu-attention ${kernel}` });
-      modules.set(kernel, module);
+      module = device.createShaderModule({ code: kernelSource(kernel, loads), label: `webgpu-attention ${kernel}` });
+      modules.set(`${kernel}:${loads}`, module);
     }
     const numeric: Record<string, number> = {};
     for (const [k, v] of Object.entries(constants)) numeric[k] = typeof v === 'boolean' ? Number(v) : v;
@@ -94,9 +94,9 @@ export class Recorder {
   }
 
   /** Records one dispatch of `workgroups` workgroups, folded into 2-D/3-D where needed. */
-  dispatch(kernel: KernelName, constants: Constants, bindings: [number, GPUBuffer][], workgroups: number): void {
+  dispatch(kernel: KernelName, loads: Loads, constants: Constants, bindings: [number, GPUBuffer][], workgroups: number): void {
     if (workgroups === 0) return;
-    const pipeline = getPipeline(this.device, kernel, constants);
+    const pipeline = getPipeline(this.device, kernel, loads, constants);
     const bindGroup = this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
       entries: bindings.map(([binding, buffer]) => ({ binding, resource: { buffer } })),

@@ -10,14 +10,22 @@ import weightedSumWgsl from '../shaders/weighted-sum.wgsl?raw';
 import flashWgsl from '../shaders/flash.wgsl?raw';
 import mergeWgsl from '../shaders/merge.wgsl?raw';
 
-export type KernelName = 'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'flash-vec4' | 'merge';
+export type KernelName = 'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'merge';
 
-export const kernelSources: Record<KernelName, string> = {
-  scores: paramsWgsl + maskWgsl + scoresWgsl,
-  softmax: paramsWgsl + softmaxWgsl,
-  'weighted-sum': paramsWgsl + weightedSumWgsl,
-  // The fused kernel reads q, k, v through loaders: vec4 when E and Ev are multiples of 4.
-  flash: paramsWgsl + maskWgsl + qkvScalarWgsl + flashWgsl,
-  'flash-vec4': paramsWgsl + maskWgsl + qkvVec4Wgsl + flashWgsl,
-  merge: paramsWgsl + mergeWgsl,
+/** How a kernel reads q, k and v: as vec4 arrays (E and Ev multiples of 4) or as scalars. */
+export type Loads = 'vec4' | 'scalar';
+
+const uses = { scores: true, softmax: false, 'weighted-sum': true, flash: true, merge: false };
+const body: Record<KernelName, string> = {
+  scores: maskWgsl + scoresWgsl,
+  softmax: softmaxWgsl,
+  'weighted-sum': weightedSumWgsl,
+  flash: maskWgsl + flashWgsl,
+  merge: mergeWgsl,
 };
+
+/** A kernel's full source: the shared parameter block, the q/k/v loaders it needs, its own file. */
+export function kernelSource(kernel: KernelName, loads: Loads): string {
+  const loaders = uses[kernel] ? (loads === 'vec4' ? qkvVec4Wgsl : qkvScalarWgsl) : '';
+  return paramsWgsl + loaders + body[kernel];
+}
