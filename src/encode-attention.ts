@@ -148,7 +148,8 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     MASK_KIND: p.mask?.kind ?? 0,
     HEAD_VEC4: Math.ceil(E / 4),
     VALUE_VEC4: Math.ceil(Ev / 4),
-    NAMED_ACC: Math.ceil(Ev / 4) <= 32,
+    NAMED_ACC: Math.ceil(Ev / 4) <= 16,
+    ROWS: splitKeys ? 1 : 4,
     WRITE_LSE: !!b.logSumExp && !splitKeys,
     SPLIT: splitKeys,
   };
@@ -157,7 +158,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk });
     rec.dispatch('flash', loads, constants,
       [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, b.output], [6, b.logSumExp ?? rec.dummyWrite]],
-      Math.ceil(rows / 64));
+      Math.ceil((bhTotal * Math.ceil(Lq / 4)) / 64));
     return;
   }
   const { splits, keysPerSplit } = chooseSplits(p);
