@@ -1,6 +1,7 @@
 // Split-keys path, second kernel: combine each row's per-chunk partials (unnormalised accumulator,
 // max m, sum l) into the final row: M = max m_s, L = Σ l_s·e^(m_s − M), out = Σ acc_s·e^(m_s − M) / L.
-// A chunk with nothing visible has m = -inf, l = 0 and adds nothing; a row with none gives 0.
+// A chunk with nothing visible has m = HIDDEN, l = 0 and adds nothing; a row with none gives 0.
+// One invocation per (row, 4 value columns): decoding has few rows, so columns give the parallelism.
 @group(0) @binding(2) var<storage, read> partials: array<f32>;
 @group(0) @binding(3) var<storage, read> stats: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
@@ -15,35 +16,39 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let local_row = workgroup_index(wid, nwg) * WG + lid;
+  let Ev = params.value_dim;
+  let col_groups = (Ev + 3u) / 4u;
+  let t = workgroup_index(wid, nwg) * WG + lid;
+  let local_row = t / col_groups;
   if (local_row >= params.bh_count * params.q_len) {
     return;
   }
+  let c0 = (t % col_groups) * 4u;
   let S = params.splits;
-  let Ev = params.value_dim;
+  let first = local_row * S;
   var M = HIDDEN;
   for (var s = 0u; s < S; s++) {
-    M = max(M, stats[(local_row * S + s) * 2u]);
+    M = max(M, stats[(first + s) * 2u]);
   }
-  let row = params.bh_offset * params.q_len + local_row;
   var L = 0.0;
+  var sum = vec4<f32>(0.0);
   if (M > HIDDEN) {
+    let cc = min(vec4<u32>(c0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(Ev - 1u));
     for (var s = 0u; s < S; s++) {
-      L += stats[(local_row * S + s) * 2u + 1u] * exp(stats[(local_row * S + s) * 2u] - M);
+      let w = exp(stats[(first + s) * 2u] - M);
+      L += stats[(first + s) * 2u + 1u] * w;
+      let p = (first + s) * Ev;
+      sum += w * vec4<f32>(partials[p + cc.x], partials[p + cc.y], partials[p + cc.z], partials[p + cc.w]);
     }
   }
-  let inv = select(0.0, 1.0 / L, L > 0.0);
-  for (var c = 0u; c < Ev; c++) {
-    var sum = 0.0;
-    if (L > 0.0) {
-      for (var s = 0u; s < S; s++) {
-        let w = exp(stats[(local_row * S + s) * 2u] - M);
-        sum += partials[(local_row * S + s) * Ev + c] * w;
-      }
+  let mul = select(0.0, 1.0 / L, L > 0.0);
+  let row = params.bh_offset * params.q_len + local_row;
+  for (var c = 0u; c < 4u; c++) {
+    if (c0 + c < Ev) {
+      out[row * Ev + c0 + c] = sum[c] * mul;
     }
-    out[row * Ev + c] = sum * inv;
   }
-  if (WRITE_LSE) {
+  if (WRITE_LSE && c0 == 0u) {
     lse[row] = select(HIDDEN, M + log(L), L > 0.0);
   }
 }

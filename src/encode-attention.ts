@@ -172,5 +172,5 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     Math.ceil((rows * splits) / 64));
   rec.dispatch('merge', 'scalar', { WRITE_LSE: !!b.logSumExp },
     [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
-    Math.ceil(rows / 64));
+    Math.ceil((rows * Math.ceil(Ev / 4)) / 64));
 }
