@@ -30,8 +30,9 @@ function roundingLimit(device: GPUDevice, usage: number): number {
 
 export class BufferPool {
   private idle = new Map<string, GPUBuffer[]>();
+  /** Idle buffers, least recently returned first: past a cap, the oldest go. */
+  private order: GPUBuffer[] = [];
   private idleBytes = 0;
-  private idleCount = 0;
   private live = new Set<GPUBuffer>();
 
   constructor(
@@ -41,12 +42,10 @@ export class BufferPool {
 
   acquire(bytes: number, usage: number, label: string): GPUBuffer {
     const size = sizeClass(bytes, roundingLimit(this.device, usage));
-    const key = `${usage}:${size}`;
-    const list = this.idle.get(key);
-    const reused = list?.pop();
+    const reused = this.idle.get(`${usage}:${size}`)?.pop();
     if (reused) {
+      this.order.splice(this.order.indexOf(reused), 1);
       this.idleBytes -= size;
-      this.idleCount--;
       reused.label = label;
       return reused;
     }
@@ -57,7 +56,7 @@ export class BufferPool {
 
   release(buffer: GPUBuffer): void {
     if (!this.live.has(buffer)) return;
-    if (this.idleCount >= this.limits.maxIdleBuffers || this.idleBytes + buffer.size > this.limits.maxIdleBytes) {
+    if (buffer.size > this.limits.maxIdleBytes || this.limits.maxIdleBuffers === 0) {
       this.live.delete(buffer);
       buffer.destroy();
       return;
@@ -66,8 +65,18 @@ export class BufferPool {
     let list = this.idle.get(key);
     if (!list) this.idle.set(key, (list = []));
     list.push(buffer);
+    this.order.push(buffer);
     this.idleBytes += buffer.size;
-    this.idleCount++;
+    // Over a cap, evict the least recently returned buffers rather than the one just returned:
+    // otherwise a pool filled by earlier shapes would never take buffers of the current one.
+    while (this.order.length > this.limits.maxIdleBuffers || this.idleBytes > this.limits.maxIdleBytes) {
+      const old = this.order.shift()!;
+      const oldList = this.idle.get(`${old.usage}:${old.size}`)!;
+      oldList.splice(oldList.indexOf(old), 1);
+      this.idleBytes -= old.size;
+      this.live.delete(old);
+      old.destroy();
+    }
   }
 
   /** Buffers the pool made and has not destroyed (in use or idle). */
@@ -82,11 +91,16 @@ export class BufferPool {
     return n;
   }
 
+  /** Idle buffers and their bytes (for tests). */
+  get idleStats(): { buffers: number; bytes: number } {
+    return { buffers: this.order.length, bytes: this.idleBytes };
+  }
+
   destroy(): void {
     for (const b of this.live) b.destroy();
     this.live.clear();
     this.idle.clear();
+    this.order = [];
     this.idleBytes = 0;
-    this.idleCount = 0;
   }
 }

@@ -1,0 +1,232 @@
+// Bad input to the context API (attention, attentionWithWeights, attentionWithLogSumExp, encode)
+// → AttentionInputError naming the argument and the values, before any GPU work (the device's
+// entry points are counted), and the context stays usable: each bad call is followed by a good one.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AttentionInputError,
+  attentionReference,
+  attentionReferenceFull,
+  createAttention,
+  type AttentionBuffers,
+  type AttentionContext,
+  type AttentionOptions,
+  type AttentionShape,
+  type EncodeOptions,
+  type Tensor,
+} from '../../src/index.js';
+import { makeInputs } from '../cases.js';
+import { agrees, compare } from '../compare.js';
+import { runSeed } from '../random.js';
+import { borrowedDevice, bufferWith, GPUBufferUsageFlags, instrument, readBack, uncapturedErrors, type GPUCounters } from './helpers.js';
+
+const seed = runSeed();
+const z = (...shape: number[]): Tensor => ({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape });
+type Args = [Tensor, Tensor, Tensor, AttentionOptions?];
+const mask = (data: Uint8Array | Float32Array, shape: number[]) => ({ mask: { data, shape } });
+
+// [name, arguments, what the message must say]
+const badCalls: [string, () => Args, RegExp][] = [
+  ['head dims differ', () => [z(2, 4, 16, 64), z(2, 4, 16, 8), z(2, 4, 16, 8)], /k\.shape \[2,4,16,8\] does not match q\.shape \[2,4,16,64\]: head dims 8 and 64/],
+  ['k and v lengths differ', () => [z(1, 4, 8), z(1, 5, 8), z(1, 6, 8)], /k\.shape \[1,5,8\] and v\.shape \[1,6,8\]: key lengths 5 and 6/],
+  ['k and v heads differ', () => [z(1, 4, 3, 8), z(1, 2, 3, 8), z(1, 1, 3, 8)], /head counts 2 and 1/],
+  ['k and v ranks differ', () => [z(3, 8), z(3, 8), z(1, 3, 8)], /k\.shape \[3,8\] and v\.shape \[1,3,8\] have different ranks/],
+  ['batch differs', () => [z(2, 1, 4, 8), z(3, 1, 4, 8), z(3, 1, 4, 8)], /q\.shape \[2,1,4,8\] has B=2, k\.shape \[3,1,4,8\] has B=3/],
+  ['H not a multiple of Hkv', () => [z(1, 6, 4, 8), z(1, 4, 4, 8), z(1, 4, 4, 8)], /q has 6 heads and k\/v have 4/],
+  ['q data length ≠ shape', () => [{ data: new Float32Array(5), shape: [2, 3] }, z(2, 3), z(2, 3)], /q\.data has 5 elements but q\.shape \[2,3\] needs 6/],
+  ['v data length ≠ shape', () => [z(2, 3), z(2, 3), { data: new Float32Array(7), shape: [2, 3] }], /v\.data has 7 elements but v\.shape \[2,3\] needs 6/],
+  ['rank 1', () => [z(4), z(4), z(4)], /q\.shape \[4\] has rank 1/],
+  ['rank 5', () => [z(1, 1, 1, 2, 2), z(2, 2), z(2, 2)], /q\.shape \[1,1,1,2,2\] has rank 5/],
+  ['k rank 5', () => [z(2, 2), z(1, 1, 1, 2, 2), z(2, 2)], /k\.shape \[1,1,1,2,2\] has rank 5/],
+  ['non-integer dim', () => [{ data: new Float32Array(4), shape: [2, 2.5] }, z(2, 2), z(2, 2)], /q\.shape \[2,2\.5\]: dimension 1 is 2\.5/],
+  ['negative dim', () => [z(2, 2), { data: new Float32Array(0), shape: [-2, 2] }, z(2, 2)], /k\.shape \[-2,2\]: dimension 0 is -2/],
+  ['zero dim', () => [z(2, 2), z(2, 2), { data: new Float32Array(0), shape: [0, 2] }], /v\.shape \[0,2\]: dimension 0 is 0/],
+  ['NaN dim', () => [{ data: new Float32Array(2), shape: [NaN, 2] }, z(2, 2), z(2, 2)], /dimension 0 is NaN/],
+  ['string dim', () => [{ data: new Float32Array(4), shape: ['2', 2] as never }, z(2, 2), z(2, 2)], /dimension 0 is 2; every dimension must be a positive integer/],
+  ['shape not an array', () => [{ data: new Float32Array(4), shape: 4 as never }, z(2, 2), z(2, 2)], /q\.shape must be an array of dimensions, got 4/],
+  ['missing q', () => [undefined as unknown as Tensor, z(2, 2), z(2, 2)], /q is missing/],
+  ['missing k', () => [z(2, 2), undefined as unknown as Tensor, z(2, 2)], /k is missing/],
+  ['missing v', () => [z(2, 2), z(2, 2), null as unknown as Tensor], /v is missing.*got null/],
+  ['data not a Float32Array', () => [{ data: [1, 2, 3, 4] as unknown as Float32Array, shape: [2, 2] }, z(2, 2), z(2, 2)], /q\.data must be a Float32Array, got Array/],
+  ['data a Float64Array', () => [z(2, 2), { data: new Float64Array(4) as unknown as Float32Array, shape: [2, 2] }, z(2, 2)], /k\.data must be a Float32Array, got Float64Array/],
+  ['unknown kernel', () => [z(2, 2), z(2, 2), z(2, 2), { kernel: 'fast' as never }], /options\.kernel is "fast"; expected one of 'auto', 'staged', 'fused', 'split-keys'/],
+  ['unknown causal', () => [z(2, 2), z(2, 2), z(2, 2), { causal: 'left' as never }], /options\.causal is "left"/],
+  ['unknown option', () => [z(2, 2), z(2, 2), z(2, 2), { casual: true } as never], /options\.casual is not an option/],
+  ['scale NaN', () => [z(2, 2), z(2, 2), z(2, 2), { scale: NaN }], /options\.scale is NaN; expected a finite number/],
+  ['scale Infinity', () => [z(2, 2), z(2, 2), z(2, 2), { scale: Infinity }], /options\.scale is Infinity/],
+  ['scale a string', () => [z(2, 2), z(2, 2), z(2, 2), { scale: '0.5' as never }], /options\.scale is 0\.5; expected a finite number/],
+  ['options not an object', () => [z(2, 2), z(2, 2), z(2, 2), 3 as never], /options must be an object, got 3/],
+  ['mask wrong shape', () => [z(1, 2, 3, 4), z(1, 2, 5, 4), z(1, 2, 5, 4), mask(new Uint8Array(12), [3, 4])], /options\.mask\.shape \[3,4\] does not fit B=1, H=2, Lq=3, Lk=5/],
+  ['mask wrong length', () => [z(3, 4), z(5, 4), z(5, 4), mask(new Uint8Array(14), [3, 5])], /options\.mask\.data has 14 elements but options\.mask\.shape \[3,5\] needs 15/],
+  ['mask wrong type', () => [z(3, 4), z(5, 4), z(5, 4), mask(new Int32Array(15) as never, [3, 5])], /Uint8Array.*Float32Array.*got Int32Array/],
+  ['mask rank 3', () => [z(2, 3, 4), z(2, 5, 4), z(2, 5, 4), mask(new Float32Array(30), [2, 3, 5])], /options\.mask\.shape \[2,3,5\] has rank 3/],
+  ['mask bad broadcast', () => [z(2, 2, 3, 4), z(2, 2, 5, 4), z(2, 2, 5, 4), mask(new Uint8Array(45), [3, 1, 3, 5])], /\[3,1,3,5\] does not fit B=2/],
+  ['mask not an object', () => [z(3, 4), z(5, 4), z(5, 4), { mask: 1 as never }], /options\.mask must be \{ data, shape \}, got 1/],
+  ['mask without shape', () => [z(3, 4), z(5, 4), z(5, 4), { mask: { data: new Uint8Array(15) } as never }], /options\.mask\.shape must be an array/],
+  ['fused with E > 256', () => [z(2, 260), z(2, 260), z(2, 260), { kernel: 'fused' }], /headDim 260 and valueDim 260: the fused kernels take dims up to 256|options\.kernel 'fused' never stores the weights/],
+];
+
+const good = makeInputs({ name: 'good', B: 2, H: 2, Hkv: 1, Lq: 9, Lk: 13, E: 8, causal: 'bottom-right' }, seed);
+
+describe(`context API: bad input → AttentionInputError before any GPU work (seed ${seed})`, () => {
+  let device: GPUDevice;
+  let counters: GPUCounters;
+  let ctx: AttentionContext;
+  let errors: string[];
+  let want: Float32Array;
+
+  beforeAll(async () => {
+    device = await borrowedDevice();
+    counters = instrument(device);
+    errors = uncapturedErrors(device);
+    ctx = await createAttention({ device });
+    want = attentionReference(good.q, good.k, good.v, good.options).data;
+  });
+  afterAll(() => {
+    expect(errors, 'uncaptured GPU errors').toEqual([]);
+    ctx.destroy();
+    device.destroy();
+  });
+
+  const expectGoodCall = async () => {
+    const out = await ctx.attention(good.q, good.k, good.v, good.options);
+    const a = compare(out.data, want);
+    expect(agrees(a), `good call after a bad one, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+  };
+
+  const entryPoints = ['attention', 'attentionWithWeights', 'attentionWithLogSumExp'] as const;
+  it.each(badCalls.flatMap(([name, args, message]) => entryPoints.map((fn) => [name, fn, args, message] as const)))(
+    '%s via %s, then a good call',
+    async (_name, fn, args, message) => {
+      const before = counters.work();
+      const created = counters.live.size;
+      const [q, k, v, o] = args();
+      const err = await ctx[fn](q, k, v, o).then(() => null, (e) => e);
+      expect(err).toBeInstanceOf(AttentionInputError);
+      expect(err.name).toBe('AttentionInputError');
+      expect(err.message).toMatch(message);
+      expect(counters.work() - before, 'GPU calls during a rejected call').toBe(0);
+      expect(counters.live.size).toBe(created);
+      await expectGoodCall();
+    },
+  );
+
+  it('kernel choices that cannot give what is asked → AttentionInputError before any GPU work', async () => {
+    const { q, k, v } = good;
+    const before = counters.work();
+    await expect(ctx.attentionWithWeights(q, k, v, { kernel: 'fused' })).rejects.toThrow(/options\.kernel 'fused' never stores the weights/);
+    await expect(ctx.attentionWithWeights(q, k, v, { kernel: 'split-keys' })).rejects.toThrow(AttentionInputError);
+    await expect(ctx.attentionWithLogSumExp(q, k, v, { kernel: 'staged' })).rejects.toThrow(/'staged' does not compute the log-sum-exp/);
+    expect(counters.work() - before).toBe(0);
+    await expectGoodCall();
+  });
+
+  it('a rejected call is a rejected promise, never a synchronous throw', () => {
+    let p: Promise<unknown> | undefined;
+    expect(() => (p = ctx.attention(z(4), z(4), z(4)))).not.toThrow();
+    return expect(p).rejects.toThrow(AttentionInputError);
+  });
+
+  it('many bad calls interleaved with good ones in flight: the good ones are right', async () => {
+    const calls = Array.from({ length: 12 }, (_, i) =>
+      i % 2 ? ctx.attention(...(badCalls[i % badCalls.length][1]())).then(() => 'resolved', (e) => e) : ctx.attention(good.q, good.k, good.v, good.options),
+    );
+    const results = await Promise.all(calls);
+    results.forEach((r, i) => {
+      if (i % 2) expect(r).toBeInstanceOf(AttentionInputError);
+      else expect(agrees(compare((r as Tensor).data, want))).toBe(true);
+    });
+  });
+});
+
+describe(`encode(): bad buffers, shapes and options → AttentionInputError, nothing recorded (seed ${seed})`, () => {
+  let device: GPUDevice;
+  let counters: GPUCounters;
+  let ctx: AttentionContext;
+  let errors: string[];
+  const S = GPUBufferUsageFlags.STORAGE;
+  const shape: AttentionShape = { batch: 2, heads: 2, kvHeads: 1, queryLength: 9, keyLength: 13, headDim: 8, valueDim: 8 };
+  let bufs: AttentionBuffers;
+  const held: GPUBuffer[] = [];
+  const make = (bytes: number, usage: number = S) => {
+    const b = device.createBuffer({ size: bytes, usage });
+    held.push(b);
+    return b;
+  };
+
+  beforeAll(async () => {
+    device = await borrowedDevice();
+    counters = instrument(device);
+    errors = uncapturedErrors(device);
+    ctx = await createAttention({ device });
+    bufs = {
+      q: bufferWith(device, good.q.data),
+      k: bufferWith(device, good.k.data),
+      v: bufferWith(device, good.v.data),
+      output: make(2 * 2 * 9 * 8 * 4, S | GPUBufferUsageFlags.COPY_SRC),
+    };
+    held.push(bufs.q, bufs.k, bufs.v);
+  });
+  afterAll(() => {
+    expect(errors, 'uncaptured GPU errors').toEqual([]);
+    ctx.destroy();
+    held.forEach((b) => b.destroy());
+    device.destroy();
+  });
+
+  const qBytes = 2 * 2 * 9 * 8 * 4;
+  const badEncodes: [string, () => [AttentionBuffers, AttentionShape, EncodeOptions?], RegExp][] = [
+    ['q too small', () => [{ ...bufs, q: make(qBytes - 4) }, shape], new RegExp(`buffers\\.q has ${qBytes - 4} bytes but the shape needs ${qBytes}`)],
+    ['output too small', () => [{ ...bufs, output: make(16) }, shape], /buffers\.output has 16 bytes but the shape needs 1152/],
+    ['k without STORAGE usage', () => [{ ...bufs, k: make(13 * 8 * 4 * 2, GPUBufferUsageFlags.COPY_DST) }, shape], /buffers\.k \(usage 0x8\) lacks GPUBufferUsage\.STORAGE/],
+    ['missing v', () => [{ ...bufs, v: undefined as never }, shape], /buffers\.v is missing or not a GPUBuffer/],
+    ['buffers not an object', () => [null as never, shape], /buffers must be \{ q, k, v, output/],
+    ['weights buffer too small', () => [{ ...bufs, weights: make(64) }, shape], /buffers\.weights has 64 bytes but the shape needs 1872/],
+    ['logSumExp without STORAGE', () => [{ ...bufs, logSumExp: make(256, GPUBufferUsageFlags.COPY_DST) }, shape], /buffers\.logSumExp \(usage 0x8\) lacks GPUBufferUsage\.STORAGE/],
+    ['mask buffer without options.mask', () => [{ ...bufs, mask: make(256) }, shape], /buffers\.mask was given but options\.mask/],
+    ['mask buffer missing', () => [bufs, shape, { mask: { kind: 'boolean', shape: [9, 13] } }], /buffers\.mask is missing/],
+    ['boolean mask buffer too small', () => [{ ...bufs, mask: make(112) }, shape, { mask: { kind: 'boolean', shape: [9, 13] } }], /buffers\.mask has 112 bytes but the shape needs 120/],
+    ['additive mask buffer too small', () => [{ ...bufs, mask: make(120) }, shape, { mask: { kind: 'additive', shape: [9, 13] } }], /buffers\.mask has 120 bytes but the shape needs 468/],
+    ['unknown mask kind', () => [{ ...bufs, mask: make(468) }, shape, { mask: { kind: 'bool' as never, shape: [9, 13] } }], /options\.mask\.kind is "bool"/],
+    ['mask wrong shape', () => [{ ...bufs, mask: make(468) }, shape, { mask: { kind: 'additive', shape: [13, 9] } }], /options\.mask\.shape \[13,9\] does not fit B=2, H=2, Lq=9, Lk=13/],
+    ['heads not a multiple of kvHeads', () => [bufs, { ...shape, heads: 3, kvHeads: 2 }], /heads 3 is not a multiple of kvHeads 2/],
+    ['non-integer headDim', () => [bufs, { ...shape, headDim: 7.5 }], /shape\.headDim is 7\.5; expected a positive integer/],
+    ['zero keyLength', () => [bufs, { ...shape, keyLength: 0 }], /shape\.keyLength is 0/],
+    ['missing batch', () => [bufs, { ...shape, batch: undefined as never }], /shape\.batch is undefined/],
+    ['shape missing', () => [bufs, undefined as never], /shape is missing/],
+    ['unknown option', () => [bufs, shape, { causl: true } as never], /options\.causl is not an option/],
+    ['weights on the fused kernel', () => [{ ...bufs, weights: make(1872) }, shape, { kernel: 'fused' }], /'fused' never stores the weights/],
+  ];
+
+  it.each(badEncodes)('%s → AttentionInputError, nothing recorded, then a good encode works', async (_name, args, message) => {
+    const [b, s, o] = args();
+    const encoder = device.createCommandEncoder();
+    const before = counters.work();
+    const created = counters.live.size;
+    let err: unknown;
+    try {
+      ctx.encode(encoder, b, s, o);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AttentionInputError);
+    expect((err as Error).message).toMatch(message);
+    expect(counters.work() - before, 'GPU calls during a rejected encode').toBe(0);
+    expect(counters.live.size).toBe(created);
+    device.queue.submit([encoder.finish()]); // the caller's encoder is still valid and empty
+    await goodEncode();
+  });
+
+  it('a bad encoder argument → AttentionInputError', () => {
+    expect(() => ctx.encode({} as GPUCommandEncoder, bufs, shape)).toThrow(/encoder must be a GPUCommandEncoder/);
+  });
+
+  const ref = attentionReferenceFull(good.q, good.k, good.v, good.options).output.data;
+  async function goodEncode() {
+    const encoder = device.createCommandEncoder();
+    ctx.encode(encoder, bufs, shape, { causal: 'bottom-right' });
+    device.queue.submit([encoder.finish()]);
+    const got = await readBack(device, bufs.output, ref.length);
+    const a = compare(got, ref);
+    expect(agrees(a), `good encode after a bad one, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+  }
+});

@@ -1,0 +1,161 @@
+// Numerics on every kernel: logits up to ±1e4 (no overflow, no NaN), -Infinity and huge finite
+// values in additive masks, rows with nothing to attend to (→ 0), and a NaN in one query row
+// that must not reach any other row. Lk = 300 so split-keys really splits (3 chunks of ≥ 100 keys).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attentionReferenceFull, type AttentionOptions, type KernelChoice, type Tensor } from '../../src/index.js';
+import { agrees, compare } from '../compare.js';
+import { gpuFixture, type GPUFixture } from '../gpu-fixture.js';
+import { mulberry32, runSeed } from '../random.js';
+import { rowsOf } from './helpers.js';
+
+const seed = runSeed();
+const KERNELS: KernelChoice[] = ['staged', 'fused', 'split-keys'];
+const [B, H, Lq, Lk, E, Ev] = [1, 2, 6, 300, 4, 4];
+let fx: GPUFixture;
+
+beforeAll(async () => {
+  fx = await gpuFixture();
+});
+afterAll(() => {
+  expect(fx.errors, 'uncaptured GPU errors').toEqual([]);
+  fx.ctx.destroy();
+});
+
+/**
+ * Integer q and k (|x| ≤ 50, E = 4, scale 1) so the logits are exact in f32 and reach ±1e4.
+ * Head 0 has keys in [40, 50]: its row 0 sees logits of +6400…+10000 everywhere (a naive exp
+ * overflows), its row 1 -6400…-10000 everywhere (a naive exp underflows to 0/0). Head 1 has keys in
+ * [-50, 50], so its rows mix logits across ±1e4.
+ */
+function bigLogits(rnd: () => number): { q: Tensor; k: Tensor; v: Tensor } {
+  const q = new Float32Array(B * H * Lq * E);
+  const k = new Float32Array(B * H * Lk * E);
+  const v = Float32Array.from({ length: B * H * Lk * Ev }, () => rnd() * 2 - 1);
+  const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
+  for (let h = 0; h < H; h++) {
+    for (let j = 0; j < Lk; j++) {
+      for (let e = 0; e < E; e++) k[(h * Lk + j) * E + e] = h === 0 ? int(40, 50) : int(-50, 50);
+    }
+    for (let i = 0; i < Lq; i++) {
+      for (let e = 0; e < E; e++) {
+        const x = i === 0 ? 50 : i === 1 ? -50 : int(-50, 50);
+        q[(h * Lq + i) * E + e] = x;
+      }
+    }
+  }
+  return { q: { data: q, shape: [B, H, Lq, E] }, k: { data: k, shape: [B, H, Lk, E] }, v: { data: v, shape: [B, H, Lk, Ev] } };
+}
+
+describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
+  it.each(KERNELS)('logits up to ±1e4 on %s: the reference answer, no overflow, no NaN', async (kernel) => {
+    const { q, k, v } = bigLogits(mulberry32(seed));
+    const options: AttentionOptions = { scale: 1, kernel };
+    const ref = attentionReferenceFull(q, k, v, options);
+    // The test inputs really are extreme: every logit of row 0 is ≥ 6400, of row 1 ≤ -6400.
+    expect(ref.logSumExp.data[0]).toBeGreaterThan(6400);
+    expect(ref.logSumExp.data[1]).toBeLessThan(-6000);
+    const out = await fx.ctx.attention(q, k, v, options);
+    expect(out.data.every(Number.isFinite)).toBe(true);
+    const a = compare(out.data, ref.output.data);
+    expect(agrees(a), `${kernel}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+  });
+
+  it.each(KERNELS)('additive mask with -Infinity, -1e30 and +1e4 on %s, with ±1e4 logits', async (kernel) => {
+    const rnd = mulberry32(seed + 1);
+    const { q, k, v } = bigLogits(rnd);
+    // Per (head, row): 0 mixed -inf / finite; 1 every key -inf (dead → 0); 2 every key -1e30
+    // (finite: a plain softmax, here the mean of v); 3 one key allowed; 4 large positive biases; 5 none.
+    const m = new Float32Array(H * Lq * Lk);
+    for (let h = 0; h < H; h++) {
+      for (let i = 0; i < Lq; i++) {
+        for (let j = 0; j < Lk; j++) {
+          const at = (h * Lq + i) * Lk + j;
+          if (i === 0) m[at] = rnd() < 0.5 ? -Infinity : rnd() * 100 - 50;
+          else if (i === 1) m[at] = -Infinity;
+          else if (i === 2) m[at] = -1e30;
+          else if (i === 3) m[at] = j === 137 ? 0 : -Infinity;
+          else if (i === 4) m[at] = rnd() < 0.1 ? 1e4 : 0;
+          else m[at] = 0;
+        }
+      }
+    }
+    const options: AttentionOptions = { scale: 1, kernel, mask: { data: m, shape: [1, H, Lq, Lk] } };
+    const ref = attentionReferenceFull(q, k, v, options);
+    const out = await fx.ctx.attention(q, k, v, options);
+    const a = compare(out.data, ref.output.data);
+    expect(agrees(a), `${kernel}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+    for (let h = 0; h < H; h++) {
+      const dead = out.data.subarray((h * Lq + 1) * Ev, (h * Lq + 2) * Ev);
+      expect(Array.from(dead)).toEqual([0, 0, 0, 0]);
+      // One visible key: exactly that key's value row.
+      const one = out.data.subarray((h * Lq + 3) * Ev, (h * Lq + 4) * Ev);
+      const vRow = v.data.subarray((h * Lk + 137) * Ev, (h * Lk + 138) * Ev);
+      expect(compare(one, vRow).maxAbs).toBeLessThan(1e-6);
+    }
+  });
+
+  it.each(KERNELS)('dead rows → 0 on %s (causal bottom-right with Lq > Lk, boolean mask rows of zeros)', async (kernel) => {
+    const rnd = mulberry32(seed + 2);
+    const [lq, lk] = [12, 5];
+    const t = (L: number, w: number) => ({ data: Float32Array.from({ length: H * L * w }, () => rnd() * 2 - 1), shape: [H, L, w] });
+    const q = t(lq, E);
+    const k = t(lk, E);
+    const v = t(lk, Ev);
+    const mask = Uint8Array.from({ length: lq * lk }, (_, x) => (Math.floor(x / lk) === 9 ? 0 : 1));
+    // bottom-right with Lq - Lk = 7: rows 0..6 see nothing; the mask kills row 9 too.
+    const options: AttentionOptions = { causal: 'bottom-right', kernel, mask: { data: mask, shape: [lq, lk] } };
+    const ref = attentionReferenceFull(q, k, v, options);
+    const out = await fx.ctx.attention(q, k, v, options);
+    expect(agrees(compare(out.data, ref.output.data))).toBe(true);
+    for (let h = 0; h < H; h++) {
+      for (const i of [0, 3, 6, 9]) {
+        expect(Array.from(out.data.subarray((h * lq + i) * Ev, (h * lq + i + 1) * Ev))).toEqual([0, 0, 0, 0]);
+      }
+      expect(out.data.subarray((h * lq + 7) * Ev, (h * lq + 8) * Ev).some((x) => x !== 0)).toBe(true);
+    }
+  });
+
+  it.each(['fused', 'split-keys'] as const)('dead rows have log-sum-exp -Infinity on %s', async (kernel) => {
+    const rnd = mulberry32(seed + 3);
+    const q = { data: Float32Array.from({ length: 4 * E }, () => rnd()), shape: [4, E] };
+    const k = { data: Float32Array.from({ length: Lk * E }, () => rnd()), shape: [Lk, E] };
+    const m = new Float32Array(4 * Lk).fill(0);
+    m.fill(-Infinity, Lk, 2 * Lk); // row 1 dead
+    const options: AttentionOptions = { kernel, mask: { data: m, shape: [4, Lk] } };
+    const got = await fx.ctx.attentionWithLogSumExp(q, k, k, options);
+    const ref = attentionReferenceFull(q, k, k, options);
+    expect(got.logSumExp.data[1]).toBe(-Infinity);
+    expect(agrees(compare(got.logSumExp.data, ref.logSumExp.data))).toBe(true);
+    expect(agrees(compare(got.output.data, ref.output.data))).toBe(true);
+  });
+
+  describe('a NaN in one query row stays in that row', () => {
+    // The reference (and the README) say the row itself reads NaN. On SwiftShader the fused
+    // kernel does; staged and split-keys return 0 for it instead: WGSL max() may drop a NaN
+    // operand, so softmax.wgsl and merge.wgsl see a row max of HIDDEN and treat the row as dead.
+    // What must hold on every kernel: no other row changes. The NaN row may read NaN (reference)
+    // or all 0 (today's staged / split-keys) — nothing in between, never a plausible-looking number.
+    it.each(KERNELS)('on %s: every other row matches the reference', async (kernel) => {
+      const rnd = mulberry32(seed + 4);
+      const t = (L: number, w: number) => ({ data: Float32Array.from({ length: B * H * L * w }, () => rnd() * 2 - 1), shape: [B, H, L, w] });
+      const q = t(Lq, E);
+      const k = t(Lk, E);
+      const v = t(Lk, Ev);
+      const nanRow = 1 * Lq + 2; // head 1, row 2
+      q.data[nanRow * E + 1] = NaN;
+      const options: AttentionOptions = { kernel };
+      const ref = attentionReferenceFull(q, k, v, options).output.data;
+      const out = await fx.ctx.attention(q, k, v, options);
+      const others = Array.from({ length: B * H * Lq }, (_, r) => r).filter((r) => r !== nanRow);
+      const a = compare(rowsOf(out.data, Ev, others), rowsOf(ref, Ev, others));
+      expect(agrees(a), `${kernel}, rows other than the NaN row, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+      expect(ref.subarray(nanRow * Ev, (nanRow + 1) * Ev).every(Number.isNaN)).toBe(true);
+      const row = Array.from(out.data.subarray(nanRow * Ev, (nanRow + 1) * Ev));
+      const allNaN = row.every(Number.isNaN);
+      const allZero = row.every((x) => x === 0);
+      expect(allNaN || allZero, `${kernel}: NaN row reads ${row}`).toBe(true);
+    });
+
+    it.todo('the NaN row reads NaN on staged and split-keys too, as the reference and README say (needs a NaN check by bit pattern in softmax.wgsl and flash.wgsl split mode / merge.wgsl)');
+  });
+});

@@ -1,0 +1,215 @@
+// GPU memory: hundreds of calls with changing shapes keep live buffers and bytes bounded (the
+// pool's idle cap: 64 buffers, 256 MiB); destroy() frees everything the context made; a
+// destroyed context throws ContextDestroyedError; a borrowed device outlives ctx.destroy().
+// Live buffers are counted on a borrowed device by wrapping createBuffer and GPUBuffer.destroy.
+import { describe, expect, it } from 'vitest';
+import {
+  attentionReference,
+  ContextDestroyedError,
+  createAttention,
+  type KernelChoice,
+} from '../../src/index.js';
+import { BufferPool } from '../../src/buffer-pool.js';
+import { makeInputs, type Case } from '../cases.js';
+import { agrees, compare } from '../compare.js';
+import { mulberry32, runSeed } from '../random.js';
+import { borrowedDevice, bufferWith, GPUBufferUsageFlags, instrument, readBack, settle, uncapturedErrors, within } from './helpers.js';
+
+const seed = runSeed();
+const MiB = 1024 * 1024;
+const POOL_IDLE_BUFFERS = 64;
+const POOL_IDLE_BYTES = 256 * MiB;
+const DUMMIES = 2; // the context's two 16-byte placeholder bindings
+
+describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
+  it('200 calls with changing shapes: live buffers and bytes stay bounded; destroy() frees all the context made', async () => {
+    const device = await borrowedDevice();
+    const counters = instrument(device);
+    const errors = uncapturedErrors(device);
+    const mine = bufferWith(device, new Float32Array(64)); // the test's own buffer survives destroy()
+    const baseline = counters.live.size;
+    const ctx = await createAttention({ device });
+    const rnd = mulberry32(seed);
+    const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
+    for (let i = 0; i < 200; i++) {
+      const c: Case = { name: `r${i}`, B: int(1, 2), H: int(1, 3), Lq: int(1, 100), Lk: int(1, 300), E: 4, Ev: 4 };
+      const kernel: KernelChoice = (['staged', 'fused', 'split-keys'] as const)[i % 3];
+      const { q, k, v, options } = makeInputs(c, seed + i, kernel);
+      if (i % 20 === 0) {
+        // Now and then a burst in flight at once (more buffers in use than the idle cap keeps).
+        await Promise.all(Array.from({ length: 12 }, () => ctx.attention(q, k, v, options)));
+      } else if (i % 7 === 0) {
+        const out = await ctx.attentionWithWeights(q, k, v);
+        expect(agrees(compare(out.output.data, attentionReference(q, k, v).data))).toBe(true);
+      } else {
+        const out = await ctx.attention(q, k, v, options);
+        if (i % 25 === 1) expect(agrees(compare(out.data, attentionReference(q, k, v, options).data))).toBe(true);
+      }
+      // Between calls nothing is in use: only idle pooled buffers and the two dummies.
+      expect(counters.live.size - baseline, `live buffers after call ${i}`).toBeLessThanOrEqual(POOL_IDLE_BUFFERS + DUMMIES);
+      expect(counters.liveBytes(), `live bytes after call ${i}`).toBeLessThanOrEqual(POOL_IDLE_BYTES + 64 * 1024);
+    }
+    // The pool reuses: a shape seen before needs no new buffer.
+    const again = makeInputs({ name: 'again', B: 1, H: 2, Lq: 50, Lk: 120, E: 4 }, seed, 'fused');
+    await ctx.attention(again.q, again.k, again.v, again.options);
+    const made = counters.createBuffer;
+    for (let i = 0; i < 5; i++) await ctx.attention(again.q, again.k, again.v, again.options);
+    expect(counters.createBuffer).toBe(made);
+    ctx.destroy();
+    expect(counters.live.size).toBe(baseline);
+    expect([...counters.live]).toEqual([mine]);
+    // A borrowed device is left alive and usable.
+    const settled = await Promise.race([device.lost.then(() => 'lost'), new Promise((r) => setTimeout(() => r('alive'), 50))]);
+    expect(settled).toBe('alive');
+    expect(Array.from(await readBack(device, mine, 4))).toEqual([0, 0, 0, 0]);
+    expect(errors).toEqual([]);
+    mine.destroy();
+    device.destroy();
+  });
+
+  it('encode() scratch (split-keys partials) goes back to the pool after the submit, and destroy() frees it', async () => {
+    const device = await borrowedDevice();
+    const counters = instrument(device);
+    const c: Case = { name: 'enc', B: 1, H: 2, Lq: 1, Lk: 600, E: 8 };
+    const { q, k, v } = makeInputs(c, seed + 2);
+    const bufs = { q: bufferWith(device, q.data), k: bufferWith(device, k.data), v: bufferWith(device, v.data), output: bufferWith(device, new Float32Array(2 * 8)) };
+    const baseline = counters.live.size;
+    const ctx = await createAttention({ device });
+    const shape = { batch: 1, heads: 2, kvHeads: 2, queryLength: 1, keyLength: 600, headDim: 8, valueDim: 8 };
+    let afterFirst = 0;
+    for (let i = 0; i < 40; i++) {
+      const enc = device.createCommandEncoder();
+      ctx.encode(enc, bufs, shape, { kernel: 'split-keys' });
+      device.queue.submit([enc.finish()]);
+      if (i % 10 === 9) await device.queue.onSubmittedWorkDone();
+      if (i === 0) {
+        await device.queue.onSubmittedWorkDone();
+        await new Promise((r) => setTimeout(r, 10));
+        afterFirst = counters.live.size;
+      }
+    }
+    await device.queue.onSubmittedWorkDone();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(agrees(compare(await readBack(device, bufs.output, 16), attentionReference(q, k, v).data))).toBe(true);
+    expect(counters.live.size - baseline).toBeLessThanOrEqual(POOL_IDLE_BUFFERS + DUMMIES);
+    expect(counters.createBuffer).toBeLessThan(40 * 4); // scratch was reused, not made per call
+    expect(afterFirst).toBeGreaterThan(baseline);
+    ctx.destroy();
+    expect(counters.live.size).toBe(baseline);
+    Object.values(bufs).forEach((b) => b.destroy());
+    device.destroy();
+  });
+
+  it('a destroyed context throws ContextDestroyedError everywhere; destroy() twice is fine', async () => {
+    const device = await borrowedDevice();
+    const ctx = await createAttention({ device });
+    const { q, k, v } = makeInputs({ name: 'd', B: 1, H: 1, Lq: 3, Lk: 3, E: 4 }, seed);
+    await ctx.attention(q, k, v, { kernel: 'staged' });
+    ctx.destroy();
+    expect(() => ctx.destroy()).not.toThrow();
+    await expect(ctx.attention(q, k, v)).rejects.toThrow(ContextDestroyedError);
+    await expect(ctx.attentionWithWeights(q, k, v)).rejects.toThrow(ContextDestroyedError);
+    await expect(ctx.attentionWithLogSumExp(q, k, v)).rejects.toThrow(/destroyed; create a new one with createAttention\(\)/);
+    const b = device.createBuffer({ size: 256, usage: GPUBufferUsageFlags.STORAGE });
+    const shape = { batch: 1, heads: 1, kvHeads: 1, queryLength: 3, keyLength: 3, headDim: 4, valueDim: 4 };
+    expect(() => ctx.encode(device.createCommandEncoder(), { q: b, k: b, v: b, output: b }, shape)).toThrow(ContextDestroyedError);
+    // Even bad input reports the destroyed context first.
+    await expect(ctx.attention(undefined as never, k, v)).rejects.toThrow(ContextDestroyedError);
+    b.destroy();
+    device.destroy();
+  });
+
+  it('destroy() with calls in flight: they reject with ContextDestroyedError, nothing hangs, nothing is left', async () => {
+    const device = await borrowedDevice();
+    const counters = instrument(device);
+    const errors = uncapturedErrors(device);
+    const ctx = await createAttention({ device });
+    const { q, k, v } = makeInputs({ name: 'f', B: 1, H: 4, Lq: 96, Lk: 96, E: 16 }, seed + 3);
+    await ctx.attention(q, k, v, { kernel: 'staged' });
+    const calls = Array.from({ length: 6 }, () => settle(ctx.attention(q, k, v, { kernel: 'staged' })));
+    await new Promise((r) => setTimeout(r, 0));
+    ctx.destroy();
+    const results = await within(Promise.all(calls), 10_000, 'calls in flight during destroy()');
+    for (const r of results) if (!r.ok) expect(r.error).toBeInstanceOf(ContextDestroyedError);
+    expect(results.some((r) => !r.ok)).toBe(true);
+    expect(counters.live.size).toBe(0);
+    await device.queue.onSubmittedWorkDone();
+    expect(errors, 'no GPU calls on the destroyed buffers (was: mapAsync on destroyed staging)').toEqual([]);
+    device.destroy();
+  });
+
+  it('an owned context: destroy() destroys its device', async () => {
+    const ctx = await createAttention();
+    const { q, k, v } = makeInputs({ name: 'o', B: 1, H: 1, Lq: 3, Lk: 3, E: 4 }, seed);
+    await ctx.attention(q, k, v, { kernel: 'staged' });
+    ctx.destroy();
+    const info = await within(ctx.device.lost, 10_000, 'the owned device to be lost');
+    expect(info.reason).toBe('destroyed');
+  });
+});
+
+/** A stand-in device for the pool's bookkeeping: big buffers cost nothing here. */
+function fakeDevice() {
+  const live = new Set<object>();
+  let created = 0;
+  const device = {
+    limits: { maxBufferSize: 4096 * MiB, maxStorageBufferBindingSize: 2048 * MiB },
+    createBuffer: (d: GPUBufferDescriptor) => {
+      created++;
+      const b = { size: d.size, usage: d.usage, label: d.label ?? '', destroy: () => live.delete(b) };
+      live.add(b);
+      return b as unknown as GPUBuffer;
+    },
+  } as unknown as GPUDevice;
+  return { device, live, created: () => created, bytes: () => [...live].reduce((n, b) => n + (b as GPUBuffer).size, 0) };
+}
+
+describe('buffer pool caps (bookkeeping on a stand-in device)', () => {
+  const S = GPUBufferUsageFlags.STORAGE;
+
+  it('idle bytes stay under the byte cap: 448 MB returned, at most 256 MiB kept', () => {
+    const f = fakeDevice();
+    const pool = new BufferPool(f.device);
+    for (const mb of [32, 64, 128]) {
+      const bufs = [pool.acquire(mb * MiB, S, 'k'), pool.acquire(mb * MiB, S, 'v')];
+      bufs.forEach((b) => pool.release(b));
+      expect(pool.idleStats.bytes).toBeLessThanOrEqual(POOL_IDLE_BYTES);
+      expect(f.bytes()).toBeLessThanOrEqual(POOL_IDLE_BYTES);
+    }
+    // The newest buffers are the ones kept.
+    expect(pool.idleStats.bytes).toBe(256 * MiB);
+    const again = pool.acquire(128 * MiB, S, 'k');
+    expect(f.created()).toBe(6);
+    pool.release(again);
+    pool.destroy();
+    expect(f.live.size).toBe(0);
+  });
+
+  it('a buffer bigger than the byte cap is destroyed when returned', () => {
+    const f = fakeDevice();
+    const pool = new BufferPool(f.device);
+    pool.release(pool.acquire(300 * MiB, S, 'big'));
+    expect(f.live.size).toBe(0);
+    expect(pool.liveBuffers).toBe(0);
+  });
+
+  it('idle buffers stay under the count cap, and a pool full of old shapes still takes the current one (LRU)', () => {
+    const f = fakeDevice();
+    const pool = new BufferPool(f.device);
+    // 100 small buffers returned: only 64 kept.
+    const many = Array.from({ length: 100 }, (_, i) => pool.acquire(256 * (i + 1), S, `s${i}`));
+    many.forEach((b) => pool.release(b));
+    expect(pool.idleStats.buffers).toBe(POOL_IDLE_BUFFERS);
+    expect(f.live.size).toBe(POOL_IDLE_BUFFERS);
+    // A new shape, used over and over: after its first use no new buffers (was: one per use forever,
+    // because a full pool destroyed every returned buffer instead of its oldest idle one).
+    const use = () => [pool.acquire(3000, S, 'q'), pool.acquire(5000, S, 'k'), pool.acquire(3000, 1, 'read')].forEach((b) => pool.release(b));
+    use();
+    const made = f.created();
+    for (let i = 0; i < 10; i++) use();
+    expect(f.created()).toBe(made);
+    expect(f.live.size).toBe(POOL_IDLE_BUFFERS);
+    pool.destroy();
+    expect(f.live.size).toBe(0);
+  });
+});
