@@ -105,6 +105,8 @@ fn main(
 
   var m = vec4<f32>(HIDDEN);
   var l = vec4<f32>(0.0);
+  // A NaN score (a NaN in the query row) must reach that row's output; max() may drop it.
+  var nan = vec4<f32>(0.0);
   var acc0: array<vec4<f32>, MAX_VEC4>; // the arrays are used only when !NAMED_ACC
   var acc1: array<vec4<f32>, MAX_VEC4>;
   var acc2: array<vec4<f32>, MAX_VEC4>;
@@ -150,6 +152,8 @@ fn main(
       s2 = row_scores(s2, b, h, ic.z, jj, end.z);
       s3 = row_scores(s3, b, h, ic.w, jj, end.w);
     }
+    let sums = vec4<f32>(hsum(s0), hsum(s1), hsum(s2), hsum(s3)); // NaN iff a score is NaN
+    nan = select(nan, sums, is_nan4(sums));
     let m_new = max(m, vec4<f32>(hmax(s0), hmax(s1), hmax(s2), hmax(s3)));
     let corr = exp(m - m_new);
     let p0 = weights(s0, m_new.x);
@@ -188,6 +192,7 @@ fn main(
     }
   }
 
+  l = select(l, nan, is_nan4(nan));
   var base: vec4<u32>;
   var mul = vec4<f32>(1.0);
   if (SPLIT) {
@@ -204,7 +209,7 @@ fn main(
     let row = bh * params.q_len + ic;
     base = row * params.value_dim;
     // A row with nothing to attend to (l == 0) gives 0, not 0/0.
-    mul = select(vec4<f32>(0.0), 1.0 / l, l > vec4<f32>(0.0));
+    mul = select(select(vec4<f32>(0.0), 1.0 / l, l > vec4<f32>(0.0)), nan, is_nan4(nan));
     if (WRITE_LSE) {
       let lse = select(vec4<f32>(HIDDEN), m + log(l), l > vec4<f32>(0.0));
       for (var x = 0u; x < ROWS; x++) {

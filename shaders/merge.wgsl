@@ -27,8 +27,16 @@ fn main(
   let S = params.splits;
   let first = local_row * S;
   var M = HIDDEN;
+  var nan_seen = false;
+  var nan = 0.0;
   for (var s = 0u; s < S; s++) {
     M = max(M, stats[(first + s) * 2u]);
+    // A NaN in the query row makes its chunk sums NaN: keep it in this row's output.
+    let l = stats[(first + s) * 2u + 1u];
+    if (is_nan(l)) {
+      nan_seen = true;
+      nan = l;
+    }
   }
   var L = 0.0;
   var sum = vec4<f32>(0.0);
@@ -45,7 +53,7 @@ fn main(
   let row = params.bh_offset * params.q_len + local_row;
   for (var c = 0u; c < 4u; c++) {
     if (c0 + c < Ev) {
-      out[row * Ev + c0 + c] = sum[c] * mul;
+      out[row * Ev + c0 + c] = select(sum[c] * mul, nan, nan_seen);
     }
   }
   if (WRITE_LSE && c0 == 0u) {

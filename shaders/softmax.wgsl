@@ -1,7 +1,8 @@
 // Staged path, kernel 2 of 3: numerically stable softmax over each score row, in place.
 // One invocation per row, three passes (max, exp and sum, normalise): no barriers, which is
 // what software adapters need; rows are many (B·H·Lq), so the GPU still fills.
-// A row whose keys are all hidden (max is -inf) becomes all zeros instead of NaN.
+// A row whose keys are all hidden becomes all zeros instead of NaN; a row with a NaN score
+// (a NaN in its query) becomes all NaN, as the reference gives.
 @group(0) @binding(2) var<storage, read_write> scores: array<f32>;
 
 override WG: u32 = 64u;
@@ -19,8 +20,21 @@ fn main(
   let n = params.k_len;
   let base = row * n;
   var m = HIDDEN;
+  var nan_seen = false;
+  var nan = 0.0;
   for (var j = 0u; j < n; j++) {
-    m = max(m, scores[base + j]);
+    let x = scores[base + j];
+    m = max(m, x);
+    if (is_nan(x)) {
+      nan_seen = true;
+      nan = x;
+    }
+  }
+  if (nan_seen) {
+    for (var j = 0u; j < n; j++) {
+      scores[base + j] = nan;
+    }
+    return;
   }
   if (m <= HIDDEN) {
     for (var j = 0u; j < n; j++) {

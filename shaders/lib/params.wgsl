@@ -27,6 +27,16 @@ struct Params {
 // nothing to attend to. Additive masks may still bring a real -inf, which behaves the same.
 const HIDDEN: f32 = -0x1.fffffep+127f;
 
+// NaN test by bit pattern: max() may drop NaN and compilers may fold x != x away, but a NaN in a
+// query row must reach that row's output (and no other row's).
+fn is_nan(x: f32) -> bool {
+  return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+fn is_nan4(x: vec4<f32>) -> vec4<bool> {
+  return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u);
+}
+
 // Work-item index from a dispatch folded into 2-D/3-D to respect maxComputeWorkgroupsPerDimension.
 fn workgroup_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return wid.x + nwg.x * (wid.y + nwg.y * wid.z);
