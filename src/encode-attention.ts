@@ -4,6 +4,7 @@ import { AttentionInputError, DeviceLimitError } from './errors.js';
 import { BufferUsage } from './gpu-constants.js';
 import type { Recorder } from './recorder.js';
 import type { Loads } from './shaders.js';
+import type { AttentionBuffers } from './types.js';
 import type { Problem } from './validate.js';
 
 export type Path = 'staged' | 'fused' | 'split-keys';
@@ -13,17 +14,10 @@ export interface Want {
   logSumExp: boolean;
 }
 
-export interface ProblemBuffers {
-  q: GPUBuffer;
-  k: GPUBuffer;
-  v: GPUBuffer;
-  output: GPUBuffer;
-  mask?: GPUBuffer;
-  weights?: GPUBuffer;
-  logSumExp?: GPUBuffer;
-}
+/** The buffers one recording reads and writes: the GPU-resident API's, or the ones attention() uploaded. */
+export type ProblemBuffers = AttentionBuffers;
 
-/** The fused kernels keep a query row and its accumulator in registers (vec4 arrays of 64). */
+/** The fused kernel keeps each row's accumulator in registers (vec4 arrays of 64, so 256 floats). */
 export const FUSED_MAX_DIM = 256;
 
 /** Rows (B·H·Lq) below which a long key range is split across workgroups. */
