@@ -1,0 +1,80 @@
+// `npm run bench`: our kernels, the ceilings and the CPU reference in Node, on Dawn's `webgpu` package.
+// Peers (TFJS, ORT) need a browser: see bench/browser.ts.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { AttentionLib } from './suite';
+import { errorText, requestBenchDevice, runSuite } from './suite';
+import { benchDir, defaultStem, hostMeta, libAvailable, libMeta, parseCli, printReport, renderChartStandalone, resultsDir, suiteConfig, writeResults } from './host';
+
+const opts = parseCli('bench', false);
+const log = (m: string) => console.log(m);
+
+// Dawn needs SwiftShader's Vulkan driver named before it loads (it adds to, never replaces, real drivers).
+const swiftshaderIcd = '/usr/lib/chromium/vk_swiftshader_icd.json';
+process.env.VK_ADD_DRIVER_FILES ??= swiftshaderIcd;
+
+const { create, globals } = await import('webgpu');
+Object.assign(globalThis, globals);
+// Keep `gpu` referenced for the whole run: a collected instance takes its devices down with it.
+const gpu = create([]);
+const adapter = await gpu.requestAdapter();
+if (!adapter) {
+  console.error('no WebGPU adapter from the `webgpu` package (is VK_ADD_DRIVER_FILES set to a Vulkan driver?)');
+  process.exit(1);
+}
+const device = await requestBenchDevice(adapter);
+device.addEventListener('uncapturederror', (e) => log(`uncaptured GPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
+
+let lib: AttentionLib | undefined;
+let libError: string | undefined;
+if (libAvailable(opts.lib)) {
+  try {
+    lib = (await import(pathToFileURL(opts.lib).href)) as AttentionLib;
+  } catch (e) {
+    libError = `library failed to load: ${errorText(e)}`;
+  }
+} else {
+  libError = `${opts.lib} missing (run npm run build)`;
+}
+if (libError) log(`warning: ${libError}; our kernels are recorded as errors`);
+
+const info = adapter.info;
+const isRealGpu = info.architecture !== 'swiftshader' && info.vendor !== 'google';
+const cfg = suiteConfig(opts, isRealGpu);
+log(`adapter ${info.vendor} ${info.architecture} (${info.description}); ${cfg.shapes.length} shapes`);
+const meta = {
+  ...hostMeta(),
+  lib: libMeta(opts.lib),
+  webgpuPackage: JSON.parse(readFileSync(join(benchDir, '../node_modules/webgpu/package.json'), 'utf8')).version,
+  adapter: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description },
+  features: [...adapter.features].sort(),
+  limits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize },
+};
+const shaders = {
+  fma: readFileSync(join(benchDir, 'shaders/fma-ceiling.wgsl'), 'utf8'),
+  copy: readFileSync(join(benchDir, 'shaders/copy-bandwidth.wgsl'), 'utf8'),
+};
+let exitCode = 0;
+try {
+  const res = await runSuite('node', cfg, { device, lib, libError, shaders, peers: [], log }, meta);
+  res.meta.finished = new Date().toISOString();
+  printReport(res);
+  const stem = opts.out ?? defaultStem('node');
+  log(`\nresults: ${writeResults(res, stem)}`);
+  if (opts.chart) {
+    const png = join(resultsDir, `${stem}.png`);
+    try {
+      await renderChartStandalone(res, png, log);
+      log(`chart:   ${png}`);
+    } catch (e) {
+      log(`chart skipped (needs Chromium): ${errorText(e)}`);
+    }
+  }
+} catch (e) {
+  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  exitCode = 1;
+}
+device.destroy();
+void gpu;
+process.exit(exitCode);

@@ -1,0 +1,903 @@
+// Shared by the Node runner (bench/node.ts) and the browser page (bench/page/main.ts):
+// shapes, data, timing, FLOP counting, ceilings, our kernels, the CPU reference, verification,
+// targets and the text table. Nothing here touches Node or DOM APIs, so both sides can import it.
+
+// ---------------------------------------------------------------------------------------------
+// Shapes
+
+export interface BenchShape {
+  /** Stable id used by --shapes filters and to join rows of different implementations. */
+  id: string;
+  group: 'sweep' | 'headdim' | 'decode' | 'gqa';
+  B: number;
+  H: number;
+  /** Heads of K and V (GQA when < H). */
+  Hkv: number;
+  Lq: number;
+  Lk: number;
+  E: number;
+  causal: boolean;
+}
+
+function shape(group: BenchShape['group'], B: number, H: number, Hkv: number, Lq: number, Lk: number, E: number, causal: boolean): BenchShape {
+  const heads = Hkv === H ? `H${H}` : `H${H}kv${Hkv}`;
+  const id = `B${B}-${heads}-L${Lq}-S${Lk}-E${E}${causal ? '-causal' : ''}`;
+  return { id, group, B, H, Hkv, Lq, Lk, E, causal };
+}
+
+export interface ShapeOptions {
+  /** Few small shapes, for smoke checks. */
+  quick?: boolean;
+  /** A real GPU: adds L=S=4096. */
+  gpu?: boolean;
+  /** Comma-separated substrings; a shape is kept if its id contains any of them. */
+  filter?: string;
+}
+
+export function buildShapes(opts: ShapeOptions = {}): BenchShape[] {
+  let shapes: BenchShape[];
+  if (opts.quick) {
+    shapes = [
+      shape('sweep', 1, 8, 8, 128, 128, 64, false),
+      shape('sweep', 1, 8, 8, 256, 256, 64, false),
+      shape('sweep', 1, 8, 8, 256, 256, 64, true),
+      shape('decode', 1, 8, 8, 1, 1024, 64, false),
+      shape('gqa', 1, 32, 8, 128, 128, 64, false),
+    ];
+  } else {
+    const lengths = [128, 256, 512, 1024, 2048, ...(opts.gpu ? [4096] : [])];
+    shapes = [];
+    for (const causal of [false, true]) for (const L of lengths) shapes.push(shape('sweep', 1, 8, 8, L, L, 64, causal));
+    shapes.push(shape('headdim', 1, 8, 8, 512, 512, 128, false));
+    // Decoding: one query row against a long cache; no mask (causal with Lq=1 bottom-right is no mask).
+    for (const S of [1024, 8192, 65536]) shapes.push(shape('decode', 1, 8, 8, 1, S, 64, false));
+    shapes.push(shape('gqa', 1, 32, 8, 256, 256, 64, false));
+  }
+  if (opts.filter) {
+    // "a,b" keeps ids containing a or b; "!c" drops ids containing c.
+    const parts = opts.filter.split(',').map((s) => s.trim()).filter(Boolean);
+    const keep = parts.filter((p) => !p.startsWith('!'));
+    const drop = parts.filter((p) => p.startsWith('!')).map((p) => p.slice(1));
+    shapes = shapes.filter((s) => (keep.length === 0 || keep.some((p) => s.id.includes(p))) && !drop.some((p) => s.id.includes(p)));
+  }
+  return shapes;
+}
+
+export function shapeLabel(s: BenchShape): string {
+  const heads = s.Hkv === s.H ? `H${s.H}` : `H${s.H}/${s.Hkv}kv`;
+  return `B${s.B} ${heads} L${s.Lq} S${s.Lk} E${s.E}${s.causal ? ' causal' : ''}`;
+}
+
+/** Attention FLOPs by convention: 4·B·H·Lq·Lk·E (two matmuls; softmax not counted). Causal counts the same nominal FLOPs. */
+export function attentionFlops(s: BenchShape): number {
+  return 4 * s.B * s.H * s.Lq * s.Lk * s.E;
+}
+
+/** Bytes of K and V together (f32): what a decoding step must stream at least once. */
+export function kvBytes(s: BenchShape): number {
+  return 2 * s.B * s.Hkv * s.Lk * s.E * 4;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data
+
+export interface HostTensor {
+  data: Float32Array<ArrayBuffer>;
+  shape: [number, number, number, number];
+}
+
+export interface ShapeData {
+  q: HostTensor;
+  k: HostTensor;
+  v: HostTensor;
+}
+
+/** Deterministic inputs in [-1, 1) (xorshift), so every implementation sees the same numbers. */
+export function makeData(s: BenchShape, seed = 1): ShapeData {
+  let x = (seed * 2654435761) >>> 0 || 1;
+  const fill = (n: number) => {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      a[i] = x / 2147483648 - 1;
+    }
+    return a;
+  };
+  return {
+    q: { data: fill(s.B * s.H * s.Lq * s.E), shape: [s.B, s.H, s.Lq, s.E] },
+    k: { data: fill(s.B * s.Hkv * s.Lk * s.E), shape: [s.B, s.Hkv, s.Lk, s.E] },
+    v: { data: fill(s.B * s.Hkv * s.Lk * s.E), shape: [s.B, s.Hkv, s.Lk, s.E] },
+  };
+}
+
+/** [B, Hkv, L, E] -> [B, H, L, E] by repeating each KV head H/Hkv times (for peers without GQA). */
+export function repeatKvHeads(t: HostTensor, H: number): HostTensor {
+  const [B, Hkv, L, E] = t.shape;
+  if (Hkv === H) return t;
+  const rep = H / Hkv;
+  const out = new Float32Array(B * H * L * E);
+  const block = L * E;
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++) {
+      const src = (b * Hkv + Math.floor(h / rep)) * block;
+      out.set(t.data.subarray(src, src + block), (b * H + h) * block);
+    }
+  return { data: out, shape: [B, H, L, E] };
+}
+
+/** [B, H, L, E] -> [B, L, H*E] (the layout ORT's MultiHeadAttention wants), and back. */
+export function toBLD(t: HostTensor): Float32Array<ArrayBuffer> {
+  const [B, H, L, E] = t.shape;
+  const out = new Float32Array(t.data.length);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let l = 0; l < L; l++) {
+        const src = ((b * H + h) * L + l) * E;
+        out.set(t.data.subarray(src, src + E), (b * L + l) * H * E + h * E);
+      }
+  return out;
+}
+
+export function fromBLD(data: Float32Array, B: number, H: number, L: number, E: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let l = 0; l < L; l++) {
+        const dst = ((b * H + h) * L + l) * E;
+        out.set(data.subarray((b * L + l) * H * E + h * E, (b * L + l) * H * E + h * E + E), dst);
+      }
+  return out;
+}
+
+/** max |out - ref| / max |ref|: one number that is ~1e-7 for a right f32 answer and ~1 for a wrong one. */
+export function relativeError(out: ArrayLike<number>, ref: ArrayLike<number>): number {
+  if (out.length !== ref.length) return Infinity;
+  let maxDiff = 0;
+  let maxRef = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(out[i] - ref[i]);
+    if (!(d <= maxDiff)) maxDiff = d; // also catches NaN
+    maxRef = Math.max(maxRef, Math.abs(ref[i]));
+  }
+  return maxRef === 0 ? maxDiff : maxDiff / maxRef;
+}
+
+export const VERIFY_TOLERANCE = 1e-3;
+
+// ---------------------------------------------------------------------------------------------
+// Timing
+
+export interface RepeatPolicy {
+  warmup: number;
+  /** Timed runs wanted (the median is reported). */
+  reps: number;
+  /** Fewer timed runs (down to 1) when warm-up says `reps` would exceed this. */
+  budgetMs: number;
+}
+
+export const DEFAULT_POLICY: RepeatPolicy = { warmup: 1, reps: 5, budgetMs: 12_000 };
+export const QUICK_POLICY: RepeatPolicy = { warmup: 1, reps: 5, budgetMs: 3_000 };
+
+export interface Sample {
+  /** Wall clock around submit -> onSubmittedWorkDone (or around the whole call for end-to-end). */
+  wallMs: number;
+  /** From timestamp-query, when the device has it. */
+  gpuMs?: number;
+}
+
+export interface Measurement {
+  /** Median of the timed runs: GPU timestamps when available, else wall clock. */
+  ms: number;
+  wallMs: number;
+  gpuMs?: number;
+  timing: 'timestamp-query' | 'wall-clock';
+  reps: number;
+  warmup: number;
+  samplesMs: number[];
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export const now = (): number => globalThis.performance.now();
+
+/**
+ * Warm-up, then the median of up to policy.reps timed runs: fewer (down to 1) when the runs are slow,
+ * recorded in `reps`. With warmup 0 (pipelines already compiled by an earlier measurement) the
+ * first timed run sets the count.
+ */
+export async function measure(run: () => Promise<Sample>, policy: RepeatPolicy): Promise<Measurement> {
+  const samples: Sample[] = [];
+  let firstMs = 0;
+  for (let i = 0; i < policy.warmup; i++) firstMs = (await run()).wallMs;
+  if (policy.warmup === 0) {
+    samples.push(await run());
+    firstMs = samples[0].wallMs;
+  }
+  const reps = Math.max(1, Math.min(policy.reps, Math.floor(policy.budgetMs / Math.max(firstMs, 1e-3))));
+  while (samples.length < reps) samples.push(await run());
+  const wall = median(samples.map((s) => s.wallMs));
+  const hasGpu = samples.every((s) => s.gpuMs !== undefined && s.gpuMs > 0);
+  const gpu = hasGpu ? median(samples.map((s) => s.gpuMs!)) : undefined;
+  return {
+    ms: gpu ?? wall,
+    wallMs: wall,
+    gpuMs: gpu,
+    timing: hasGpu ? 'timestamp-query' : 'wall-clock',
+    reps,
+    warmup: policy.warmup,
+    samplesMs: samples.map((s) => (hasGpu ? s.gpuMs! : s.wallMs)),
+  };
+}
+
+/** Rejects after `ms` so that no peer step can hang the run. The step itself is not cancelled. */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timeout after ${Math.round(ms / 1000)} s: ${what}`)), ms);
+    }),
+  ]);
+}
+
+/**
+ * Times work recorded into a command encoder. GPU time comes from two empty compute passes with
+ * timestampWrites around the recorded work (so it also covers passes we do not own, like the ones
+ * our library records in encode()); wall time is submit -> onSubmittedWorkDone.
+ */
+export class GpuTimer {
+  readonly hasTimestamps: boolean;
+  private querySet?: GPUQuerySet;
+  private resolveBuf?: GPUBuffer;
+  private readBuf?: GPUBuffer;
+
+  constructor(private device: GPUDevice) {
+    this.hasTimestamps = device.features.has('timestamp-query');
+    if (this.hasTimestamps) {
+      this.querySet = device.createQuerySet({ type: 'timestamp', count: 2 });
+      this.resolveBuf = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      this.readBuf = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    }
+  }
+
+  async time(record: (encoder: GPUCommandEncoder) => void): Promise<Sample> {
+    const enc = this.device.createCommandEncoder();
+    if (this.querySet) enc.beginComputePass({ timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 0 } }).end();
+    record(enc);
+    if (this.querySet) {
+      enc.beginComputePass({ timestampWrites: { querySet: this.querySet, endOfPassWriteIndex: 1 } }).end();
+      enc.resolveQuerySet(this.querySet, 0, 2, this.resolveBuf!, 0);
+      enc.copyBufferToBuffer(this.resolveBuf!, 0, this.readBuf!, 0, 16);
+    }
+    const cmd = enc.finish();
+    const t0 = now();
+    this.device.queue.submit([cmd]);
+    await this.device.queue.onSubmittedWorkDone();
+    const wallMs = now() - t0;
+    if (!this.readBuf) return { wallMs };
+    await this.readBuf.mapAsync(GPUMapMode.READ);
+    const [a, b] = new BigUint64Array(this.readBuf.getMappedRange().slice(0));
+    this.readBuf.unmap();
+    const gpuMs = Number(b - a) / 1e6;
+    return { wallMs, gpuMs: gpuMs > 0 ? gpuMs : undefined };
+  }
+
+  destroy(): void {
+    this.querySet?.destroy();
+    this.resolveBuf?.destroy();
+    this.readBuf?.destroy();
+  }
+}
+
+/** Requests a device with timestamp-query when the adapter has it (and the adapter's largest buffers). */
+export async function requestBenchDevice(adapter: GPUAdapter): Promise<GPUDevice> {
+  const features: GPUFeatureName[] = [];
+  if (adapter.features.has('timestamp-query')) features.push('timestamp-query');
+  return adapter.requestDevice({
+    requiredFeatures: features,
+    requiredLimits: {
+      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+      maxBufferSize: adapter.limits.maxBufferSize,
+      maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: adapter.limits.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: adapter.limits.maxComputeWorkgroupSizeX,
+      maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ceilings
+
+export interface Ceilings {
+  fma: { gflops: number; flops: number; measurement: Measurement };
+  copy: { gbps: number; bytesMoved: number; bufferBytes: number; measurement: Measurement };
+}
+
+export interface CeilingShaders {
+  fma: string;
+  copy: string;
+}
+
+export async function measureCeilings(device: GPUDevice, shaders: CeilingShaders, policy: RepeatPolicy): Promise<Ceilings> {
+  const timer = new GpuTimer(device);
+  const destroy: GPUBuffer[] = [];
+  try {
+    // FMA: 1024 workgroups x 64 invocations x 512 iterations x 64 FLOPs = 2.1 GFLOP (~0.4 s on SwiftShader).
+    const workgroups = 1024;
+    const iterations = 512;
+    const invocations = workgroups * 64;
+    const fmaFlops = invocations * iterations * 8 * 4 * 2;
+    const params = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const pv = new ArrayBuffer(16);
+    new Uint32Array(pv, 0, 1)[0] = iterations;
+    new Float32Array(pv, 4, 2).set([0.9999, 0.0001]);
+    device.queue.writeBuffer(params, 0, pv);
+    const sink = device.createBuffer({ size: invocations * 16, usage: GPUBufferUsage.STORAGE });
+    destroy.push(params, sink);
+    const fmaPipe = device.createComputePipeline({
+      layout: 'auto',
+      compute: { module: device.createShaderModule({ code: shaders.fma }), entryPoint: 'main' },
+    });
+    const fmaBind = device.createBindGroup({
+      layout: fmaPipe.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: params } },
+        { binding: 1, resource: { buffer: sink } },
+      ],
+    });
+    const fmaM = await measure(
+      () =>
+        timer.time((enc) => {
+          const pass = enc.beginComputePass();
+          pass.setPipeline(fmaPipe);
+          pass.setBindGroup(0, fmaBind);
+          pass.dispatchWorkgroups(workgroups);
+          pass.end();
+        }),
+      { ...policy, reps: Math.max(policy.reps, 5) },
+    );
+
+    // Copy: 64 MiB -> 64 MiB (below the 128 MiB binding limit of small adapters).
+    const bufferBytes = Math.min(64 << 20, device.limits.maxStorageBufferBindingSize);
+    const src = device.createBuffer({ size: bufferBytes, usage: GPUBufferUsage.STORAGE });
+    const dst = device.createBuffer({ size: bufferBytes, usage: GPUBufferUsage.STORAGE });
+    destroy.push(src, dst);
+    const copyPipe = device.createComputePipeline({
+      layout: 'auto',
+      compute: { module: device.createShaderModule({ code: shaders.copy }), entryPoint: 'main' },
+    });
+    const copyBind = device.createBindGroup({
+      layout: copyPipe.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: src } },
+        { binding: 1, resource: { buffer: dst } },
+      ],
+    });
+    const copyM = await measure(
+      () =>
+        timer.time((enc) => {
+          const pass = enc.beginComputePass();
+          pass.setPipeline(copyPipe);
+          pass.setBindGroup(0, copyBind);
+          pass.dispatchWorkgroups(4096);
+          pass.end();
+        }),
+      { ...policy, reps: Math.max(policy.reps, 5) },
+    );
+    return {
+      fma: { gflops: fmaFlops / (fmaM.ms * 1e6), flops: fmaFlops, measurement: fmaM },
+      copy: { gbps: (2 * bufferBytes) / (copyM.ms * 1e6), bytesMoved: 2 * bufferBytes, bufferBytes, measurement: copyM },
+    };
+  } finally {
+    timer.destroy();
+    for (const b of destroy) b.destroy();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+export interface BenchRow {
+  /** e.g. 'ours:fused', 'ours:staged', 'ours:auto', 'ours:split-keys', 'tfjs', 'ort', 'cpu-reference'. */
+  impl: string;
+  shapeId: string;
+  shape: BenchShape;
+  flops: number;
+  /** GPU-resident: inputs already on the GPU, no transfers. */
+  resident?: Measurement;
+  /** End to end: upload, run, read back to a Float32Array. */
+  e2e?: Measurement;
+  /** Relative error against the CPU reference on this shape, when checked here. */
+  relError?: number;
+  error?: string;
+  notes?: string[];
+}
+
+/** Library surface the bench uses (dist/index.js), typed loosely so the bench builds before the core does. */
+export interface AttentionLib {
+  createAttention(opts?: { device?: GPUDevice }): Promise<AttentionCtx> | AttentionCtx;
+  attentionReference(q: HostTensor, k: HostTensor, v: HostTensor, opts?: Record<string, unknown>): { data: Float32Array | Float64Array; shape: readonly number[] } | Promise<{ data: Float32Array | Float64Array; shape: readonly number[] }>;
+}
+
+export interface AttentionCtx {
+  attention(q: HostTensor, k: HostTensor, v: HostTensor, opts?: Record<string, unknown>): Promise<{ data: Float32Array; shape: readonly number[] }>;
+  encode(encoder: GPUCommandEncoder, buffers: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; output: GPUBuffer }, shape: Record<string, number>, opts?: Record<string, unknown>): void;
+  destroy(): void;
+}
+
+export function gflops(row: BenchRow, which: 'resident' | 'e2e'): number | undefined {
+  const m = row[which];
+  return m ? row.flops / (m.ms * 1e6) : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Our kernels and the CPU reference
+
+/** Kernels timed for a shape: split-keys only where it is meant to be used (decoding). */
+export function kernelsFor(s: BenchShape, wanted: string[]): string[] {
+  return wanted.filter((k) => k !== 'split-keys' || s.group === 'decode');
+}
+
+function upload(device: GPUDevice, data: Float32Array<ArrayBuffer>): GPUBuffer {
+  const buf = device.createBuffer({ size: Math.max(16, data.byteLength), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+  device.queue.writeBuffer(buf, 0, data);
+  return buf;
+}
+
+export async function readBuffer(device: GPUDevice, buf: GPUBuffer, bytes: number): Promise<Float32Array> {
+  const staging = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const enc = device.createCommandEncoder();
+  enc.copyBufferToBuffer(buf, 0, staging, 0, bytes);
+  device.queue.submit([enc.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const out = new Float32Array(staging.getMappedRange().slice(0));
+  staging.unmap();
+  staging.destroy();
+  return out;
+}
+
+export function attentionShapeOf(s: BenchShape): Record<string, number> {
+  return { batch: s.B, heads: s.H, kvHeads: s.Hkv, queryLength: s.Lq, keyLength: s.Lk, headDim: s.E, valueDim: s.E };
+}
+
+export interface OursOptions {
+  device: GPUDevice;
+  ctx: AttentionCtx;
+  policy: RepeatPolicy;
+  /** Also time attention() end to end (upload + run + readback). */
+  e2e: boolean;
+  /** Check against this reference output (same shape) and refuse to time a wrong answer. */
+  reference?: ArrayLike<number>;
+  timeoutMs: number;
+}
+
+export async function benchOurs(s: BenchShape, data: ShapeData, kernel: string, o: OursOptions): Promise<BenchRow> {
+  const row: BenchRow = { impl: `ours:${kernel}`, shapeId: s.id, shape: s, flops: attentionFlops(s), notes: [] };
+  const opts = { kernel, causal: s.causal };
+  const { device } = o;
+  const bufs: GPUBuffer[] = [];
+  const timer = new GpuTimer(device);
+  try {
+    if (o.reference) {
+      const out = await withTimeout(o.ctx.attention(data.q, data.k, data.v, opts), o.timeoutMs, `${row.impl} verify`);
+      row.relError = relativeError(out.data, o.reference);
+      if (!(row.relError <= VERIFY_TOLERANCE)) throw new Error(`wrong answer: relative error ${row.relError.toExponential(2)}`);
+    }
+    const q = upload(device, data.q.data);
+    const k = upload(device, data.k.data);
+    const v = upload(device, data.v.data);
+    const output = device.createBuffer({ size: data.q.data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    bufs.push(q, k, v, output);
+    const shapeDesc = attentionShapeOf(s);
+    // A validation error scope around our encode() calls, popped even when a step throws.
+    device.pushErrorScope('validation');
+    let failure: unknown;
+    try {
+      if (o.reference) {
+        // encode() is a different entry point from attention(): check its output too, before timing it.
+        await withTimeout(timer.time((enc) => o.ctx.encode(enc, { q, k, v, output }, shapeDesc, opts)), o.timeoutMs, `${row.impl} verify encode`);
+        const e = relativeError(await readBuffer(device, output, data.q.data.byteLength), o.reference);
+        row.relError = Math.max(row.relError ?? 0, e);
+        if (!(e <= VERIFY_TOLERANCE)) throw new Error(`wrong answer from encode(): relative error ${e.toExponential(2)}`);
+      }
+      row.resident = await withTimeout(
+        measure(() => timer.time((enc) => o.ctx.encode(enc, { q, k, v, output }, shapeDesc, opts)), o.policy),
+        o.timeoutMs,
+        `${row.impl} resident`,
+      );
+    } catch (e) {
+      failure = e;
+    }
+    const err = await device.popErrorScope();
+    if (err) throw new Error(`validation error: ${err.message}`);
+    if (failure) throw failure;
+    if (o.e2e) {
+      row.e2e = await withTimeout(
+        measure(async () => {
+          const t0 = now();
+          await o.ctx.attention(data.q, data.k, data.v, opts);
+          return { wallMs: now() - t0 };
+        }, e2ePolicy(o.policy, row.resident)),
+        o.timeoutMs,
+        `${row.impl} end-to-end`,
+      );
+    }
+  } catch (e) {
+    row.error = errorText(e);
+  } finally {
+    timer.destroy();
+    for (const b of bufs) b.destroy();
+  }
+  return row;
+}
+
+/** Pipelines are compiled by the resident runs already: skip the end-to-end warm-up when runs are slow. */
+export function e2ePolicy(policy: RepeatPolicy, resident?: Measurement): RepeatPolicy {
+  return { ...policy, warmup: resident && resident.wallMs > 1000 ? 0 : policy.warmup };
+}
+
+/** The CPU reference is ~0.4 GFLOP/s: skip shapes above this many FLOPs (L=S >= 1024 at H8 E64). */
+export const CPU_REFERENCE_MAX_FLOPS = 4 * 8 * 512 * 512 * 128;
+
+export async function benchCpuReference(s: BenchShape, data: ShapeData, lib: AttentionLib, policy: RepeatPolicy): Promise<BenchRow> {
+  const row: BenchRow = { impl: 'cpu-reference', shapeId: s.id, shape: s, flops: attentionFlops(s), notes: [] };
+  if (row.flops > CPU_REFERENCE_MAX_FLOPS) {
+    row.error = 'skipped: too slow on the CPU (L >= 1024)';
+    return row;
+  }
+  try {
+    // The CPU run is itself the warm-up's cost: one warm-up, few reps, a small budget.
+    row.e2e = await measure(
+      async () => {
+        const t0 = now();
+        await lib.attentionReference(data.q, data.k, data.v, { causal: s.causal });
+        return { wallMs: now() - t0 };
+      },
+      { warmup: 1, reps: policy.reps, budgetMs: Math.min(policy.budgetMs, 6000) },
+    );
+    row.notes!.push('float64 JS, single thread; end-to-end = wall clock of the call');
+  } catch (e) {
+    row.error = errorText(e);
+  }
+  return row;
+}
+
+export function errorText(e: unknown): string {
+  const msg = e instanceof Error ? `${e.name !== 'Error' ? e.name + ': ' : ''}${e.message}` : String(e);
+  return msg.split('\n')[0].slice(0, 200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Summary: speed-ups, targets, table
+
+export interface BenchResults {
+  runner: 'node' | 'browser';
+  meta: Record<string, unknown>;
+  ceilings?: Ceilings;
+  shapes: BenchShape[];
+  rows: BenchRow[];
+  targets?: TargetResult[];
+}
+
+/** The row of ours that the targets judge: 'auto' (what users get), else fused, else split-keys. */
+export function primaryOurs(rows: BenchRow[], shapeId: string): BenchRow | undefined {
+  for (const impl of ['ours:auto', 'ours:fused', 'ours:split-keys', 'ours:staged']) {
+    const r = rows.find((x) => x.impl === impl && x.shapeId === shapeId && x.resident && !x.error);
+    if (r) return r;
+  }
+  return undefined;
+}
+
+/**
+ * Peer time / our time on the same shape, GPU-resident against GPU-resident, wall clock on both
+ * sides (submit -> queue done), since peers cannot be timed with our timestamp queries.
+ */
+export function speedup(rows: BenchRow[], row: BenchRow, peer: string): number | undefined {
+  const p = rows.find((x) => x.impl === peer && x.shapeId === row.shapeId);
+  if (!p?.resident || !row.resident || p.error || row.error) return undefined;
+  return p.resident.wallMs / row.resident.wallMs;
+}
+
+export interface TargetResult {
+  target: string;
+  value: string;
+  met: boolean | null;
+}
+
+export function evaluateTargets(res: BenchResults): TargetResult[] {
+  const out: TargetResult[] = [];
+  const ceil = res.ceilings?.fma.gflops;
+  const fusedId = 'B1-H8-L1024-S1024-E64';
+  const fused = res.rows.find((r) => r.impl === 'ours:fused' && r.shapeId === fusedId);
+  const fusedG = fused && gflops(fused, 'e2e');
+  out.push({
+    target: 'fused B1 H8 L=S=1024 E64 >= 50% of FMA ceiling end to end',
+    value: fusedG !== undefined && ceil ? `${fusedG.toFixed(3)} GFLOP/s = ${((100 * fusedG) / ceil).toFixed(1)}% of ${ceil.toFixed(2)}` : fused?.error ?? 'not measured',
+    met: fusedG !== undefined && ceil ? fusedG >= 0.5 * ceil : null,
+  });
+  for (const [peer, factor] of [
+    ['tfjs', 10],
+    ['ort', 1.5],
+  ] as const) {
+    const ratios: string[] = [];
+    let all = true;
+    let any = false;
+    for (const s of res.shapes) {
+      const ours = primaryOurs(res.rows, s.id);
+      const sp = ours && speedup(res.rows, ours, peer);
+      if (sp === undefined) continue;
+      any = true;
+      if (sp < factor) all = false;
+      ratios.push(`${s.id}: ${sp.toFixed(2)}x`);
+    }
+    const missing = res.shapes.length - ratios.length;
+    out.push({
+      target: `>= ${factor}x ${peer.toUpperCase()} on every shape (GPU-resident)`,
+      value: any ? `${ratios.filter((r) => parseFloat(r.split(': ')[1]) < factor).length} of ${ratios.length} shapes below; min ${Math.min(...ratios.map((r) => parseFloat(r.split(': ')[1]))).toFixed(2)}x${missing ? `; ${missing} shapes without a comparison` : ''}` : 'not measured in this run',
+      // A miss on any compared shape is a miss; all compared shapes passing while some could not be
+      // compared (peer skipped or wrong) is not a pass: it stays undecided.
+      met: !any ? null : !all ? false : missing ? null : true,
+    });
+  }
+  const decodeId = 'B1-H8-L1-S65536-E64';
+  const dec = primaryOurs(res.rows, decodeId);
+  const decShape = res.shapes.find((s) => s.id === decodeId);
+  if (dec?.resident && decShape && res.ceilings) {
+    const streamMs = kvBytes(decShape) / (res.ceilings.copy.gbps * 1e6);
+    const ratio = dec.resident.ms / streamMs;
+    out.push({
+      target: 'decode L=1 vs S=65536 within 2x of streaming K and V once at copy bandwidth',
+      value: `${dec.impl} ${dec.resident.ms.toFixed(2)} ms vs ${streamMs.toFixed(2)} ms stream time = ${ratio.toFixed(2)}x`,
+      met: ratio <= 2,
+    });
+  } else {
+    out.push({ target: 'decode L=1 vs S=65536 within 2x of streaming K and V once at copy bandwidth', value: 'not measured in this run', met: null });
+  }
+  return out;
+}
+
+function fmt(x: number | undefined, digits = 2): string {
+  if (x === undefined || !Number.isFinite(x)) return '-';
+  if (x >= 1000) return x.toFixed(0);
+  if (x >= 100) return x.toFixed(1);
+  return x.toFixed(digits);
+}
+
+const times = (x: number | undefined): string => (x === undefined ? '-' : `${fmt(x)}x`);
+
+/** A plain-text (and Markdown-compatible) table of every row. */
+export function formatTable(res: BenchResults): string {
+  const ceil = res.ceilings?.fma.gflops;
+  const bw = res.ceilings?.copy.gbps;
+  const hasPeers = res.rows.some((r) => r.impl === 'tfjs' || r.impl === 'ort');
+  const header = ['impl', 'shape', 'ms resident', 'ms e2e', 'GFLOP/s res', 'GFLOP/s e2e', '% FMA ceil (res)', 'reps', ...(hasPeers ? ['vs TFJS', 'vs ORT'] : []), 'KV-stream ratio', 'note'];
+  const lines: string[][] = [];
+  for (const s of res.shapes) {
+    for (const r of res.rows.filter((x) => x.shapeId === s.id)) {
+      const gRes = gflops(r, 'resident');
+      const gE2e = gflops(r, 'e2e');
+      const isOurs = r.impl.startsWith('ours:');
+      const stream = s.group === 'decode' && bw && r.resident ? r.resident.ms / (kvBytes(s) / (bw * 1e6)) : undefined;
+      const reps = [r.resident?.reps, r.e2e?.reps].filter((x) => x !== undefined).join('/');
+      const note = r.error ? `ERROR: ${r.error}` : [r.relError !== undefined ? `relErr ${r.relError.toExponential(1)}` : '', ...(r.notes ?? [])].filter(Boolean).join('; ');
+      lines.push([
+        r.impl,
+        shapeLabel(s),
+        fmt(r.resident?.ms),
+        fmt(r.e2e?.ms),
+        fmt(gRes, 3),
+        fmt(gE2e, 3),
+        ceil && gRes !== undefined ? `${fmt((100 * gRes) / ceil, 1)}%` : '-',
+        reps || '-',
+        ...(hasPeers ? [isOurs ? times(speedup(res.rows, r, 'tfjs')) : '', isOurs ? times(speedup(res.rows, r, 'ort')) : ''] : []),
+        stream !== undefined ? times(stream) : '',
+        note,
+      ]);
+    }
+  }
+  const all = [header, ...lines];
+  const widths = header.map((_, i) => Math.max(...all.map((l) => l[i].length)));
+  const line = (l: string[]) => '| ' + l.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
+  const out = [line(header), '| ' + widths.map((w) => '-'.repeat(w)).join(' | ') + ' |', ...lines.map(line)];
+  return out.join('\n');
+}
+
+export function formatCeilings(c: Ceilings): string {
+  const f = c.fma.measurement;
+  const m = c.copy.measurement;
+  return [
+    `FMA ceiling:    ${c.fma.gflops.toFixed(3)} GFLOP/s  (${f.ms.toFixed(2)} ms for ${(c.fma.flops / 1e9).toFixed(2)} GFLOP, median of ${f.reps}, ${f.timing})`,
+    `Copy bandwidth: ${c.copy.gbps.toFixed(3)} GB/s     (${m.ms.toFixed(2)} ms to read+write ${(c.copy.bufferBytes / 2 ** 20).toFixed(0)} MiB, median of ${m.reps}, ${m.timing})`,
+  ].join('\n');
+}
+
+export function formatTargets(t: TargetResult[]): string {
+  return t.map((x) => `[${x.met === null ? 'n/a ' : x.met ? 'MET ' : 'MISS'}] ${x.target}: ${x.value}`).join('\n');
+}
+
+export const TIMING_NOTES = [
+  'FLOPs = 4*B*H*Lq*Lk*E; causal rows count the same nominal FLOPs as non-causal ones.',
+  'ms resident: inputs already on the GPU, median GPU time (timestamp-query around the recorded passes where the adapter has it, else wall clock submit -> onSubmittedWorkDone).',
+  'ms e2e: wall clock of the whole call from Float32Arrays to a Float32Array (upload, run, read back).',
+  'vs TFJS / vs ORT: peer resident ms / our resident ms on the same shape (higher is better for us).',
+  'KV-stream ratio (decode rows): resident ms / (bytes of K and V / measured copy bandwidth); copy bandwidth counts read + write bytes.',
+  'reps: timed runs (resident/e2e) after one warm-up; fewer than 5 where a run is slow.',
+];
+
+// ---------------------------------------------------------------------------------------------
+// Peers (implemented in bench/page/peers.ts; the interfaces live here so the loop below can drive them)
+
+export interface PeerRunner {
+  /** End-to-end output in [B, H, Lq, E] order, for verification. */
+  output(): Promise<Float32Array>;
+  resident(): Promise<Sample>;
+  e2e(): Promise<Sample>;
+  dispose(): Promise<void> | void;
+  notes: string[];
+}
+
+export interface Peer {
+  name: string;
+  /** Loads the library and its backend; returns a version string. */
+  init(): Promise<string>;
+  prepare(s: BenchShape, data: ShapeData): Promise<PeerRunner>;
+}
+
+/**
+ * Verifies the peer against the CPU reference where the shape is small enough, then times it.
+ * `failedOn`: a shape where this peer gave a wrong answer; it is then not timed on shapes too large to check.
+ */
+export async function benchPeer(s: BenchShape, data: ShapeData, peer: Peer, cfg: SuiteConfig, reference?: ArrayLike<number>, failedOn?: string): Promise<BenchRow> {
+  const row: BenchRow = { impl: peer.name, shapeId: s.id, shape: s, flops: attentionFlops(s), notes: [] };
+  if (!reference && failedOn) {
+    row.error = `not timed: wrong answer on ${failedOn}, and this shape is too large to verify`;
+    return row;
+  }
+  if (row.flops > cfg.peerMaxFlops) {
+    row.error = `skipped: above --peer-max-flops (${(cfg.peerMaxFlops / 1e9).toFixed(1)} GFLOP) to keep the run short on this adapter`;
+    return row;
+  }
+  let runner: PeerRunner | undefined;
+  try {
+    runner = await withTimeout(peer.prepare(s, data), cfg.timeoutMs, `${peer.name} prepare`);
+    row.notes!.push(...runner.notes);
+    const r = runner;
+    if (reference) {
+      const out = await withTimeout(r.output(), cfg.timeoutMs, `${peer.name} verify`);
+      row.relError = relativeError(out, reference);
+      if (!(row.relError <= VERIFY_TOLERANCE)) throw new Error(`wrong answer, not timed: relative error ${row.relError.toExponential(2)}`);
+    } else {
+      row.notes!.push('not verified on this shape');
+    }
+    row.resident = await withTimeout(measure(() => r.resident(), cfg.policy), cfg.timeoutMs, `${peer.name} resident`);
+    if (cfg.e2e) row.e2e = await withTimeout(measure(() => r.e2e(), e2ePolicy(cfg.policy, row.resident)), cfg.timeoutMs, `${peer.name} end-to-end`);
+  } catch (e) {
+    row.error = errorText(e);
+  } finally {
+    try {
+      await runner?.dispose();
+    } catch {
+      // a failed dispose must not hide the measurement
+    }
+  }
+  return row;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The loop both runners share
+
+export interface SuiteConfig {
+  shapes: BenchShape[];
+  policy: RepeatPolicy;
+  /** Our kernels to time ('auto', 'fused', 'staged', 'split-keys'). */
+  kernels: string[];
+  e2e: boolean;
+  cpuReference: boolean;
+  /** Verify every implementation on shapes up to this many FLOPs (the CPU reference output is computed once per shape). */
+  verifyMaxFlops: number;
+  /** Peers are skipped above this many FLOPs (they are slow on software adapters). */
+  peerMaxFlops: number;
+  /** Our staged path (it materializes the [B, H, Lq, Lk] scores) is skipped above this many FLOPs. */
+  stagedMaxFlops: number;
+  /** Per step (prepare, verify, resident, end-to-end). */
+  timeoutMs: number;
+  ceilings: boolean;
+}
+
+export interface SuiteEnv {
+  device: GPUDevice;
+  lib?: AttentionLib;
+  /** Why the library is missing, when it is. */
+  libError?: string;
+  shaders: CeilingShaders;
+  peers: Peer[];
+  log(msg: string): void;
+}
+
+export async function runSuite(runner: 'node' | 'browser', cfg: SuiteConfig, env: SuiteEnv, meta: Record<string, unknown>): Promise<BenchResults> {
+  const res: BenchResults = { runner, meta: { ...meta, config: { ...cfg, shapes: cfg.shapes.map((s) => s.id) }, notes: TIMING_NOTES }, shapes: cfg.shapes, rows: [] };
+  const { log } = env;
+  if (cfg.ceilings) {
+    log('ceilings ...');
+    res.ceilings = await measureCeilings(env.device, env.shaders, cfg.policy);
+    log(formatCeilings(res.ceilings));
+  }
+  let ctx: AttentionCtx | undefined;
+  let ctxError = env.libError;
+  if (env.lib) {
+    try {
+      ctx = await env.lib.createAttention({ device: env.device });
+    } catch (e) {
+      ctxError = `createAttention failed: ${errorText(e)}`;
+    }
+  }
+  const peers: { peer: Peer; error?: string }[] = [];
+  for (const peer of env.peers) {
+    try {
+      const version = await withTimeout(peer.init(), cfg.timeoutMs, `${peer.name} init`);
+      (res.meta.peers ??= {} as Record<string, string>);
+      (res.meta.peers as Record<string, string>)[peer.name] = version;
+      log(`peer ${version}`);
+      peers.push({ peer });
+    } catch (e) {
+      peers.push({ peer, error: `init failed: ${errorText(e)}` });
+      log(`peer ${peer.name} init failed: ${errorText(e)}`);
+    }
+  }
+  const push = (row: BenchRow) => {
+    res.rows.push(row);
+    const g = gflops(row, 'resident');
+    log(
+      `  ${row.impl.padEnd(16)} ${row.error ? 'ERROR ' + row.error : `resident ${row.resident?.ms.toFixed(2) ?? '-'} ms, e2e ${row.e2e?.ms.toFixed(2) ?? '-'} ms, ${g?.toFixed(3) ?? '-'} GFLOP/s${row.relError !== undefined ? `, relErr ${row.relError.toExponential(1)}` : ''}`}`,
+    );
+  };
+  const wrongOn = new Map<string, string>();
+  for (const s of cfg.shapes) {
+    log(`${shapeLabel(s)}  (${(attentionFlops(s) / 1e9).toFixed(3)} GFLOP)`);
+    const data = makeData(s);
+    let reference: ArrayLike<number> | undefined;
+    if (env.lib && attentionFlops(s) <= cfg.verifyMaxFlops) {
+      try {
+        reference = (await env.lib.attentionReference(data.q, data.k, data.v, { causal: s.causal })).data;
+      } catch (e) {
+        log(`  reference failed: ${errorText(e)}`);
+      }
+    }
+    for (const kernel of kernelsFor(s, cfg.kernels)) {
+      if (kernel === 'staged' && attentionFlops(s) > cfg.stagedMaxFlops) {
+        push({ impl: 'ours:staged', shapeId: s.id, shape: s, flops: attentionFlops(s), error: `skipped: above --staged-max-gflop (${(cfg.stagedMaxFlops / 1e9).toFixed(1)} GFLOP)` });
+        continue;
+      }
+      if (!ctx) {
+        push({ impl: `ours:${kernel}`, shapeId: s.id, shape: s, flops: attentionFlops(s), error: ctxError ?? 'library not loaded' });
+        continue;
+      }
+      push(await benchOurs(s, data, kernel, { device: env.device, ctx, policy: cfg.policy, e2e: cfg.e2e, reference, timeoutMs: cfg.timeoutMs }));
+    }
+    for (const { peer, error } of peers) {
+      if (error) {
+        push({ impl: peer.name, shapeId: s.id, shape: s, flops: attentionFlops(s), error });
+        continue;
+      }
+      const row = await benchPeer(s, data, peer, cfg, reference, wrongOn.get(peer.name));
+      if (row.error?.startsWith('wrong answer') && !wrongOn.has(peer.name)) wrongOn.set(peer.name, s.id);
+      push(row);
+    }
+    if (cfg.cpuReference) {
+      if (env.lib) push(await benchCpuReference(s, data, env.lib, cfg.policy));
+      else push({ impl: 'cpu-reference', shapeId: s.id, shape: s, flops: attentionFlops(s), error: ctxError ?? 'library not loaded' });
+    }
+  }
+  ctx?.destroy();
+  res.targets = evaluateTargets(res);
+  return res;
+}
