@@ -107,7 +107,8 @@ function preflight(device: GPUDevice, p: Problem, want: Want): Path {
     dummyWrite: none,
     scratch: () => none,
     params: () => none,
-    dispatch: (_kernel: string, _constants: unknown, _bindings: unknown, workgroups: number) => {
+    // Typed from Recorder.dispatch, so a change of its parameters cannot silently skip this check.
+    dispatch: (...[, , , , workgroups]: Parameters<Recorder['dispatch']>) => {
       if (workgroups > 0) foldGrid(workgroups, device.limits.maxComputeWorkgroupsPerDimension);
     },
   };
