@@ -1,6 +1,7 @@
 // A context for GPU tests in Node: real Dawn (SwiftShader where there is no GPU), outputs poisoned
 // with NaN before every run, and any uncaptured GPU error recorded so the test fails on it.
 import { globals } from 'webgpu';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { createAttention, type AttentionContext } from '../src/index.js';
 
 // Tests use GPUBufferUsage / GPUMapMode like browser code; in Node they come from Dawn's package.
@@ -48,4 +49,20 @@ export async function readBuffer(device: GPUDevice, buffer: GPUBuffer, floats: n
   const data = new Float32Array(staging.getMappedRange().slice(0));
   staging.destroy();
   return data;
+}
+
+/**
+ * Registers a suite's fixture: created before its tests, and at the end checked for uncaptured
+ * GPU errors and destroyed. Read `fx.current` inside tests.
+ */
+export function useGPUFixture(): { readonly current: GPUFixture } {
+  const holder = { current: undefined as unknown as GPUFixture };
+  beforeAll(async () => {
+    holder.current = await gpuFixture();
+  });
+  afterAll(() => {
+    expect(holder.current.errors, 'uncaptured GPU errors').toEqual([]);
+    holder.current.ctx.destroy();
+  });
+  return holder;
 }

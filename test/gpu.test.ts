@@ -1,22 +1,14 @@
 // Every case of the shared table on every kernel, on a real WebGPU device in Node (Dawn),
 // against the float64 CPU reference. Fresh inputs each run; the seed is in every failure message.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { attentionReferenceFull } from '../src/index.js';
 import { ALL_KERNELS, cases, makeInputs } from './cases.js';
 import { agrees, compare } from './compare.js';
-import { gpuFixture, type GPUFixture } from './gpu-fixture.js';
+import { useGPUFixture } from './gpu-fixture.js';
 import { runSeed } from './random.js';
 
 const seed = runSeed();
-let fx: GPUFixture;
-
-beforeAll(async () => {
-  fx = await gpuFixture();
-});
-afterAll(() => {
-  expect(fx.errors, 'uncaptured GPU errors').toEqual([]);
-  fx.ctx.destroy();
-});
+const fixture = useGPUFixture();
 
 const rows = cases.flatMap((c) => (c.kernels ?? ALL_KERNELS).map((kernel) => [c.name, kernel, c] as const));
 
@@ -24,11 +16,11 @@ describe(`every case on every kernel (seed ${seed}; rerun with TEST_SEED=${seed}
   it.each(rows)('%s on %s', async (name, kernel, c) => {
     const { q, k, v, options } = makeInputs(c, seed, kernel);
     const ref = attentionReferenceFull(q, k, v, options);
-    const out = await fx.ctx.attention(q, k, v, options);
+    const out = await fixture.current.ctx.attention(q, k, v, options);
     expect(out.shape).toEqual(ref.output.shape);
     const a = compare(out.data, ref.output.data);
     expect(agrees(a), `${name} on ${kernel}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
-    expect(fx.errors).toEqual([]);
+    expect(fixture.current.errors).toEqual([]);
   });
 });
 
@@ -38,7 +30,7 @@ describe(`attentionWithWeights returns the post-mask softmax (seed ${seed})`, ()
   it.each(weightCases.map((c) => [c.name, c] as const))('%s', async (name, c) => {
     const { q, k, v, options } = makeInputs(c, seed);
     const ref = attentionReferenceFull(q, k, v, options);
-    const got = await fx.ctx.attentionWithWeights(q, k, v, options);
+    const got = await fixture.current.ctx.attentionWithWeights(q, k, v, options);
     expect(got.weights.shape).toEqual(ref.weights.shape);
     const aw = compare(got.weights.data, ref.weights.data);
     const ao = compare(got.output.data, ref.output.data);
@@ -55,7 +47,7 @@ describe(`attentionWithLogSumExp matches the reference's log-sum-exp (seed ${see
     async (name, kernel, c) => {
       const { q, k, v, options } = makeInputs(c, seed, kernel);
       const ref = attentionReferenceFull(q, k, v, options);
-      const got = await fx.ctx.attentionWithLogSumExp(q, k, v, options);
+      const got = await fixture.current.ctx.attentionWithLogSumExp(q, k, v, options);
       expect(got.logSumExp.shape).toEqual(ref.logSumExp.shape);
       const a = compare(got.logSumExp.data, ref.logSumExp.data);
       expect(agrees(a), `${name} lse on ${kernel}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);

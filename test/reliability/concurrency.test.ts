@@ -1,22 +1,14 @@
 // Many calls in flight at once on one context — mixed shapes, kernels, masks, entry points —
 // each compared to the reference. Head dims stay at 8 so few pipelines compile on SwiftShader.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AttentionInputError, attentionReferenceFull, type KernelChoice } from '../../src/index.js';
 import { makeInputs, type Case, type MaskSpec } from '../cases.js';
 import { agrees, compare } from '../compare.js';
-import { gpuFixture, type GPUFixture } from '../gpu-fixture.js';
+import { useGPUFixture } from '../gpu-fixture.js';
 import { mulberry32, runSeed } from '../random.js';
 
 const seed = runSeed();
-let fx: GPUFixture;
-
-beforeAll(async () => {
-  fx = await gpuFixture();
-});
-afterAll(() => {
-  expect(fx.errors, 'uncaptured GPU errors').toEqual([]);
-  fx.ctx.destroy();
-});
+const fixture = useGPUFixture();
 
 const KERNELS: KernelChoice[] = ['staged', 'fused', 'split-keys', 'auto'];
 const MASKS: (MaskSpec | undefined)[] = [
@@ -49,7 +41,7 @@ describe(`concurrency (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const calls = Array.from({ length: 30 }, (_, i) => {
       const { c, kernel } = randomCase(rnd, i);
       const { q, k, v, options } = makeInputs(c, seed + i, kernel);
-      return { c, kernel, q, k, v, options, promise: fx.ctx.attention(q, k, v, options) };
+      return { c, kernel, q, k, v, options, promise: fixture.current.ctx.attention(q, k, v, options) };
     });
     const outs = await Promise.all(calls.map((x) => x.promise));
     outs.forEach((out, i) => {
@@ -69,21 +61,21 @@ describe(`concurrency (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
       const ref = attentionReferenceFull(q, k, v, options);
       switch (i % 4) {
         case 0:
-          return fx.ctx.attention(q, k, v, options).then((o) => {
+          return fixture.current.ctx.attention(q, k, v, options).then((o) => {
             expect(agrees(compare(o.data, ref.output.data)), `attention ${i}`).toBe(true);
           });
         case 1:
-          return fx.ctx.attentionWithWeights(q, k, v, options).then((o) => {
+          return fixture.current.ctx.attentionWithWeights(q, k, v, options).then((o) => {
             expect(agrees(compare(o.weights.data, ref.weights.data)), `weights ${i}`).toBe(true);
             expect(agrees(compare(o.output.data, ref.output.data)), `weights output ${i}`).toBe(true);
           });
         case 2:
-          return fx.ctx.attentionWithLogSumExp(q, k, v, { ...options, kernel: i % 8 === 2 ? 'split-keys' : 'fused' }).then((o) => {
+          return fixture.current.ctx.attentionWithLogSumExp(q, k, v, { ...options, kernel: i % 8 === 2 ? 'split-keys' : 'fused' }).then((o) => {
             expect(agrees(compare(o.logSumExp.data, ref.logSumExp.data)), `lse ${i}`).toBe(true);
             expect(agrees(compare(o.output.data, ref.output.data)), `lse output ${i}`).toBe(true);
           });
         default:
-          return fx.ctx.attention(q, { ...k, shape: [...k.shape.slice(0, -1), 7] }, v, options).then(
+          return fixture.current.ctx.attention(q, { ...k, shape: [...k.shape.slice(0, -1), 7] }, v, options).then(
             () => expect.unreachable('a bad call resolved'),
             (e) => expect(e).toBeInstanceOf(AttentionInputError),
           );
@@ -96,7 +88,7 @@ describe(`concurrency (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const c: Case = { name: 'same', B: 1, H: 2, Lq: 33, Lk: 300, E: 8 };
     const { q, k, v } = makeInputs(c, seed + 7);
     const outs = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => fx.ctx.attention(q, k, v, { kernel: (['staged', 'fused', 'split-keys'] as const)[i % 3] })),
+      Array.from({ length: 12 }, (_, i) => fixture.current.ctx.attention(q, k, v, { kernel: (['staged', 'fused', 'split-keys'] as const)[i % 3] })),
     );
     const ref = attentionReferenceFull(q, k, v).output.data;
     outs.forEach((o) => expect(agrees(compare(o.data, ref))).toBe(true));

@@ -4,7 +4,7 @@
 // name and in every failure; TEST_SEED=n repeats a run. Shapes stay tiny (dims ≤ 12, L ≤ 40).
 // The fused kernels compile one pipeline per head-dim/mask variant (slow on SwiftShader), so they
 // get E, Ev ≤ 4; the staged kernels take every size.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   AttentionInputError,
   attentionReferenceFull,
@@ -13,20 +13,12 @@ import {
   type Tensor,
 } from '../../src/index.js';
 import { agrees, compare } from '../compare.js';
-import { gpuFixture, type GPUFixture } from '../gpu-fixture.js';
+import { useGPUFixture } from '../gpu-fixture.js';
 import { mulberry32, runSeed } from '../random.js';
 
 const seed = runSeed();
 const N = 300;
-let fx: GPUFixture;
-
-beforeAll(async () => {
-  fx = await gpuFixture();
-});
-afterAll(() => {
-  expect(fx.errors, 'uncaptured GPU errors').toEqual([]);
-  fx.ctx.destroy();
-});
+const fixture = useGPUFixture();
 
 interface Trial {
   what: string;
@@ -137,7 +129,7 @@ describe(`fuzz: ${N} random calls (seed ${seed}; rerun with TEST_SEED=${seed})`,
       if (tr.invalid && tr.invalid !== 'weights on fused') {
         expect(refError, `reference on ${label}`).toBeInstanceOf(AttentionInputError);
       }
-      const got = await fx.ctx[tr.entry](tr.q, tr.k, tr.v, tr.options).then(
+      const got = await fixture.current.ctx[tr.entry](tr.q, tr.k, tr.v, tr.options).then(
         (r) => ({ ok: true as const, r }),
         (e) => ({ ok: false as const, e }),
       );

@@ -1,25 +1,17 @@
 // Numerics on every kernel: logits up to ±1e4 (no overflow, no NaN), -Infinity and huge finite
 // values in additive masks, rows with nothing to attend to (→ 0), and a NaN in one query row
 // that must not reach any other row. Lk = 300 so split-keys really splits (3 chunks of ≥ 100 keys).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { attentionReferenceFull, type AttentionOptions, type KernelChoice, type Tensor } from '../../src/index.js';
 import { agrees, compare } from '../compare.js';
-import { gpuFixture, type GPUFixture } from '../gpu-fixture.js';
+import { useGPUFixture } from '../gpu-fixture.js';
 import { mulberry32, runSeed } from '../random.js';
 import { rowsOf } from './helpers.js';
 
 const seed = runSeed();
 const KERNELS: KernelChoice[] = ['staged', 'fused', 'split-keys'];
 const [B, H, Lq, Lk, E, Ev] = [1, 2, 6, 300, 4, 4];
-let fx: GPUFixture;
-
-beforeAll(async () => {
-  fx = await gpuFixture();
-});
-afterAll(() => {
-  expect(fx.errors, 'uncaptured GPU errors').toEqual([]);
-  fx.ctx.destroy();
-});
+const fixture = useGPUFixture();
 
 /**
  * Integer q and k (|x| ≤ 50, E = 4, scale 1) so the logits are exact in f32 and reach ±1e4.
@@ -54,7 +46,7 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
     // The test inputs really are extreme: every logit of row 0 is ≥ 6400, of row 1 ≤ -6400.
     expect(ref.logSumExp.data[0]).toBeGreaterThan(6400);
     expect(ref.logSumExp.data[1]).toBeLessThan(-6000);
-    const out = await fx.ctx.attention(q, k, v, options);
+    const out = await fixture.current.ctx.attention(q, k, v, options);
     expect(out.data.every(Number.isFinite)).toBe(true);
     const a = compare(out.data, ref.output.data);
     expect(agrees(a), `${kernel}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
@@ -81,7 +73,7 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
     }
     const options: AttentionOptions = { scale: 1, kernel, mask: { data: m, shape: [1, H, Lq, Lk] } };
     const ref = attentionReferenceFull(q, k, v, options);
-    const out = await fx.ctx.attention(q, k, v, options);
+    const out = await fixture.current.ctx.attention(q, k, v, options);
     const a = compare(out.data, ref.output.data);
     expect(agrees(a), `${kernel}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
     for (let h = 0; h < H; h++) {
@@ -105,7 +97,7 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
     // bottom-right with Lq - Lk = 7: rows 0..6 see nothing; the mask kills row 9 too.
     const options: AttentionOptions = { causal: 'bottom-right', kernel, mask: { data: mask, shape: [lq, lk] } };
     const ref = attentionReferenceFull(q, k, v, options);
-    const out = await fx.ctx.attention(q, k, v, options);
+    const out = await fixture.current.ctx.attention(q, k, v, options);
     expect(agrees(compare(out.data, ref.output.data))).toBe(true);
     for (let h = 0; h < H; h++) {
       for (const i of [0, 3, 6, 9]) {
@@ -122,7 +114,7 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
     const m = new Float32Array(4 * Lk).fill(0);
     m.fill(-Infinity, Lk, 2 * Lk); // row 1 dead
     const options: AttentionOptions = { kernel, mask: { data: m, shape: [4, Lk] } };
-    const got = await fx.ctx.attentionWithLogSumExp(q, k, k, options);
+    const got = await fixture.current.ctx.attentionWithLogSumExp(q, k, k, options);
     const ref = attentionReferenceFull(q, k, k, options);
     expect(got.logSumExp.data[1]).toBe(-Infinity);
     expect(agrees(compare(got.logSumExp.data, ref.logSumExp.data))).toBe(true);
@@ -142,7 +134,7 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
       q.data[nanRow * E + 1] = NaN;
       const options: AttentionOptions = { kernel };
       const ref = attentionReferenceFull(q, k, v, options).output.data;
-      const out = await fx.ctx.attention(q, k, v, options);
+      const out = await fixture.current.ctx.attention(q, k, v, options);
       const others = Array.from({ length: B * H * Lq }, (_, r) => r).filter((r) => r !== nanRow);
       const a = compare(rowsOf(out.data, Ev, others), rowsOf(ref, Ev, others));
       expect(agrees(a), `${kernel}, rows other than the NaN row, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
