@@ -10,7 +10,7 @@ export default defineConfig({
   testDir: 'test/browser',
   timeout: 120_000,
   workers: 1,
-  reporter: process.env.CI ? 'list' : 'list',
+  reporter: 'list',
   use: {
     browserName: 'chromium',
     launchOptions: chromiumLaunchOptions(),

@@ -4,7 +4,7 @@ import type { BufferPool } from './buffer-pool.js';
 import { DeviceLimitError } from './errors.js';
 import { BufferUsage } from './gpu-constants.js';
 import { kernelSource, type KernelName, type Loads } from './shaders.js';
-import type { Problem } from './validate.js';
+import { CausalMode, causalOffset, type Problem } from './validate.js';
 
 // Cached per device, so a lost or destroyed device takes its pipelines with it.
 const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
@@ -80,8 +80,8 @@ export class Recorder {
     const i = new Int32Array(buf);
     u.set([s.batch, s.heads, s.kvHeads, s.queryLength, s.keyLength, s.headDim, s.valueDim, s.heads / s.kvHeads]);
     fl[8] = p.scale;
-    u[9] = p.causal === 0 ? 0 : 1;
-    i[10] = p.causal === 2 ? s.keyLength - s.queryLength : 0;
+    u[9] = p.causal === CausalMode.None ? 0 : 1;
+    i[10] = causalOffset(p.causal, s);
     u[11] = p.mask?.batchStride ?? 0;
     u[12] = p.mask?.headStride ?? 0;
     u[13] = f.bhOffset;

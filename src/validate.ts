@@ -274,7 +274,7 @@ export function resolveEncodeProblem(shape: AttentionShape, options?: EncodeOpti
   };
 }
 
-/** Whether key j is visible to query i under the causal mode (shared by the reference and docs). */
+/** Under a causal mode, query i sees keys j <= i + this offset (shared by the reference and the kernels' params). */
 export function causalOffset(causal: CausalMode, shape: AttentionShape): number {
   return causal === CausalMode.BottomRight ? shape.keyLength - shape.queryLength : 0;
 }
