@@ -38,6 +38,8 @@ export class BufferPool {
   constructor(
     private readonly device: GPUDevice,
     private readonly limits: PoolLimits = { maxIdleBuffers: 64, maxIdleBytes: 256 * 1024 * 1024 },
+    /** Told of every buffer the pool destroys (the bind-group cache drops the groups that bind it). */
+    private readonly onDestroy: (buffer: GPUBuffer) => void = () => {},
   ) {}
 
   acquire(bytes: number, usage: number, label: string): GPUBuffer {
@@ -58,6 +60,7 @@ export class BufferPool {
     if (!this.live.has(buffer)) return;
     if (buffer.size > this.limits.maxIdleBytes || this.limits.maxIdleBuffers === 0) {
       this.live.delete(buffer);
+      this.onDestroy(buffer);
       buffer.destroy();
       return;
     }
@@ -75,6 +78,7 @@ export class BufferPool {
       oldList.splice(oldList.indexOf(old), 1);
       this.idleBytes -= old.size;
       this.live.delete(old);
+      this.onDestroy(old);
       old.destroy();
     }
   }
@@ -97,7 +101,10 @@ export class BufferPool {
   }
 
   destroy(): void {
-    for (const b of this.live) b.destroy();
+    for (const b of this.live) {
+      this.onDestroy(b);
+      b.destroy();
+    }
     this.live.clear();
     this.idle.clear();
     this.order = [];

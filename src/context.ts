@@ -1,5 +1,6 @@
 // The AttentionContext: owns (or borrows) a device, a buffer pool and two dummy bindings.
 // attention() and friends are a thin upload → encode → submit → read layer over encode().
+import { BindGroupCache } from './bind-group-cache.js';
 import { BufferPool } from './buffer-pool.js';
 import { acquireDevice } from './device.js';
 import { encodeProblem, choosePath, type Path, type ProblemBuffers, type Want } from './encode-attention.js';
@@ -33,6 +34,7 @@ interface DeviceState {
   device: GPUDevice;
   gpu?: GPU;
   pool: BufferPool;
+  bindGroups: BindGroupCache;
   dummies: { read: GPUBuffer; write: GPUBuffer };
   lostError: DeviceLostError | null;
   /** Rejects with DeviceLostError when the device is lost: every await on the GPU races it. */
@@ -55,7 +57,8 @@ const PATH_KERNELS: Record<Path, string> = {
 const LOSS_GRACE_MS = 2000;
 
 function makeState(device: GPUDevice, gpu: GPU | undefined, owned: boolean): DeviceState {
-  const pool = new BufferPool(device);
+  const bindGroups = new BindGroupCache(device);
+  const pool = new BufferPool(device, undefined, (b) => bindGroups.forget(b));
   const dummy = (label: string) =>
     device.createBuffer({ size: 16, usage: BufferUsage.STORAGE, label: `webgpu-attention ${label}` });
   let reject!: (e: DeviceLostError) => void;
@@ -63,6 +66,7 @@ function makeState(device: GPUDevice, gpu: GPU | undefined, owned: boolean): Dev
     device,
     gpu,
     pool,
+    bindGroups,
     dummies: { read: dummy('no mask'), write: dummy('no log-sum-exp') },
     lostError: null,
     lost: new Promise<never>((_, rej) => (reject = rej)),
@@ -117,6 +121,14 @@ function preflight(device: GPUDevice, p: Problem, want: Want): Path {
   if (want.weights) b.weights = none;
   if (want.logSumExp) b.logSumExp = none;
   return encodeProblem(dry as unknown as Recorder, p, b, want);
+}
+
+/**
+ * Returns buffers in the reverse order they were taken: the pool hands out the last returned
+ * first, so a repeated call gets the same buffer for each role and finds its bind groups cached.
+ */
+function releaseAll(pool: BufferPool, buffers: GPUBuffer[]): void {
+  for (let i = buffers.length - 1; i >= 0; i--) pool.release(buffers[i]);
 }
 
 function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
@@ -187,6 +199,7 @@ class Context implements AttentionContext {
   async #replace(): Promise<void> {
     const old = this.#state;
     old.pool.destroy();
+    old.bindGroups.clear();
     const { device, gpu } = await acquireDevice(this.#powerPreference);
     if (this.#destroyed) {
       device.destroy(); // destroyed while we waited: do not leak the new device
@@ -203,7 +216,7 @@ class Context implements AttentionContext {
     state: DeviceState, encoder: GPUCommandEncoder, p: Problem, b: ProblemBuffers, want: Want, reserved: GPUBuffer[],
   ): Path {
     const pass = encoder.beginComputePass({ label: 'webgpu-attention' });
-    const rec = new Recorder(state.device, state.pool, state.dummies, pass);
+    const rec = new Recorder(state.device, state.pool, state.dummies, pass, state.bindGroups);
     try {
       return encodeProblem(rec, p, b, want);
     } finally {
@@ -261,13 +274,13 @@ class Context implements AttentionContext {
     try {
       this.#record(state, encoder, p, buffers as ProblemBuffers, want, reserved);
     } catch (e) {
-      reserved.forEach((b) => state.pool.release(b)); // nothing was submitted with them
+      releaseAll(state.pool, reserved); // nothing was submitted with them
       throw e;
     }
     // Scratch stays reserved until the work the caller submits (normally in this same task) is done.
     setTimeout(() => {
       state.device.queue.onSubmittedWorkDone().then(
-        () => reserved.forEach((b) => state.pool.release(b)),
+        () => releaseAll(state.pool, reserved),
         () => {},
       );
     }, 0);
@@ -346,6 +359,7 @@ class Context implements AttentionContext {
       const [validation, oom] = await Promise.race([scopes, state.lost, this.#destroyedSignal]);
       const gpuError = validation ?? oom;
       if (gpuError) {
+        state.bindGroups.clear(); // one of them may be what failed: the next call makes fresh ones
         const kind = validation ? 'validation' : 'out-of-memory';
         throw new GPUExecutionError(
           `GPU ${kind} error in webgpu-attention's '${path}' kernels (${PATH_KERNELS[path!]}): ${gpuError.message}`,
@@ -381,8 +395,9 @@ class Context implements AttentionContext {
           if (b.mapState !== 'unmapped') {
             try { b.unmap(); } catch { /* already unmapped */ }
           }
-          pool.release(b);
         }
+        releaseAll(pool, taken);
+        releaseAll(pool, reserved);
       }
     }
   }
@@ -411,6 +426,7 @@ class Context implements AttentionContext {
     this.#signalDestroyed();
     const st = this.#state;
     st.pool.destroy();
+    st.bindGroups.clear();
     st.dummies.read.destroy();
     st.dummies.write.destroy();
     if (this.#owned) st.device.destroy();

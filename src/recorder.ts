@@ -1,5 +1,6 @@
 // Records our kernels into an encoder: pipelines (cached per device), the uniform parameter
 // block, scratch buffers reserved for the call, and dispatches folded to fit the device's grid.
+import type { BindGroupCache } from './bind-group-cache.js';
 import type { BufferPool } from './buffer-pool.js';
 import { DeviceLimitError } from './errors.js';
 import { BufferUsage } from './gpu-constants.js';
@@ -55,6 +56,7 @@ export class Recorder {
     private readonly pool: BufferPool,
     private readonly dummies: { read: GPUBuffer; write: GPUBuffer },
     readonly pass: GPUComputePassEncoder,
+    private readonly bindGroups: BindGroupCache,
   ) {}
 
   scratch(bytes: number, usage: number, label: string): GPUBuffer {
@@ -97,11 +99,7 @@ export class Recorder {
   dispatch(kernel: KernelName, loads: Loads, constants: Constants, bindings: [number, GPUBuffer][], workgroups: number): void {
     if (workgroups === 0) return;
     const pipeline = getPipeline(this.device, kernel, loads, constants);
-    const bindGroup = this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: bindings.map(([binding, buffer]) => ({ binding, resource: { buffer } })),
-      label: `webgpu-attention ${kernel}`,
-    });
+    const bindGroup = this.bindGroups.get(pipeline, bindings, `webgpu-attention ${kernel}`);
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, bindGroup);
     const [x, y, z] = foldGrid(workgroups, this.device.limits.maxComputeWorkgroupsPerDimension);

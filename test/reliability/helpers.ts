@@ -38,6 +38,8 @@ export interface GPUCounters {
   pushErrorScope: number;
   submit: number;
   createBindGroup: number;
+  createComputePipeline: number;
+  createShaderModule: number;
   /** Buffers created on the device and not destroyed yet (whoever made them). */
   live: Set<GPUBuffer>;
   liveBytes(): number;
@@ -58,6 +60,8 @@ export function instrument(device: GPUDevice): GPUCounters {
     pushErrorScope: 0,
     submit: 0,
     createBindGroup: 0,
+    createComputePipeline: 0,
+    createShaderModule: 0,
     live: new Set(),
     liveBytes() {
       let n = 0;
@@ -93,6 +97,8 @@ export function instrument(device: GPUDevice): GPUCounters {
   });
   wrap(device, 'pushErrorScope', () => c.pushErrorScope++);
   wrap(device, 'createBindGroup', () => c.createBindGroup++);
+  wrap(device, 'createComputePipeline', () => c.createComputePipeline++);
+  wrap(device, 'createShaderModule', () => c.createShaderModule++);
   wrap(device.queue, 'writeBuffer', () => c.writeBuffer++);
   wrap(device.queue, 'submit', () => c.submit++);
   return c;
