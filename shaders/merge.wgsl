@@ -57,6 +57,6 @@ fn main(
     }
   }
   if (WRITE_LSE && c0 == 0u) {
-    lse[row] = select(HIDDEN, M + log(L), L > 0.0);
+    lse[row] = select(select(HIDDEN, M + log(L), L > 0.0), nan, nan_seen);
   }
 }

@@ -12,7 +12,9 @@ import {
   GPUExecutionError,
 } from './errors.js';
 import { BufferUsage, MapMode } from './gpu-constants.js';
-import { foldGrid, Recorder } from './recorder.js';
+import { compilePipeline, foldGrid, Recorder, type Constants } from './recorder.js';
+import type { KernelName, Loads } from './shaders.js';
+import type { FusedTileChoice } from './tiles.js';
 import type {
   AttentionBuffers,
   AttentionContext,
@@ -22,6 +24,7 @@ import type {
   AttentionShape,
   CreateAttentionOptions,
   EncodeOptions,
+  PrepareOptions,
   Tensor,
 } from './types.js';
 import { MaskKind, resolveEncodeProblem, resolveProblem, type Problem } from './validate.js';
@@ -97,23 +100,33 @@ function makeState(device: GPUDevice, gpu: GPU | undefined, owned: boolean): Dev
   return state;
 }
 
+interface Dispatch {
+  kernel: KernelName;
+  loads: Loads;
+  constants: Constants;
+}
+
 /**
  * Runs the path choice and every size check of a recording without recording anything, so a
  * request the device cannot hold throws DeviceLimitError before any GPU work (no buffers, no
  * uploads, no half-recorded pass in the caller's encoder). Returns the path that will run.
  */
-function preflight(device: GPUDevice, p: Problem, want: Want): Path {
+function preflight(device: GPUDevice, p: Problem, want: Want, fusedTile: FusedTileChoice, collect?: Dispatch[]): Path {
   const none = {} as GPUBuffer;
   const dry = {
     device,
+    fusedTile,
+    // Limits: as if the wide tile were not compiled yet (compact has the larger grid). prepare(): as if it were.
+    ready: () => !!collect,
     reserved: [] as GPUBuffer[],
     dummyRead: none,
     dummyWrite: none,
     scratch: () => none,
     params: () => none,
     // Typed from Recorder.dispatch, so a change of its parameters cannot silently skip this check.
-    dispatch: (...[, , , , workgroups]: Parameters<Recorder['dispatch']>) => {
+    dispatch: (...[kernel, loads, constants, , workgroups]: Parameters<Recorder['dispatch']>) => {
       if (workgroups > 0) foldGrid(workgroups, device.limits.maxComputeWorkgroupsPerDimension);
+      collect?.push({ kernel, loads, constants });
     },
   };
   const b: ProblemBuffers = { q: none, k: none, v: none, output: none };
@@ -151,6 +164,7 @@ class Context implements AttentionContext {
   #signalDestroyed!: () => void;
   #powerPreference?: GPUPowerPreference;
   #debug: ContextDebugOptions;
+  #fusedTile: FusedTileChoice;
   #replacing: Promise<void> | null = null;
 
   constructor(state: DeviceState, owned: boolean, options: CreateAttentionOptions & { debug?: ContextDebugOptions }) {
@@ -158,6 +172,7 @@ class Context implements AttentionContext {
     this.#owned = owned;
     this.#powerPreference = options.powerPreference;
     this.#debug = options.debug ?? {};
+    this.#fusedTile = options.fusedTile ?? 'auto';
     this.#destroyedSignal = new Promise<never>((_, reject) => {
       this.#signalDestroyed = () =>
         reject(new ContextDestroyedError('The attention context was destroyed while this call ran'));
@@ -216,7 +231,7 @@ class Context implements AttentionContext {
     state: DeviceState, encoder: GPUCommandEncoder, p: Problem, b: ProblemBuffers, want: Want, reserved: GPUBuffer[],
   ): Path {
     const pass = encoder.beginComputePass({ label: 'webgpu-attention' });
-    const rec = new Recorder(state.device, state.pool, state.dummies, pass, state.bindGroups);
+    const rec = new Recorder(state.device, state.pool, state.dummies, pass, state.bindGroups, this.#fusedTile);
     try {
       return encodeProblem(rec, p, b, want);
     } finally {
@@ -269,7 +284,7 @@ class Context implements AttentionContext {
     if (!encoder || typeof (encoder as { beginComputePass?: unknown }).beginComputePass !== 'function') {
       throw new AttentionInputError(`encoder must be a GPUCommandEncoder, got ${String(encoder)}`);
     }
-    preflight(state.device, p, want); // DeviceLimitError before anything is recorded
+    preflight(state.device, p, want, this.#fusedTile); // DeviceLimitError before anything is recorded
     const reserved: GPUBuffer[] = [];
     try {
       this.#record(state, encoder, p, buffers as ProblemBuffers, want, reserved);
@@ -292,7 +307,7 @@ class Context implements AttentionContext {
     choosePath(p, want);
     const state = await this.#live();
     // Every limit is checked before the first buffer is made: a DeviceLimitError leaves no trace.
-    preflight(state.device, p, want);
+    preflight(state.device, p, want, this.#fusedTile);
     const { device, pool } = state;
     const s = p.shape;
     const taken: GPUBuffer[] = [];
@@ -418,6 +433,29 @@ class Context implements AttentionContext {
     const lse = results[1];
     for (let i = 0; i < lse.length; i++) if (lse[i] <= LOWEST_F32) lse[i] = -Infinity;
     return { output: { data: results[0], shape: p.outputShape }, logSumExp: { data: results[1], shape: p.logSumExpShape } };
+  }
+
+  async prepare(shape: AttentionShape, options?: PrepareOptions): Promise<void> {
+    this.#checkDestroyed();
+    const p = resolveEncodeProblem(shape, options);
+    const want = { weights: !!options?.weights, logSumExp: !!options?.logSumExp };
+    choosePath(p, want);
+    const state = await this.#live();
+    const dispatches: Dispatch[] = [];
+    preflight(state.device, p, want, this.#fusedTile, dispatches);
+    const compiled = await Promise.race([
+      Promise.all(dispatches.map((d) => compilePipeline(state.device, d.kernel, d.loads, d.constants))),
+      state.lost,
+      this.#destroyedSignal,
+    ]);
+    if (compiled.some((pipeline) => pipeline === null)) {
+      throw new GPUExecutionError(
+        `A pipeline for this shape failed to compile (kernels: ${dispatches.map((d) => d.kernel).join(', ')}); ` +
+          "calls will use the compact fused tile; create the context with fusedTile: 'compact' to skip it",
+        undefined,
+        'validation',
+      );
+    }
   }
 
   destroy(): void {

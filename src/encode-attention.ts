@@ -5,6 +5,7 @@ import { BufferUsage } from './gpu-constants.js';
 import type { Recorder } from './recorder.js';
 import type { Loads } from './shaders.js';
 import type { AttentionBuffers } from './types.js';
+import { chooseFusedTile, WIDE, type FusedTile } from './tiles.js';
 import type { Problem } from './validate.js';
 
 export type Path = 'staged' | 'fused' | 'split-keys';
@@ -138,21 +139,19 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
   const { batch, heads, queryLength: Lq, keyLength: Lk, headDim: E, valueDim: Ev } = p.shape;
   const bhTotal = batch * heads;
   const rows = bhTotal * Lq;
-  const constants = {
-    MASK_KIND: p.mask?.kind ?? 0,
-    HEAD_VEC4: Math.ceil(E / 4),
-    VALUE_VEC4: Math.ceil(Ev / 4),
-    NAMED_ACC: Math.ceil(Ev / 4) <= 16,
-    ROWS: splitKeys ? 1 : 4,
-    WRITE_LSE: !!b.logSumExp && !splitKeys,
-    SPLIT: splitKeys,
-  };
+  const named = Math.ceil(E / 4) <= 16 && Math.ceil(Ev / 4) <= 16;
+  const common = { MASK_KIND: p.mask?.kind ?? 0, HEAD_VEC4: Math.ceil(E / 4), VALUE_VEC4: Math.ceil(Ev / 4) };
   const mask = b.mask ?? rec.dummyRead;
   if (!splitKeys) {
+    const constantsFor = (t: FusedTile) =>
+      ({ ...common, NAMED: named, RG: t.rowGroups, Q_REGS: t.qInRegisters, WRITE_LSE: !!b.logSumExp });
+    const flops = 4 * bhTotal * Lq * Lk * E;
+    const tile = chooseFusedTile(rec.fusedTile, rec.device, p.shape, flops, () => rec.ready('flash', loads, constantsFor(WIDE)));
+    const rg = tile.rowGroups;
     const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk });
-    rec.dispatch('flash', loads, constants,
+    rec.dispatch('flash', loads, constantsFor(tile),
       [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, b.output], [6, b.logSumExp ?? rec.dummyWrite]],
-      Math.ceil((bhTotal * Math.ceil(Lq / 4)) / 64));
+      Math.ceil((bhTotal * Math.ceil(Lq / (4 * rg))) / 64));
     return;
   }
   const { splits, keysPerSplit } = chooseSplits(p);
@@ -161,7 +160,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
   const partials = rec.scratch(partialBytes, BufferUsage.STORAGE, 'webgpu-attention split partials');
   const stats = rec.scratch(rows * splits * 8, BufferUsage.STORAGE, 'webgpu-attention split stats');
   const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits, keysPerSplit });
-  rec.dispatch('flash', loads, constants,
+  rec.dispatch('flash-split', loads, { ...common, NAMED: Math.ceil(Ev / 4) <= 16 },
     [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
     Math.ceil((rows * splits) / 64));
   rec.dispatch('merge', 'scalar', { WRITE_LSE: !!b.logSumExp },

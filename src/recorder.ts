@@ -5,6 +5,7 @@ import type { BufferPool } from './buffer-pool.js';
 import { DeviceLimitError } from './errors.js';
 import { BufferUsage } from './gpu-constants.js';
 import { kernelSource, type KernelName, type Loads } from './shaders.js';
+import type { FusedTileChoice } from './tiles.js';
 import { CausalMode, causalOffset, type Problem } from './validate.js';
 
 // Cached per device, so a lost or destroyed device takes its pipelines with it.
@@ -13,29 +14,72 @@ const moduleCache = new WeakMap<GPUDevice, Map<string, GPUShaderModule>>();
 
 export type Constants = Record<string, number | boolean>;
 
-export function getPipeline(device: GPUDevice, kernel: KernelName, loads: Loads, constants: Constants): GPUComputePipeline {
+function pipelineKey(kernel: KernelName, loads: Loads, constants: Constants): string {
+  return `${kernel}:${loads}${JSON.stringify(constants)}`;
+}
+
+function pipelineDescriptor(device: GPUDevice, kernel: KernelName, loads: Loads, constants: Constants): GPUComputePipelineDescriptor {
+  let modules = moduleCache.get(device);
+  if (!modules) moduleCache.set(device, (modules = new Map()));
+  let module = modules.get(`${kernel}:${loads}`);
+  if (!module) {
+    module = device.createShaderModule({ code: kernelSource(kernel, loads), label: `webgpu-attention ${kernel}` });
+    modules.set(`${kernel}:${loads}`, module);
+  }
+  const numeric: Record<string, number> = {};
+  for (const [k, v] of Object.entries(constants)) numeric[k] = typeof v === 'boolean' ? Number(v) : v;
+  return { layout: 'auto', compute: { module, entryPoint: 'main', constants: numeric }, label: `webgpu-attention ${kernel}` };
+}
+
+function cacheOf(device: GPUDevice): Map<string, GPUComputePipeline> {
   let pipelines = pipelineCache.get(device);
   if (!pipelines) pipelineCache.set(device, (pipelines = new Map()));
-  const key = `${kernel}:${loads}${JSON.stringify(constants)}`;
+  return pipelines;
+}
+
+export function getPipeline(device: GPUDevice, kernel: KernelName, loads: Loads, constants: Constants): GPUComputePipeline {
+  const pipelines = cacheOf(device);
+  const key = pipelineKey(kernel, loads, constants);
   let pipeline = pipelines.get(key);
   if (!pipeline) {
-    let modules = moduleCache.get(device);
-    if (!modules) moduleCache.set(device, (modules = new Map()));
-    let module = modules.get(`${kernel}:${loads}`);
-    if (!module) {
-      module = device.createShaderModule({ code: kernelSource(kernel, loads), label: `webgpu-attention ${kernel}` });
-      modules.set(`${kernel}:${loads}`, module);
-    }
-    const numeric: Record<string, number> = {};
-    for (const [k, v] of Object.entries(constants)) numeric[k] = typeof v === 'boolean' ? Number(v) : v;
-    pipeline = device.createComputePipeline({
-      layout: 'auto',
-      compute: { module, entryPoint: 'main', constants: numeric },
-      label: `webgpu-attention ${kernel}`,
-    });
+    pipeline = device.createComputePipeline(pipelineDescriptor(device, kernel, loads, constants));
     pipelines.set(key, pipeline);
   }
   return pipeline;
+}
+
+// Pipelines being compiled in the background (createComputePipelineAsync), and ones that failed.
+const compiling = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline | null>>>();
+
+/**
+ * Compiles a pipeline without blocking (the driver compiles on its own threads) and caches it.
+ * Resolves to null if the compile failed (the caller falls back to another pipeline). Once per key.
+ */
+export function compilePipeline(device: GPUDevice, kernel: KernelName, loads: Loads, constants: Constants): Promise<GPUComputePipeline | null> {
+  const key = pipelineKey(kernel, loads, constants);
+  const done = cacheOf(device).get(key);
+  if (done) return Promise.resolve(done);
+  let inFlight = compiling.get(device);
+  if (!inFlight) compiling.set(device, (inFlight = new Map()));
+  let p = inFlight.get(key);
+  if (!p) {
+    p = device.createComputePipelineAsync(pipelineDescriptor(device, kernel, loads, constants)).then(
+      (pipeline) => {
+        cacheOf(device).set(key, pipeline);
+        return pipeline;
+      },
+      () => null,
+    );
+    inFlight.set(key, p);
+  }
+  return p;
+}
+
+/** Whether a pipeline is compiled; if not, starts compiling it in the background. */
+export function pipelineReady(device: GPUDevice, kernel: KernelName, loads: Loads, constants: Constants): boolean {
+  if (cacheOf(device).has(pipelineKey(kernel, loads, constants))) return true;
+  void compilePipeline(device, kernel, loads, constants);
+  return false;
 }
 
 export interface ParamFields {
@@ -57,7 +101,14 @@ export class Recorder {
     private readonly dummies: { read: GPUBuffer; write: GPUBuffer },
     readonly pass: GPUComputePassEncoder,
     private readonly bindGroups: BindGroupCache,
+    /** The context's fusedTile option. */
+    readonly fusedTile: FusedTileChoice = 'auto',
   ) {}
+
+  /** Whether a pipeline is compiled (if not, its compile starts in the background). */
+  ready(kernel: KernelName, loads: Loads, constants: Constants): boolean {
+    return pipelineReady(this.device, kernel, loads, constants);
+  }
 
   scratch(bytes: number, usage: number, label: string): GPUBuffer {
     const b = this.pool.acquire(bytes, usage, label);

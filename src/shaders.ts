@@ -8,19 +8,21 @@ import scoresWgsl from '../shaders/scores.wgsl?raw';
 import softmaxWgsl from '../shaders/softmax.wgsl?raw';
 import weightedSumWgsl from '../shaders/weighted-sum.wgsl?raw';
 import flashWgsl from '../shaders/flash.wgsl?raw';
+import flashSplitWgsl from '../shaders/flash-split.wgsl?raw';
 import mergeWgsl from '../shaders/merge.wgsl?raw';
 
-export type KernelName = 'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'merge';
+export type KernelName = 'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'flash-split' | 'merge';
 
 /** How a kernel reads q, k and v: as vec4 arrays (E and Ev multiples of 4) or as scalars. */
 export type Loads = 'vec4' | 'scalar';
 
-const uses = { scores: true, softmax: false, 'weighted-sum': true, flash: true, merge: false };
+const uses = { scores: true, softmax: false, 'weighted-sum': true, flash: true, 'flash-split': true, merge: false };
 const body: Record<KernelName, string> = {
   scores: maskWgsl + scoresWgsl,
   softmax: softmaxWgsl,
   'weighted-sum': weightedSumWgsl,
   flash: maskWgsl + flashWgsl,
+  'flash-split': maskWgsl + flashSplitWgsl,
   merge: mergeWgsl,
 };
 

@@ -87,8 +87,21 @@ export interface AttentionContext {
    * Scratch buffers it needs stay reserved until the caller's submitted work is done.
    */
   encode(encoder: GPUCommandEncoder, buffers: AttentionBuffers, shape: AttentionShape, options?: EncodeOptions): void;
+  /**
+   * Compiles, without blocking the thread, every pipeline a call of this shape and these options
+   * will use, and resolves when they are ready, so the first call does not compile. Under
+   * fusedTile 'auto' on a software adapter this includes the wide fused tile, which otherwise
+   * compiles in the background while the first calls run the compact one.
+   */
+  prepare(shape: AttentionShape, options?: PrepareOptions): Promise<void>;
   /** Frees every GPU object the context made; a borrowed device is left alive. Safe to call twice. */
   destroy(): void;
+}
+
+export interface PrepareOptions extends EncodeOptions {
+  /** Prepare for attentionWithWeights (the staged path) / attentionWithLogSumExp. */
+  weights?: boolean;
+  logSumExp?: boolean;
 }
 
 export interface CreateAttentionOptions {
@@ -96,4 +109,11 @@ export interface CreateAttentionOptions {
   device?: GPUDevice;
   /** Power preference passed to requestAdapter when the library creates its own device. */
   powerPreference?: GPUPowerPreference;
+  /**
+   * The fused kernel's tile (README: "Tiles"). 'compact': 4 rows per invocation, quick to compile.
+   * 'wide': 16 rows with q in registers, for software adapters (faster there, ~30 s to compile on
+   * SwiftShader, and wants E and Ev <= 64). 'auto' (default): wide on software adapters for calls
+   * over 1e8 FLOPs once it has compiled in the background; compact otherwise.
+   */
+  fusedTile?: 'auto' | 'compact' | 'wide';
 }

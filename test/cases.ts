@@ -40,6 +40,10 @@ export const cases: Case[] = [
   { name: 'rows 63', B: 1, H: 1, Lq: 63, Lk: 20, E: 4 },
   { name: 'rows 64', B: 1, H: 1, Lq: 64, Lk: 21, E: 4 },
   { name: 'rows 65', B: 1, H: 1, Lq: 65, Lk: 22, E: 4 },
+  // The wide fused tile takes 16 rows per invocation (src/tiles.ts).
+  { name: 'rows 15', B: 1, H: 2, Lq: 15, Lk: 18, E: 16 },
+  { name: 'rows 16', B: 1, H: 2, Lq: 16, Lk: 19, E: 16 },
+  { name: 'E 64, rows 17', B: 1, H: 2, Lq: 17, Lk: 70, E: 64 },
   { name: 'Lq < Lk', B: 1, H: 2, Lq: 17, Lk: 95, E: 12 },
   { name: 'Lq > Lk', B: 1, H: 2, Lq: 95, Lk: 17, E: 12 },
   { name: 'E != Ev (5, 3)', B: 2, H: 1, Lq: 10, Lk: 13, E: 5, Ev: 3 },

@@ -2,7 +2,7 @@
 // with NaN before every run, and any uncaptured GPU error recorded so the test fails on it.
 import { globals } from 'webgpu';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { createAttention, type AttentionContext } from '../src/index.js';
+import { createAttention, type AttentionContext, type CreateAttentionOptions } from '../src/index.js';
 
 // Tests use GPUBufferUsage / GPUMapMode like browser code; in Node they come from Dawn's package.
 // (The library itself does not need them.)
@@ -14,8 +14,8 @@ export interface GPUFixture {
   errors: string[];
 }
 
-export async function gpuFixture(): Promise<GPUFixture> {
-  const ctx = await createAttention({ debug: { poisonOutputs: true } } as Parameters<typeof createAttention>[0]);
+export async function gpuFixture(options: CreateAttentionOptions = {}): Promise<GPUFixture> {
+  const ctx = await createAttention({ ...options, debug: { poisonOutputs: true } } as Parameters<typeof createAttention>[0]);
   const errors: string[] = [];
   ctx.device.addEventListener('uncapturederror', (e) => {
     errors.push((e as GPUUncapturedErrorEvent).error.message);
@@ -55,10 +55,10 @@ export async function readBuffer(device: GPUDevice, buffer: GPUBuffer, floats: n
  * Registers a suite's fixture: created before its tests, and at the end checked for uncaptured
  * GPU errors and destroyed. Read `fx.current` inside tests.
  */
-export function useGPUFixture(): { readonly current: GPUFixture } {
+export function useGPUFixture(options: CreateAttentionOptions = {}): { readonly current: GPUFixture } {
   const holder = { current: undefined as unknown as GPUFixture };
   beforeAll(async () => {
-    holder.current = await gpuFixture();
+    holder.current = await gpuFixture(options);
   });
   afterAll(() => {
     expect(holder.current.errors, 'uncaptured GPU errors').toEqual([]);

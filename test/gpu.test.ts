@@ -9,6 +9,9 @@ import { runSeed } from './random.js';
 
 const seed = runSeed();
 const fixture = useGPUFixture();
+// The same cases on the fused kernel's wide tile (16 rows per invocation, q in registers), which
+// 'auto' picks only for big calls on software adapters: forced here so the table covers it.
+const wide = useGPUFixture({ fusedTile: 'wide' });
 
 const rows = cases.flatMap((c) => (c.kernels ?? ALL_KERNELS).map((kernel) => [c.name, kernel, c] as const));
 
@@ -54,4 +57,29 @@ describe(`attentionWithLogSumExp matches the reference's log-sum-exp (seed ${see
       expect(agrees(compare(got.output.data, ref.output.data))).toBe(true);
     },
   );
+});
+
+const fusedCases = cases.filter((c) => (c.kernels ?? ALL_KERNELS).includes('fused'));
+
+// A wide pipeline at E = 64 takes ~30 s to compile on SwiftShader: longer timeouts here.
+describe(`every fused case on the wide tile (seed ${seed})`, { timeout: 180_000 }, () => {
+  it.each(fusedCases.map((c) => [c.name, c] as const))('%s', async (name, c) => {
+    const { q, k, v, options } = makeInputs(c, seed, 'fused');
+    const ref = attentionReferenceFull(q, k, v, options);
+    const out = await wide.current.ctx.attention(q, k, v, options);
+    const a = compare(out.data, ref.output.data);
+    expect(agrees(a), `${name} on the wide tile, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+    expect(wide.current.errors).toEqual([]);
+  });
+
+  // The log-sum-exp is another pipeline per head size: the cases without masks up to E = 16.
+  const lse = fusedCases.filter((c) => !c.mask && c.E <= 16 && (c.Ev ?? c.E) <= 16);
+  it.each(lse.map((c) => [c.name, c] as const))('%s, log-sum-exp', async (name, c) => {
+    const { q, k, v, options } = makeInputs(c, seed, 'fused');
+    const ref = attentionReferenceFull(q, k, v, options);
+    const got = await wide.current.ctx.attentionWithLogSumExp(q, k, v, options);
+    const al = compare(got.logSumExp.data, ref.logSumExp.data);
+    expect(agrees(al), `${name} lse on the wide tile, seed ${seed}: ${JSON.stringify(al)}`).toBe(true);
+    expect(agrees(compare(got.output.data, ref.output.data))).toBe(true);
+  });
 });

@@ -10,9 +10,16 @@ import { borrowedDevice, bufferWith, GPUBufferUsageFlags, instrument, readBack, 
 
 const seed = runSeed();
 
+const compiled = (c: ReturnType<typeof instrument>) => ({
+  createShaderModule: c.createShaderModule,
+  createComputePipeline: c.createComputePipeline,
+  createComputePipelineAsync: c.createComputePipelineAsync,
+});
+
 const made = (c: ReturnType<typeof instrument>) => ({
   createShaderModule: c.createShaderModule,
   createComputePipeline: c.createComputePipeline,
+  createComputePipelineAsync: c.createComputePipelineAsync,
   createBindGroup: c.createBindGroup,
   createBuffer: c.createBuffer,
 });
@@ -87,4 +94,46 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     ctx.destroy();
     device.destroy();
   });
+
+  // 4·8·512·512·16 = 1.3e8 FLOPs: over WIDE_MIN_FLOPS, so 'auto' wants the wide tile on SwiftShader.
+  const big: Case = { name: 'big', B: 1, H: 8, Lq: 512, Lk: 512, E: 16 };
+  const bigShape = { batch: 1, heads: 8, kvHeads: 8, queryLength: 512, keyLength: 512, headDim: 16, valueDim: 16 };
+
+  it("fusedTile 'auto' on a software adapter: the first big call runs compact and compiles the wide tile in the background; prepare() waits for it; then nothing compiles", async () => {
+    const device = await borrowedDevice();
+    const counters = instrument(device);
+    const errors = uncapturedErrors(device);
+    const ctx = await createAttention({ device });
+    const { q, k, v, options } = makeInputs(big, seed, 'fused');
+    const ref = attentionReference(q, k, v, options).data;
+    expect(agrees(compare((await ctx.attention(q, k, v, options)).data, ref))).toBe(true);
+    expect(counters.createComputePipeline).toBe(1); // compact, compiled for this call
+    expect(counters.createComputePipelineAsync).toBe(1); // wide, in the background
+    await ctx.prepare(bigShape, { kernel: 'fused' }); // the same compile, awaited
+    expect(counters.createComputePipelineAsync).toBe(1);
+    const before = compiled(counters);
+    expect(agrees(compare((await ctx.attention(q, k, v, options)).data, ref))).toBe(true); // on the wide tile
+    expect(compiled(counters)).toEqual(before);
+    expect(errors).toEqual([]);
+    ctx.destroy();
+    device.destroy();
+  }, 120_000);
+
+  it('prepare() before the first call: that call compiles nothing', async () => {
+    const device = await borrowedDevice();
+    const counters = instrument(device);
+    const errors = uncapturedErrors(device);
+    const ctx = await createAttention({ device, fusedTile: 'compact' });
+    const { q, k, v } = makeInputs({ ...big, causal: true }, seed);
+    await ctx.prepare(bigShape);
+    await ctx.prepare({ ...bigShape, queryLength: 1, keyLength: 4096 }); // decoding: split-keys + merge
+    expect(counters.createComputePipelineAsync).toBe(3);
+    const before = compiled(counters);
+    const out = await ctx.attention(q, k, v, { causal: true });
+    expect(agrees(compare(out.data, attentionReference(q, k, v, { causal: true }).data))).toBe(true);
+    expect(compiled(counters)).toEqual(before);
+    expect(errors).toEqual([]);
+    ctx.destroy();
+    device.destroy();
+  }, 120_000);
 });

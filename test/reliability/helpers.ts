@@ -39,6 +39,7 @@ export interface GPUCounters {
   submit: number;
   createBindGroup: number;
   createComputePipeline: number;
+  createComputePipelineAsync: number;
   createShaderModule: number;
   /** Buffers created on the device and not destroyed yet (whoever made them). */
   live: Set<GPUBuffer>;
@@ -61,6 +62,7 @@ export function instrument(device: GPUDevice): GPUCounters {
     submit: 0,
     createBindGroup: 0,
     createComputePipeline: 0,
+    createComputePipelineAsync: 0,
     createShaderModule: 0,
     live: new Set(),
     liveBytes() {
@@ -99,6 +101,7 @@ export function instrument(device: GPUDevice): GPUCounters {
   wrap(device, 'createBindGroup', () => c.createBindGroup++);
   wrap(device, 'createComputePipeline', () => c.createComputePipeline++);
   wrap(device, 'createShaderModule', () => c.createShaderModule++);
+  wrap(device, 'createComputePipelineAsync', () => c.createComputePipelineAsync++);
   wrap(device.queue, 'writeBuffer', () => c.writeBuffer++);
   wrap(device.queue, 'submit', () => c.submit++);
   return c;
