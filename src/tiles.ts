@@ -9,7 +9,7 @@
 //
 // 'auto' uses wide only where it pays: on a software adapter (a CPU has no register file limit
 // to respect, and loads are what costs), for heads of up to 64 dims, on calls big enough to run
-// long, and only once its pipeline is compiled. The first such call starts that compile in the
+// long with at least 16 query rows per head, and only once its pipeline is compiled. The first such call starts that compile in the
 // background and runs compact meanwhile (tiered, like a JIT); ctx.prepare() waits for it.
 // On hardware adapters 'auto' stays compact: the wide tile's ~2,000 registers per invocation
 // would spill. (A workgroup-memory/subgroup tile for real GPUs is not written yet.)
@@ -46,13 +46,14 @@ export function isSoftwareAdapter(device: GPUDevice): boolean {
 export function chooseFusedTile(
   choice: FusedTileChoice,
   device: GPUDevice,
-  shape: { headDim: number; valueDim: number },
+  shape: { headDim: number; valueDim: number; queryLength: number },
   flops: number,
   wideReady: () => boolean,
 ): FusedTile {
   const fitsWide = Math.ceil(shape.headDim / 4) <= 16 && Math.ceil(shape.valueDim / 4) <= 16;
   if (!fitsWide || choice === 'compact') return COMPACT;
   if (choice === 'wide') return WIDE;
-  if (!isSoftwareAdapter(device) || flops < WIDE_MIN_FLOPS) return COMPACT;
+  // A head with fewer than 16 query rows would leave most of a wide tile idle (decoding shapes).
+  if (!isSoftwareAdapter(device) || flops < WIDE_MIN_FLOPS || shape.queryLength < 16) return COMPACT;
   return wideReady() ? WIDE : COMPACT;
 }
