@@ -12,14 +12,6 @@ override NAMED: bool = true;    // Ev <= 64
 override WG: u32 = 64u;
 const MAX_VEC4: u32 = 64u;
 
-fn k_block(r: vec4<u32>, e: u32) -> mat4x4<f32> {
-  return mat4x4<f32>(load_k(r.x, e), load_k(r.y, e), load_k(r.z, e), load_k(r.w, e));
-}
-
-fn v_block(r: vec4<u32>, c: u32) -> mat4x4<f32> {
-  return mat4x4<f32>(load_v(r.x, c), load_v(r.y, c), load_v(r.z, c), load_v(r.w, c));
-}
-
 // Writes vec4 c of the partial, leaving out lanes past Ev.
 fn put(base: u32, c: u32, x: vec4<f32>) {
   for (var e = 0u; e < 4u; e++) {

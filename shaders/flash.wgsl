@@ -47,14 +47,6 @@ fn rows_of(bh: u32, first: u32) -> Rows {
   return Rows(live, ic, bh * params.q_len + ic, end, vec4<f32>(HIDDEN), vec4<f32>(0.0), vec4<f32>(0.0));
 }
 
-fn k_block(r: vec4<u32>, e: u32) -> mat4x4<f32> {
-  return mat4x4<f32>(load_k(r.x, e), load_k(r.y, e), load_k(r.z, e), load_k(r.w, e));
-}
-
-fn v_block(r: vec4<u32>, c: u32) -> mat4x4<f32> {
-  return mat4x4<f32>(load_v(r.x, c), load_v(r.y, c), load_v(r.z, c), load_v(r.w, c));
-}
-
 // vec4 e of the group's 4 query rows, one row of the result per query row.
 fn q_block(q_row: vec4<u32>, e: u32) -> mat4x4<f32> {
   return transpose(mat4x4<f32>(load_q(q_row.x, e), load_q(q_row.y, e), load_q(q_row.z, e), load_q(q_row.w, e)));

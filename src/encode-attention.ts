@@ -5,7 +5,7 @@ import { BufferUsage } from './gpu-constants.js';
 import type { Recorder } from './recorder.js';
 import type { Loads } from './shaders.js';
 import type { AttentionBuffers } from './types.js';
-import { chooseFusedTile, WIDE, type FusedTile } from './tiles.js';
+import { chooseFusedTile, namedBlocksFit, WIDE, type FusedTile } from './tiles.js';
 import type { Problem } from './validate.js';
 
 export type Path = 'staged' | 'fused' | 'split-keys';
@@ -139,7 +139,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
   const { batch, heads, queryLength: Lq, keyLength: Lk, headDim: E, valueDim: Ev } = p.shape;
   const bhTotal = batch * heads;
   const rows = bhTotal * Lq;
-  const named = Math.ceil(E / 4) <= 16 && Math.ceil(Ev / 4) <= 16;
+  const named = namedBlocksFit(p.shape);
   const common = { MASK_KIND: p.mask?.kind ?? 0, HEAD_VEC4: Math.ceil(E / 4), VALUE_VEC4: Math.ceil(Ev / 4) };
   const mask = b.mask ?? rec.dummyRead;
   if (!splitKeys) {

@@ -2,6 +2,7 @@
 // parameter block and mask lookup are prepended here. Vite inlines the strings at build time.
 import paramsWgsl from '../shaders/lib/params.wgsl?raw';
 import maskWgsl from '../shaders/lib/mask.wgsl?raw';
+import kvBlocksWgsl from '../shaders/lib/kv-blocks.wgsl?raw';
 import qkvVec4Wgsl from '../shaders/lib/qkv-vec4.wgsl?raw';
 import qkvScalarWgsl from '../shaders/lib/qkv-scalar.wgsl?raw';
 import scoresWgsl from '../shaders/scores.wgsl?raw';
@@ -21,8 +22,8 @@ const body: Record<KernelName, string> = {
   scores: maskWgsl + scoresWgsl,
   softmax: softmaxWgsl,
   'weighted-sum': weightedSumWgsl,
-  flash: maskWgsl + flashWgsl,
-  'flash-split': maskWgsl + flashSplitWgsl,
+  flash: maskWgsl + kvBlocksWgsl + flashWgsl,
+  'flash-split': maskWgsl + kvBlocksWgsl + flashSplitWgsl,
   merge: mergeWgsl,
 };
 

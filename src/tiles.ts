@@ -30,6 +30,11 @@ export const WIDE: FusedTile = { name: 'wide', rowGroups: 4, qInRegisters: true 
 /** Calls with fewer nominal FLOPs (4·B·H·Lq·Lk·E) stay compact under 'auto' (L=S=256 at H8 E64 is 1.3e8). */
 export const WIDE_MIN_FLOPS = 1e8;
 
+/** E and Ev up to 64: flash.wgsl's unrolled named blocks (its NAMED) fit; the wide tile needs them. */
+export function namedBlocksFit(shape: { headDim: number; valueDim: number }): boolean {
+  return Math.ceil(shape.headDim / 4) <= 16 && Math.ceil(shape.valueDim / 4) <= 16;
+}
+
 /** SwiftShader, llvmpipe, WARP and other CPU adapters: the wide tile is for them. */
 export function isSoftwareAdapter(device: GPUDevice): boolean {
   const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo; // missing in older browsers
@@ -50,8 +55,7 @@ export function chooseFusedTile(
   flops: number,
   wideReady: () => boolean,
 ): FusedTile {
-  const fitsWide = Math.ceil(shape.headDim / 4) <= 16 && Math.ceil(shape.valueDim / 4) <= 16;
-  if (!fitsWide || choice === 'compact') return COMPACT;
+  if (!namedBlocksFit(shape) || choice === 'compact') return COMPACT;
   if (choice === 'wide') return WIDE;
   // A head with fewer than 16 query rows would leave most of a wide tile idle (decoding shapes).
   if (!isSoftwareAdapter(device) || flops < WIDE_MIN_FLOPS || shape.queryLength < 16) return COMPACT;
