@@ -92,7 +92,7 @@ export function tfjsPeer(): Peer {
 
 type ORT = typeof import('onnxruntime-web/webgpu');
 
-async function buildMhaModel(s: BenchShape): Promise<Uint8Array> {
+export async function buildMhaModel(s: BenchShape): Promise<Uint8Array> {
   const { onnx } = await import('onnx-proto');
   const D = s.H * s.E;
   const F = onnx.TensorProto.DataType.FLOAT;
@@ -130,6 +130,47 @@ async function buildMhaModel(s: BenchShape): Promise<Uint8Array> {
   return onnx.ModelProto.encode(model).finish();
 }
 
+/**
+ * ORT's WebGPU flash-attention kernel (used when the device has `subgroups`) shuffles k and v
+ * across 8 or 16 lanes; on an adapter whose subgroups are narrower (SwiftShader: 4) its answers
+ * are wrong for more than ~17 query rows. Returns the adapter's minimum subgroup size when it is
+ * under 8, else 0.
+ */
+async function narrowSubgroups(): Promise<number> {
+  const adapter = await navigator.gpu.requestAdapter();
+  const info = adapter?.info as (GPUAdapterInfo & { subgroupMinSize?: number }) | undefined;
+  const min = adapter?.features.has('subgroups') ? (info?.subgroupMinSize ?? 0) : 0;
+  return min > 0 && min < 8 ? min : 0;
+}
+
+/**
+ * From now on, adapters requested through navigator.gpu report no subgroup features and create
+ * devices without them, so ORT (whose wasm requests its own adapter and device, again after its
+ * sessions are all released) takes its non-subgroup attention path. Installed in ORT's init,
+ * after the suite's device and TFJS's device exist, so only ORT's requests go through it.
+ */
+function hideSubgroupsFromLaterDevices(): void {
+  const gpu = navigator.gpu;
+  const original = gpu.requestAdapter;
+  const isSubgroup = (f: string) => f.startsWith('subgroup');
+  gpu.requestAdapter = async function (options?: GPURequestAdapterOptions) {
+    const adapter = await original.call(gpu, options);
+    if (!adapter) return adapter;
+    const features = new Set([...adapter.features].filter((f) => !isSubgroup(f)));
+    return new Proxy(adapter, {
+      get(target, prop) {
+        if (prop === 'features') return features;
+        if (prop === 'requestDevice') {
+          return (desc: GPUDeviceDescriptor = {}) =>
+            target.requestDevice({ ...desc, requiredFeatures: [...(desc.requiredFeatures ?? [])].filter((f) => !isSubgroup(f)) });
+        }
+        const value = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  };
+}
+
 export function ortPeer(wasmPaths: string): Peer {
   let ort: ORT;
   let device: GPUDevice;
@@ -141,7 +182,12 @@ export function ortPeer(wasmPaths: string): Peer {
       // No cross-origin isolation on the bench page, so no wasm threads; the work is on the GPU anyway.
       ort.env.wasm.numThreads = 1;
       ort.env.logLevel = 'error';
-      return `onnxruntime-web ${ort.env.versions?.web ?? '?'}, webgpu EP`;
+      const narrow = await narrowSubgroups();
+      if (narrow) hideSubgroupsFromLaterDevices();
+      return (
+        `onnxruntime-web ${ort.env.versions?.web ?? '?'}, webgpu EP` +
+        (narrow ? `; subgroups hidden from ORT (this adapter's are ${narrow} lanes wide; ORT's subgroup attention kernel assumes at least 8 and gives wrong answers)` : '')
+      );
     },
     async prepare(s, data) {
       const notes: string[] = [];
