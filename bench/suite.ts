@@ -431,8 +431,10 @@ export interface AttentionLib {
 export interface AttentionCtx {
   attention(q: HostTensor, k: HostTensor, v: HostTensor, opts?: Record<string, unknown>): Promise<{ data: Float32Array; shape: readonly number[] }>;
   encode(encoder: GPUCommandEncoder, buffers: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; output: GPUBuffer }, shape: Record<string, number>, opts?: Record<string, unknown>): void;
-  /** Compiles the pipelines a shape will use (incl. the wide fused tile where 'auto' picks it). */
+  /** Compiles the pipelines a shape will use (under 'auto', after measuring the wide fused tile). */
   prepare?(shape: Record<string, number>, opts?: Record<string, unknown>): Promise<void>;
+  /** The library's one-time measurements of its wide fused tile against the compact one. */
+  tileMeasurements?(): { compactMs: number; wideMs: number; verdict: string; probe: Record<string, number> }[];
   destroy(): void;
 }
 
@@ -482,6 +484,8 @@ export interface OursOptions {
   timeoutMs: number;
 }
 
+const notedMeasurements = new WeakSet<object>();
+
 export async function benchOurs(s: BenchShape, data: ShapeData, kernel: string, o: OursOptions): Promise<BenchRow> {
   const row: BenchRow = { impl: `ours:${kernel}`, shapeId: s.id, shape: s, flops: attentionFlops(s), notes: [] };
   const opts = { kernel, causal: s.causal };
@@ -494,7 +498,15 @@ export async function benchOurs(s: BenchShape, data: ShapeData, kernel: string, 
       const t0 = performance.now();
       await withTimeout(o.ctx.prepare(attentionShapeOf(s), opts), o.timeoutMs, `${row.impl} prepare`);
       const ms = performance.now() - t0;
-      if (ms > 100) row.notes?.push(`compile ${(ms / 1000).toFixed(1)} s`);
+      if (ms > 100) row.notes?.push(`prepare ${(ms / 1000).toFixed(1)} s`);
+      for (const m of o.ctx.tileMeasurements?.() ?? []) {
+        if (notedMeasurements.has(m)) continue;
+        notedMeasurements.add(m);
+        const p = m.probe;
+        row.notes?.push(
+          `tile probe (L=S=${p.queryLength} H${p.heads} E${p.headDim}): compact ${m.compactMs.toFixed(1)} ms, wide ${m.wideMs.toFixed(1)} ms -> ${m.verdict}`,
+        );
+      }
     }
     if (o.reference) {
       const out = await withTimeout(o.ctx.attention(data.q, data.k, data.v, opts), o.timeoutMs, `${row.impl} verify`);

@@ -3,7 +3,7 @@
 import { BindGroupCache } from './bind-group-cache.js';
 import { BufferPool } from './buffer-pool.js';
 import { acquireDevice } from './device.js';
-import { encodeProblem, choosePath, type Path, type ProblemBuffers, type Want } from './encode-attention.js';
+import { encodeProblem, choosePath, loadsFor, type Path, type ProblemBuffers, type Want } from './encode-attention.js';
 import {
   AttentionInputError,
   ContextDestroyedError,
@@ -14,7 +14,8 @@ import {
 import { BufferUsage, MapMode } from './gpu-constants.js';
 import { compilePipeline, foldGrid, Recorder, type Constants } from './recorder.js';
 import type { KernelName, Loads } from './shaders.js';
-import type { FusedTileChoice } from './tiles.js';
+import { TileTuner } from './tile-tuning.js';
+import { namedBlocksFit, type FusedTileChoice } from './tiles.js';
 import type {
   AttentionBuffers,
   AttentionContext,
@@ -26,6 +27,7 @@ import type {
   EncodeOptions,
   PrepareOptions,
   Tensor,
+  TileMeasurement,
 } from './types.js';
 import { MaskKind, resolveEncodeProblem, resolveProblem, type Problem } from './validate.js';
 
@@ -111,13 +113,15 @@ interface Dispatch {
  * request the device cannot hold throws DeviceLimitError before any GPU work (no buffers, no
  * uploads, no half-recorded pass in the caller's encoder). Returns the path that will run.
  */
-function preflight(device: GPUDevice, p: Problem, want: Want, fusedTile: FusedTileChoice, collect?: Dispatch[]): Path {
+function preflight(
+  device: GPUDevice, p: Problem, want: Want, fusedTile: FusedTileChoice, collect?: Dispatch[], wide = false,
+): Path {
   const none = {} as GPUBuffer;
   const dry = {
     device,
     fusedTile,
-    // Limits: as if the wide tile were not compiled yet (compact has the larger grid). prepare(): as if it were.
-    ready: () => !!collect,
+    // Limits: as if the wide tile were not chosen (compact has the larger grid). prepare(): as measured.
+    wideWins: () => wide,
     reserved: [] as GPUBuffer[],
     dummyRead: none,
     dummyWrite: none,
@@ -165,6 +169,7 @@ class Context implements AttentionContext {
   #powerPreference?: GPUPowerPreference;
   #debug: ContextDebugOptions;
   #fusedTile: FusedTileChoice;
+  #tuner: TileTuner;
   #replacing: Promise<void> | null = null;
 
   constructor(state: DeviceState, owned: boolean, options: CreateAttentionOptions & { debug?: ContextDebugOptions }) {
@@ -173,6 +178,7 @@ class Context implements AttentionContext {
     this.#powerPreference = options.powerPreference;
     this.#debug = options.debug ?? {};
     this.#fusedTile = options.fusedTile ?? 'auto';
+    this.#tuner = this.#newTuner(state.device);
     this.#destroyedSignal = new Promise<never>((_, reject) => {
       this.#signalDestroyed = () =>
         reject(new ContextDestroyedError('The attention context was destroyed while this call ran'));
@@ -221,6 +227,11 @@ class Context implements AttentionContext {
       return;
     }
     this.#state = makeState(device, gpu, true);
+    this.#tuner = this.#newTuner(device);
+  }
+
+  #newTuner(device: GPUDevice): TileTuner {
+    return new TileTuner(device, (shape, tile, repeats) => this.#probe(shape, tile, repeats));
   }
 
   /**
@@ -229,9 +240,10 @@ class Context implements AttentionContext {
    */
   #record(
     state: DeviceState, encoder: GPUCommandEncoder, p: Problem, b: ProblemBuffers, want: Want, reserved: GPUBuffer[],
+    tile: FusedTileChoice = this.#fusedTile,
   ): Path {
     const pass = encoder.beginComputePass({ label: 'webgpu-attention' });
-    const rec = new Recorder(state.device, state.pool, state.dummies, pass, state.bindGroups, this.#fusedTile);
+    const rec = new Recorder(state.device, state.pool, state.dummies, pass, state.bindGroups, tile, this.#tuner);
     try {
       return encodeProblem(rec, p, b, want);
     } finally {
@@ -439,10 +451,21 @@ class Context implements AttentionContext {
     this.#checkDestroyed();
     const p = resolveEncodeProblem(shape, options);
     const want = { weights: !!options?.weights, logSumExp: !!options?.logSumExp };
-    choosePath(p, want);
+    const path = choosePath(p, want);
     const state = await this.#live();
+    let wide = false;
+    const s = p.shape;
+    if (this.#fusedTile === 'auto' && path === 'fused' && namedBlocksFit(s) && s.queryLength >= 16) {
+      const m = await Promise.race([this.#tuner.measure(loadsFor(s), s.headDim, s.valueDim), state.lost, this.#destroyedSignal]);
+      wide = m?.verdict === 'wide';
+    }
+    await this.#compile(state, p, want, this.#fusedTile, wide);
+  }
+
+  /** Compiles, without blocking the thread, every pipeline a call of this problem would record. */
+  async #compile(state: DeviceState, p: Problem, want: Want, tile: FusedTileChoice, wide: boolean): Promise<void> {
     const dispatches: Dispatch[] = [];
-    preflight(state.device, p, want, this.#fusedTile, dispatches);
+    preflight(state.device, p, want, tile, dispatches, wide);
     const compiled = await Promise.race([
       Promise.all(dispatches.map((d) => compilePipeline(state.device, d.kernel, d.loads, d.constants))),
       state.lost,
@@ -456,6 +479,52 @@ class Context implements AttentionContext {
         'validation',
       );
     }
+  }
+
+  /**
+   * The tile measurement's probe: the fused kernel on one tile, `repeats` times in one submit, on
+   * zero-filled buffers (the work does not depend on the values). Resolves to wall-clock ms.
+   */
+  async #probe(shape: AttentionShape, tile: 'compact' | 'wide', repeats: number): Promise<number> {
+    const state = await this.#live();
+    const { device, pool } = state;
+    const p = resolveEncodeProblem(shape, { kernel: 'fused' });
+    const want = { weights: false, logSumExp: false };
+    await this.#compile(state, p, want, tile, tile === 'wide');
+    const s = p.shape;
+    const taken = [
+      s.batch * s.heads * s.queryLength * s.headDim,
+      s.batch * s.kvHeads * s.keyLength * s.headDim,
+      s.batch * s.kvHeads * s.keyLength * s.valueDim,
+      s.batch * s.heads * s.queryLength * s.valueDim,
+    ].map((n) => pool.acquire(n * 4, BufferUsage.STORAGE, 'webgpu-attention tile probe'));
+    const [q, k, v, output] = taken;
+    const reserved: GPUBuffer[] = [];
+    try {
+      device.pushErrorScope('validation');
+      const encoder = device.createCommandEncoder({ label: 'webgpu-attention tile probe' });
+      for (let r = 0; r < repeats; r++) this.#record(state, encoder, p, { q, k, v, output }, want, reserved, tile);
+      const t0 = performance.now();
+      device.queue.submit([encoder.finish()]);
+      const [error] = await Promise.race([
+        Promise.all([device.popErrorScope(), device.queue.onSubmittedWorkDone()]),
+        state.lost,
+        this.#destroyedSignal,
+      ]);
+      const ms = performance.now() - t0;
+      if (error) throw new GPUExecutionError(`GPU validation error in the tile probe: ${error.message}`, 'fused', 'validation');
+      return ms;
+    } finally {
+      if (!state.lostError) {
+        releaseAll(pool, taken);
+        releaseAll(pool, reserved);
+      }
+    }
+  }
+
+  /** Wide-tile measurements this context has (its own, or shared by another on the same adapter). */
+  tileMeasurements(): TileMeasurement[] {
+    return this.#tuner.measurements();
   }
 
   destroy(): void {

@@ -83,6 +83,11 @@ function checkBinding(device: GPUDevice, name: string, bytes: number, hint: stri
 }
 
 /** Records the chosen path; returns which path ran. */
+/** vec4 loads need every row of q, k and v to start on a 16-byte boundary. */
+export function loadsFor(shape: { headDim: number; valueDim: number }): Loads {
+  return shape.headDim % 4 === 0 && shape.valueDim % 4 === 0 ? 'vec4' : 'scalar';
+}
+
 export function encodeProblem(rec: Recorder, p: Problem, b: ProblemBuffers, want: Want): Path {
   const path = choosePath(p, want);
   const s = p.shape;
@@ -92,8 +97,7 @@ export function encodeProblem(rec: Recorder, p: Problem, b: ProblemBuffers, want
   checkBinding(dev, 'k', s.batch * s.kvHeads * s.keyLength * s.headDim * 4, hint);
   checkBinding(dev, 'v', s.batch * s.kvHeads * s.keyLength * s.valueDim * 4, hint);
   checkBinding(dev, 'output', s.batch * s.heads * s.queryLength * s.valueDim * 4, hint);
-  // vec4 loads need every row of q, k and v to start on a 16-byte boundary.
-  const loads: Loads = s.headDim % 4 === 0 && s.valueDim % 4 === 0 ? 'vec4' : 'scalar';
+  const loads = loadsFor(s);
   if (path === 'staged') encodeStaged(rec, p, b, loads);
   else encodeFused(rec, p, b, loads, path === 'split-keys');
   return path;
@@ -146,7 +150,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     const constantsFor = (t: FusedTile) =>
       ({ ...common, NAMED: named, RG: t.rowGroups, Q_REGS: t.qInRegisters, WRITE_LSE: !!b.logSumExp });
     const flops = 4 * bhTotal * Lq * Lk * E;
-    const tile = chooseFusedTile(rec.fusedTile, rec.device, p.shape, flops, () => rec.ready('flash', loads, constantsFor(WIDE)));
+    const tile = chooseFusedTile(rec.fusedTile, p.shape, () => rec.wideWins(loads, p.shape, flops, constantsFor(WIDE)));
     const rg = tile.rowGroups;
     const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk });
     rec.dispatch('flash', loads, constantsFor(tile),

@@ -5,6 +5,7 @@ import type { BufferPool } from './buffer-pool.js';
 import { DeviceLimitError } from './errors.js';
 import { BufferUsage } from './gpu-constants.js';
 import { kernelSource, type KernelName, type Loads } from './shaders.js';
+import type { TileTuner } from './tile-tuning.js';
 import type { FusedTileChoice } from './tiles.js';
 import { CausalMode, causalOffset, type Problem } from './validate.js';
 
@@ -101,9 +102,20 @@ export class Recorder {
     private readonly dummies: { read: GPUBuffer; write: GPUBuffer },
     readonly pass: GPUComputePassEncoder,
     private readonly bindGroups: BindGroupCache,
-    /** The context's fusedTile option. */
+    /** The context's fusedTile option (or the tile a probe forces). */
     readonly fusedTile: FusedTileChoice = 'auto',
+    /** The context's measurement of the wide tile on this adapter (fusedTile 'auto'). */
+    private readonly tuner?: TileTuner,
   ) {}
+
+  /**
+   * fusedTile 'auto': whether this adapter's measurement chose the wide tile for these head sizes
+   * and its pipeline with these constants is compiled (starting what is missing, in the background).
+   */
+  wideWins(loads: Loads, shape: { headDim: number; valueDim: number }, flops: number, wideConstants: Constants): boolean {
+    const verdict = this.tuner?.verdict(loads, shape.headDim, shape.valueDim, flops);
+    return verdict === 'wide' && this.ready('flash', loads, wideConstants);
+  }
 
   /** Whether a pipeline is compiled (if not, its compile starts in the background). */
   ready(kernel: KernelName, loads: Loads, constants: Constants): boolean {

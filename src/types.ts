@@ -90,10 +90,16 @@ export interface AttentionContext {
   /**
    * Compiles, without blocking the thread, every pipeline a call of this shape and these options
    * will use, and resolves when they are ready, so the first call does not compile. Under
-   * fusedTile 'auto' on a software adapter this includes the wide fused tile, which otherwise
-   * compiles in the background while the first calls run the compact one.
+   * fusedTile 'auto' this first measures the wide fused tile against the compact one (once per
+   * adapter and head size) and compiles the one chosen; otherwise that
+   * happens in the background while the first calls run the compact tile.
    */
   prepare(shape: AttentionShape, options?: PrepareOptions): Promise<void>;
+  /**
+   * The measurements fusedTile 'auto' has made of the wide tile against the compact one on this
+   * context's adapter (one per head size; shared by every context on the same adapter).
+   */
+  tileMeasurements(): TileMeasurement[];
   /** Frees every GPU object the context made; a borrowed device is left alive. Safe to call twice. */
   destroy(): void;
 }
@@ -111,9 +117,28 @@ export interface CreateAttentionOptions {
   powerPreference?: GPUPowerPreference;
   /**
    * The fused kernel's tile (README: "Tiles"). 'compact': 4 rows per invocation, quick to compile.
-   * 'wide': 16 rows with q in registers, for software adapters (faster there, ~30 s to compile on
-   * SwiftShader, and wants E and Ev <= 64). 'auto' (default): wide on software adapters for calls
-   * over 1e8 FLOPs once it has compiled in the background; compact otherwise.
+   * 'wide': 16 rows with q in registers (faster on software adapters, ~30 s to compile on
+   * SwiftShader; needs E and Ev <= 64). 'auto' (default): compact, until the context has done 1e9
+   * FLOPs of work that could take the wide tile; then the wide tile is compiled in the background
+   * and timed against compact once per adapter and head size, and used where it measured faster.
    */
   fusedTile?: 'auto' | 'compact' | 'wide';
+}
+
+/** A one-time measurement of the wide fused tile against the compact one (README: "Tiles"). */
+export interface TileMeasurement {
+  /** The adapter the verdict applies to: `vendor / architecture / device / description`. */
+  adapter: string;
+  /** vec4 loads (E and Ev multiples of 4) or scalar ones. */
+  loads: 'vec4' | 'scalar';
+  headDim: number;
+  valueDim: number;
+  /** The probe problem (B=1, H=8, Lq=Lk=256, the call's head sizes). */
+  probe: AttentionShape;
+  /** Dispatches recorded per timed submit (more on fast adapters). */
+  repeats: number;
+  /** Best wall-clock ms per dispatch over the rounds, submit to onSubmittedWorkDone. */
+  compactMs: number;
+  wideMs: number;
+  verdict: 'compact' | 'wide';
 }

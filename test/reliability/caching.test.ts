@@ -95,29 +95,48 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     device.destroy();
   });
 
-  // 4·8·512·512·16 = 1.3e8 FLOPs: over WIDE_MIN_FLOPS, so 'auto' wants the wide tile on SwiftShader.
+  // 4·8·512·512·16 = 1.3e8 FLOPs per call: 8 calls pass WIDE_HOT_FLOPS (1e9).
   const big: Case = { name: 'big', B: 1, H: 8, Lq: 512, Lk: 512, E: 16 };
   const bigShape = { batch: 1, heads: 8, kvHeads: 8, queryLength: 512, keyLength: 512, headDim: 16, valueDim: 16 };
 
-  it("fusedTile 'auto' on a software adapter: the first big call runs compact and compiles the wide tile in the background; prepare() waits for it; then nothing compiles", async () => {
+  it("fusedTile 'auto': compact until 1e9 FLOPs of eligible work, then the wide tile is measured once per adapter in the background; prepare() waits for it; then nothing compiles", async () => {
     const device = await borrowedDevice();
     const counters = instrument(device);
     const errors = uncapturedErrors(device);
     const ctx = await createAttention({ device });
     const { q, k, v, options } = makeInputs(big, seed, 'fused');
     const ref = attentionReference(q, k, v, options).data;
-    expect(agrees(compare((await ctx.attention(q, k, v, options)).data, ref))).toBe(true);
-    expect(counters.createComputePipeline).toBe(1); // compact, compiled for this call
-    expect(counters.createComputePipelineAsync).toBe(1); // wide, in the background
-    await ctx.prepare(bigShape, { kernel: 'fused' }); // the same compile, awaited
-    expect(counters.createComputePipelineAsync).toBe(1);
+    for (let i = 0; i < 7; i++) expect(agrees(compare((await ctx.attention(q, k, v, options)).data, ref))).toBe(true);
+    expect(counters.createComputePipeline).toBe(1); // compact, compiled for the first call
+    expect(counters.createComputePipelineAsync).toBe(0); // 7 · 1.3e8 < 1e9: not hot yet
+    expect(ctx.tileMeasurements()).toEqual([]);
+    expect(agrees(compare((await ctx.attention(q, k, v, options)).data, ref))).toBe(true); // the 8th: hot
+    expect(counters.createComputePipelineAsync).toBeGreaterThan(0); // the probe's pipelines, in the background
+    await ctx.prepare(bigShape, { kernel: 'fused' }); // waits for the same measurement
+    const [m, ...more] = ctx.tileMeasurements();
+    expect(more).toEqual([]);
+    expect(m).toMatchObject({ loads: 'vec4', headDim: 16, valueDim: 16 });
+    for (const ms of [m.compactMs, m.wideMs]) expect(ms > 0 && Number.isFinite(ms)).toBe(true);
+    expect(m.verdict).toBe(m.wideMs < 0.95 * m.compactMs ? 'wide' : 'compact');
     const before = compiled(counters);
-    expect(agrees(compare((await ctx.attention(q, k, v, options)).data, ref))).toBe(true); // on the wide tile
+    expect(agrees(compare((await ctx.attention(q, k, v, options)).data, ref))).toBe(true); // on the tile measured faster
     expect(compiled(counters)).toEqual(before);
+
+    // Another device of the same adapter shares the verdict: nothing is measured again.
+    const device2 = await borrowedDevice();
+    const ctx2 = await createAttention({ device: device2 });
+    expect(ctx2.tileMeasurements()).toEqual([m]);
+    expect(ctx2.tileMeasurements()[0]).toBe(m);
+    const counters2 = instrument(device2);
+    await ctx2.prepare(bigShape, { kernel: 'fused' });
+    expect(counters2.submit).toBe(0); // no probe ran on this device
+    expect(agrees(compare((await ctx2.attention(q, k, v, options)).data, ref))).toBe(true);
     expect(errors).toEqual([]);
     ctx.destroy();
+    ctx2.destroy();
     device.destroy();
-  }, 120_000);
+    device2.destroy();
+  }, 180_000);
 
   it('prepare() before the first call: that call compiles nothing', async () => {
     const device = await borrowedDevice();

@@ -1,0 +1,124 @@
+// A one-time measurement, per adapter, of whether the wide fused tile beats the compact one.
+//
+// Which tile is faster depends on the adapter far more than on the call: on SwiftShader (a CPU)
+// the wide tile's shared k/v loads make it ~1.6-1.9x faster, on a real GPU its register
+// footprint would spill. So under fusedTile 'auto' nothing is assumed: once a context has run
+// enough work that could take the wide tile (WIDE_HOT_FLOPS, like a JIT's hotness counter), the
+// wide pipeline is compiled in the background and both tiles are timed on a fixed probe problem.
+// The verdict is cached per adapter (vendor, architecture, device, description) and per head
+// size, for every context in the page or process; until it is in, calls run compact.
+
+import type { Loads } from './shaders.js';
+import type { AttentionShape, TileMeasurement } from './types.js';
+
+/** Work (nominal FLOPs) of wide-eligible calls after which a context measures the wide tile. */
+export const WIDE_HOT_FLOPS = 1e9;
+
+/** The wide tile must be this much faster than compact to be used (measurements are noisy). */
+export const WIDE_MARGIN = 0.95;
+
+/** Wall-clock time a probe aims for, so fast adapters repeat the dispatch instead of timing noise. */
+const PROBE_TARGET_MS = 30;
+const PROBE_MAX_REPEATS = 64;
+const PROBE_ROUNDS = 3;
+
+/** Runs the probe problem `repeats` times on one tile in one submit; resolves to wall-clock ms. */
+export type ProbeRunner = (shape: AttentionShape, tile: 'compact' | 'wide', repeats: number) => Promise<number>;
+
+type Entry = { promise: Promise<TileMeasurement | null>; result?: TileMeasurement | null };
+
+// Verdicts shared by every device of the same adapter; keyed by adapter, loads and head size.
+const shared = new Map<string, Entry>();
+
+export function adapterName(device: GPUDevice): string | null {
+  const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo; // missing in older browsers
+  if (!info) return null;
+  return [info.vendor, info.architecture, info.device, info.description].map((s) => s || '-').join(' / ');
+}
+
+export class TileTuner {
+  #hot = 0;
+  // Used instead of `shared` when the adapter cannot be named (then the verdict is per device).
+  readonly #own = new Map<string, Entry>();
+  readonly #adapter: string | null;
+
+  constructor(device: GPUDevice, private readonly runProbe: ProbeRunner) {
+    this.#adapter = adapterName(device);
+  }
+
+  #entries(): Map<string, Entry> {
+    return this.#adapter ? shared : this.#own;
+  }
+
+  #key(loads: Loads, headDim: number, valueDim: number): string {
+    return `${this.#adapter ?? 'this device'}|${loads}|${Math.ceil(headDim / 4)}|${Math.ceil(valueDim / 4)}`;
+  }
+
+  /**
+   * The measured verdict for calls with these head sizes, or undefined while there is none. Counts
+   * the call's work; once the context has done WIDE_HOT_FLOPS of it, the measurement starts.
+   */
+  verdict(loads: Loads, headDim: number, valueDim: number, flops: number): 'compact' | 'wide' | undefined {
+    const entry = this.#entries().get(this.#key(loads, headDim, valueDim));
+    if (entry) return entry.result === undefined ? undefined : (entry.result?.verdict ?? 'compact');
+    this.#hot += flops;
+    if (this.#hot >= WIDE_HOT_FLOPS) void this.measure(loads, headDim, valueDim);
+    return undefined;
+  }
+
+  /** Measures (once per adapter and head size; later callers share the result). Null if it failed. */
+  measure(loads: Loads, headDim: number, valueDim: number): Promise<TileMeasurement | null> {
+    const entries = this.#entries();
+    const key = this.#key(loads, headDim, valueDim);
+    let entry = entries.get(key);
+    if (!entry) {
+      const probe: AttentionShape = { batch: 1, heads: 8, kvHeads: 8, queryLength: 256, keyLength: 256, headDim, valueDim };
+      const e: Entry = {
+        promise: this.#time(loads, probe).then(
+          (m) => (e.result = m),
+          () => {
+            // The device was lost or the context destroyed mid-probe: let a later context retry.
+            if (entries.get(key) === e) entries.delete(key);
+            return null;
+          },
+        ),
+      };
+      entries.set(key, (entry = e));
+    }
+    return entry.promise;
+  }
+
+  /** This context's verdicts and any it shares with other contexts on the same adapter. */
+  measurements(): TileMeasurement[] {
+    const mine = this.#adapter ? `${this.#adapter}|` : 'this device|';
+    return [...this.#entries()]
+      .filter(([key, e]) => key.startsWith(mine) && e.result)
+      .map(([, e]) => e.result as TileMeasurement);
+  }
+
+  async #time(loads: Loads, probe: AttentionShape): Promise<TileMeasurement | null> {
+    // The first wide run compiles the wide pipeline (awaited, not timed); null if it failed.
+    const first = await this.runProbe(probe, 'wide', 1).catch(() => null);
+    if (first === null) return null;
+    await this.runProbe(probe, 'compact', 1);
+    const once = Math.min(await this.runProbe(probe, 'compact', 1), await this.runProbe(probe, 'wide', 1));
+    const repeats = Math.max(1, Math.min(PROBE_MAX_REPEATS, Math.ceil(PROBE_TARGET_MS / Math.max(once, 0.01))));
+    let compactMs = Infinity;
+    let wideMs = Infinity;
+    for (let r = 0; r < PROBE_ROUNDS; r++) {
+      compactMs = Math.min(compactMs, (await this.runProbe(probe, 'compact', repeats)) / repeats);
+      wideMs = Math.min(wideMs, (await this.runProbe(probe, 'wide', repeats)) / repeats);
+    }
+    return {
+      adapter: this.#adapter ?? 'unnamed adapter',
+      loads,
+      headDim: probe.headDim,
+      valueDim: probe.valueDim ?? probe.headDim,
+      probe,
+      repeats,
+      compactMs,
+      wideMs,
+      verdict: wideMs < WIDE_MARGIN * compactMs ? 'wide' : 'compact',
+    };
+  }
+}
