@@ -4,11 +4,12 @@
 //   SwiftShader; the register footprint (16 mat4x4 accumulators) is the most a real GPU should hold
 //   per invocation without workgroup-memory tiling.
 // wide: 16 query rows per invocation with q held in registers: every k and v load serves 16 rows.
-//   On SwiftShader, where loads (per-invocation gathers) dominate, that measured ~1.9x faster at
-//   L=S=1024, but compiling it takes ~30 s there (unrolled code for 16 rows x 64 dims).
+//   On SwiftShader, where loads (per-invocation gathers) dominate, that measured ~1.9x faster
+//   (E=64 at L=S=1024, E=128 at L=S=512), but compiling its unrolled code takes ~30 s there for
+//   E=64 and ~105 s for E=128 (8 rows at E=128: 1.4x, for a 37 s compile; not kept).
 //
 // 'auto' measures instead of guessing: the wide tile is used only on adapters where a one-time
-// probe found it faster (src/tile-tuning.ts), for heads of up to 64 dims with at least 16 query
+// probe found it faster (src/tile-tuning.ts), for heads of up to 128 dims with at least 16 query
 // rows, and only once its pipeline is compiled; until then calls run compact (tiered, like a JIT).
 // ctx.prepare() runs the probe and the compiles ahead of time.
 
@@ -18,16 +19,16 @@ export interface FusedTile {
   name: 'compact' | 'wide';
   /** Groups of 4 query rows per invocation (flash.wgsl's RG). */
   rowGroups: number;
-  /** Query rows held in named registers (flash.wgsl's Q_REGS); needs E and Ev <= 64. */
+  /** Query rows held in named registers (flash.wgsl's Q_REGS); needs E and Ev <= 128. */
   qInRegisters: boolean;
 }
 
 export const COMPACT: FusedTile = { name: 'compact', rowGroups: 1, qInRegisters: false };
 export const WIDE: FusedTile = { name: 'wide', rowGroups: 4, qInRegisters: true };
 
-/** E and Ev up to 64: flash.wgsl's unrolled named blocks (its NAMED) fit; the wide tile needs them. */
+/** E and Ev up to 128: flash.wgsl's unrolled named blocks (its NAMED) fit; the wide tile needs them. */
 export function namedBlocksFit(shape: { headDim: number; valueDim: number }): boolean {
-  return Math.ceil(shape.headDim / 4) <= 16 && Math.ceil(shape.valueDim / 4) <= 16;
+  return Math.ceil(shape.headDim / 4) <= 32 && Math.ceil(shape.valueDim / 4) <= 32;
 }
 
 /**

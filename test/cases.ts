@@ -48,6 +48,9 @@ export const cases: Case[] = [
   { name: 'Lq > Lk', B: 1, H: 2, Lq: 95, Lk: 17, E: 12 },
   { name: 'E != Ev (5, 3)', B: 2, H: 1, Lq: 10, Lk: 13, E: 5, Ev: 3 },
   { name: 'E != Ev (3, 33)', B: 1, H: 2, Lq: 7, Lk: 34, E: 3, Ev: 33 },
+  // Heads up to 128 take flash.wgsl's unrolled named blocks; wider ones take its arrays.
+  { name: 'E 128, rows 18', B: 1, H: 1, Lq: 18, Lk: 23, E: 128 },
+  { name: 'E 132', B: 1, H: 1, Lq: 9, Lk: 14, E: 132 },
   { name: 'E 256', B: 1, H: 1, Lq: 20, Lk: 36, E: 256, Ev: 256 },
   { name: 'E 260 (staged only)', B: 1, H: 1, Lq: 5, Lk: 9, E: 260, kernels: ['staged', 'auto'] },
   { name: 'large logits (~300)', B: 1, H: 2, Lq: 19, Lk: 23, E: 16, values: { kind: 'integers', max: 5 }, scale: 1 },
