@@ -148,14 +148,14 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
   const mask = b.mask ?? rec.dummyRead;
   if (!splitKeys) {
     const constantsFor = (t: FusedTile) =>
-      ({ ...common, NAMED: named, RG: t.rowGroups, Q_REGS: t.qInRegisters, WRITE_LSE: !!b.logSumExp });
+      ({ ...common, NAMED: named, RG: t.rowGroups, Q_REGS: t.qInRegisters, WG: t.workgroupSize, WRITE_LSE: !!b.logSumExp });
     const flops = 4 * bhTotal * Lq * Lk * E;
     const tile = chooseFusedTile(rec.fusedTile, p.shape, () => rec.wideWins(loads, p.shape, flops, constantsFor(WIDE)));
     const rg = tile.rowGroups;
     const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk });
     rec.dispatch('flash', loads, constantsFor(tile),
       [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, b.output], [6, b.logSumExp ?? rec.dummyWrite]],
-      Math.ceil((bhTotal * Math.ceil(Lq / (4 * rg))) / 64));
+      Math.ceil((bhTotal * Math.ceil(Lq / (4 * rg))) / tile.workgroupSize));
     return;
   }
   const { splits, keysPerSplit } = chooseSplits(p);

@@ -20,7 +20,7 @@ export const WIDE_MARGIN = 0.95;
 /** Wall-clock time a probe aims for, so fast adapters repeat the dispatch instead of timing noise. */
 const PROBE_TARGET_MS = 30;
 const PROBE_MAX_REPEATS = 64;
-const PROBE_ROUNDS = 3;
+const PROBE_ROUNDS = 5;
 
 /** Runs the probe problem `repeats` times on one tile in one submit; resolves to wall-clock ms. */
 export type ProbeRunner = (shape: AttentionShape, tile: 'compact' | 'wide', repeats: number) => Promise<number>;
@@ -72,7 +72,7 @@ export class TileTuner {
     const key = this.#key(loads, headDim, valueDim);
     let entry = entries.get(key);
     if (!entry) {
-      const probe: AttentionShape = { batch: 1, heads: 8, kvHeads: 8, queryLength: 256, keyLength: 256, headDim, valueDim };
+      const probe: AttentionShape = { batch: 1, heads: 8, kvHeads: 8, queryLength: 512, keyLength: 512, headDim, valueDim };
       const e: Entry = {
         promise: this.#time(loads, probe).then(
           (m) => (e.result = m),

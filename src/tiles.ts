@@ -21,10 +21,14 @@ export interface FusedTile {
   rowGroups: number;
   /** Query rows held in named registers (flash.wgsl's Q_REGS); needs E and Ev <= 128. */
   qInRegisters: boolean;
+  /** Invocations per workgroup (flash.wgsl's WG). */
+  workgroupSize: number;
 }
 
-export const COMPACT: FusedTile = { name: 'compact', rowGroups: 1, qInRegisters: false };
-export const WIDE: FusedTile = { name: 'wide', rowGroups: 4, qInRegisters: true };
+export const COMPACT: FusedTile = { name: 'compact', rowGroups: 1, qInRegisters: false, workgroupSize: 64 };
+// 16 per workgroup: a head of 128 rows is 8 wide invocations, so B1 H8 L=128 makes 4 workgroups
+// rather than 1, and a CPU adapter spreads them over its cores (measured 1.28x at L=S=128).
+export const WIDE: FusedTile = { name: 'wide', rowGroups: 4, qInRegisters: true, workgroupSize: 16 };
 
 /** E and Ev up to 128: flash.wgsl's unrolled named blocks (its NAMED) fit; the wide tile needs them. */
 export function namedBlocksFit(shape: { headDim: number; valueDim: number }): boolean {

@@ -134,7 +134,7 @@ export interface TileMeasurement {
   loads: 'vec4' | 'scalar';
   headDim: number;
   valueDim: number;
-  /** The probe problem (B=1, H=8, Lq=Lk=256, the call's head sizes). */
+  /** The probe problem (B=1, H=8, Lq=Lk=512, the call's head sizes). */
   probe: AttentionShape;
   /** Dispatches recorded per timed submit (more on fast adapters). */
   repeats: number;
