@@ -501,11 +501,19 @@ class Context implements AttentionContext {
     const [q, k, v, output] = taken;
     const reserved: GPUBuffer[] = [];
     try {
+      // Push, record, submit and pop with nothing awaited in between (as in #run), so the scope
+      // never interleaves with another call's and is popped even if recording throws.
       device.pushErrorScope('validation');
-      const encoder = device.createCommandEncoder({ label: 'webgpu-attention tile probe' });
-      for (let r = 0; r < repeats; r++) this.#record(state, encoder, p, { q, k, v, output }, want, reserved, tile);
-      const t0 = performance.now();
-      device.queue.submit([encoder.finish()]);
+      let t0 = 0;
+      try {
+        const encoder = device.createCommandEncoder({ label: 'webgpu-attention tile probe' });
+        for (let r = 0; r < repeats; r++) this.#record(state, encoder, p, { q, k, v, output }, want, reserved, tile);
+        t0 = performance.now();
+        device.queue.submit([encoder.finish()]);
+      } catch (e) {
+        device.popErrorScope().catch(() => {});
+        throw e;
+      }
       const [error] = await Promise.race([
         Promise.all([device.popErrorScope(), device.queue.onSubmittedWorkDone()]),
         state.lost,
