@@ -43,3 +43,19 @@ for (const c of cases) {
     }
   });
 }
+
+// The fused kernel's wide tile (16 rows per invocation, q in registers) compiled by the browser's
+// own Tint, which differs from Node's Dawn. Heads up to 8 dims only: the wide tile's compile time
+// grows with the head size (~35 s at E = 64 on SwiftShader); vitest runs every size in Node.
+const wideCases = cases.filter((c) => (c.kernels ?? ALL_KERNELS).includes('fused') && c.E <= 8 && (c.Ev ?? c.E) <= 8);
+for (const c of wideCases) {
+  test(`${c.name} on the wide tile`, async () => {
+    const r = await page.evaluate(
+      ([name, s]) => (window as any).runCase(name, 'fused', s, false, 'wide'),
+      [c.name, seed] as const,
+    );
+    expect(ok(r.output), `${c.name} on the wide tile, seed ${seed}: ${JSON.stringify(r.output)}`).toBe(true);
+    expect(r.shapeOk).toBe(true);
+    expect(r.gpuErrors).toEqual([]);
+  });
+}

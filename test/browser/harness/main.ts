@@ -4,21 +4,28 @@ import type { AttentionContext, KernelChoice } from '../../../dist/index.js';
 import { cases, makeInputs } from '../../cases.js';
 import { compare } from '../../compare.js';
 
-let ctxPromise: Promise<AttentionContext> | null = null;
+type Tile = 'auto' | 'wide';
+const ctxPromises = new Map<Tile, Promise<AttentionContext>>();
 const gpuErrors: string[] = [];
 
-function context(): Promise<AttentionContext> {
-  ctxPromise ??= createAttention({ debug: { poisonOutputs: true } } as Parameters<typeof createAttention>[0]).then((ctx) => {
-    ctx.device.addEventListener('uncapturederror', (e) => gpuErrors.push((e as GPUUncapturedErrorEvent).error.message));
-    return ctx;
-  });
-  return ctxPromise;
+/** One context per fused tile: 'auto' (the default), and 'wide' forced so the browser's Tint compiles it too. */
+function context(tile: Tile): Promise<AttentionContext> {
+  let p = ctxPromises.get(tile);
+  if (!p) {
+    const options = { fusedTile: tile, debug: { poisonOutputs: true } } as Parameters<typeof createAttention>[0];
+    p = createAttention(options).then((ctx) => {
+      ctx.device.addEventListener('uncapturederror', (e) => gpuErrors.push((e as GPUUncapturedErrorEvent).error.message));
+      return ctx;
+    });
+    ctxPromises.set(tile, p);
+  }
+  return p;
 }
 
-async function runCase(name: string, kernel: KernelChoice, seed: number, withWeights: boolean) {
+async function runCase(name: string, kernel: KernelChoice, seed: number, withWeights: boolean, tile: Tile = 'auto') {
   const c = cases.find((x) => x.name === name);
   if (!c) throw new Error(`no case named ${name}`);
-  const ctx = await context();
+  const ctx = await context(tile);
   const { q, k, v, options } = makeInputs(c, seed, kernel);
   const ref = attentionReferenceFull(q, k, v, options);
   if (withWeights) {
