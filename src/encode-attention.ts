@@ -27,6 +27,11 @@ const DECODE_MIN_KEYS = 256;
 /** Split-keys aims for this many invocations, with at least this many keys each. */
 const SPLIT_TARGET_INVOCATIONS = 4096;
 const SPLIT_MIN_KEYS = 128;
+/**
+ * Invocations per split-keys workgroup. 16, not 64: decoding B1 H8 S=1024 is 8 heads x 8 chunks =
+ * 64 invocations, which as one workgroup ran on one core of a CPU adapter (browser A/B: 1.3-1.5x).
+ */
+const SPLIT_WG = 16;
 
 export function choosePath(p: Problem, want: Want): Path {
   const { headDim: E, valueDim: Ev, batch, heads, queryLength: Lq, keyLength: Lk } = p.shape;
@@ -164,9 +169,9 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
   const partials = rec.scratch(partialBytes, BufferUsage.STORAGE, 'webgpu-attention split partials');
   const stats = rec.scratch(rows * splits * 8, BufferUsage.STORAGE, 'webgpu-attention split stats');
   const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits, keysPerSplit });
-  rec.dispatch('flash-split', loads, { ...common, NAMED: Math.ceil(Ev / 4) <= 16 },
+  rec.dispatch('flash-split', loads, { ...common, NAMED: Math.ceil(Ev / 4) <= 16, WG: SPLIT_WG },
     [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
-    Math.ceil((rows * splits) / 64));
+    Math.ceil((rows * splits) / SPLIT_WG));
   rec.dispatch('merge', 'scalar', { WRITE_LSE: !!b.logSumExp },
     [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
     Math.ceil((rows * Math.ceil(Ev / 4)) / 64));
