@@ -4,7 +4,7 @@
 // templates here, then run `node scripts/unroll-flash.mjs`.
 import { readFileSync, writeFileSync } from 'node:fs';
 
-const NAMED_VEC4 = 32; // E and Ev up to 128 (flash.wgsl's NAMED_MAX)
+const NAMED_VEC4 = 32; // E and Ev up to 128: keep in step with namedBlocksFit in src/tiles.ts
 const file = new URL('../shaders/flash.wgsl', import.meta.url);
 const range = (n) => [...Array(n).keys()];
 

@@ -15,7 +15,7 @@ import { BufferUsage, MapMode } from './gpu-constants.js';
 import { compilePipeline, foldGrid, Recorder, type Constants } from './recorder.js';
 import type { KernelName, Loads } from './shaders.js';
 import { TileTuner } from './tile-tuning.js';
-import { namedBlocksFit, type FusedTileChoice } from './tiles.js';
+import { autoMayWiden, type FusedTileChoice } from './tiles.js';
 import type {
   AttentionBuffers,
   AttentionContext,
@@ -455,7 +455,7 @@ class Context implements AttentionContext {
     const state = await this.#live();
     let wide = false;
     const s = p.shape;
-    if (this.#fusedTile === 'auto' && path === 'fused' && namedBlocksFit(s) && s.queryLength >= 16) {
+    if (this.#fusedTile === 'auto' && path === 'fused' && autoMayWiden(s)) {
       const m = await Promise.race([this.#tuner.measure(loadsFor(s), s.headDim, s.valueDim), state.lost, this.#destroyedSignal]);
       wide = m?.verdict === 'wide';
     }

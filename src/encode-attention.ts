@@ -87,12 +87,12 @@ function checkBinding(device: GPUDevice, name: string, bytes: number, hint: stri
   }
 }
 
-/** Records the chosen path; returns which path ran. */
 /** vec4 loads need every row of q, k and v to start on a 16-byte boundary. */
 export function loadsFor(shape: { headDim: number; valueDim: number }): Loads {
   return shape.headDim % 4 === 0 && shape.valueDim % 4 === 0 ? 'vec4' : 'scalar';
 }
 
+/** Records the chosen path; returns which path ran. */
 export function encodeProblem(rec: Recorder, p: Problem, b: ProblemBuffers, want: Want): Path {
   const path = choosePath(p, want);
   const s = p.shape;

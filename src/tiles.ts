@@ -47,7 +47,14 @@ export function chooseFusedTile(
 ): FusedTile {
   if (!namedBlocksFit(shape) || choice === 'compact') return COMPACT;
   if (choice === 'wide') return WIDE;
-  // A head with fewer than 16 query rows would leave most of a wide tile idle (decoding shapes).
-  if (shape.queryLength < 16) return COMPACT;
-  return wideWins() ? WIDE : COMPACT;
+  return autoMayWiden(shape) && wideWins() ? WIDE : COMPACT;
+}
+
+/**
+ * Whether 'auto' considers the wide tile for a call of this shape at all (then the measurement
+ * decides): its named blocks fit, and the head has at least 16 query rows (fewer would leave most
+ * of a wide tile idle, as decoding shapes do).
+ */
+export function autoMayWiden(shape: { headDim: number; valueDim: number; queryLength: number }): boolean {
+  return namedBlocksFit(shape) && shape.queryLength >= 16;
 }
