@@ -53,6 +53,7 @@ const meta = {
 };
 const shaders = {
   fma: readFileSync(join(benchDir, 'shaders/fma-ceiling.wgsl'), 'utf8'),
+  fmaLooped: readFileSync(join(benchDir, 'shaders/fma-looped.wgsl'), 'utf8'),
   copy: readFileSync(join(benchDir, 'shaders/copy-bandwidth.wgsl'), 'utf8'),
 };
 let exitCode = 0;

@@ -16,7 +16,8 @@ for (const file of process.argv.slice(2)) {
     const c = res.ceilings;
     out.push(
       `- FMA ceiling **${c.fma.gflops.toFixed(2)} GFLOP/s** (median of ${c.fma.measurement.reps}, ${c.fma.measurement.timing}); ` +
-        `copy bandwidth **${c.copy.gbps.toFixed(2)} GB/s** (read + write, ${(c.copy.bufferBytes / 2 ** 20).toFixed(0)} MiB buffers, median of ${c.copy.measurement.reps})`,
+        `copy bandwidth **${c.copy.gbps.toFixed(2)} GB/s** (read + write, ${(c.copy.bufferBytes / 2 ** 20).toFixed(0)} MiB buffers, median of ${c.copy.measurement.reps})` +
+        (c.fmaLooped ? `; the looped FMA kernel (one step per iteration, not a ceiling) ${c.fmaLooped.gflops.toFixed(2)} GFLOP/s` : ''),
     );
   }
   out.push('', formatTable(res), '');

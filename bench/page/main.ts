@@ -1,5 +1,6 @@
 // The browser side of the benchmark: bench/browser.ts opens this page and calls window.bench.run().
 import fmaWgsl from '../shaders/fma-ceiling.wgsl?raw';
+import fmaLoopedWgsl from '../shaders/fma-looped.wgsl?raw';
 import copyWgsl from '../shaders/copy-bandwidth.wgsl?raw';
 import type { AttentionLib, BenchResults, BenchShape, Peer, RepeatPolicy, SuiteConfig } from '../suite';
 import { errorText, requestBenchDevice, runSuite } from '../suite';
@@ -58,7 +59,7 @@ async function run(cfg: PageConfig): Promise<BenchResults> {
     limits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize },
     crossOriginIsolated: globalThis.crossOriginIsolated,
   };
-  const res = await runSuite('browser', { ...cfg }, { device, lib, libError, shaders: { fma: fmaWgsl, copy: copyWgsl }, peers, log }, meta);
+  const res = await runSuite('browser', { ...cfg }, { device, lib, libError, shaders: { fma: fmaWgsl, fmaLooped: fmaLoopedWgsl, copy: copyWgsl }, peers, log }, meta);
   device.destroy();
   status.textContent = 'done';
   return res;
