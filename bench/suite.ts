@@ -335,35 +335,21 @@ export interface CeilingShaders {
 export function fmaFlopsPerIteration(wgsl: string): number {
   const code = wgsl.replace(/\/\/.*$/gm, '');
   const steps = code.match(/\bfma\(/g)?.length ?? 0;
-  if (steps === 0) throw new Error('fma-ceiling.wgsl: no fma( calls found');
+  if (steps === 0) throw new Error('FMA ceiling shader: no fma( calls to count FLOPs by');
   return steps * 4 * 2;
 }
 
-/** One FMA kernel: 1024 workgroups of 64 invocations, `iterations` loop iterations each. */
-async function measureFma(device: GPUDevice, timer: GpuTimer, wgsl: string, iterations: number, policy: RepeatPolicy, destroy: GPUBuffer[]) {
-  // fma-ceiling.wgsl: 1024 x 64 invocations x 128 iterations x 1024 FLOPs = 8.6 GFLOP (~0.2-0.3 s on SwiftShader).
-  const workgroups = 1024;
-  const invocations = workgroups * 64;
-  const flops = invocations * iterations * fmaFlopsPerIteration(wgsl);
-  const params = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-  const pv = new ArrayBuffer(16);
-  new Uint32Array(pv, 0, 1)[0] = iterations;
-  new Float32Array(pv, 4, 2).set([0.9999, 0.0001]);
-  device.queue.writeBuffer(params, 0, pv);
-  const sink = device.createBuffer({ size: invocations * 16, usage: GPUBufferUsage.STORAGE });
-  destroy.push(params, sink);
+/** Median time of one ceiling kernel: its buffers bound to bindings 0, 1, ... in order, `workgroups` in x. */
+function timeKernel(device: GPUDevice, timer: GpuTimer, wgsl: string, buffers: GPUBuffer[], workgroups: number, policy: RepeatPolicy): Promise<Measurement> {
   const pipe = device.createComputePipeline({
     layout: 'auto',
     compute: { module: device.createShaderModule({ code: wgsl }), entryPoint: 'main' },
   });
   const bind = device.createBindGroup({
     layout: pipe.getBindGroupLayout(0),
-    entries: [
-      { binding: 0, resource: { buffer: params } },
-      { binding: 1, resource: { buffer: sink } },
-    ],
+    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
   });
-  const measurement = await measure(
+  return measure(
     () =>
       timer.time((enc) => {
         const pass = enc.beginComputePass();
@@ -374,6 +360,21 @@ async function measureFma(device: GPUDevice, timer: GpuTimer, wgsl: string, iter
       }),
     { ...policy, reps: Math.max(policy.reps, 5) },
   );
+}
+
+/** One FMA kernel: 1024 workgroups of 64 invocations, `iterations` loop iterations each. */
+async function measureFma(device: GPUDevice, timer: GpuTimer, wgsl: string, iterations: number, policy: RepeatPolicy, destroy: GPUBuffer[]) {
+  const workgroups = 1024;
+  const invocations = workgroups * 64;
+  const flops = invocations * iterations * fmaFlopsPerIteration(wgsl);
+  const params = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  const pv = new ArrayBuffer(16);
+  new Uint32Array(pv, 0, 1)[0] = iterations;
+  new Float32Array(pv, 4, 2).set([0.9999, 0.0001]);
+  device.queue.writeBuffer(params, 0, pv);
+  const sink = device.createBuffer({ size: invocations * 16, usage: GPUBufferUsage.STORAGE });
+  destroy.push(params, sink);
+  const measurement = await timeKernel(device, timer, wgsl, [params, sink], workgroups, policy);
   return { gflops: flops / (measurement.ms * 1e6), flops, measurement };
 }
 
@@ -381,8 +382,9 @@ export async function measureCeilings(device: GPUDevice, shaders: CeilingShaders
   const timer = new GpuTimer(device);
   const destroy: GPUBuffer[] = [];
   try {
+    // 1024 x 64 invocations x 128 iterations x 1024 FLOPs = 8.6 GFLOP (~0.2-0.3 s on SwiftShader).
     const fma = await measureFma(device, timer, shaders.fma, 128, policy, destroy);
-    // The looped kernel runs 512 iterations of 8 vec4 steps: 2.1 GFLOP.
+    // The looped kernel: 512 iterations x 64 FLOPs = 2.1 GFLOP.
     const fmaLooped = shaders.fmaLooped ? await measureFma(device, timer, shaders.fmaLooped, 512, policy, destroy) : undefined;
 
     // Copy: 64 MiB -> 64 MiB (below the 128 MiB binding limit of small adapters).
@@ -390,28 +392,7 @@ export async function measureCeilings(device: GPUDevice, shaders: CeilingShaders
     const src = device.createBuffer({ size: bufferBytes, usage: GPUBufferUsage.STORAGE });
     const dst = device.createBuffer({ size: bufferBytes, usage: GPUBufferUsage.STORAGE });
     destroy.push(src, dst);
-    const copyPipe = device.createComputePipeline({
-      layout: 'auto',
-      compute: { module: device.createShaderModule({ code: shaders.copy }), entryPoint: 'main' },
-    });
-    const copyBind = device.createBindGroup({
-      layout: copyPipe.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: src } },
-        { binding: 1, resource: { buffer: dst } },
-      ],
-    });
-    const copyM = await measure(
-      () =>
-        timer.time((enc) => {
-          const pass = enc.beginComputePass();
-          pass.setPipeline(copyPipe);
-          pass.setBindGroup(0, copyBind);
-          pass.dispatchWorkgroups(4096);
-          pass.end();
-        }),
-      { ...policy, reps: Math.max(policy.reps, 5) },
-    );
+    const copyM = await timeKernel(device, timer, shaders.copy, [src, dst], 4096, policy);
     return {
       fma,
       ...(fmaLooped ? { fmaLooped } : {}),
