@@ -12,8 +12,8 @@ const templates = {
   decl: (c) => `  var Q0_${c}: mat4x4<f32>; var Q1_${c}: mat4x4<f32>; var Q2_${c}: mat4x4<f32>; var Q3_${c}: mat4x4<f32>;\n` +
     `  var A0_${c}: mat4x4<f32>; var A1_${c}: mat4x4<f32>; var A2_${c}: mat4x4<f32>; var A3_${c}: mat4x4<f32>;`,
   qload: (c) => `    if (HEAD_VEC4 > ${c}u) { Q0_${c} = q_block(qr0, ${c}u); if (RG > 1u) { Q1_${c} = q_block(qr1, ${c}u); } if (RG > 2u) { Q2_${c} = q_block(qr2, ${c}u); Q3_${c} = q_block(qr3, ${c}u); } }`,
-  qk: (c) => `      if (HEAD_VEC4 > ${c}u) { let K = k_block(r, ${c}u); S0 += Q0_${c} * K; if (RG > 1u) { S1 += Q1_${c} * K; } if (RG > 2u) { S2 += Q2_${c} * K; S3 += Q3_${c} * K; } }`,
-  pv: (c) => `      if (VALUE_VEC4 > ${c}u) { let V = v_block(r, ${c}u); A0_${c} = cols(A0_${c}, corr0) + V * P0; if (RG > 1u) { A1_${c} = cols(A1_${c}, corr1) + V * P1; } if (RG > 2u) { A2_${c} = cols(A2_${c}, corr2) + V * P2; A3_${c} = cols(A3_${c}, corr3) + V * P3; } }`,
+  qk: (c) => `      if (HEAD_VEC4 > ${c}u) { let K = k_share(r, mine, ${c}u); S0 += Q0_${c} * K; if (RG > 1u) { S1 += Q1_${c} * K; } if (RG > 2u) { S2 += Q2_${c} * K; S3 += Q3_${c} * K; } }`,
+  pv: (c) => `      if (VALUE_VEC4 > ${c}u) { let V = v_share(r, mine, ${c}u); A0_${c} = cols(A0_${c}, corr0) + V * P0; if (RG > 1u) { A1_${c} = cols(A1_${c}, corr1) + V * P1; } if (RG > 2u) { A2_${c} = cols(A2_${c}, corr2) + V * P2; A3_${c} = cols(A3_${c}, corr3) + V * P3; } }`,
   put: (c) => `    if (VALUE_VEC4 > ${c}u) { put(g0, ${c}u, A0_${c}, mul0); if (RG > 1u) { put(g1, ${c}u, A1_${c}, mul1); } if (RG > 2u) { put(g2, ${c}u, A2_${c}, mul2); put(g3, ${c}u, A3_${c}, mul3); } }`,
 };
 

@@ -115,14 +115,11 @@ fn finish(g: Rows) -> vec4<f32> {
 }
 
 @compute @workgroup_size(WG)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let t = workgroup_index(wid, nwg) * WG + lid;
+fn main(id: Invocation) {
+  let t = workgroup_index(id.wid, id.nwg) * WG + id.lid;
   let rows = 4u * RG;
-  let groups = (params.q_len + rows - 1u) / rows;
+  // Invocations per head, padded so that a quad sharing k and v never spans two heads.
+  let groups = ((params.q_len + rows - 1u) / rows + SHARE_LANES - 1u) / SHARE_LANES * SHARE_LANES;
   let local_bh = t / groups; // neighbouring invocations take neighbouring rows of one head: they share keys
   if (local_bh >= params.bh_count) {
     return;
@@ -142,6 +139,7 @@ fn main(
     k1 = max(k1, max(max(g2.end.x, g2.end.y), max(g2.end.z, g2.end.w)));
     k1 = max(k1, max(max(g3.end.x, g3.end.y), max(g3.end.z, g3.end.w)));
   }
+  k1 = quad_max(k1); // a quad that shares loads runs its longest key range together
   let qr0 = g0.q_row; let qr1 = g1.q_row; let qr2 = g2.q_row; let qr3 = g3.q_row;
   let k_row0 = kv_bh * params.k_len;
   let last = k_row0 + params.k_len - 1u;
@@ -257,6 +255,7 @@ fn main(
 
   for (var j = 0u; j < k1; j += 4u) {
     let r = min(k_row0 + j + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last)); // past the end: the last key, weight 0
+    let mine = min(k_row0 + j + quad_lane(id), last); // the key this invocation loads for its quad
     // Explicit initialisers: a var declared in a loop must restart at zero every iteration.
     var S0 = mat4x4<f32>();
     var S1 = mat4x4<f32>();
@@ -264,42 +263,42 @@ fn main(
     var S3 = mat4x4<f32>();
     if (NAMED && Q_REGS) {
       // unrolled: qk
-      if (HEAD_VEC4 > 0u) { let K = k_block(r, 0u); S0 += Q0_0 * K; if (RG > 1u) { S1 += Q1_0 * K; } if (RG > 2u) { S2 += Q2_0 * K; S3 += Q3_0 * K; } }
-      if (HEAD_VEC4 > 1u) { let K = k_block(r, 1u); S0 += Q0_1 * K; if (RG > 1u) { S1 += Q1_1 * K; } if (RG > 2u) { S2 += Q2_1 * K; S3 += Q3_1 * K; } }
-      if (HEAD_VEC4 > 2u) { let K = k_block(r, 2u); S0 += Q0_2 * K; if (RG > 1u) { S1 += Q1_2 * K; } if (RG > 2u) { S2 += Q2_2 * K; S3 += Q3_2 * K; } }
-      if (HEAD_VEC4 > 3u) { let K = k_block(r, 3u); S0 += Q0_3 * K; if (RG > 1u) { S1 += Q1_3 * K; } if (RG > 2u) { S2 += Q2_3 * K; S3 += Q3_3 * K; } }
-      if (HEAD_VEC4 > 4u) { let K = k_block(r, 4u); S0 += Q0_4 * K; if (RG > 1u) { S1 += Q1_4 * K; } if (RG > 2u) { S2 += Q2_4 * K; S3 += Q3_4 * K; } }
-      if (HEAD_VEC4 > 5u) { let K = k_block(r, 5u); S0 += Q0_5 * K; if (RG > 1u) { S1 += Q1_5 * K; } if (RG > 2u) { S2 += Q2_5 * K; S3 += Q3_5 * K; } }
-      if (HEAD_VEC4 > 6u) { let K = k_block(r, 6u); S0 += Q0_6 * K; if (RG > 1u) { S1 += Q1_6 * K; } if (RG > 2u) { S2 += Q2_6 * K; S3 += Q3_6 * K; } }
-      if (HEAD_VEC4 > 7u) { let K = k_block(r, 7u); S0 += Q0_7 * K; if (RG > 1u) { S1 += Q1_7 * K; } if (RG > 2u) { S2 += Q2_7 * K; S3 += Q3_7 * K; } }
-      if (HEAD_VEC4 > 8u) { let K = k_block(r, 8u); S0 += Q0_8 * K; if (RG > 1u) { S1 += Q1_8 * K; } if (RG > 2u) { S2 += Q2_8 * K; S3 += Q3_8 * K; } }
-      if (HEAD_VEC4 > 9u) { let K = k_block(r, 9u); S0 += Q0_9 * K; if (RG > 1u) { S1 += Q1_9 * K; } if (RG > 2u) { S2 += Q2_9 * K; S3 += Q3_9 * K; } }
-      if (HEAD_VEC4 > 10u) { let K = k_block(r, 10u); S0 += Q0_10 * K; if (RG > 1u) { S1 += Q1_10 * K; } if (RG > 2u) { S2 += Q2_10 * K; S3 += Q3_10 * K; } }
-      if (HEAD_VEC4 > 11u) { let K = k_block(r, 11u); S0 += Q0_11 * K; if (RG > 1u) { S1 += Q1_11 * K; } if (RG > 2u) { S2 += Q2_11 * K; S3 += Q3_11 * K; } }
-      if (HEAD_VEC4 > 12u) { let K = k_block(r, 12u); S0 += Q0_12 * K; if (RG > 1u) { S1 += Q1_12 * K; } if (RG > 2u) { S2 += Q2_12 * K; S3 += Q3_12 * K; } }
-      if (HEAD_VEC4 > 13u) { let K = k_block(r, 13u); S0 += Q0_13 * K; if (RG > 1u) { S1 += Q1_13 * K; } if (RG > 2u) { S2 += Q2_13 * K; S3 += Q3_13 * K; } }
-      if (HEAD_VEC4 > 14u) { let K = k_block(r, 14u); S0 += Q0_14 * K; if (RG > 1u) { S1 += Q1_14 * K; } if (RG > 2u) { S2 += Q2_14 * K; S3 += Q3_14 * K; } }
-      if (HEAD_VEC4 > 15u) { let K = k_block(r, 15u); S0 += Q0_15 * K; if (RG > 1u) { S1 += Q1_15 * K; } if (RG > 2u) { S2 += Q2_15 * K; S3 += Q3_15 * K; } }
-      if (HEAD_VEC4 > 16u) { let K = k_block(r, 16u); S0 += Q0_16 * K; if (RG > 1u) { S1 += Q1_16 * K; } if (RG > 2u) { S2 += Q2_16 * K; S3 += Q3_16 * K; } }
-      if (HEAD_VEC4 > 17u) { let K = k_block(r, 17u); S0 += Q0_17 * K; if (RG > 1u) { S1 += Q1_17 * K; } if (RG > 2u) { S2 += Q2_17 * K; S3 += Q3_17 * K; } }
-      if (HEAD_VEC4 > 18u) { let K = k_block(r, 18u); S0 += Q0_18 * K; if (RG > 1u) { S1 += Q1_18 * K; } if (RG > 2u) { S2 += Q2_18 * K; S3 += Q3_18 * K; } }
-      if (HEAD_VEC4 > 19u) { let K = k_block(r, 19u); S0 += Q0_19 * K; if (RG > 1u) { S1 += Q1_19 * K; } if (RG > 2u) { S2 += Q2_19 * K; S3 += Q3_19 * K; } }
-      if (HEAD_VEC4 > 20u) { let K = k_block(r, 20u); S0 += Q0_20 * K; if (RG > 1u) { S1 += Q1_20 * K; } if (RG > 2u) { S2 += Q2_20 * K; S3 += Q3_20 * K; } }
-      if (HEAD_VEC4 > 21u) { let K = k_block(r, 21u); S0 += Q0_21 * K; if (RG > 1u) { S1 += Q1_21 * K; } if (RG > 2u) { S2 += Q2_21 * K; S3 += Q3_21 * K; } }
-      if (HEAD_VEC4 > 22u) { let K = k_block(r, 22u); S0 += Q0_22 * K; if (RG > 1u) { S1 += Q1_22 * K; } if (RG > 2u) { S2 += Q2_22 * K; S3 += Q3_22 * K; } }
-      if (HEAD_VEC4 > 23u) { let K = k_block(r, 23u); S0 += Q0_23 * K; if (RG > 1u) { S1 += Q1_23 * K; } if (RG > 2u) { S2 += Q2_23 * K; S3 += Q3_23 * K; } }
-      if (HEAD_VEC4 > 24u) { let K = k_block(r, 24u); S0 += Q0_24 * K; if (RG > 1u) { S1 += Q1_24 * K; } if (RG > 2u) { S2 += Q2_24 * K; S3 += Q3_24 * K; } }
-      if (HEAD_VEC4 > 25u) { let K = k_block(r, 25u); S0 += Q0_25 * K; if (RG > 1u) { S1 += Q1_25 * K; } if (RG > 2u) { S2 += Q2_25 * K; S3 += Q3_25 * K; } }
-      if (HEAD_VEC4 > 26u) { let K = k_block(r, 26u); S0 += Q0_26 * K; if (RG > 1u) { S1 += Q1_26 * K; } if (RG > 2u) { S2 += Q2_26 * K; S3 += Q3_26 * K; } }
-      if (HEAD_VEC4 > 27u) { let K = k_block(r, 27u); S0 += Q0_27 * K; if (RG > 1u) { S1 += Q1_27 * K; } if (RG > 2u) { S2 += Q2_27 * K; S3 += Q3_27 * K; } }
-      if (HEAD_VEC4 > 28u) { let K = k_block(r, 28u); S0 += Q0_28 * K; if (RG > 1u) { S1 += Q1_28 * K; } if (RG > 2u) { S2 += Q2_28 * K; S3 += Q3_28 * K; } }
-      if (HEAD_VEC4 > 29u) { let K = k_block(r, 29u); S0 += Q0_29 * K; if (RG > 1u) { S1 += Q1_29 * K; } if (RG > 2u) { S2 += Q2_29 * K; S3 += Q3_29 * K; } }
-      if (HEAD_VEC4 > 30u) { let K = k_block(r, 30u); S0 += Q0_30 * K; if (RG > 1u) { S1 += Q1_30 * K; } if (RG > 2u) { S2 += Q2_30 * K; S3 += Q3_30 * K; } }
-      if (HEAD_VEC4 > 31u) { let K = k_block(r, 31u); S0 += Q0_31 * K; if (RG > 1u) { S1 += Q1_31 * K; } if (RG > 2u) { S2 += Q2_31 * K; S3 += Q3_31 * K; } }
+      if (HEAD_VEC4 > 0u) { let K = k_share(r, mine, 0u); S0 += Q0_0 * K; if (RG > 1u) { S1 += Q1_0 * K; } if (RG > 2u) { S2 += Q2_0 * K; S3 += Q3_0 * K; } }
+      if (HEAD_VEC4 > 1u) { let K = k_share(r, mine, 1u); S0 += Q0_1 * K; if (RG > 1u) { S1 += Q1_1 * K; } if (RG > 2u) { S2 += Q2_1 * K; S3 += Q3_1 * K; } }
+      if (HEAD_VEC4 > 2u) { let K = k_share(r, mine, 2u); S0 += Q0_2 * K; if (RG > 1u) { S1 += Q1_2 * K; } if (RG > 2u) { S2 += Q2_2 * K; S3 += Q3_2 * K; } }
+      if (HEAD_VEC4 > 3u) { let K = k_share(r, mine, 3u); S0 += Q0_3 * K; if (RG > 1u) { S1 += Q1_3 * K; } if (RG > 2u) { S2 += Q2_3 * K; S3 += Q3_3 * K; } }
+      if (HEAD_VEC4 > 4u) { let K = k_share(r, mine, 4u); S0 += Q0_4 * K; if (RG > 1u) { S1 += Q1_4 * K; } if (RG > 2u) { S2 += Q2_4 * K; S3 += Q3_4 * K; } }
+      if (HEAD_VEC4 > 5u) { let K = k_share(r, mine, 5u); S0 += Q0_5 * K; if (RG > 1u) { S1 += Q1_5 * K; } if (RG > 2u) { S2 += Q2_5 * K; S3 += Q3_5 * K; } }
+      if (HEAD_VEC4 > 6u) { let K = k_share(r, mine, 6u); S0 += Q0_6 * K; if (RG > 1u) { S1 += Q1_6 * K; } if (RG > 2u) { S2 += Q2_6 * K; S3 += Q3_6 * K; } }
+      if (HEAD_VEC4 > 7u) { let K = k_share(r, mine, 7u); S0 += Q0_7 * K; if (RG > 1u) { S1 += Q1_7 * K; } if (RG > 2u) { S2 += Q2_7 * K; S3 += Q3_7 * K; } }
+      if (HEAD_VEC4 > 8u) { let K = k_share(r, mine, 8u); S0 += Q0_8 * K; if (RG > 1u) { S1 += Q1_8 * K; } if (RG > 2u) { S2 += Q2_8 * K; S3 += Q3_8 * K; } }
+      if (HEAD_VEC4 > 9u) { let K = k_share(r, mine, 9u); S0 += Q0_9 * K; if (RG > 1u) { S1 += Q1_9 * K; } if (RG > 2u) { S2 += Q2_9 * K; S3 += Q3_9 * K; } }
+      if (HEAD_VEC4 > 10u) { let K = k_share(r, mine, 10u); S0 += Q0_10 * K; if (RG > 1u) { S1 += Q1_10 * K; } if (RG > 2u) { S2 += Q2_10 * K; S3 += Q3_10 * K; } }
+      if (HEAD_VEC4 > 11u) { let K = k_share(r, mine, 11u); S0 += Q0_11 * K; if (RG > 1u) { S1 += Q1_11 * K; } if (RG > 2u) { S2 += Q2_11 * K; S3 += Q3_11 * K; } }
+      if (HEAD_VEC4 > 12u) { let K = k_share(r, mine, 12u); S0 += Q0_12 * K; if (RG > 1u) { S1 += Q1_12 * K; } if (RG > 2u) { S2 += Q2_12 * K; S3 += Q3_12 * K; } }
+      if (HEAD_VEC4 > 13u) { let K = k_share(r, mine, 13u); S0 += Q0_13 * K; if (RG > 1u) { S1 += Q1_13 * K; } if (RG > 2u) { S2 += Q2_13 * K; S3 += Q3_13 * K; } }
+      if (HEAD_VEC4 > 14u) { let K = k_share(r, mine, 14u); S0 += Q0_14 * K; if (RG > 1u) { S1 += Q1_14 * K; } if (RG > 2u) { S2 += Q2_14 * K; S3 += Q3_14 * K; } }
+      if (HEAD_VEC4 > 15u) { let K = k_share(r, mine, 15u); S0 += Q0_15 * K; if (RG > 1u) { S1 += Q1_15 * K; } if (RG > 2u) { S2 += Q2_15 * K; S3 += Q3_15 * K; } }
+      if (HEAD_VEC4 > 16u) { let K = k_share(r, mine, 16u); S0 += Q0_16 * K; if (RG > 1u) { S1 += Q1_16 * K; } if (RG > 2u) { S2 += Q2_16 * K; S3 += Q3_16 * K; } }
+      if (HEAD_VEC4 > 17u) { let K = k_share(r, mine, 17u); S0 += Q0_17 * K; if (RG > 1u) { S1 += Q1_17 * K; } if (RG > 2u) { S2 += Q2_17 * K; S3 += Q3_17 * K; } }
+      if (HEAD_VEC4 > 18u) { let K = k_share(r, mine, 18u); S0 += Q0_18 * K; if (RG > 1u) { S1 += Q1_18 * K; } if (RG > 2u) { S2 += Q2_18 * K; S3 += Q3_18 * K; } }
+      if (HEAD_VEC4 > 19u) { let K = k_share(r, mine, 19u); S0 += Q0_19 * K; if (RG > 1u) { S1 += Q1_19 * K; } if (RG > 2u) { S2 += Q2_19 * K; S3 += Q3_19 * K; } }
+      if (HEAD_VEC4 > 20u) { let K = k_share(r, mine, 20u); S0 += Q0_20 * K; if (RG > 1u) { S1 += Q1_20 * K; } if (RG > 2u) { S2 += Q2_20 * K; S3 += Q3_20 * K; } }
+      if (HEAD_VEC4 > 21u) { let K = k_share(r, mine, 21u); S0 += Q0_21 * K; if (RG > 1u) { S1 += Q1_21 * K; } if (RG > 2u) { S2 += Q2_21 * K; S3 += Q3_21 * K; } }
+      if (HEAD_VEC4 > 22u) { let K = k_share(r, mine, 22u); S0 += Q0_22 * K; if (RG > 1u) { S1 += Q1_22 * K; } if (RG > 2u) { S2 += Q2_22 * K; S3 += Q3_22 * K; } }
+      if (HEAD_VEC4 > 23u) { let K = k_share(r, mine, 23u); S0 += Q0_23 * K; if (RG > 1u) { S1 += Q1_23 * K; } if (RG > 2u) { S2 += Q2_23 * K; S3 += Q3_23 * K; } }
+      if (HEAD_VEC4 > 24u) { let K = k_share(r, mine, 24u); S0 += Q0_24 * K; if (RG > 1u) { S1 += Q1_24 * K; } if (RG > 2u) { S2 += Q2_24 * K; S3 += Q3_24 * K; } }
+      if (HEAD_VEC4 > 25u) { let K = k_share(r, mine, 25u); S0 += Q0_25 * K; if (RG > 1u) { S1 += Q1_25 * K; } if (RG > 2u) { S2 += Q2_25 * K; S3 += Q3_25 * K; } }
+      if (HEAD_VEC4 > 26u) { let K = k_share(r, mine, 26u); S0 += Q0_26 * K; if (RG > 1u) { S1 += Q1_26 * K; } if (RG > 2u) { S2 += Q2_26 * K; S3 += Q3_26 * K; } }
+      if (HEAD_VEC4 > 27u) { let K = k_share(r, mine, 27u); S0 += Q0_27 * K; if (RG > 1u) { S1 += Q1_27 * K; } if (RG > 2u) { S2 += Q2_27 * K; S3 += Q3_27 * K; } }
+      if (HEAD_VEC4 > 28u) { let K = k_share(r, mine, 28u); S0 += Q0_28 * K; if (RG > 1u) { S1 += Q1_28 * K; } if (RG > 2u) { S2 += Q2_28 * K; S3 += Q3_28 * K; } }
+      if (HEAD_VEC4 > 29u) { let K = k_share(r, mine, 29u); S0 += Q0_29 * K; if (RG > 1u) { S1 += Q1_29 * K; } if (RG > 2u) { S2 += Q2_29 * K; S3 += Q3_29 * K; } }
+      if (HEAD_VEC4 > 30u) { let K = k_share(r, mine, 30u); S0 += Q0_30 * K; if (RG > 1u) { S1 += Q1_30 * K; } if (RG > 2u) { S2 += Q2_30 * K; S3 += Q3_30 * K; } }
+      if (HEAD_VEC4 > 31u) { let K = k_share(r, mine, 31u); S0 += Q0_31 * K; if (RG > 1u) { S1 += Q1_31 * K; } if (RG > 2u) { S2 += Q2_31 * K; S3 += Q3_31 * K; } }
       // end unrolled
     } else {
       for (var e = 0u; e < HEAD_VEC4; e++) {
-        let K = k_block(r, e);
+        let K = k_share(r, mine, e);
         S0 += q_block(qr0, e) * K;
         if (RG > 1u) { S1 += q_block(qr1, e) * K; }
         if (RG > 2u) { S2 += q_block(qr2, e) * K; S3 += q_block(qr3, e) * K; }
@@ -317,42 +316,42 @@ fn main(
     }
     if (NAMED) {
       // unrolled: pv
-      if (VALUE_VEC4 > 0u) { let V = v_block(r, 0u); A0_0 = cols(A0_0, corr0) + V * P0; if (RG > 1u) { A1_0 = cols(A1_0, corr1) + V * P1; } if (RG > 2u) { A2_0 = cols(A2_0, corr2) + V * P2; A3_0 = cols(A3_0, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 1u) { let V = v_block(r, 1u); A0_1 = cols(A0_1, corr0) + V * P0; if (RG > 1u) { A1_1 = cols(A1_1, corr1) + V * P1; } if (RG > 2u) { A2_1 = cols(A2_1, corr2) + V * P2; A3_1 = cols(A3_1, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 2u) { let V = v_block(r, 2u); A0_2 = cols(A0_2, corr0) + V * P0; if (RG > 1u) { A1_2 = cols(A1_2, corr1) + V * P1; } if (RG > 2u) { A2_2 = cols(A2_2, corr2) + V * P2; A3_2 = cols(A3_2, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 3u) { let V = v_block(r, 3u); A0_3 = cols(A0_3, corr0) + V * P0; if (RG > 1u) { A1_3 = cols(A1_3, corr1) + V * P1; } if (RG > 2u) { A2_3 = cols(A2_3, corr2) + V * P2; A3_3 = cols(A3_3, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 4u) { let V = v_block(r, 4u); A0_4 = cols(A0_4, corr0) + V * P0; if (RG > 1u) { A1_4 = cols(A1_4, corr1) + V * P1; } if (RG > 2u) { A2_4 = cols(A2_4, corr2) + V * P2; A3_4 = cols(A3_4, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 5u) { let V = v_block(r, 5u); A0_5 = cols(A0_5, corr0) + V * P0; if (RG > 1u) { A1_5 = cols(A1_5, corr1) + V * P1; } if (RG > 2u) { A2_5 = cols(A2_5, corr2) + V * P2; A3_5 = cols(A3_5, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 6u) { let V = v_block(r, 6u); A0_6 = cols(A0_6, corr0) + V * P0; if (RG > 1u) { A1_6 = cols(A1_6, corr1) + V * P1; } if (RG > 2u) { A2_6 = cols(A2_6, corr2) + V * P2; A3_6 = cols(A3_6, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 7u) { let V = v_block(r, 7u); A0_7 = cols(A0_7, corr0) + V * P0; if (RG > 1u) { A1_7 = cols(A1_7, corr1) + V * P1; } if (RG > 2u) { A2_7 = cols(A2_7, corr2) + V * P2; A3_7 = cols(A3_7, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 8u) { let V = v_block(r, 8u); A0_8 = cols(A0_8, corr0) + V * P0; if (RG > 1u) { A1_8 = cols(A1_8, corr1) + V * P1; } if (RG > 2u) { A2_8 = cols(A2_8, corr2) + V * P2; A3_8 = cols(A3_8, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 9u) { let V = v_block(r, 9u); A0_9 = cols(A0_9, corr0) + V * P0; if (RG > 1u) { A1_9 = cols(A1_9, corr1) + V * P1; } if (RG > 2u) { A2_9 = cols(A2_9, corr2) + V * P2; A3_9 = cols(A3_9, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 10u) { let V = v_block(r, 10u); A0_10 = cols(A0_10, corr0) + V * P0; if (RG > 1u) { A1_10 = cols(A1_10, corr1) + V * P1; } if (RG > 2u) { A2_10 = cols(A2_10, corr2) + V * P2; A3_10 = cols(A3_10, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 11u) { let V = v_block(r, 11u); A0_11 = cols(A0_11, corr0) + V * P0; if (RG > 1u) { A1_11 = cols(A1_11, corr1) + V * P1; } if (RG > 2u) { A2_11 = cols(A2_11, corr2) + V * P2; A3_11 = cols(A3_11, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 12u) { let V = v_block(r, 12u); A0_12 = cols(A0_12, corr0) + V * P0; if (RG > 1u) { A1_12 = cols(A1_12, corr1) + V * P1; } if (RG > 2u) { A2_12 = cols(A2_12, corr2) + V * P2; A3_12 = cols(A3_12, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 13u) { let V = v_block(r, 13u); A0_13 = cols(A0_13, corr0) + V * P0; if (RG > 1u) { A1_13 = cols(A1_13, corr1) + V * P1; } if (RG > 2u) { A2_13 = cols(A2_13, corr2) + V * P2; A3_13 = cols(A3_13, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 14u) { let V = v_block(r, 14u); A0_14 = cols(A0_14, corr0) + V * P0; if (RG > 1u) { A1_14 = cols(A1_14, corr1) + V * P1; } if (RG > 2u) { A2_14 = cols(A2_14, corr2) + V * P2; A3_14 = cols(A3_14, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 15u) { let V = v_block(r, 15u); A0_15 = cols(A0_15, corr0) + V * P0; if (RG > 1u) { A1_15 = cols(A1_15, corr1) + V * P1; } if (RG > 2u) { A2_15 = cols(A2_15, corr2) + V * P2; A3_15 = cols(A3_15, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 16u) { let V = v_block(r, 16u); A0_16 = cols(A0_16, corr0) + V * P0; if (RG > 1u) { A1_16 = cols(A1_16, corr1) + V * P1; } if (RG > 2u) { A2_16 = cols(A2_16, corr2) + V * P2; A3_16 = cols(A3_16, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 17u) { let V = v_block(r, 17u); A0_17 = cols(A0_17, corr0) + V * P0; if (RG > 1u) { A1_17 = cols(A1_17, corr1) + V * P1; } if (RG > 2u) { A2_17 = cols(A2_17, corr2) + V * P2; A3_17 = cols(A3_17, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 18u) { let V = v_block(r, 18u); A0_18 = cols(A0_18, corr0) + V * P0; if (RG > 1u) { A1_18 = cols(A1_18, corr1) + V * P1; } if (RG > 2u) { A2_18 = cols(A2_18, corr2) + V * P2; A3_18 = cols(A3_18, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 19u) { let V = v_block(r, 19u); A0_19 = cols(A0_19, corr0) + V * P0; if (RG > 1u) { A1_19 = cols(A1_19, corr1) + V * P1; } if (RG > 2u) { A2_19 = cols(A2_19, corr2) + V * P2; A3_19 = cols(A3_19, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 20u) { let V = v_block(r, 20u); A0_20 = cols(A0_20, corr0) + V * P0; if (RG > 1u) { A1_20 = cols(A1_20, corr1) + V * P1; } if (RG > 2u) { A2_20 = cols(A2_20, corr2) + V * P2; A3_20 = cols(A3_20, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 21u) { let V = v_block(r, 21u); A0_21 = cols(A0_21, corr0) + V * P0; if (RG > 1u) { A1_21 = cols(A1_21, corr1) + V * P1; } if (RG > 2u) { A2_21 = cols(A2_21, corr2) + V * P2; A3_21 = cols(A3_21, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 22u) { let V = v_block(r, 22u); A0_22 = cols(A0_22, corr0) + V * P0; if (RG > 1u) { A1_22 = cols(A1_22, corr1) + V * P1; } if (RG > 2u) { A2_22 = cols(A2_22, corr2) + V * P2; A3_22 = cols(A3_22, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 23u) { let V = v_block(r, 23u); A0_23 = cols(A0_23, corr0) + V * P0; if (RG > 1u) { A1_23 = cols(A1_23, corr1) + V * P1; } if (RG > 2u) { A2_23 = cols(A2_23, corr2) + V * P2; A3_23 = cols(A3_23, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 24u) { let V = v_block(r, 24u); A0_24 = cols(A0_24, corr0) + V * P0; if (RG > 1u) { A1_24 = cols(A1_24, corr1) + V * P1; } if (RG > 2u) { A2_24 = cols(A2_24, corr2) + V * P2; A3_24 = cols(A3_24, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 25u) { let V = v_block(r, 25u); A0_25 = cols(A0_25, corr0) + V * P0; if (RG > 1u) { A1_25 = cols(A1_25, corr1) + V * P1; } if (RG > 2u) { A2_25 = cols(A2_25, corr2) + V * P2; A3_25 = cols(A3_25, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 26u) { let V = v_block(r, 26u); A0_26 = cols(A0_26, corr0) + V * P0; if (RG > 1u) { A1_26 = cols(A1_26, corr1) + V * P1; } if (RG > 2u) { A2_26 = cols(A2_26, corr2) + V * P2; A3_26 = cols(A3_26, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 27u) { let V = v_block(r, 27u); A0_27 = cols(A0_27, corr0) + V * P0; if (RG > 1u) { A1_27 = cols(A1_27, corr1) + V * P1; } if (RG > 2u) { A2_27 = cols(A2_27, corr2) + V * P2; A3_27 = cols(A3_27, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 28u) { let V = v_block(r, 28u); A0_28 = cols(A0_28, corr0) + V * P0; if (RG > 1u) { A1_28 = cols(A1_28, corr1) + V * P1; } if (RG > 2u) { A2_28 = cols(A2_28, corr2) + V * P2; A3_28 = cols(A3_28, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 29u) { let V = v_block(r, 29u); A0_29 = cols(A0_29, corr0) + V * P0; if (RG > 1u) { A1_29 = cols(A1_29, corr1) + V * P1; } if (RG > 2u) { A2_29 = cols(A2_29, corr2) + V * P2; A3_29 = cols(A3_29, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 30u) { let V = v_block(r, 30u); A0_30 = cols(A0_30, corr0) + V * P0; if (RG > 1u) { A1_30 = cols(A1_30, corr1) + V * P1; } if (RG > 2u) { A2_30 = cols(A2_30, corr2) + V * P2; A3_30 = cols(A3_30, corr3) + V * P3; } }
-      if (VALUE_VEC4 > 31u) { let V = v_block(r, 31u); A0_31 = cols(A0_31, corr0) + V * P0; if (RG > 1u) { A1_31 = cols(A1_31, corr1) + V * P1; } if (RG > 2u) { A2_31 = cols(A2_31, corr2) + V * P2; A3_31 = cols(A3_31, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 0u) { let V = v_share(r, mine, 0u); A0_0 = cols(A0_0, corr0) + V * P0; if (RG > 1u) { A1_0 = cols(A1_0, corr1) + V * P1; } if (RG > 2u) { A2_0 = cols(A2_0, corr2) + V * P2; A3_0 = cols(A3_0, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 1u) { let V = v_share(r, mine, 1u); A0_1 = cols(A0_1, corr0) + V * P0; if (RG > 1u) { A1_1 = cols(A1_1, corr1) + V * P1; } if (RG > 2u) { A2_1 = cols(A2_1, corr2) + V * P2; A3_1 = cols(A3_1, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 2u) { let V = v_share(r, mine, 2u); A0_2 = cols(A0_2, corr0) + V * P0; if (RG > 1u) { A1_2 = cols(A1_2, corr1) + V * P1; } if (RG > 2u) { A2_2 = cols(A2_2, corr2) + V * P2; A3_2 = cols(A3_2, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 3u) { let V = v_share(r, mine, 3u); A0_3 = cols(A0_3, corr0) + V * P0; if (RG > 1u) { A1_3 = cols(A1_3, corr1) + V * P1; } if (RG > 2u) { A2_3 = cols(A2_3, corr2) + V * P2; A3_3 = cols(A3_3, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 4u) { let V = v_share(r, mine, 4u); A0_4 = cols(A0_4, corr0) + V * P0; if (RG > 1u) { A1_4 = cols(A1_4, corr1) + V * P1; } if (RG > 2u) { A2_4 = cols(A2_4, corr2) + V * P2; A3_4 = cols(A3_4, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 5u) { let V = v_share(r, mine, 5u); A0_5 = cols(A0_5, corr0) + V * P0; if (RG > 1u) { A1_5 = cols(A1_5, corr1) + V * P1; } if (RG > 2u) { A2_5 = cols(A2_5, corr2) + V * P2; A3_5 = cols(A3_5, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 6u) { let V = v_share(r, mine, 6u); A0_6 = cols(A0_6, corr0) + V * P0; if (RG > 1u) { A1_6 = cols(A1_6, corr1) + V * P1; } if (RG > 2u) { A2_6 = cols(A2_6, corr2) + V * P2; A3_6 = cols(A3_6, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 7u) { let V = v_share(r, mine, 7u); A0_7 = cols(A0_7, corr0) + V * P0; if (RG > 1u) { A1_7 = cols(A1_7, corr1) + V * P1; } if (RG > 2u) { A2_7 = cols(A2_7, corr2) + V * P2; A3_7 = cols(A3_7, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 8u) { let V = v_share(r, mine, 8u); A0_8 = cols(A0_8, corr0) + V * P0; if (RG > 1u) { A1_8 = cols(A1_8, corr1) + V * P1; } if (RG > 2u) { A2_8 = cols(A2_8, corr2) + V * P2; A3_8 = cols(A3_8, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 9u) { let V = v_share(r, mine, 9u); A0_9 = cols(A0_9, corr0) + V * P0; if (RG > 1u) { A1_9 = cols(A1_9, corr1) + V * P1; } if (RG > 2u) { A2_9 = cols(A2_9, corr2) + V * P2; A3_9 = cols(A3_9, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 10u) { let V = v_share(r, mine, 10u); A0_10 = cols(A0_10, corr0) + V * P0; if (RG > 1u) { A1_10 = cols(A1_10, corr1) + V * P1; } if (RG > 2u) { A2_10 = cols(A2_10, corr2) + V * P2; A3_10 = cols(A3_10, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 11u) { let V = v_share(r, mine, 11u); A0_11 = cols(A0_11, corr0) + V * P0; if (RG > 1u) { A1_11 = cols(A1_11, corr1) + V * P1; } if (RG > 2u) { A2_11 = cols(A2_11, corr2) + V * P2; A3_11 = cols(A3_11, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 12u) { let V = v_share(r, mine, 12u); A0_12 = cols(A0_12, corr0) + V * P0; if (RG > 1u) { A1_12 = cols(A1_12, corr1) + V * P1; } if (RG > 2u) { A2_12 = cols(A2_12, corr2) + V * P2; A3_12 = cols(A3_12, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 13u) { let V = v_share(r, mine, 13u); A0_13 = cols(A0_13, corr0) + V * P0; if (RG > 1u) { A1_13 = cols(A1_13, corr1) + V * P1; } if (RG > 2u) { A2_13 = cols(A2_13, corr2) + V * P2; A3_13 = cols(A3_13, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 14u) { let V = v_share(r, mine, 14u); A0_14 = cols(A0_14, corr0) + V * P0; if (RG > 1u) { A1_14 = cols(A1_14, corr1) + V * P1; } if (RG > 2u) { A2_14 = cols(A2_14, corr2) + V * P2; A3_14 = cols(A3_14, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 15u) { let V = v_share(r, mine, 15u); A0_15 = cols(A0_15, corr0) + V * P0; if (RG > 1u) { A1_15 = cols(A1_15, corr1) + V * P1; } if (RG > 2u) { A2_15 = cols(A2_15, corr2) + V * P2; A3_15 = cols(A3_15, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 16u) { let V = v_share(r, mine, 16u); A0_16 = cols(A0_16, corr0) + V * P0; if (RG > 1u) { A1_16 = cols(A1_16, corr1) + V * P1; } if (RG > 2u) { A2_16 = cols(A2_16, corr2) + V * P2; A3_16 = cols(A3_16, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 17u) { let V = v_share(r, mine, 17u); A0_17 = cols(A0_17, corr0) + V * P0; if (RG > 1u) { A1_17 = cols(A1_17, corr1) + V * P1; } if (RG > 2u) { A2_17 = cols(A2_17, corr2) + V * P2; A3_17 = cols(A3_17, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 18u) { let V = v_share(r, mine, 18u); A0_18 = cols(A0_18, corr0) + V * P0; if (RG > 1u) { A1_18 = cols(A1_18, corr1) + V * P1; } if (RG > 2u) { A2_18 = cols(A2_18, corr2) + V * P2; A3_18 = cols(A3_18, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 19u) { let V = v_share(r, mine, 19u); A0_19 = cols(A0_19, corr0) + V * P0; if (RG > 1u) { A1_19 = cols(A1_19, corr1) + V * P1; } if (RG > 2u) { A2_19 = cols(A2_19, corr2) + V * P2; A3_19 = cols(A3_19, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 20u) { let V = v_share(r, mine, 20u); A0_20 = cols(A0_20, corr0) + V * P0; if (RG > 1u) { A1_20 = cols(A1_20, corr1) + V * P1; } if (RG > 2u) { A2_20 = cols(A2_20, corr2) + V * P2; A3_20 = cols(A3_20, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 21u) { let V = v_share(r, mine, 21u); A0_21 = cols(A0_21, corr0) + V * P0; if (RG > 1u) { A1_21 = cols(A1_21, corr1) + V * P1; } if (RG > 2u) { A2_21 = cols(A2_21, corr2) + V * P2; A3_21 = cols(A3_21, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 22u) { let V = v_share(r, mine, 22u); A0_22 = cols(A0_22, corr0) + V * P0; if (RG > 1u) { A1_22 = cols(A1_22, corr1) + V * P1; } if (RG > 2u) { A2_22 = cols(A2_22, corr2) + V * P2; A3_22 = cols(A3_22, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 23u) { let V = v_share(r, mine, 23u); A0_23 = cols(A0_23, corr0) + V * P0; if (RG > 1u) { A1_23 = cols(A1_23, corr1) + V * P1; } if (RG > 2u) { A2_23 = cols(A2_23, corr2) + V * P2; A3_23 = cols(A3_23, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 24u) { let V = v_share(r, mine, 24u); A0_24 = cols(A0_24, corr0) + V * P0; if (RG > 1u) { A1_24 = cols(A1_24, corr1) + V * P1; } if (RG > 2u) { A2_24 = cols(A2_24, corr2) + V * P2; A3_24 = cols(A3_24, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 25u) { let V = v_share(r, mine, 25u); A0_25 = cols(A0_25, corr0) + V * P0; if (RG > 1u) { A1_25 = cols(A1_25, corr1) + V * P1; } if (RG > 2u) { A2_25 = cols(A2_25, corr2) + V * P2; A3_25 = cols(A3_25, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 26u) { let V = v_share(r, mine, 26u); A0_26 = cols(A0_26, corr0) + V * P0; if (RG > 1u) { A1_26 = cols(A1_26, corr1) + V * P1; } if (RG > 2u) { A2_26 = cols(A2_26, corr2) + V * P2; A3_26 = cols(A3_26, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 27u) { let V = v_share(r, mine, 27u); A0_27 = cols(A0_27, corr0) + V * P0; if (RG > 1u) { A1_27 = cols(A1_27, corr1) + V * P1; } if (RG > 2u) { A2_27 = cols(A2_27, corr2) + V * P2; A3_27 = cols(A3_27, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 28u) { let V = v_share(r, mine, 28u); A0_28 = cols(A0_28, corr0) + V * P0; if (RG > 1u) { A1_28 = cols(A1_28, corr1) + V * P1; } if (RG > 2u) { A2_28 = cols(A2_28, corr2) + V * P2; A3_28 = cols(A3_28, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 29u) { let V = v_share(r, mine, 29u); A0_29 = cols(A0_29, corr0) + V * P0; if (RG > 1u) { A1_29 = cols(A1_29, corr1) + V * P1; } if (RG > 2u) { A2_29 = cols(A2_29, corr2) + V * P2; A3_29 = cols(A3_29, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 30u) { let V = v_share(r, mine, 30u); A0_30 = cols(A0_30, corr0) + V * P0; if (RG > 1u) { A1_30 = cols(A1_30, corr1) + V * P1; } if (RG > 2u) { A2_30 = cols(A2_30, corr2) + V * P2; A3_30 = cols(A3_30, corr3) + V * P3; } }
+      if (VALUE_VEC4 > 31u) { let V = v_share(r, mine, 31u); A0_31 = cols(A0_31, corr0) + V * P0; if (RG > 1u) { A1_31 = cols(A1_31, corr1) + V * P1; } if (RG > 2u) { A2_31 = cols(A2_31, corr2) + V * P2; A3_31 = cols(A3_31, corr3) + V * P3; } }
       // end unrolled
     } else {
       for (var c = 0u; c < VALUE_VEC4; c++) {
-        let V = v_block(r, c);
+        let V = v_share(r, mine, c);
         acc0[c] = cols(acc0[c], corr0) + V * P0;
         if (RG > 1u) { acc1[c] = cols(acc1[c], corr1) + V * P1; }
         if (RG > 2u) { acc2[c] = cols(acc2[c], corr2) + V * P2; acc3[c] = cols(acc3[c], corr3) + V * P3; }

@@ -87,6 +87,9 @@ export async function acquireDevice(powerPreference?: GPUPowerPreference): Promi
     maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
     maxBufferSize: adapter.limits.maxBufferSize,
   };
-  const device = await adapter.requestDevice({ requiredLimits, label: 'webgpu-attention' });
+  // 'subgroups' where the adapter has it: the fused kernel shares loads across subgroup lanes on
+  // adapters where that pays (src/tiles.ts, quadSharing).
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has('subgroups') ? ['subgroups' as GPUFeatureName] : [];
+  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: 'webgpu-attention' });
   return { device, gpu };
 }

@@ -5,7 +5,7 @@ import { BufferUsage } from './gpu-constants.js';
 import type { Recorder } from './recorder.js';
 import type { Loads } from './shaders.js';
 import type { AttentionBuffers } from './types.js';
-import { chooseFusedTile, namedBlocksFit, WIDE, type FusedTile } from './tiles.js';
+import { chooseFusedTile, namedBlocksFit, quadSharing, WIDE, type FusedTile } from './tiles.js';
 import type { Problem } from './validate.js';
 
 export type Path = 'staged' | 'fused' | 'split-keys';
@@ -155,12 +155,15 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     const constantsFor = (t: FusedTile) =>
       ({ ...common, NAMED: named, RG: t.rowGroups, Q_REGS: t.qInRegisters, WG: t.workgroupSize, WRITE_LSE: !!b.logSumExp });
     const flops = 4 * bhTotal * Lq * Lk * E;
-    const tile = chooseFusedTile(rec.fusedTile, p.shape, () => rec.wideWins(loads, p.shape, flops, constantsFor(WIDE)));
-    const rg = tile.rowGroups;
+    const quad = quadSharing(rec.device);
+    const kernel = quad ? 'flash-quad' : 'flash';
+    const tile = chooseFusedTile(rec.fusedTile, p.shape, () => rec.wideWins(kernel, loads, p.shape, flops, constantsFor(WIDE)));
+    // Invocations per head: one per 4·RG query rows, padded to whole quads when they share loads.
+    const perHead = Math.ceil(Math.ceil(Lq / (4 * tile.rowGroups)) / (quad ? 4 : 1)) * (quad ? 4 : 1);
     const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk });
-    rec.dispatch('flash', loads, constantsFor(tile),
+    rec.dispatch(kernel, loads, constantsFor(tile),
       [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, b.output], [6, b.logSumExp ?? rec.dummyWrite]],
-      Math.ceil((bhTotal * Math.ceil(Lq / (4 * rg))) / tile.workgroupSize));
+      Math.ceil((bhTotal * perHead) / tile.workgroupSize));
     return;
   }
   const { splits, keysPerSplit } = chooseSplits(p);

@@ -112,9 +112,9 @@ export class Recorder {
    * fusedTile 'auto': whether this adapter's measurement chose the wide tile for these head sizes
    * and its pipeline with these constants is compiled (starting what is missing, in the background).
    */
-  wideWins(loads: Loads, shape: { headDim: number; valueDim: number }, flops: number, wideConstants: Constants): boolean {
+  wideWins(kernel: KernelName, loads: Loads, shape: { headDim: number; valueDim: number }, flops: number, wideConstants: Constants): boolean {
     const verdict = this.tuner?.verdict(loads, shape.headDim, shape.valueDim, flops);
-    return verdict === 'wide' && this.ready('flash', loads, wideConstants);
+    return verdict === 'wide' && this.ready(kernel, loads, wideConstants);
   }
 
   /** Whether a pipeline is compiled (if not, its compile starts in the background). */

@@ -3,6 +3,8 @@
 import paramsWgsl from '../shaders/lib/params.wgsl?raw';
 import maskWgsl from '../shaders/lib/mask.wgsl?raw';
 import kvBlocksWgsl from '../shaders/lib/kv-blocks.wgsl?raw';
+import kvShareNoneWgsl from '../shaders/lib/kv-share-none.wgsl?raw';
+import kvShareQuadWgsl from '../shaders/lib/kv-share-quad.wgsl?raw';
 import qkvVec4Wgsl from '../shaders/lib/qkv-vec4.wgsl?raw';
 import qkvScalarWgsl from '../shaders/lib/qkv-scalar.wgsl?raw';
 import scoresWgsl from '../shaders/scores.wgsl?raw';
@@ -12,17 +14,20 @@ import flashWgsl from '../shaders/flash.wgsl?raw';
 import flashSplitWgsl from '../shaders/flash-split.wgsl?raw';
 import mergeWgsl from '../shaders/merge.wgsl?raw';
 
-export type KernelName = 'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'flash-split' | 'merge';
+// 'flash-quad' is flash.wgsl with k and v loads shared across quads of a subgroup (needs the
+// device's 'subgroups' feature; src/tiles.ts says where it is used).
+export type KernelName = 'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'flash-quad' | 'flash-split' | 'merge';
 
 /** How a kernel reads q, k and v: as vec4 arrays (E and Ev multiples of 4) or as scalars. */
 export type Loads = 'vec4' | 'scalar';
 
-const uses = { scores: true, softmax: false, 'weighted-sum': true, flash: true, 'flash-split': true, merge: false };
+const uses = { scores: true, softmax: false, 'weighted-sum': true, flash: true, 'flash-quad': true, 'flash-split': true, merge: false };
 const body: Record<KernelName, string> = {
   scores: maskWgsl + scoresWgsl,
   softmax: softmaxWgsl,
   'weighted-sum': weightedSumWgsl,
-  flash: maskWgsl + kvBlocksWgsl + flashWgsl,
+  flash: maskWgsl + kvBlocksWgsl + kvShareNoneWgsl + flashWgsl,
+  'flash-quad': maskWgsl + kvBlocksWgsl + kvShareQuadWgsl + flashWgsl,
   'flash-split': maskWgsl + kvBlocksWgsl + flashSplitWgsl,
   merge: mergeWgsl,
 };
@@ -30,5 +35,8 @@ const body: Record<KernelName, string> = {
 /** A kernel's full source: the shared parameter block, the q/k/v loaders it needs, its own file. */
 export function kernelSource(kernel: KernelName, loads: Loads): string {
   const loaders = uses[kernel] ? (loads === 'vec4' ? qkvVec4Wgsl : qkvScalarWgsl) : '';
-  return paramsWgsl + loaders + body[kernel];
+  // Directives come before any declaration; quadBroadcast runs in loops whose bounds flash.wgsl
+  // makes uniform per quad, which WGSL's uniformity analysis cannot see.
+  const directives = kernel === 'flash-quad' ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : '';
+  return directives + paramsWgsl + loaders + body[kernel];
 }

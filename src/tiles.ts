@@ -58,3 +58,15 @@ export function chooseFusedTile(
 export function autoMayWiden(shape: { headDim: number; valueDim: number; queryLength: number }): boolean {
   return namedBlocksFit(shape) && shape.queryLength >= 16;
 }
+
+/**
+ * Whether the fused kernel shares k and v loads across quads of a subgroup (flash.wgsl with
+ * lib/kv-share-quad.wgsl): on devices with the 'subgroups' feature whose adapter reports subgroups
+ * of exactly 4 lanes. That is SwiftShader (a CPU, 4-wide SIMD), where a storage load is a per-lane
+ * gather and one gather per quad instead of four measured 1.4x faster; a real GPU's loads
+ * are not the bottleneck this works around, so it keeps the plain kernel.
+ */
+export function quadSharing(device: GPUDevice): boolean {
+  const info = (device as { adapterInfo?: GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+  return device.features.has('subgroups') && info?.subgroupMinSize === 4 && info?.subgroupMaxSize === 4;
+}

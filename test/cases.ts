@@ -1,6 +1,7 @@
 // The one table of named cases that every test layer runs (CPU, Node GPU, headless Chromium).
 // Sizes sit on both sides of each tile edge: the staged kernels tile 32 rows x 32 keys (32 value
-// columns), the fused kernel runs 64 rows a workgroup, 4 keys a step and vec4 head dims.
+// columns), the fused kernel runs 64 rows a workgroup, 4 keys a step and vec4 head dims, and
+// where it shares loads across quads of a subgroup, pads each head to whole quads.
 import type { AttentionOptions, CausalOption, KernelChoice, Tensor } from '../src/types.js';
 import { mulberry32 } from './random.js';
 
@@ -61,6 +62,9 @@ export const cases: Case[] = [
   { name: 'causal top-left Lq < Lk', B: 1, H: 2, Lq: 9, Lk: 40, E: 8, causal: 'top-left' },
   { name: 'causal top-left Lq > Lk (dead rows none)', B: 1, H: 2, Lq: 40, Lk: 9, E: 8, causal: true },
   { name: 'causal bottom-right Lq < Lk', B: 1, H: 2, Lq: 9, Lk: 40, E: 8, causal: 'bottom-right' },
+  // Many quads of invocations per head with different causal key ranges (the fused kernel shares
+  // k and v across a quad where subgroups are 4 wide, and pads each head to whole quads).
+  { name: 'causal, many quads per head', B: 1, H: 3, Lq: 150, Lk: 150, E: 8, causal: true },
   { name: 'causal bottom-right Lq > Lk (dead rows)', B: 1, H: 2, Lq: 40, Lk: 9, E: 8, causal: 'bottom-right' },
   { name: 'bool mask 2d', B: 2, H: 2, Lq: 12, Lk: 35, E: 8, mask: { kind: 'boolean', broadcast: '2d', density: 0.6 } },
   { name: 'bool mask [B,1,Lq,Lk]', B: 2, H: 3, Lq: 12, Lk: 14, E: 8, mask: { kind: 'boolean', broadcast: 'batch1', density: 0.5 } },

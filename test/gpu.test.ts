@@ -1,10 +1,11 @@
 // Every case of the shared table on every kernel, on a real WebGPU device in Node (Dawn),
 // against the float64 CPU reference. Fresh inputs each run; the seed is in every failure message.
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { quadSharing } from '../src/tiles.js';
 import { attentionReferenceFull } from '../src/index.js';
 import { ALL_KERNELS, cases, makeInputs } from './cases.js';
 import { agrees, compare } from './compare.js';
-import { useGPUFixture } from './gpu-fixture.js';
+import { defaultLimitsDevice, gpuFixture, type GPUFixture, useGPUFixture } from './gpu-fixture.js';
 import { runSeed } from './random.js';
 
 const seed = runSeed();
@@ -82,4 +83,47 @@ describe(`every fused case on the wide tile (seed ${seed})`, { timeout: 300_000 
     expect(agrees(al), `${name} lse on the wide tile, seed ${seed}: ${JSON.stringify(al)}`).toBe(true);
     expect(agrees(compare(got.output.data, ref.output.data))).toBe(true);
   });
+});
+
+// Where the adapter has 4-lane subgroups (SwiftShader), the fixtures above run the fused kernel
+// with k and v shared across quads (flash-quad). A device without the 'subgroups' feature runs the
+// plain kernel, as real GPUs do: every fused case on the compact tile, and on the wide tile the
+// cases with heads up to 8 dims (each head size is a ~10-30 s compile of the wide tile).
+describe(`every fused case on the plain kernel, without subgroups (seed ${seed})`, { timeout: 300_000 }, () => {
+  let owned: { device: GPUDevice; gpu: GPU };
+  let compact: GPUFixture;
+  let wideTile: GPUFixture;
+  beforeAll(async () => {
+    owned = await defaultLimitsDevice(); // requested with no features
+    compact = await gpuFixture({ device: owned.device, fusedTile: 'compact' });
+    wideTile = await gpuFixture({ device: owned.device, fusedTile: 'wide' });
+  });
+  afterAll(() => {
+    expect([...compact.errors, ...wideTile.errors], 'uncaptured GPU errors').toEqual([]);
+    compact.ctx.destroy();
+    wideTile.ctx.destroy();
+    owned.device.destroy();
+  });
+
+  it('the device has no subgroups, so no quad sharing', () => {
+    expect(quadSharing(owned.device)).toBe(false);
+  });
+
+  it("the library's own device shares loads where the adapter's subgroups are 4 lanes wide", async () => {
+    const adapter = await owned.gpu.requestAdapter();
+    const info = adapter?.info as (GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number }) | undefined;
+    const fourWide = !!adapter?.features.has('subgroups') && info?.subgroupMinSize === 4 && info?.subgroupMaxSize === 4;
+    expect(quadSharing(fixture.current.ctx.device)).toBe(fourWide);
+  });
+
+  const run = (fx: () => GPUFixture, tile: string) => async (name: string, c: (typeof fusedCases)[number]) => {
+    const { q, k, v, options } = makeInputs(c, seed, 'fused');
+    const ref = attentionReferenceFull(q, k, v, options);
+    const out = await fx().ctx.attention(q, k, v, options);
+    const a = compare(out.data, ref.output.data);
+    expect(agrees(a), `${name} on the plain ${tile} tile, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+  };
+  it.each(fusedCases.map((c) => [c.name, c] as const))('%s, compact', run(() => compact, 'compact'));
+  const small = fusedCases.filter((c) => c.E <= 8 && (c.Ev ?? c.E) <= 8);
+  it.each(small.map((c) => [c.name, c] as const))('%s, wide', run(() => wideTile, 'wide'));
 });
