@@ -297,10 +297,14 @@ export class GpuTimer {
   }
 }
 
-/** Requests a device with timestamp-query when the adapter has it (and the adapter's largest buffers). */
+/**
+ * Requests a device with timestamp-query and subgroups when the adapter has them (and the adapter's
+ * largest buffers): the features the library's own device would ask for, so ours runs as a user's would.
+ */
 export async function requestBenchDevice(adapter: GPUAdapter): Promise<GPUDevice> {
   const features: GPUFeatureName[] = [];
   if (adapter.features.has('timestamp-query')) features.push('timestamp-query');
+  if (adapter.features.has('subgroups')) features.push('subgroups' as GPUFeatureName);
   return adapter.requestDevice({
     requiredFeatures: features,
     requiredLimits: {
