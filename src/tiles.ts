@@ -5,8 +5,9 @@
 //   per invocation without workgroup-memory tiling.
 // wide: 16 query rows per invocation with q held in registers: every k and v load serves 16 rows.
 //   On SwiftShader, where loads (per-invocation gathers) dominate, that measured ~1.9x faster
-//   (E=64 at L=S=1024, E=128 at L=S=512), but compiling its unrolled code takes ~30 s there for
-//   E=64 and ~105 s for E=128 (8 rows at E=128: 1.4x, for a 37 s compile; not kept).
+//   (E=64 at L=S=1024, E=128 at L=S=512; ~1.2x since both tiles share loads across quads, see
+//   quadSharing), but compiling its unrolled code takes ~20-30 s there for E=64 and ~85-105 s
+//   for E=128 (8 rows at E=128: 1.4x, for a 37 s compile; not kept).
 //
 // 'auto' measures instead of guessing: the wide tile is used only on adapters where a one-time
 // probe found it faster (src/tile-tuning.ts), for heads of up to 128 dims with at least 16 query
