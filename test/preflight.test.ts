@@ -7,7 +7,7 @@ describe('grid limit checked before any GPU work', () => {
   it('throws DeviceLimitError naming maxComputeWorkgroupsPerDimension, with no GPU call made', async () => {
     const calls: string[] = [];
     const limits = { maxComputeWorkgroupsPerDimension: 2, maxStorageBufferBindingSize: 1 << 30, maxBufferSize: 1 << 30 };
-    const device = new Proxy({ limits, lost: new Promise(() => {}) } as unknown as GPUDevice, {
+    const device = new Proxy({ limits, features: new Set<string>(), lost: new Promise(() => {}) } as unknown as GPUDevice, {
       get(target, prop) {
         if (prop in target) return (target as unknown as Record<string | symbol, unknown>)[prop];
         return (..._args: unknown[]) => {
