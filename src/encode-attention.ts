@@ -157,7 +157,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     const flops = 4 * bhTotal * Lq * Lk * E;
     const quad = quadSharing(rec.device);
     const kernel = quad ? 'flash-quad' : 'flash';
-    const tile = chooseFusedTile(rec.fusedTile, p.shape, () => rec.wideWins(kernel, loads, p.shape, flops, constantsFor(WIDE)));
+    const tile = chooseFusedTile(rec.fusedTile, p.shape, () => rec.wideWins(kernel, loads, p.shape, flops, constantsFor(WIDE)), quad);
     // Invocations per head: one per 4·RG query rows, padded to whole quads when they share loads.
     const perHead = Math.ceil(Math.ceil(Lq / (4 * tile.rowGroups)) / (quad ? 4 : 1)) * (quad ? 4 : 1);
     const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk });

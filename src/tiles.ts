@@ -2,12 +2,13 @@
 //
 // compact: 4 query rows per invocation, q read from the buffer. Compiles in about 1 s on
 //   SwiftShader; the register footprint (16 mat4x4 accumulators) is the most a real GPU should hold
-//   per invocation without workgroup-memory tiling.
+//   per invocation without workgroup-memory tiling. Where loads are shared across quads (a CPU
+//   adapter, see quadSharing) it holds q in registers too (COMPACT_Q_REGS).
 // wide: 16 query rows per invocation with q held in registers: every k and v load serves 16 rows.
 //   On SwiftShader, where loads (per-invocation gathers) dominate, that measured ~1.9x faster
-//   (E=64 at L=S=1024, E=128 at L=S=512; ~1.2x since both tiles share loads across quads, see
-//   quadSharing), but compiling its unrolled code takes ~20-30 s there for E=64 and ~85-105 s
-//   for E=128 (8 rows at E=128: 1.4x, for a 37 s compile; not kept).
+//   than compact (E=64 at L=S=1024, E=128 at L=S=512); with quad-shared loads and q in registers
+//   on both tiles, ~1.0-1.2x. Compiling its unrolled code takes ~20-30 s there for E=64 and
+//   ~85-105 s for E=128 (8 rows at E=128: 1.4x, for a 37 s compile; not kept).
 //
 // 'auto' measures instead of guessing: the wide tile is used only on adapters where a one-time
 // probe found it faster (src/tile-tuning.ts), for heads of up to 128 dims with at least 16 query
@@ -27,6 +28,10 @@ export interface FusedTile {
 }
 
 export const COMPACT: FusedTile = { name: 'compact', rowGroups: 1, qInRegisters: false, workgroupSize: 64 };
+// Where loads are shared across quads (quadSharing: a CPU adapter), compact also keeps its 4 query
+// rows in named registers: measured 1.4x faster there (Node, L=S=512 and 1024, E=64) for a 2.3 s
+// (E=64) to 8 s (E=128) compile. On a GPU the 512-1024 more floats per invocation would spill.
+export const COMPACT_Q_REGS: FusedTile = { ...COMPACT, qInRegisters: true };
 // 16 per workgroup: a head of 128 rows is 8 wide invocations, so B1 H8 L=128 makes 4 workgroups
 // rather than 1, and a CPU adapter spreads them over its cores (measured 1.28x at L=S=128).
 export const WIDE: FusedTile = { name: 'wide', rowGroups: 4, qInRegisters: true, workgroupSize: 16 };
@@ -39,16 +44,20 @@ export function namedBlocksFit(shape: { headDim: number; valueDim: number }): bo
 /**
  * The tile a call wants. Under 'auto', `wideWins` says whether this adapter's measurement chose
  * the wide tile and its pipeline for the call is compiled (it starts what is missing, in the
- * background); until both, the call runs compact.
+ * background); until both, the call runs compact. `quad`: loads are shared across quads
+ * (quadSharing), so compact holds q in registers where the named blocks fit.
  */
 export function chooseFusedTile(
   choice: FusedTileChoice,
   shape: { headDim: number; valueDim: number; queryLength: number },
   wideWins: () => boolean,
+  quad = false,
 ): FusedTile {
-  if (!namedBlocksFit(shape) || choice === 'compact') return COMPACT;
+  if (!namedBlocksFit(shape)) return COMPACT;
+  const compact = quad ? COMPACT_Q_REGS : COMPACT;
+  if (choice === 'compact') return compact;
   if (choice === 'wide') return WIDE;
-  return autoMayWiden(shape) && wideWins() ? WIDE : COMPACT;
+  return autoMayWiden(shape) && wideWins() ? WIDE : compact;
 }
 
 /**
