@@ -2,7 +2,8 @@
 // style online softmax). One invocation owns ROWS query rows (4, 8 or 16: RG groups of 4) of one
 // (batch, head) and streams all of its keys, 4 at a time. Per row it keeps the running max m, the
 // running sum l and an f32 accumulator, and rescales the accumulator when m grows. Memory is
-// O((Lq + Lk)·E); keys past the causal limit are never read. Writes the rows and, with WRITE_LSE,
+// O((Lq + Lk)·E); keys past the causal limit of all the rows an invocation (or a quad sharing
+// loads) holds are never read; the others get weight 0. Writes the rows and, with WRITE_LSE,
 // their log-sum-exp. (Decoding, with few rows and many keys, uses flash-split.wgsl.)
 //
 // On software adapters loads cost far more than arithmetic: every storage load is a gather per
@@ -14,8 +15,8 @@
 // scripts/unroll-flash.mjs between its markers): fixed names stay in registers, while arrays
 // indexed in a loop become per-invocation memory that is gathered like a storage buffer. Wider
 // heads (up to 256) take the arrays. src/tiles.ts picks RG and Q_REGS: the wide tile (RG 4 with
-// Q_REGS) runs ~1.2-1.9x faster on SwiftShader but takes ~20 s (E=64) to ~85 s (E=128) to
-// compile there, the compact one (RG 1) 1-4 s.
+// Q_REGS) runs ~1.0-1.9x faster on SwiftShader (the less with quad-shared loads) but takes
+// ~20 s (E=64) to ~85 s (E=128) to compile there, the compact one (RG 1) 1-8 s.
 // q, k, v (bindings 2-4) and load_q / load_k / load_v come from lib/qkv-vec4.wgsl or qkv-scalar.wgsl;
 // Invocation, SHARE_LANES, quad_lane, quad_max and k_share / v_share from lib/kv-share-none.wgsl
 // (every invocation loads its own blocks) or lib/kv-share-quad.wgsl (a quad of a 4-lane subgroup

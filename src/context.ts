@@ -120,7 +120,7 @@ function preflight(
   const dry = {
     device,
     fusedTile,
-    // Limits: as if the wide tile were not chosen (compact has the larger grid). prepare(): as measured.
+    // Limits: as if the wide tile were not chosen (compact has the larger grid, padding aside). prepare(): as measured.
     wideWins: () => wide,
     reserved: [] as GPUBuffer[],
     dummyRead: none,

@@ -1,14 +1,16 @@
 // A one-time measurement, per adapter, of whether the wide fused tile beats the compact one.
 //
 // Which tile is faster depends on the adapter far more than on the call: on SwiftShader (a CPU)
-// the wide tile's shared k/v loads make it ~1.6-1.9x faster, on a real GPU its register
-// footprint would spill. So under fusedTile 'auto' nothing is assumed: once a context has run
+// the wide tile's shared k/v loads made it ~1.6-1.9x faster than compact (~1.0-1.2x since both
+// share loads across quads there), on a real GPU its register footprint would spill. So under fusedTile 'auto' nothing is assumed: once a context has run
 // enough work that could take the wide tile (WIDE_HOT_FLOPS, like a JIT's hotness counter), the
 // wide pipeline is compiled in the background and both tiles are timed on a fixed probe problem.
-// The verdict is cached per adapter (vendor, architecture, device, description) and per head
-// size, for every context in the page or process; until it is in, calls run compact.
+// The verdict is cached per adapter (vendor, architecture, device, description), per head size
+// and per kernel variant (quad-shared loads or not: a borrowed device may lack 'subgroups'), for
+// every context in the page or process; until it is in, calls run compact.
 
 import type { Loads } from './shaders.js';
+import { quadSharing } from './tiles.js';
 import type { AttentionShape, TileMeasurement } from './types.js';
 
 /** Work (nominal FLOPs) of wide-eligible calls after which a context measures the wide tile. */
@@ -41,9 +43,11 @@ export class TileTuner {
   // Used instead of `shared` when the adapter cannot be named (then the verdict is per device).
   readonly #own = new Map<string, Entry>();
   readonly #adapter: string | null;
+  readonly #quad: boolean;
 
   constructor(device: GPUDevice, private readonly runProbe: ProbeRunner) {
     this.#adapter = adapterName(device);
+    this.#quad = quadSharing(device);
   }
 
   #entries(): Map<string, Entry> {
@@ -51,7 +55,8 @@ export class TileTuner {
   }
 
   #key(loads: Loads, headDim: number, valueDim: number): string {
-    return `${this.#adapter ?? 'this device'}|${loads}|${Math.ceil(headDim / 4)}|${Math.ceil(valueDim / 4)}`;
+    const kernel = this.#quad ? 'quad' : 'plain';
+    return `${this.#adapter ?? 'this device'}|${kernel}|${loads}|${Math.ceil(headDim / 4)}|${Math.ceil(valueDim / 4)}`;
   }
 
   /**
@@ -90,7 +95,7 @@ export class TileTuner {
 
   /** This context's verdicts and any it shares with other contexts on the same adapter. */
   measurements(): TileMeasurement[] {
-    const mine = this.#adapter ? `${this.#adapter}|` : 'this device|';
+    const mine = `${this.#adapter ?? 'this device'}|${this.#quad ? 'quad' : 'plain'}|`;
     return [...this.#entries()]
       .filter(([key, e]) => key.startsWith(mine) && e.result)
       .map(([, e]) => e.result as TileMeasurement);
@@ -111,6 +116,7 @@ export class TileTuner {
     }
     return {
       adapter: this.#adapter ?? 'unnamed adapter',
+      quadShared: this.#quad,
       loads,
       headDim: probe.headDim,
       valueDim: probe.valueDim ?? probe.headDim,

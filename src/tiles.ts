@@ -1,7 +1,7 @@
 // Which tile the fused kernel (flash.wgsl) uses, per adapter and per call.
 //
 // compact: 4 query rows per invocation, q read from the buffer. Compiles in about 1 s on
-//   SwiftShader; the register footprint (16 mat4x4 accumulators) is the most a real GPU should hold
+//   SwiftShader (2-8 s with q in registers, below); the register footprint (16 mat4x4 accumulators) is the most a real GPU should hold
 //   per invocation without workgroup-memory tiling. Where loads are shared across quads (a CPU
 //   adapter, see quadSharing) it holds q in registers too (COMPACT_Q_REGS).
 // wide: 16 query rows per invocation with q held in registers: every k and v load serves 16 rows.
@@ -29,7 +29,7 @@ export interface FusedTile {
 
 export const COMPACT: FusedTile = { name: 'compact', rowGroups: 1, qInRegisters: false, workgroupSize: 64 };
 // Where loads are shared across quads (quadSharing: a CPU adapter), compact also keeps its 4 query
-// rows in named registers: measured 1.4x faster there (Node, L=S=512 and 1024, E=64) for a 2.3 s
+// rows in named registers: measured 1.4-1.5x faster there (Node, L=S=512 and 1024, E=64) for a 2.3 s
 // (E=64) to 8 s (E=128) compile. On a GPU the 512-1024 more floats per invocation would spill.
 export const COMPACT_Q_REGS: FusedTile = { ...COMPACT, qInRegisters: true };
 // 16 per workgroup: a head of 128 rows is 8 wide invocations, so B1 H8 L=128 makes 4 workgroups
@@ -71,12 +71,15 @@ export function autoMayWiden(shape: { headDim: number; valueDim: number; queryLe
 
 /**
  * Whether the fused kernel shares k and v loads across quads of a subgroup (flash.wgsl with
- * lib/kv-share-quad.wgsl): on devices with the 'subgroups' feature whose adapter reports subgroups
- * of exactly 4 lanes. That is SwiftShader (a CPU, 4-wide SIMD), where a storage load is a per-lane
- * gather and one gather per quad instead of four measured 1.4x faster; a real GPU's loads
- * are not the bottleneck this works around, so it keeps the plain kernel.
+ * lib/kv-share-quad.wgsl): on a fallback (software, CPU) adapter whose subgroups are exactly 4
+ * lanes wide, on a device with the 'subgroups' feature. That is SwiftShader (4-wide SIMD, one
+ * invocation per lane), where a storage load is a per-lane gather and one gather per quad instead
+ * of four measured 1.4-1.7x faster. GPUs keep the plain kernel: their loads are not the bottleneck
+ * this works around, and COMPACT_Q_REGS would spill their registers.
  */
 export function quadSharing(device: GPUDevice): boolean {
-  const info = (device as { adapterInfo?: GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
-  return device.features.has('subgroups') && info?.subgroupMinSize === 4 && info?.subgroupMaxSize === 4;
+  type Info = GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean };
+  const info = (device as { adapterInfo?: Info }).adapterInfo; // missing in older browsers: plain kernel
+  return device.features.has('subgroups') && info?.isFallbackAdapter === true &&
+    info.subgroupMinSize === 4 && info.subgroupMaxSize === 4;
 }

@@ -130,6 +130,8 @@ export interface CreateAttentionOptions {
 export interface TileMeasurement {
   /** The adapter the verdict applies to: `vendor / architecture / device / description`. */
   adapter: string;
+  /** Whether the kernels timed shared k and v loads across quads (software adapters with 4-lane subgroups). */
+  quadShared: boolean;
   /** vec4 loads (E and Ev multiples of 4) or scalar ones. */
   loads: 'vec4' | 'scalar';
   headDim: number;

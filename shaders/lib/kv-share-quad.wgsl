@@ -1,10 +1,14 @@
-// k and v shared across a quad (4 invocations of one subgroup), for flash.wgsl's wide tile on
+// k and v shared across a quad (4 invocations of one subgroup), for flash.wgsl on software
 // adapters whose subgroups are 4 lanes wide (SwiftShader: a lane of its SIMD is an invocation).
 // There a storage load is a per-lane gather costing ~25 multiply-adds per vec4, whatever its
 // address; so each invocation of the quad loads one of the block's 4 keys and quadBroadcast hands
 // it to the other three: a quarter of the gathers. Needs every invocation of a quad on the same
 // (batch, head) and on the same key block: flash.wgsl pads each head's invocations to a multiple
 // of SHARE_LANES and runs the quad's largest key range (keys past a row's end get weight 0).
+// That padding assumes a quad is 4 consecutive local invocation indices starting at a multiple of
+// 4, which WebGPU does not promise but SwiftShader does (its SIMD runs invocations 4k..4k+3); so
+// src/tiles.ts (quadSharing) uses this file only on such adapters, and the tests check the results
+// there against the float64 reference.
 // Needs `enable subgroups;` (src/shaders.ts puts it first).
 const SHARE_LANES: u32 = 4u;
 
