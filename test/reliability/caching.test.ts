@@ -3,7 +3,6 @@
 // object creation is counted on a borrowed device by wrapping its create* entry points.
 import { describe, expect, it } from 'vitest';
 import { attentionReference, createAttention, type AttentionOptions, type KernelChoice } from '../../src/index.js';
-import { acquireAdapter } from '../../src/device.js';
 import { quadSharing } from '../../src/tiles.js';
 import { makeInputs, type Case } from '../cases.js';
 import { agrees, compare } from '../compare.js';
@@ -134,14 +133,11 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     expect(counters2.submit).toBe(0); // no probe ran on this device
     expect(agrees(compare((await ctx2.attention(q, k, v, options)).data, ref))).toBe(true);
     // A device of the same adapter whose kernel shares loads across quads has its own verdict.
-    const { adapter } = await acquireAdapter();
-    if (adapter.features.has('subgroups')) {
-      const device3 = await adapter.requestDevice({ requiredFeatures: ['subgroups' as GPUFeatureName] });
-      const ctx3 = await createAttention({ device: device3 });
-      expect(ctx3.tileMeasurements()).toEqual(quadSharing(device3) ? [] : [m]);
-      ctx3.destroy();
-      device3.destroy();
-    }
+    const device3 = await borrowedDevice('adapter', ['subgroups' as GPUFeatureName]);
+    const ctx3 = await createAttention({ device: device3 });
+    expect(ctx3.tileMeasurements()).toEqual(quadSharing(device3) ? [] : [m]);
+    ctx3.destroy();
+    device3.destroy();
     expect(errors).toEqual([]);
     ctx.destroy();
     ctx2.destroy();

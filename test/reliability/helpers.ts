@@ -8,9 +8,13 @@ const keepAlive: GPU[] = [];
 /**
  * A device the test owns and lends to createAttention({ device }). `limits`: 'adapter' asks for
  * the adapter's largest buffers (as the library does for its own devices), 'default' takes
- * WebGPU's defaults (128 MiB bindings, 256 MiB buffers), or give explicit values.
+ * WebGPU's defaults (128 MiB bindings, 256 MiB buffers), or give explicit values. `features`: those
+ * of them the adapter has are requested (default none).
  */
-export async function borrowedDevice(limits: 'adapter' | 'default' | Record<string, number> = 'adapter'): Promise<GPUDevice> {
+export async function borrowedDevice(
+  limits: 'adapter' | 'default' | Record<string, number> = 'adapter',
+  features: GPUFeatureName[] = [],
+): Promise<GPUDevice> {
   const { gpu, adapter } = await acquireAdapter();
   keepAlive.push(gpu);
   let requiredLimits: Record<string, number> | undefined;
@@ -20,7 +24,8 @@ export async function borrowedDevice(limits: 'adapter' | 'default' | Record<stri
       maxBufferSize: adapter.limits.maxBufferSize,
     };
   } else if (limits !== 'default') requiredLimits = limits;
-  return adapter.requestDevice({ requiredLimits, label: 'reliability test device' });
+  const requiredFeatures = features.filter((f) => adapter.features.has(f));
+  return adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'reliability test device' });
 }
 
 /** Uncaptured GPU errors (outside any error scope) seen on a device. */
