@@ -5,7 +5,7 @@ import { BufferUsage } from './gpu-constants.js';
 import type { Recorder } from './recorder.js';
 import type { Loads } from './shaders.js';
 import type { AttentionBuffers } from './types.js';
-import { chooseFusedTile, namedBlocksFit, quadSharing, WIDE, type FusedTile } from './tiles.js';
+import { chooseFusedTile, namedBlocksFit, quadSharing, wideTile, type FusedTile } from './tiles.js';
 import type { Problem } from './validate.js';
 
 export type Path = 'staged' | 'fused' | 'split-keys';
@@ -157,7 +157,8 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     const flops = 4 * bhTotal * Lq * Lk * E;
     const quad = quadSharing(rec.device);
     const kernel = quad ? 'flash-quad' : 'flash';
-    const tile = chooseFusedTile(rec.fusedTile, p.shape, () => rec.wideWins(kernel, loads, p.shape, flops, constantsFor(WIDE)), quad);
+    const wide = constantsFor(wideTile(p.shape, quad));
+    const tile = chooseFusedTile(rec.fusedTile, p.shape, () => rec.wideWins(kernel, loads, p.shape, flops, wide), quad);
     // Invocations per head: one per 4·RG query rows, padded to whole quads when they share loads.
     const perHead = Math.ceil(Math.ceil(Lq / (4 * tile.rowGroups)) / (quad ? 4 : 1)) * (quad ? 4 : 1);
     const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk });

@@ -4,7 +4,8 @@
 //   SwiftShader (2-8 s with q in registers, below); the register footprint (16 mat4x4 accumulators) is the most a real GPU should hold
 //   per invocation without workgroup-memory tiling. Where loads are shared across quads (a CPU
 //   adapter, see quadSharing) it holds q in registers too (COMPACT_Q_REGS).
-// wide: 16 query rows per invocation with q held in registers: every k and v load serves 16 rows.
+// wide: 16 query rows per invocation with q held in registers: every k and v load serves 16 rows
+//   (8 rows where loads are quad-shared and the head has at most 64 dims: WIDE_8_ROWS).
 //   On SwiftShader, where loads (per-invocation gathers) dominate, that measured ~1.9x faster
 //   than compact (E=64 at L=S=1024, E=128 at L=S=512); with quad-shared loads and q in registers
 //   on both tiles, ~1.0-1.2x. Compiling its unrolled code takes ~20-30 s there for E=64 and
@@ -35,6 +36,16 @@ export const COMPACT_Q_REGS: FusedTile = { ...COMPACT, qInRegisters: true };
 // 16 per workgroup: a head of 128 rows is 8 wide invocations, so B1 H8 L=128 makes 4 workgroups
 // rather than 1, and a CPU adapter spreads them over its cores (measured 1.28x at L=S=128).
 export const WIDE: FusedTile = { name: 'wide', rowGroups: 4, qInRegisters: true, workgroupSize: 16 };
+// The wide tile where loads are quad-shared and E, Ev <= 64: 8 rows per invocation, as fast as 16
+// there within noise (minimum of alternating calls, 8 vs 16 rows: Node L=S=512 117.9 vs 136.4 ms,
+// L=S=1024 525.9 vs 512.9; Chromium 107.2 vs 90.9 and 431.2 vs 477.0) for an 8 s compile instead
+// of 20 s. At E=128 16 rows stay 1.26x faster (Node), so they keep WIDE.
+export const WIDE_8_ROWS: FusedTile = { name: 'wide', rowGroups: 2, qInRegisters: true, workgroupSize: 32 };
+
+/** The wide tile for these head sizes: 8 rows where loads are quad-shared and E, Ev <= 64, else 16. */
+export function wideTile(shape: { headDim: number; valueDim: number }, quad: boolean): FusedTile {
+  return quad && shape.headDim <= 64 && shape.valueDim <= 64 ? WIDE_8_ROWS : WIDE;
+}
 
 /** E and Ev up to 128: flash.wgsl's unrolled named blocks (its NAMED) fit; the wide tile needs them. */
 export function namedBlocksFit(shape: { headDim: number; valueDim: number }): boolean {
@@ -56,8 +67,8 @@ export function chooseFusedTile(
   if (!namedBlocksFit(shape)) return COMPACT;
   const compact = quad ? COMPACT_Q_REGS : COMPACT;
   if (choice === 'compact') return compact;
-  if (choice === 'wide') return WIDE;
-  return autoMayWiden(shape) && wideWins() ? WIDE : compact;
+  if (choice === 'wide') return wideTile(shape, quad);
+  return autoMayWiden(shape) && wideWins() ? wideTile(shape, quad) : compact;
 }
 
 /**
