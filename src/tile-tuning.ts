@@ -2,8 +2,8 @@
 //
 // Which tile is faster depends on the adapter far more than on the call: on SwiftShader (a CPU)
 // the wide tile's shared k/v loads made it ~1.6-1.9x faster than compact (~1.0-1.2x since both
-// share loads across quads there), on a real GPU its register footprint would spill. So under fusedTile 'auto' nothing is assumed: once a context has run
-// enough work that could take the wide tile (WIDE_HOT_FLOPS, like a JIT's hotness counter), the
+// share loads across quads there), on a real GPU its register footprint would spill. So under
+// fusedTile 'auto' nothing is assumed: once a context has run enough work that could take the wide tile (WIDE_HOT_FLOPS, like a JIT's hotness counter), the
 // wide pipeline is compiled in the background and both tiles are timed on a fixed probe problem.
 // The verdict is cached per adapter (vendor, architecture, device, description), per head size
 // and per kernel variant (quad-shared loads or not: a borrowed device may lack 'subgroups'), for
@@ -44,10 +44,13 @@ export class TileTuner {
   readonly #own = new Map<string, Entry>();
   readonly #adapter: string | null;
   readonly #quad: boolean;
+  /** Start of this tuner's keys: the adapter and the kernel variant (quad-shared loads or not). */
+  readonly #prefix: string;
 
   constructor(device: GPUDevice, private readonly runProbe: ProbeRunner) {
     this.#adapter = adapterName(device);
     this.#quad = quadSharing(device);
+    this.#prefix = `${this.#adapter ?? 'this device'}|${this.#quad ? 'quad' : 'plain'}|`;
   }
 
   #entries(): Map<string, Entry> {
@@ -55,8 +58,7 @@ export class TileTuner {
   }
 
   #key(loads: Loads, headDim: number, valueDim: number): string {
-    const kernel = this.#quad ? 'quad' : 'plain';
-    return `${this.#adapter ?? 'this device'}|${kernel}|${loads}|${Math.ceil(headDim / 4)}|${Math.ceil(valueDim / 4)}`;
+    return `${this.#prefix}${loads}|${Math.ceil(headDim / 4)}|${Math.ceil(valueDim / 4)}`;
   }
 
   /**
@@ -95,9 +97,8 @@ export class TileTuner {
 
   /** This context's verdicts and any it shares with other contexts on the same adapter. */
   measurements(): TileMeasurement[] {
-    const mine = `${this.#adapter ?? 'this device'}|${this.#quad ? 'quad' : 'plain'}|`;
     return [...this.#entries()]
-      .filter(([key, e]) => key.startsWith(mine) && e.result)
+      .filter(([key, e]) => key.startsWith(this.#prefix) && e.result)
       .map(([, e]) => e.result as TileMeasurement);
   }
 

@@ -1,15 +1,15 @@
 // Which tile the fused kernel (flash.wgsl) uses, per adapter and per call.
 //
 // compact: 4 query rows per invocation, q read from the buffer. Compiles in about 1 s on
-//   SwiftShader (2-8 s with q in registers, below); the register footprint (16 mat4x4 accumulators) is the most a real GPU should hold
-//   per invocation without workgroup-memory tiling. Where loads are shared across quads (a CPU
-//   adapter, see quadSharing) it holds q in registers too (COMPACT_Q_REGS).
+//   SwiftShader; the register footprint (16 mat4x4 accumulators) is the most a real GPU should
+//   hold per invocation without workgroup-memory tiling. Where loads are shared across quads (a
+//   CPU adapter, see quadSharing) it holds q in registers too (COMPACT_Q_REGS; 2-8 s to compile).
 // wide: 16 query rows per invocation with q held in registers: every k and v load serves 16 rows
 //   (8 rows where loads are quad-shared and the head has at most 64 dims: WIDE_8_ROWS).
 //   On SwiftShader, where loads (per-invocation gathers) dominate, that measured ~1.9x faster
 //   than compact (E=64 at L=S=1024, E=128 at L=S=512); with quad-shared loads and q in registers
-//   on both tiles, ~1.0-1.2x. Compiling its unrolled code takes ~20-30 s there for E=64 and
-//   ~85-105 s for E=128 (8 rows at E=128: 1.4x, for a 37 s compile; not kept).
+//   on both tiles, ~1.0-1.2x. Compiling its unrolled code takes ~20-30 s there for E=64 (7.6 s
+//   with 8 rows) and ~85-105 s for E=128.
 //
 // 'auto' measures instead of guessing: the wide tile is used only on adapters where a one-time
 // probe found it faster (src/tile-tuning.ts), for heads of up to 128 dims with at least 16 query
@@ -89,8 +89,16 @@ export function autoMayWiden(shape: { headDim: number; valueDim: number; queryLe
  * this works around, and COMPACT_Q_REGS would spill their registers.
  */
 export function quadSharing(device: GPUDevice): boolean {
-  type Info = GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean };
-  const info = (device as { adapterInfo?: Info }).adapterInfo; // missing in older browsers: plain kernel
-  return device.features.has('subgroups') && info?.isFallbackAdapter === true &&
-    info.subgroupMinSize === 4 && info.subgroupMaxSize === 4;
+  let quad = quadSharingOf.get(device);
+  if (quad === undefined) {
+    type Info = GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean };
+    const info = (device as { adapterInfo?: Info }).adapterInfo; // missing in older browsers: plain kernel
+    quad = device.features.has('subgroups') && info?.isFallbackAdapter === true &&
+      info.subgroupMinSize === 4 && info.subgroupMaxSize === 4;
+    quadSharingOf.set(device, quad);
+  }
+  return quad;
 }
+
+// Asked on every fused call; a device's features and adapter never change.
+const quadSharingOf = new WeakMap<GPUDevice, boolean>();

@@ -117,8 +117,9 @@ export interface CreateAttentionOptions {
   powerPreference?: GPUPowerPreference;
   /**
    * The fused kernel's tile (README: "Tiles"). 'compact': 4 rows per invocation, quick to compile.
-   * 'wide': 16 rows with q in registers (faster on software adapters; ~20-30 s (E=64) to ~85-105 s
-   * (E=128) to compile on SwiftShader; needs E and Ev <= 128). 'auto' (default): compact, until
+   * 'wide': 16 rows with q in registers (8 at E, Ev <= 64 on software adapters with 4-lane
+   * subgroups), faster on software adapters; ~8-30 s (E=64) to ~85-105 s (E=128) to compile on
+   * SwiftShader; needs E and Ev <= 128. 'auto' (default): compact, until
    * the context has done 1e9 FLOPs of work that could take the wide tile; then the wide tile is
    * compiled in the background and timed against compact once per adapter and head size, and
    * used where it measured faster.

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quadSharing } from '../src/tiles.js';
 import { attentionReferenceFull } from '../src/index.js';
-import { ALL_KERNELS, cases, makeInputs } from './cases.js';
+import { ALL_KERNELS, cases, makeInputs, type Case } from './cases.js';
 import { agrees, compare } from './compare.js';
 import { defaultLimitsDevice, gpuFixture, type GPUFixture, useGPUFixture } from './gpu-fixture.js';
 import { runSeed } from './random.js';
@@ -61,28 +61,33 @@ describe(`attentionWithLogSumExp matches the reference's log-sum-exp (seed ${see
 });
 
 const fusedCases = cases.filter((c) => (c.kernels ?? ALL_KERNELS).includes('fused'));
+// The log-sum-exp is another pipeline per head size: the cases without masks up to E = 16.
+const lseCasesSmall = fusedCases.filter((c) => !c.mask && c.E <= 16 && (c.Ev ?? c.E) <= 16);
 
-// A wide pipeline takes ~30 s (E = 64) to ~105 s (E = 128) to compile on SwiftShader: longer timeouts here.
+/** A fused case on one fixture's context (a tile forced there), against the reference. */
+async function checkFused(fx: GPUFixture, tile: string, name: string, c: Case): Promise<void> {
+  const { q, k, v, options } = makeInputs(c, seed, 'fused');
+  const ref = attentionReferenceFull(q, k, v, options);
+  const out = await fx.ctx.attention(q, k, v, options);
+  const a = compare(out.data, ref.output.data);
+  expect(agrees(a), `${name} on the ${tile} tile, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+  expect(fx.errors).toEqual([]);
+}
+
+/** The same with the log-sum-exp. */
+async function checkFusedLse(fx: GPUFixture, tile: string, name: string, c: Case): Promise<void> {
+  const { q, k, v, options } = makeInputs(c, seed, 'fused');
+  const ref = attentionReferenceFull(q, k, v, options);
+  const got = await fx.ctx.attentionWithLogSumExp(q, k, v, options);
+  const al = compare(got.logSumExp.data, ref.logSumExp.data);
+  expect(agrees(al), `${name} lse on the ${tile} tile, seed ${seed}: ${JSON.stringify(al)}`).toBe(true);
+  expect(agrees(compare(got.output.data, ref.output.data))).toBe(true);
+}
+
+// A wide pipeline takes ~8-30 s (E = 64) to ~105 s (E = 128) to compile on SwiftShader: longer timeouts here.
 describe(`every fused case on the wide tile (seed ${seed})`, { timeout: 300_000 }, () => {
-  it.each(fusedCases.map((c) => [c.name, c] as const))('%s', async (name, c) => {
-    const { q, k, v, options } = makeInputs(c, seed, 'fused');
-    const ref = attentionReferenceFull(q, k, v, options);
-    const out = await wide.current.ctx.attention(q, k, v, options);
-    const a = compare(out.data, ref.output.data);
-    expect(agrees(a), `${name} on the wide tile, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
-    expect(wide.current.errors).toEqual([]);
-  });
-
-  // The log-sum-exp is another pipeline per head size: the cases without masks up to E = 16.
-  const lse = fusedCases.filter((c) => !c.mask && c.E <= 16 && (c.Ev ?? c.E) <= 16);
-  it.each(lse.map((c) => [c.name, c] as const))('%s, log-sum-exp', async (name, c) => {
-    const { q, k, v, options } = makeInputs(c, seed, 'fused');
-    const ref = attentionReferenceFull(q, k, v, options);
-    const got = await wide.current.ctx.attentionWithLogSumExp(q, k, v, options);
-    const al = compare(got.logSumExp.data, ref.logSumExp.data);
-    expect(agrees(al), `${name} lse on the wide tile, seed ${seed}: ${JSON.stringify(al)}`).toBe(true);
-    expect(agrees(compare(got.output.data, ref.output.data))).toBe(true);
-  });
+  it.each(fusedCases.map((c) => [c.name, c] as const))('%s', (name, c) => checkFused(wide.current, 'wide', name, c));
+  it.each(lseCasesSmall.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(wide.current, 'wide', name, c));
 });
 
 // Where the adapter has 4-lane subgroups (SwiftShader), the fixtures above run the fused kernel
@@ -117,23 +122,8 @@ describe(`every fused case on the plain kernel, without subgroups (seed ${seed})
     expect(quadSharing(device)).toBe(expected);
   });
 
-  const run = (fx: () => GPUFixture, tile: string) => async (name: string, c: (typeof fusedCases)[number]) => {
-    const { q, k, v, options } = makeInputs(c, seed, 'fused');
-    const ref = attentionReferenceFull(q, k, v, options);
-    const out = await fx().ctx.attention(q, k, v, options);
-    const a = compare(out.data, ref.output.data);
-    expect(agrees(a), `${name} on the plain ${tile} tile, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
-  };
-  it.each(fusedCases.map((c) => [c.name, c] as const))('%s, compact', run(() => compact, 'compact'));
+  it.each(fusedCases.map((c) => [c.name, c] as const))('%s, compact', (name, c) => checkFused(compact, 'plain compact', name, c));
   const small = fusedCases.filter((c) => c.E <= 8 && (c.Ev ?? c.E) <= 8);
-  it.each(small.map((c) => [c.name, c] as const))('%s, wide', run(() => wideTile, 'wide'));
-  const lse = fusedCases.filter((c) => !c.mask && c.E <= 16 && (c.Ev ?? c.E) <= 16);
-  it.each(lse.map((c) => [c.name, c] as const))('%s, compact, log-sum-exp', async (name, c) => {
-    const { q, k, v, options } = makeInputs(c, seed, 'fused');
-    const ref = attentionReferenceFull(q, k, v, options);
-    const got = await compact.ctx.attentionWithLogSumExp(q, k, v, options);
-    const al = compare(got.logSumExp.data, ref.logSumExp.data);
-    expect(agrees(al), `${name} lse on the plain compact tile, seed ${seed}: ${JSON.stringify(al)}`).toBe(true);
-    expect(agrees(compare(got.output.data, ref.output.data))).toBe(true);
-  });
+  it.each(small.map((c) => [c.name, c] as const))('%s, wide', (name, c) => checkFused(wideTile, 'plain wide', name, c));
+  it.each(lseCasesSmall.map((c) => [c.name, c] as const))('%s, compact, log-sum-exp', (name, c) => checkFusedLse(compact, 'plain compact', name, c));
 });
