@@ -1,5 +1,6 @@
 // The AttentionContext: owns (or borrows) a device, a buffer pool and two dummy bindings.
 // attention() and friends are a thin upload → encode → submit → read layer over encode().
+import { awaitGpu } from './await-gpu.js';
 import { BindGroupCache } from './bind-group-cache.js';
 import { BufferPool } from './buffer-pool.js';
 import { acquireDevice } from './device.js';
@@ -306,7 +307,7 @@ class Context implements AttentionContext {
     }
     // Scratch stays reserved until the work the caller submits (normally in this same task) is done.
     setTimeout(() => {
-      state.device.queue.onSubmittedWorkDone().then(
+      awaitGpu(state.device.queue.onSubmittedWorkDone()).then(
         () => releaseAll(state.pool, reserved),
         () => {},
       );
@@ -378,7 +379,7 @@ class Context implements AttentionContext {
       } catch (e) {
         recordError = e;
       }
-      const scopes = Promise.all([device.popErrorScope(), device.popErrorScope()]);
+      const scopes = awaitGpu(Promise.all([device.popErrorScope(), device.popErrorScope()]));
       if (recordError) {
         scopes.catch(() => {});
         throw recordError;
@@ -397,7 +398,7 @@ class Context implements AttentionContext {
       // destroy() may have run while we waited: its buffers are gone, so do not map them.
       this.#checkDestroyed();
       if (state.lostError) throw state.lostError;
-      await Promise.race([Promise.all(staging.map((b) => b.mapAsync(MapMode.READ))), state.lost, this.#destroyedSignal]);
+      await Promise.race([awaitGpu(Promise.all(staging.map((b) => b.mapAsync(MapMode.READ)))), state.lost, this.#destroyedSignal]);
       const results = outputs.map(([, n], i) => {
         const data = new Float32Array(staging[i].getMappedRange(0, n * 4).slice(0));
         staging[i].unmap();
@@ -515,7 +516,7 @@ class Context implements AttentionContext {
         throw e;
       }
       const [error] = await Promise.race([
-        Promise.all([device.popErrorScope(), device.queue.onSubmittedWorkDone()]),
+        awaitGpu(Promise.all([device.popErrorScope(), device.queue.onSubmittedWorkDone()])),
         state.lost,
         this.#destroyedSignal,
       ]);

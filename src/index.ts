@@ -1,5 +1,6 @@
 // Public entry point: re-exports only.
 export { createAttention, type ContextDebugOptions } from './context.js';
+export { awaitGpu } from './await-gpu.js';
 export { attentionReference, attentionReferenceFull, type ReferenceResult } from './reference.js';
 export {
   AttentionInputError,

@@ -1,5 +1,6 @@
 // Records our kernels into an encoder: pipelines (cached per device), the uniform parameter
 // block, scratch buffers reserved for the call, and dispatches folded to fit the device's grid.
+import { awaitGpu } from './await-gpu.js';
 import type { BindGroupCache } from './bind-group-cache.js';
 import type { BufferPool } from './buffer-pool.js';
 import { DeviceLimitError } from './errors.js';
@@ -64,7 +65,7 @@ export function compilePipeline(device: GPUDevice, kernel: KernelName, loads: Lo
   if (!inFlight) compiling.set(device, (inFlight = new Map()));
   let p = inFlight.get(key);
   if (!p) {
-    p = device.createComputePipelineAsync(pipelineDescriptor(device, kernel, loads, constants)).then(
+    p = awaitGpu(device.createComputePipelineAsync(pipelineDescriptor(device, kernel, loads, constants))).then(
       (pipeline) => {
         cacheOf(device).set(key, pipeline);
         return pipeline;
