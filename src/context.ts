@@ -472,10 +472,17 @@ class Context implements AttentionContext {
       state.lost,
       this.#destroyedSignal,
     ]);
-    if (compiled.some((pipeline) => pipeline === null)) {
+    const failed = dispatches.filter((_, i) => compiled[i] === null);
+    if (failed.length > 0) {
+      const kernels = [...new Set(failed.map((d) => d.kernel))].join(', ');
+      // Only the wide fused tile (more than one group of 4 rows) has a fallback: the compact tile.
+      const wideOnly = failed.every((d) => Number(d.constants.RG ?? 1) > 1);
       throw new GPUExecutionError(
-        `A pipeline for this shape failed to compile (kernels: ${dispatches.map((d) => d.kernel).join(', ')}); ` +
-          "calls will use the compact fused tile; create the context with fusedTile: 'compact' to skip it",
+        wideOnly
+          ? `The wide fused tile failed to compile for this shape (${kernels}); calls will use the compact tile. ` +
+              "Create the context with fusedTile: 'compact' to skip the attempt"
+          : `A pipeline for this shape failed to compile on this device (${kernels}), so calls of this shape will ` +
+              'fail as well; please report it with the adapter (device.adapterInfo) and the shape',
         undefined,
         'validation',
       );
