@@ -6,24 +6,37 @@
 // that took a third of its speed on a 2-core machine: the multiply-add ceiling kernel ran at
 // 23-29 GFLOP/s instead of 33-38, and `attention()` 1.35-1.6x slower (BENCHMARKS.md, session 7).
 //
-// While a promise passed to awaitGpu is pending, Dawn's poll callbacks (which it hands to
-// `setImmediate` as anonymous native functions) run at once for the first SPIN_MS of the wait and
-// then through `setTimeout(…, 0)`, about a millisecond apart. Every other `setImmediate` call goes
-// through untouched, and the original function is put back when the last wait settles. Browsers
-// have no `setImmediate` (their GPU process waits without spinning): there this does nothing.
+// While any promise passed to awaitGpu is pending, Dawn's poll callbacks run at once within
+// SPIN_MS of the latest awaitGpu call and through `setTimeout(…, 0)` (about a millisecond apart)
+// after that. This covers every Dawn wait in the process during that time, not only the wrapped
+// one. Dawn hands `setImmediate` an anonymous native function with no arguments and a
+// `prototype`; every other callback (user code, Promise resolvers, bound functions) goes through
+// untouched, and the original `setImmediate` is put back when the last wait settles. Where there
+// is no `setImmediate` (browsers: their GPU process waits without spinning) this does nothing.
 
 /** A wait shorter than this keeps Dawn's immediate polling, so short calls gain no timer latency. */
 const SPIN_MS = 2;
 
 type SetImmediate = (callback: (...args: unknown[]) => void, ...args: unknown[]) => unknown;
+type SetTimeout = (callback: (...args: unknown[]) => void, ms: number, ...args: unknown[]) => unknown;
 
-let pending = 0;
-let lastWaitStart = 0;
-let original: SetImmediate | undefined;
-let throttled: SetImmediate | undefined;
+/**
+ * One state per process, shared by every copy of this module (a bundled library and its source,
+ * two versions in one app), so that copies never wrap each other's wrapper.
+ */
+interface State {
+  pending: number;
+  lastWaitStart: number;
+  original?: SetImmediate;
+  wrapper?: SetImmediate;
+  /** Captured before any wait, so faked timers installed later cannot catch Dawn's polls. */
+  realSetTimeout: SetTimeout;
+}
 
-function globalScope(): { setImmediate?: SetImmediate } {
-  return globalThis as unknown as { setImmediate?: SetImmediate };
+const STATE_KEY = Symbol.for('webgpu-attention.awaitGpu');
+
+function globalScope(): { setImmediate?: SetImmediate; setTimeout: SetTimeout; [STATE_KEY]?: State } {
+  return globalThis as unknown as { setImmediate?: SetImmediate; setTimeout: SetTimeout; [STATE_KEY]?: State };
 }
 
 function isNode(): boolean {
@@ -31,21 +44,33 @@ function isNode(): boolean {
   return typeof proc?.versions?.node === 'string' && typeof globalScope().setImmediate === 'function';
 }
 
-/** Dawn's poll callback: a native function with no name (user callbacks have source or a name). */
-function isDawnPoll(callback: unknown): boolean {
+function state(): State {
+  const scope = globalScope();
+  return (scope[STATE_KEY] ??= { pending: 0, lastWaitStart: 0, realSetTimeout: scope.setTimeout });
+}
+
+/**
+ * Dawn's poll callback: a native function with no name, no parameters and a `prototype` (a
+ * function made by Node-API). User callbacks show their source; bound functions are named
+ * "bound …"; Promise resolvers take a parameter and have no `prototype`.
+ */
+export function isDawnPoll(callback: unknown): boolean {
   return (
     typeof callback === 'function' &&
     callback.name === '' &&
+    callback.length === 0 &&
+    Object.prototype.hasOwnProperty.call(callback, 'prototype') &&
     Function.prototype.toString.call(callback).includes('[native code]')
   );
 }
 
-function install(): void {
+function install(s: State): void {
   const scope = globalScope();
   const base = scope.setImmediate!;
   const wrapper: SetImmediate = function (this: unknown, callback, ...args) {
-    if (isDawnPoll(callback) && performance.now() - lastWaitStart > SPIN_MS) {
-      return setTimeout(callback, 0, ...args);
+    // A copy of the wrapper that outlived its waits (someone saved and restored it) passes through.
+    if (s.pending > 0 && isDawnPoll(callback) && performance.now() - s.lastWaitStart > SPIN_MS) {
+      return s.realSetTimeout(callback, 0, ...args);
     }
     return base.call(this, callback, ...args);
   };
@@ -55,29 +80,32 @@ function install(): void {
     const d = Object.getOwnPropertyDescriptor(base, key);
     if (d) Object.defineProperty(wrapper, key, d);
   }
-  original = base;
-  throttled = wrapper;
+  s.original = base;
+  s.wrapper = wrapper;
   scope.setImmediate = wrapper;
 }
 
-function release(): void {
-  pending--;
-  if (pending > 0) return;
+function release(s: State): void {
+  s.pending--;
+  if (s.pending > 0) return;
   const scope = globalScope();
   // If someone replaced setImmediate after us, leave theirs (ours only forwards to the original).
-  if (scope.setImmediate === throttled) scope.setImmediate = original;
-  original = throttled = undefined;
+  if (scope.setImmediate === s.wrapper) scope.setImmediate = s.original;
+  s.original = s.wrapper = undefined;
 }
 
 /**
  * Resolves or rejects as `promise` does. In Node, while it is pending, Dawn's bindings poll for the
- * GPU about once a millisecond instead of in a tight loop, leaving the CPU to the adapter (and to
- * your code). Wrap your own awaits on GPU work with it when you use the GPU-resident API in Node:
- * `await awaitGpu(device.queue.onSubmittedWorkDone())`. In a browser it returns `promise` as is.
+ * GPU about once a millisecond (after the first 2 ms) instead of in a tight loop, leaving the CPU
+ * to the adapter and to your code. The library waits this way itself; wrap your own awaits on GPU
+ * work with it when you use the GPU-resident API in Node:
+ * `await awaitGpu(device.queue.onSubmittedWorkDone())`. Without `setImmediate` (browsers) it
+ * returns `promise` as is.
  */
 export function awaitGpu<T>(promise: Promise<T>): Promise<T> {
   if (!isNode()) return promise;
-  lastWaitStart = performance.now();
-  if (pending++ === 0) install();
-  return promise.finally(release);
+  const s = state();
+  s.lastWaitStart = performance.now();
+  if (s.pending++ === 0) install(s);
+  return promise.finally(() => release(s));
 }
