@@ -40,6 +40,15 @@ function submitsSeen(device: GPUDevice, n: number): Promise<void> {
   });
 }
 
+// Node's own setImmediate, taken before this file makes any GPU call (awaitGpu swaps it while waits are pending).
+const nodeSetImmediate = globalThis.setImmediate;
+
+/** Resolves once every GPU wait the library wrapped in awaitGpu has settled: Node's setImmediate is back. */
+async function gpuWaitsSettled(original: unknown): Promise<void> {
+  const scope = globalThis as { setImmediate?: unknown };
+  while (scope.setImmediate !== original) await new Promise((r) => setTimeout(r, 10));
+}
+
 describe(`device loss (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
   it('borrowed device destroyed with calls submitted: all reject with DeviceLostError, later calls too, no hang', async () => {
     const device = await borrowedDevice();
@@ -76,6 +85,8 @@ describe(`device loss (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     ctx.destroy();
     ctx.destroy();
     expect(errors).toEqual([]);
+    // No GPU wait is left pending on the dead device (awaitGpu would keep Dawn's polling throttled).
+    await within(gpuWaitsSettled(nodeSetImmediate), HANG_MS, "the library's GPU waits settling");
   });
 
   it('borrowed device destroyed right after the calls start (before they submit): they reject with DeviceLostError', async () => {
@@ -120,6 +131,7 @@ describe(`device loss (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     expect(ctx.device).not.toBe(first);
     expect(errors).toEqual([]);
     ctx.destroy();
+    await within(gpuWaitsSettled(nodeSetImmediate), HANG_MS, "the library's GPU waits settling");
   });
 
   it('owned device: ctx.device.destroy() and an immediate call (before device.lost settles) → that call already succeeds', async () => {
