@@ -56,7 +56,7 @@ export interface ContextDebugOptions {
 const PATH_KERNELS: Record<Path, string> = {
   staged: 'scores, softmax, weighted-sum',
   fused: 'flash',
-  'split-keys': 'flash, merge',
+  'split-keys': 'flash-split, merge',
 };
 
 /** How long a call whose GPU work failed waits for device.lost to report before giving up on it. */
@@ -194,6 +194,14 @@ class Context implements AttentionContext {
   /** Live buffers made by this context's pool (for leak checks). */
   get liveBuffers(): number {
     return this.#state.pool.liveBuffers;
+  }
+
+  /**
+   * Every await on GPU work goes through here: it settles with the work, or rejects as soon as
+   * the device is lost or the context destroyed; in Node, awaitGpu keeps Dawn's polling off the CPU.
+   */
+  #gpuWait<T>(state: DeviceState, work: Promise<T>): Promise<T> {
+    return Promise.race([awaitGpu(work), state.lost, this.#destroyedSignal]);
   }
 
   #checkDestroyed(): void {
@@ -379,12 +387,12 @@ class Context implements AttentionContext {
       } catch (e) {
         recordError = e;
       }
-      const scopes = awaitGpu(Promise.all([device.popErrorScope(), device.popErrorScope()]));
+      const scopes = Promise.all([device.popErrorScope(), device.popErrorScope()]);
       if (recordError) {
         scopes.catch(() => {});
         throw recordError;
       }
-      const [validation, oom] = await Promise.race([scopes, state.lost, this.#destroyedSignal]);
+      const [validation, oom] = await this.#gpuWait(state, scopes);
       const gpuError = validation ?? oom;
       if (gpuError) {
         state.bindGroups.clear(); // one of them may be what failed: the next call makes fresh ones
@@ -398,7 +406,7 @@ class Context implements AttentionContext {
       // destroy() may have run while we waited: its buffers are gone, so do not map them.
       this.#checkDestroyed();
       if (state.lostError) throw state.lostError;
-      await Promise.race([awaitGpu(Promise.all(staging.map((b) => b.mapAsync(MapMode.READ)))), state.lost, this.#destroyedSignal]);
+      await this.#gpuWait(state, Promise.all(staging.map((b) => b.mapAsync(MapMode.READ))));
       const results = outputs.map(([, n], i) => {
         const data = new Float32Array(staging[i].getMappedRange(0, n * 4).slice(0));
         staging[i].unmap();
@@ -457,7 +465,7 @@ class Context implements AttentionContext {
     let wide = false;
     const s = p.shape;
     if (this.#fusedTile === 'auto' && path === 'fused' && autoMayWiden(s)) {
-      const m = await Promise.race([this.#tuner.measure(loadsFor(s), s.headDim, s.valueDim), state.lost, this.#destroyedSignal]);
+      const m = await this.#gpuWait(state, this.#tuner.measure(loadsFor(s), s.headDim, s.valueDim));
       wide = m?.verdict === 'wide';
     }
     await this.#compile(state, p, want, this.#fusedTile, wide);
@@ -467,11 +475,10 @@ class Context implements AttentionContext {
   async #compile(state: DeviceState, p: Problem, want: Want, tile: FusedTileChoice, wide: boolean): Promise<void> {
     const dispatches: Dispatch[] = [];
     preflight(state.device, p, want, tile, dispatches, wide);
-    const compiled = await Promise.race([
+    const compiled = await this.#gpuWait(
+      state,
       Promise.all(dispatches.map((d) => compilePipeline(state.device, d.kernel, d.loads, d.constants))),
-      state.lost,
-      this.#destroyedSignal,
-    ]);
+    );
     const failed = dispatches.filter((_, i) => compiled[i] === null);
     if (failed.length > 0) {
       const kernels = [...new Set(failed.map((d) => d.kernel))].join(', ');
@@ -522,11 +529,7 @@ class Context implements AttentionContext {
         device.popErrorScope().catch(() => {});
         throw e;
       }
-      const [error] = await Promise.race([
-        awaitGpu(Promise.all([device.popErrorScope(), device.queue.onSubmittedWorkDone()])),
-        state.lost,
-        this.#destroyedSignal,
-      ]);
+      const [error] = await this.#gpuWait(state, Promise.all([device.popErrorScope(), device.queue.onSubmittedWorkDone()]));
       const ms = performance.now() - t0;
       if (error) throw new GPUExecutionError(`GPU validation error in the tile probe: ${error.message}`, 'fused', 'validation');
       return ms;

@@ -8,7 +8,8 @@ import { defaultLimitsDevice } from './gpu-fixture.js';
 type Immediate = (callback: (...args: unknown[]) => void, ...args: unknown[]) => unknown;
 const scope = globalThis as unknown as { setImmediate: Immediate };
 
-const settle = () => new Promise((r) => setTimeout(r, 5));
+/** 5 ms: past awaitGpu's 2 ms of immediate polling. */
+const pastSpin = () => new Promise((r) => setTimeout(r, 5));
 
 describe('awaitGpu', () => {
   it('resolves and rejects as the promise does, and puts setImmediate back after the last wait', async () => {
@@ -30,7 +31,7 @@ describe('awaitGpu', () => {
     const { promisify } = await import('node:util');
     let resolve!: () => void;
     const wait = awaitGpu(new Promise<void>((r) => (resolve = r)));
-    await settle(); // past the first milliseconds of the wait
+    await pastSpin(); // past the first milliseconds of the wait
     expect(await promisify(setImmediate)('value')).toBe('value');
     const handle = scope.setImmediate(() => {});
     expect(handle?.constructor?.name).toBe('Immediate');
@@ -130,7 +131,7 @@ describe('awaitGpu with Dawn', () => {
     const wait = awaitGpu(new Promise<void>((r) => (resolve = r)));
     const wrapper = scope.setImmediate;
     expect(scope.setImmediate(poll)?.constructor?.name).toBe('Immediate'); // a short wait spins
-    await settle();
+    await pastSpin();
     expect(scope.setImmediate(poll)?.constructor?.name).toBe('Timeout');
     resolve();
     await wait;
@@ -138,7 +139,7 @@ describe('awaitGpu with Dawn', () => {
     expect(scope.setImmediate(poll)?.constructor?.name).toBe('Immediate'); // no wait pending
     // A copy of the wrapper kept past its waits (saved and restored by someone else) passes through.
     expect(wrapper(poll)?.constructor?.name).toBe('Immediate');
-    await settle();
+    await pastSpin();
   });
 
   it("Dawn's polling reaches setImmediate far less often through awaitGpu", async () => {
