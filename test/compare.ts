@@ -7,7 +7,13 @@ export interface Agreement {
   length: number;
 }
 
-export function compare(got: ArrayLike<number>, want: ArrayLike<number>): Agreement {
+/**
+ * `floor` is the smallest per-element magnitude the relative L2 error is measured against. Outputs use 0
+ * (purely relative). A log-sum-exp uses 1: an error δ in log Σ exp is a relative error δ in the softmax
+ * denominator, so its tolerance is absolute, and a row whose LSE lands near 0 must not turn float32
+ * rounding of the logits (~1e-7) into a huge relative error.
+ */
+export function compare(got: ArrayLike<number>, want: ArrayLike<number>, floor = 0): Agreement {
   let err = 0;
   let norm = 0;
   let maxAbs = 0;
@@ -20,18 +26,24 @@ export function compare(got: ArrayLike<number>, want: ArrayLike<number>): Agreem
       nans++;
       continue;
     }
-    if (g === w) continue; // also covers equal infinities
+    if (g === w) {
+      if (Number.isFinite(w)) norm += w * w; // an exact match still counts toward the norm
+      continue; // equal infinities add no error
+    }
     const d = Math.abs(g - w);
     err += d * d;
     norm += w * w;
     maxAbs = Math.max(maxAbs, d);
   }
-  const relL2 = err === 0 ? 0 : Math.sqrt(err / Math.max(norm, 1e-30));
+  const counted = want.length - nans;
+  const relL2 = err === 0 ? 0 : Math.sqrt(err / Math.max(norm, counted * floor * floor, 1e-30));
   return { relL2, maxAbs, nans, length: got.length };
 }
 
 export const REL_L2_TOL = 1e-5;
 export const MAX_ABS_TOL = 2e-5;
+/** The floor for comparing log-sum-exp values (see `compare`). */
+export const LSE_FLOOR = 1;
 
 export function agrees(a: Agreement): boolean {
   return a.nans === 0 && a.relL2 <= REL_L2_TOL && a.maxAbs <= MAX_ABS_TOL && Number.isFinite(a.relL2);
