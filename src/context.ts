@@ -55,8 +55,8 @@ export interface ContextDebugOptions {
 /** The kernels each path runs, for error messages. */
 const PATH_KERNELS: Record<Path, string> = {
   staged: 'scores, softmax, weighted-sum',
-  fused: 'flash',
-  'split-keys': 'flash-split, merge',
+  fused: 'flash or flash-quad',
+  'split-keys': 'flash-split or flash-split-quad, merge',
 };
 
 /** How long a call whose GPU work failed waits for device.lost to report before giving up on it. */

@@ -63,10 +63,10 @@ export function choosePath(p: Problem, want: Want): Path {
   return rows < DECODE_ROWS && Lk >= DECODE_MIN_KEYS ? 'split-keys' : 'fused';
 }
 
-export function chooseSplits(p: Problem): { splits: number; keysPerSplit: number } {
+export function chooseSplits(p: Problem, perItem = 1): { splits: number; keysPerSplit: number } {
   const { batch, heads, queryLength: Lq, keyLength: Lk } = p.shape;
   const rows = batch * heads * Lq;
-  const wanted = Math.max(1, Math.ceil(SPLIT_TARGET_INVOCATIONS / rows));
+  const wanted = Math.max(1, Math.ceil(SPLIT_TARGET_INVOCATIONS / (rows * perItem)));
   const most = Math.max(1, Math.ceil(Lk / SPLIT_MIN_KEYS));
   let splits = Math.min(wanted, most);
   const keysPerSplit = Math.ceil(Math.ceil(Lk / splits) / 4) * 4;
@@ -167,15 +167,19 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
       Math.ceil((bhTotal * perHead) / tile.workgroupSize));
     return;
   }
-  const { splits, keysPerSplit } = chooseSplits(p);
+  // On 4-lane-subgroup software adapters a quad takes each (row, chunk), the dims split between its lanes.
+  const quad = quadSharing(rec.device);
+  const perItem = quad ? 4 : 1;
+  const { splits, keysPerSplit } = chooseSplits(p, perItem);
   const partialBytes = rows * splits * Ev * 4;
   checkBinding(rec.device, 'split-keys partials', partialBytes, "use kernel 'fused' for this shape");
   const partials = rec.scratch(partialBytes, BufferUsage.STORAGE, 'webgpu-attention split partials');
   const stats = rec.scratch(rows * splits * 8, BufferUsage.STORAGE, 'webgpu-attention split stats');
   const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits, keysPerSplit });
-  rec.dispatch('flash-split', loads, { ...common, NAMED: Math.ceil(Ev / 4) <= 16, WG: SPLIT_WG },
+  rec.dispatch(quad ? 'flash-split-quad' : 'flash-split', loads,
+    quad ? { ...common, WG: SPLIT_WG } : { ...common, NAMED: Math.ceil(Ev / 4) <= 16, WG: SPLIT_WG },
     [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
-    Math.ceil((rows * splits) / SPLIT_WG));
+    Math.ceil((rows * splits * perItem) / SPLIT_WG));
   rec.dispatch('merge', 'scalar', { WRITE_LSE: !!b.logSumExp },
     [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
     Math.ceil((rows * Math.ceil(Ev / 4)) / 64));

@@ -12,16 +12,20 @@ import softmaxWgsl from '../shaders/softmax.wgsl?raw';
 import weightedSumWgsl from '../shaders/weighted-sum.wgsl?raw';
 import flashWgsl from '../shaders/flash.wgsl?raw';
 import flashSplitWgsl from '../shaders/flash-split.wgsl?raw';
+import flashSplitQuadWgsl from '../shaders/flash-split-quad.wgsl?raw';
 import mergeWgsl from '../shaders/merge.wgsl?raw';
 
-// 'flash-quad' is flash.wgsl with k and v loads shared across quads of a subgroup (needs the
-// device's 'subgroups' feature; src/tiles.ts says where it is used).
-export type KernelName = 'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'flash-quad' | 'flash-split' | 'merge';
+// 'flash-quad' is flash.wgsl with k and v loads shared across quads of a subgroup, and
+// 'flash-split-quad' the split-keys kernel with the dims split across a quad (both need the
+// device's 'subgroups' feature; src/tiles.ts says where they are used).
+export type KernelName =
+  'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'flash-quad' | 'flash-split' | 'flash-split-quad' | 'merge';
 
 /** How a kernel reads q, k and v: as vec4 arrays (E and Ev multiples of 4) or as scalars. */
 export type Loads = 'vec4' | 'scalar';
 
-const uses = { scores: true, softmax: false, 'weighted-sum': true, flash: true, 'flash-quad': true, 'flash-split': true, merge: false };
+const uses = { scores: true, softmax: false, 'weighted-sum': true, flash: true, 'flash-quad': true, 'flash-split': true,
+  'flash-split-quad': true, merge: false };
 const body: Record<KernelName, string> = {
   scores: maskWgsl + scoresWgsl,
   softmax: softmaxWgsl,
@@ -29,6 +33,7 @@ const body: Record<KernelName, string> = {
   flash: maskWgsl + kvBlocksWgsl + kvShareNoneWgsl + flashWgsl,
   'flash-quad': maskWgsl + kvBlocksWgsl + kvShareQuadWgsl + flashWgsl,
   'flash-split': maskWgsl + kvBlocksWgsl + flashSplitWgsl,
+  'flash-split-quad': maskWgsl + kvBlocksWgsl + flashSplitQuadWgsl,
   merge: mergeWgsl,
 };
 
@@ -37,6 +42,6 @@ export function kernelSource(kernel: KernelName, loads: Loads): string {
   const loaders = uses[kernel] ? (loads === 'vec4' ? qkvVec4Wgsl : qkvScalarWgsl) : '';
   // Directives come before any declaration; quadBroadcast runs in loops whose bounds flash.wgsl
   // makes uniform per quad, which WGSL's uniformity analysis cannot see.
-  const directives = kernel === 'flash-quad' ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : '';
+  const directives = kernel === 'flash-quad' || kernel === 'flash-split-quad' ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : '';
   return directives + paramsWgsl + loaders + body[kernel];
 }

@@ -64,9 +64,9 @@ const fusedCases = cases.filter((c) => (c.kernels ?? ALL_KERNELS).includes('fuse
 // The log-sum-exp is another pipeline per head size: the cases without masks up to E = 16.
 const lseCasesSmall = fusedCases.filter((c) => !c.mask && c.E <= 16 && (c.Ev ?? c.E) <= 16);
 
-/** A fused case on one fixture's context (a tile forced there), against the reference. */
-async function checkFused(fx: GPUFixture, tile: string, name: string, c: Case): Promise<void> {
-  const { q, k, v, options } = makeInputs(c, seed, 'fused');
+/** A fused (or split-keys) case on one fixture's context (a tile forced there), against the reference. */
+async function checkFused(fx: GPUFixture, tile: string, name: string, c: Case, kernel: 'fused' | 'split-keys' = 'fused'): Promise<void> {
+  const { q, k, v, options } = makeInputs(c, seed, kernel);
   const ref = attentionReferenceFull(q, k, v, options);
   const out = await fx.ctx.attention(q, k, v, options);
   const a = compare(out.data, ref.output.data);
@@ -75,8 +75,8 @@ async function checkFused(fx: GPUFixture, tile: string, name: string, c: Case): 
 }
 
 /** The same with the log-sum-exp. */
-async function checkFusedLse(fx: GPUFixture, tile: string, name: string, c: Case): Promise<void> {
-  const { q, k, v, options } = makeInputs(c, seed, 'fused');
+async function checkFusedLse(fx: GPUFixture, tile: string, name: string, c: Case, kernel: 'fused' | 'split-keys' = 'fused'): Promise<void> {
+  const { q, k, v, options } = makeInputs(c, seed, kernel);
   const ref = attentionReferenceFull(q, k, v, options);
   const got = await fx.ctx.attentionWithLogSumExp(q, k, v, options);
   const al = compare(got.logSumExp.data, ref.logSumExp.data, LSE_FLOOR);
@@ -91,10 +91,11 @@ describe(`every fused case on the wide tile (seed ${seed})`, { timeout: 300_000 
 });
 
 // Where the adapter has 4-lane subgroups (SwiftShader), the fixtures above run the fused kernel
-// with k and v shared across quads (flash-quad). A device without the 'subgroups' feature runs the
-// plain kernel, as real GPUs do: every fused case on the compact tile, and on the wide tile the
-// cases with heads up to 8 dims (each head size is a ~10-30 s compile of the wide tile).
-describe(`every fused case on the plain kernel, without subgroups (seed ${seed})`, { timeout: 300_000 }, () => {
+// with k and v shared across quads (flash-quad) and split-keys with the dims split across quads
+// (flash-split-quad). A device without the 'subgroups' feature runs the plain kernels, as real
+// GPUs do: every fused case on the compact tile, on the wide tile the cases with heads up to 8 dims
+// (each head size is a ~10-30 s compile of the wide tile), and every split-keys case.
+describe(`every fused and split-keys case on the plain kernels, without subgroups (seed ${seed})`, { timeout: 300_000 }, () => {
   let owned: { device: GPUDevice; gpu: GPU };
   let compact: GPUFixture;
   let wideTile: GPUFixture;
@@ -114,7 +115,7 @@ describe(`every fused case on the plain kernel, without subgroups (seed ${seed})
     expect(quadSharing(owned.device)).toBe(false);
   });
 
-  it("on SwiftShader the library's own device shares loads across quads (so the suites above test flash-quad)", () => {
+  it("on SwiftShader the library's own device shares loads across quads (so the suites above test flash-quad and flash-split-quad)", () => {
     const device = fixture.current.ctx.device;
     const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
     // SwiftShader in Dawn: 'subgroups', 4-lane subgroups, a fallback adapter. Elsewhere: GPUs keep the plain kernel.
@@ -126,4 +127,7 @@ describe(`every fused case on the plain kernel, without subgroups (seed ${seed})
   const small = fusedCases.filter((c) => c.E <= 8 && (c.Ev ?? c.E) <= 8);
   it.each(small.map((c) => [c.name, c] as const))('%s, wide', (name, c) => checkFused(wideTile, 'plain wide', name, c));
   it.each(lseCasesSmall.map((c) => [c.name, c] as const))('%s, compact, log-sum-exp', (name, c) => checkFusedLse(compact, 'plain compact', name, c));
+  const splitCases = cases.filter((c) => (c.kernels ?? ALL_KERNELS).includes('split-keys'));
+  it.each(splitCases.map((c) => [c.name, c] as const))('%s, split-keys', (name, c) => checkFused(compact, 'plain split-keys', name, c, 'split-keys'));
+  it.each(lseCasesSmall.map((c) => [c.name, c] as const))('%s, split-keys, log-sum-exp', (name, c) => checkFusedLse(compact, 'plain split-keys', name, c, 'split-keys'));
 });
