@@ -3,6 +3,7 @@
 import paramsWgsl from '../shaders/lib/params.wgsl?raw';
 import maskWgsl from '../shaders/lib/mask.wgsl?raw';
 import kvBlocksWgsl from '../shaders/lib/kv-blocks.wgsl?raw';
+import splitChunkWgsl from '../shaders/lib/split-chunk.wgsl?raw';
 import kvShareNoneWgsl from '../shaders/lib/kv-share-none.wgsl?raw';
 import kvShareQuadWgsl from '../shaders/lib/kv-share-quad.wgsl?raw';
 import qkvVec4Wgsl from '../shaders/lib/qkv-vec4.wgsl?raw';
@@ -32,16 +33,16 @@ const body: Record<KernelName, string> = {
   'weighted-sum': weightedSumWgsl,
   flash: maskWgsl + kvBlocksWgsl + kvShareNoneWgsl + flashWgsl,
   'flash-quad': maskWgsl + kvBlocksWgsl + kvShareQuadWgsl + flashWgsl,
-  'flash-split': maskWgsl + kvBlocksWgsl + flashSplitWgsl,
-  'flash-split-quad': maskWgsl + kvBlocksWgsl + flashSplitQuadWgsl,
+  'flash-split': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitWgsl,
+  'flash-split-quad': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitQuadWgsl,
   merge: mergeWgsl,
 };
 
 /** A kernel's full source: the shared parameter block, the q/k/v loaders it needs, its own file. */
 export function kernelSource(kernel: KernelName, loads: Loads): string {
   const loaders = uses[kernel] ? (loads === 'vec4' ? qkvVec4Wgsl : qkvScalarWgsl) : '';
-  // Directives come before any declaration; quadBroadcast runs in loops whose bounds flash.wgsl
-  // makes uniform per quad, which WGSL's uniformity analysis cannot see.
+  // Directives come before any declaration; the quad operations run in loops whose bounds both
+  // kernels make uniform per quad, which WGSL's uniformity analysis cannot see.
   const directives = kernel === 'flash-quad' || kernel === 'flash-split-quad' ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : '';
   return directives + paramsWgsl + loaders + body[kernel];
 }

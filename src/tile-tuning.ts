@@ -3,11 +3,12 @@
 // Which tile is faster depends on the adapter far more than on the call: on SwiftShader (a CPU)
 // the wide tile's shared k/v loads made it ~1.6-1.9x faster than compact (~1.0-1.2x since both
 // share loads across quads there), on a real GPU its register footprint would spill. So under
-// fusedTile 'auto' nothing is assumed: once a context has run enough work that could take the wide tile (WIDE_HOT_FLOPS, like a JIT's hotness counter), the
-// wide pipeline is compiled in the background and both tiles are timed on a fixed probe problem.
-// The verdict is cached per adapter (vendor, architecture, device, description), per head size
-// and per kernel variant (quad-shared loads or not: a borrowed device may lack 'subgroups'), for
-// every context in the page or process; until it is in, calls run compact.
+// fusedTile 'auto' nothing is assumed: once a context has run enough work that could take the
+// wide tile (WIDE_HOT_FLOPS, like a JIT's hotness counter), the wide pipeline is compiled in the
+// background and both tiles are timed on a fixed probe problem. The verdict is cached per adapter
+// (vendor, architecture, device, description), per head size and per kernel variant (quad-shared
+// loads or not: a borrowed device may lack 'subgroups'), for every context in the page or
+// process; until it is in, calls run compact.
 
 import type { Loads } from './shaders.js';
 import { quadSharing } from './tiles.js';
