@@ -442,8 +442,8 @@ export interface AttentionCtx {
   encode(encoder: GPUCommandEncoder, buffers: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; output: GPUBuffer }, shape: Record<string, number>, opts?: Record<string, unknown>): void;
   /** Compiles the pipelines a shape will use (under 'auto', after measuring the wide fused tile). */
   prepare?(shape: Record<string, number>, opts?: Record<string, unknown>): Promise<void>;
-  /** The library's one-time measurements of its wide fused tile against the compact one. */
-  tileMeasurements?(): { compactMs: number; wideMs: number; verdict: string; probe: Record<string, number> }[];
+  /** The library's one-time measurements of its fused tiles against each other. */
+  tileMeasurements?(): { compactMs: number; wideMs?: number; workgroupMs?: number; verdict: string; probe: Record<string, number> }[];
   destroy(): void;
 }
 
@@ -512,9 +512,9 @@ export async function benchOurs(s: BenchShape, data: ShapeData, kernel: string, 
         if (notedMeasurements.has(m)) continue;
         notedMeasurements.add(m);
         const p = m.probe;
-        row.notes?.push(
-          `tile probe (L=S=${p.queryLength} H${p.heads} E${p.headDim}): compact ${m.compactMs.toFixed(1)} ms, wide ${m.wideMs.toFixed(1)} ms -> ${m.verdict}`,
-        );
+        const timed = [['compact', m.compactMs], ['wide', m.wideMs], ['workgroup', m.workgroupMs]] as const;
+        const times = timed.filter(([, ms]) => ms !== undefined).map(([t, ms]) => `${t} ${(ms as number).toFixed(1)} ms`);
+        row.notes?.push(`tile probe (L=S=${p.queryLength} H${p.heads} E${p.headDim}): ${times.join(', ')} -> ${m.verdict}`);
       }
     }
     if (o.reference) {

@@ -16,7 +16,7 @@ import { BufferUsage, MapMode } from './gpu-constants.js';
 import { compilePipeline, foldGrid, Recorder, type Constants } from './recorder.js';
 import type { KernelName, Loads } from './shaders.js';
 import { TileTuner } from './tile-tuning.js';
-import { autoMayWiden, type FusedTileChoice } from './tiles.js';
+import { autoMayRetile, softwareAdapter, TILE_CHOICES, type FusedTileChoice, type TileName } from './tiles.js';
 import type {
   AttentionBuffers,
   AttentionContext,
@@ -115,14 +115,15 @@ interface Dispatch {
  * uploads, no half-recorded pass in the caller's encoder). Returns the path that will run.
  */
 function preflight(
-  device: GPUDevice, p: Problem, want: Want, fusedTile: FusedTileChoice, collect?: Dispatch[], wide = false,
+  device: GPUDevice, p: Problem, want: Want, fusedTile: FusedTileChoice, collect?: Dispatch[], measured: TileName = 'compact',
 ): Path {
   const none = {} as GPUBuffer;
   const dry = {
     device,
     fusedTile,
-    // Limits: as if the wide tile were not chosen (compact has the larger grid, padding aside). prepare(): as measured.
-    wideWins: () => wide,
+    // Limits: as if 'auto' kept compact (the most workgroups of the register tiles, padding aside;
+    // the workgroup tile has fewer). prepare(): the measured tile.
+    measuredTile: () => measured,
     reserved: [] as GPUBuffer[],
     dummyRead: none,
     dummyWrite: none,
@@ -462,19 +463,19 @@ class Context implements AttentionContext {
     const want = { weights: !!options?.weights, logSumExp: !!options?.logSumExp };
     const path = choosePath(p, want);
     const state = await this.#live();
-    let wide = false;
+    let measured: TileName = 'compact';
     const s = p.shape;
-    if (this.#fusedTile === 'auto' && path === 'fused' && autoMayWiden(s)) {
+    if (this.#fusedTile === 'auto' && path === 'fused' && autoMayRetile(s, softwareAdapter(state.device))) {
       const m = await this.#gpuWait(state, this.#tuner.measure(loadsFor(s), s.headDim, s.valueDim));
-      wide = m?.verdict === 'wide';
+      measured = m?.verdict ?? 'compact';
     }
-    await this.#compile(state, p, want, this.#fusedTile, wide);
+    await this.#compile(state, p, want, this.#fusedTile, measured);
   }
 
   /** Compiles, without blocking the thread, every pipeline a call of this problem would record. */
-  async #compile(state: DeviceState, p: Problem, want: Want, tile: FusedTileChoice, wide: boolean): Promise<void> {
+  async #compile(state: DeviceState, p: Problem, want: Want, tile: FusedTileChoice, measured: TileName): Promise<void> {
     const dispatches: Dispatch[] = [];
-    preflight(state.device, p, want, tile, dispatches, wide);
+    preflight(state.device, p, want, tile, dispatches, measured);
     const compiled = await this.#gpuWait(
       state,
       Promise.all(dispatches.map((d) => compilePipeline(state.device, d.kernel, d.loads, d.constants))),
@@ -482,12 +483,14 @@ class Context implements AttentionContext {
     const failed = dispatches.filter((_, i) => compiled[i] === null);
     if (failed.length > 0) {
       const kernels = [...new Set(failed.map((d) => d.kernel))].join(', ');
-      // Only the wide fused tile (more than one group of 4 rows) has a fallback: the compact tile.
-      const wideOnly = failed.every((d) => Number(d.constants.RG ?? 1) > 1);
+      // Only the wide fused tile (more than one group of 4 rows) and the workgroup tile have a
+      // fallback: the compact tile.
+      const tileOf = (d: Dispatch) => (d.kernel === 'flash-tiled' ? 'workgroup' : Number(d.constants.RG ?? 1) > 1 ? 'wide' : null);
+      const tiles = new Set(failed.map(tileOf));
       throw new GPUExecutionError(
-        wideOnly
-          ? `The wide fused tile failed to compile for this shape (${kernels}); calls will use the compact tile. ` +
-              "Create the context with fusedTile: 'compact' to skip the attempt"
+        !tiles.has(null)
+          ? `The ${[...tiles].join(' and ')} fused tile failed to compile for this shape (${kernels}); calls will use ` +
+              "the compact tile. Create the context with fusedTile: 'compact' to skip the attempt"
           : `A pipeline for this shape failed to compile on this device (${kernels}), so calls of this shape will ` +
               'fail as well; please report it with the adapter (device.adapterInfo) and the shape',
         undefined,
@@ -500,12 +503,12 @@ class Context implements AttentionContext {
    * The tile measurement's probe: the fused kernel on one tile, `repeats` times in one submit, on
    * zero-filled buffers (the work does not depend on the values). Resolves to wall-clock ms.
    */
-  async #probe(shape: AttentionShape, tile: 'compact' | 'wide', repeats: number): Promise<number> {
+  async #probe(shape: AttentionShape, tile: TileName, repeats: number): Promise<number> {
     const state = await this.#live();
     const { device, pool } = state;
     const p = resolveEncodeProblem(shape, { kernel: 'fused' });
     const want = { weights: false, logSumExp: false };
-    await this.#compile(state, p, want, tile, tile === 'wide');
+    await this.#compile(state, p, want, tile, tile);
     const s = p.shape;
     const taken = [
       s.batch * s.heads * s.queryLength * s.headDim,
@@ -566,6 +569,11 @@ class Context implements AttentionContext {
 export async function createAttention(
   options: CreateAttentionOptions & { debug?: ContextDebugOptions } = {},
 ): Promise<AttentionContext> {
+  if (options.fusedTile !== undefined && !TILE_CHOICES.includes(options.fusedTile)) {
+    throw new AttentionInputError(
+      `options.fusedTile must be one of ${TILE_CHOICES.map((t) => `'${t}'`).join(', ')}, got ${JSON.stringify(options.fusedTile)}`,
+    );
+  }
   if (options.device) {
     return new Context(makeState(options.device, undefined, false), false, options);
   }

@@ -5,7 +5,7 @@ import { BufferUsage } from './gpu-constants.js';
 import type { Recorder } from './recorder.js';
 import type { Loads } from './shaders.js';
 import type { AttentionBuffers } from './types.js';
-import { chooseFusedTile, namedBlocksFit, quadSharing, wideTile, type FusedTile } from './tiles.js';
+import { autoMayRetile, fusedTile, namedBlocksFit, quadSharing, softwareAdapter, type FusedTile, type TileName } from './tiles.js';
 import type { Problem } from './validate.js';
 
 export type Path = 'staged' | 'fused' | 'split-keys';
@@ -152,19 +152,35 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
   const common = { MASK_KIND: p.mask?.kind ?? 0, HEAD_VEC4: Math.ceil(E / 4), VALUE_VEC4: Math.ceil(Ev / 4) };
   const mask = b.mask ?? rec.dummyRead;
   if (!splitKeys) {
-    const constantsFor = (t: FusedTile) =>
-      ({ ...common, NAMED: named, RG: t.rowGroups, Q_REGS: t.qInRegisters, WG: t.workgroupSize, WRITE_LSE: !!b.logSumExp });
-    const flops = 4 * bhTotal * Lq * Lk * E;
     const quad = quadSharing(rec.device);
-    const kernel = quad ? 'flash-quad' : 'flash';
-    const wide = constantsFor(wideTile(p.shape, quad));
-    const tile = chooseFusedTile(rec.fusedTile, p.shape, () => rec.wideWins(kernel, loads, p.shape, flops, wide), quad);
-    // Invocations per head: one per 4·RG query rows, padded to whole quads when they share loads.
-    const perHead = Math.ceil(Math.ceil(Lq / (4 * tile.rowGroups)) / (quad ? 4 : 1)) * (quad ? 4 : 1);
+    // The kernel, constants and grid of one tile.
+    const plan = (t: FusedTile) =>
+      t.name === 'workgroup'
+        ? {
+            kernel: 'flash-tiled' as const,
+            constants: { ...common, WG: t.workgroupSize, TILE_KEYS: t.tileKeys, WRITE_LSE: !!b.logSumExp },
+            workgroups: bhTotal * Math.ceil(Lq / t.workgroupSize),
+          }
+        : {
+            kernel: quad ? ('flash-quad' as const) : ('flash' as const),
+            constants: { ...common, NAMED: named, RG: t.rowGroups, Q_REGS: t.qInRegisters, WG: t.workgroupSize, WRITE_LSE: !!b.logSumExp },
+            // Invocations per head: one per 4·RG query rows, padded to whole quads when they share loads.
+            workgroups: Math.ceil((bhTotal * Math.ceil(Math.ceil(Lq / (4 * t.rowGroups)) / (quad ? 4 : 1)) * (quad ? 4 : 1)) / t.workgroupSize),
+          };
+    const planOf = (name: TileName) => plan(fusedTile(name, p.shape, quad, rec.device));
+    let name: TileName = rec.fusedTile === 'auto' ? 'compact' : rec.fusedTile;
+    if (rec.fusedTile === 'auto' && autoMayRetile(p.shape, softwareAdapter(rec.device))) {
+      const flops = 4 * bhTotal * Lq * Lk * E;
+      name = rec.measuredTile(loads, p.shape, flops, (t) => {
+        const pl = planOf(t);
+        return rec.ready(pl.kernel, loads, pl.constants);
+      });
+    }
+    const pl = planOf(name);
     const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk });
-    rec.dispatch(kernel, loads, constantsFor(tile),
+    rec.dispatch(pl.kernel, loads, pl.constants,
       [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, b.output], [6, b.logSumExp ?? rec.dummyWrite]],
-      Math.ceil((bhTotal * perHead) / tile.workgroupSize));
+      pl.workgroups);
     return;
   }
   // On 4-lane-subgroup software adapters a quad takes each (row, chunk), the dims split between its lanes.

@@ -7,7 +7,7 @@ import { DeviceLimitError } from './errors.js';
 import { BufferUsage } from './gpu-constants.js';
 import { kernelSource, type KernelName, type Loads } from './shaders.js';
 import type { TileTuner } from './tile-tuning.js';
-import type { FusedTileChoice } from './tiles.js';
+import type { FusedTileChoice, TileName } from './tiles.js';
 import { CausalMode, causalOffset, type Problem } from './validate.js';
 
 // Cached per device, so a lost or destroyed device takes its pipelines with it.
@@ -105,17 +105,17 @@ export class Recorder {
     private readonly bindGroups: BindGroupCache,
     /** The context's fusedTile option (or the tile a probe forces). */
     readonly fusedTile: FusedTileChoice = 'auto',
-    /** The context's measurement of the wide tile on this adapter (fusedTile 'auto'). */
+    /** The context's measurement of the fused tiles on this adapter (fusedTile 'auto'). */
     private readonly tuner?: TileTuner,
   ) {}
 
   /**
-   * fusedTile 'auto': whether this adapter's measurement chose the wide tile for these head sizes
-   * and its pipeline with these constants is compiled (starting what is missing, in the background).
+   * fusedTile 'auto': the tile this adapter's measurement chose for these head sizes, once `ready`
+   * says its pipeline is compiled (ready starts what is missing, in the background); compact until then.
    */
-  wideWins(kernel: KernelName, loads: Loads, shape: { headDim: number; valueDim: number }, flops: number, wideConstants: Constants): boolean {
+  measuredTile(loads: Loads, shape: { headDim: number; valueDim: number }, flops: number, ready: (tile: TileName) => boolean): TileName {
     const verdict = this.tuner?.verdict(loads, shape.headDim, shape.valueDim, flops);
-    return verdict === 'wide' && this.ready(kernel, loads, wideConstants);
+    return verdict && verdict !== 'compact' && ready(verdict) ? verdict : 'compact';
   }
 
   /** Whether a pipeline is compiled (if not, its compile starts in the background). */

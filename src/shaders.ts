@@ -12,20 +12,22 @@ import scoresWgsl from '../shaders/scores.wgsl?raw';
 import softmaxWgsl from '../shaders/softmax.wgsl?raw';
 import weightedSumWgsl from '../shaders/weighted-sum.wgsl?raw';
 import flashWgsl from '../shaders/flash.wgsl?raw';
+import flashTiledWgsl from '../shaders/flash-tiled.wgsl?raw';
 import flashSplitWgsl from '../shaders/flash-split.wgsl?raw';
 import flashSplitQuadWgsl from '../shaders/flash-split-quad.wgsl?raw';
 import mergeWgsl from '../shaders/merge.wgsl?raw';
 
 // 'flash-quad' is flash.wgsl with k and v loads shared across quads of a subgroup, and
 // 'flash-split-quad' the split-keys kernel with the dims split across a quad (both need the
-// device's 'subgroups' feature; src/tiles.ts says where they are used).
+// device's 'subgroups' feature; src/tiles.ts says where they are used). 'flash-tiled' is the fused
+// kernel's workgroup tile.
 export type KernelName =
-  'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'flash-quad' | 'flash-split' | 'flash-split-quad' | 'merge';
+  'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'flash-quad' | 'flash-tiled' | 'flash-split' | 'flash-split-quad' | 'merge';
 
 /** How a kernel reads q, k and v: as vec4 arrays (E and Ev multiples of 4) or as scalars. */
 export type Loads = 'vec4' | 'scalar';
 
-const uses = { scores: true, softmax: false, 'weighted-sum': true, flash: true, 'flash-quad': true, 'flash-split': true,
+const uses = { scores: true, softmax: false, 'weighted-sum': true, flash: true, 'flash-quad': true, 'flash-tiled': true, 'flash-split': true,
   'flash-split-quad': true, merge: false };
 const body: Record<KernelName, string> = {
   scores: maskWgsl + scoresWgsl,
@@ -33,6 +35,7 @@ const body: Record<KernelName, string> = {
   'weighted-sum': weightedSumWgsl,
   flash: maskWgsl + kvBlocksWgsl + kvShareNoneWgsl + flashWgsl,
   'flash-quad': maskWgsl + kvBlocksWgsl + kvShareQuadWgsl + flashWgsl,
+  'flash-tiled': maskWgsl + flashTiledWgsl,
   'flash-split': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitWgsl,
   'flash-split-quad': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitQuadWgsl,
   merge: mergeWgsl,

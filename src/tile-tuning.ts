@@ -1,24 +1,25 @@
-// A one-time measurement, per adapter, of whether the wide fused tile beats the compact one.
+// A one-time measurement, per adapter, of which fused tile is fastest (src/tiles.ts).
 //
 // Which tile is faster depends on the adapter far more than on the call: on SwiftShader (a CPU)
 // the wide tile's shared k/v loads made it ~1.6-1.9x faster than compact (~1.0-1.2x since both
-// share loads across quads there), on a real GPU its register footprint would spill. So under
-// fusedTile 'auto' nothing is assumed: once a context has run enough work that could take the
-// wide tile (WIDE_HOT_FLOPS, like a JIT's hotness counter), the wide pipeline is compiled in the
-// background and both tiles are timed on a fixed probe problem. The verdict is cached per adapter
-// (vendor, architecture, device, description), per head size and per kernel variant (quad-shared
-// loads or not: a borrowed device may lack 'subgroups'), for every context in the page or
-// process; until it is in, calls run compact.
+// share loads across quads there) and the workgroup tile is the slowest; on a real GPU the wide
+// tile's register footprint would spill and workgroup memory is what flash attention is built on.
+// So under fusedTile 'auto' nothing is assumed: once a context has run enough work that could take
+// another tile (HOT_FLOPS, like a JIT's hotness counter), the candidates' pipelines are compiled in
+// the background and every candidate is timed against compact on a fixed probe problem. The
+// verdict is cached per adapter (vendor, architecture, device, description), per head size and
+// per kernel variant (quad-shared loads or not: a borrowed device may lack 'subgroups'), for every
+// context in the page or process; until it is in, calls run compact.
 
 import type { Loads } from './shaders.js';
-import { quadSharing } from './tiles.js';
+import { quadSharing, softwareAdapter, tileCandidates, type TileName } from './tiles.js';
 import type { AttentionShape, TileMeasurement } from './types.js';
 
-/** Work (nominal FLOPs) of wide-eligible calls after which a context measures the wide tile. */
-export const WIDE_HOT_FLOPS = 1e9;
+/** Work (nominal FLOPs) of calls that could take another tile, after which a context measures the tiles. */
+export const HOT_FLOPS = 1e9;
 
-/** The wide tile must be this much faster than compact to be used (measurements are noisy). */
-export const WIDE_MARGIN = 0.95;
+/** A tile must be this much faster than compact to be used (measurements are noisy). */
+export const TILE_MARGIN = 0.95;
 
 /** Wall-clock time a probe aims for, so fast adapters repeat the dispatch instead of timing noise. */
 const PROBE_TARGET_MS = 30;
@@ -26,7 +27,7 @@ const PROBE_MAX_REPEATS = 64;
 const PROBE_ROUNDS = 5;
 
 /** Runs the probe problem `repeats` times on one tile in one submit; resolves to wall-clock ms. */
-export type ProbeRunner = (shape: AttentionShape, tile: 'compact' | 'wide', repeats: number) => Promise<number>;
+export type ProbeRunner = (shape: AttentionShape, tile: TileName, repeats: number) => Promise<number>;
 
 type Entry = { promise: Promise<TileMeasurement | null>; result?: TileMeasurement | null };
 
@@ -45,12 +46,14 @@ export class TileTuner {
   readonly #own = new Map<string, Entry>();
   readonly #adapter: string | null;
   readonly #quad: boolean;
+  readonly #software: boolean;
   /** Start of this tuner's keys: the adapter and the kernel variant (quad-shared loads or not). */
   readonly #prefix: string;
 
   constructor(device: GPUDevice, private readonly runProbe: ProbeRunner) {
     this.#adapter = adapterName(device);
     this.#quad = quadSharing(device);
+    this.#software = softwareAdapter(device);
     this.#prefix = `${this.#adapter ?? 'this device'}|${this.#quad ? 'quad' : 'plain'}|`;
   }
 
@@ -64,13 +67,13 @@ export class TileTuner {
 
   /**
    * The measured verdict for calls with these head sizes, or undefined while there is none. Counts
-   * the call's work; once the context has done WIDE_HOT_FLOPS of it, the measurement starts.
+   * the call's work; once the context has done HOT_FLOPS of it, the measurement starts.
    */
-  verdict(loads: Loads, headDim: number, valueDim: number, flops: number): 'compact' | 'wide' | undefined {
+  verdict(loads: Loads, headDim: number, valueDim: number, flops: number): TileName | undefined {
     const entry = this.#entries().get(this.#key(loads, headDim, valueDim));
     if (entry) return entry.result === undefined ? undefined : (entry.result?.verdict ?? 'compact');
     this.#hot += flops;
-    if (this.#hot >= WIDE_HOT_FLOPS) void this.measure(loads, headDim, valueDim);
+    if (this.#hot >= HOT_FLOPS) void this.measure(loads, headDim, valueDim);
     return undefined;
   }
 
@@ -104,18 +107,24 @@ export class TileTuner {
   }
 
   async #time(loads: Loads, probe: AttentionShape): Promise<TileMeasurement | null> {
-    // The first wide run compiles the wide pipeline (awaited, not timed); null if it failed.
-    const first = await this.runProbe(probe, 'wide', 1).catch(() => null);
-    if (first === null) return null;
-    await this.runProbe(probe, 'compact', 1);
-    const once = Math.min(await this.runProbe(probe, 'compact', 1), await this.runProbe(probe, 'wide', 1));
-    const repeats = Math.max(1, Math.min(PROBE_MAX_REPEATS, Math.ceil(PROBE_TARGET_MS / Math.max(once, 0.01))));
-    let compactMs = Infinity;
-    let wideMs = Infinity;
-    for (let r = 0; r < PROBE_ROUNDS; r++) {
-      compactMs = Math.min(compactMs, (await this.runProbe(probe, 'compact', repeats)) / repeats);
-      wideMs = Math.min(wideMs, (await this.runProbe(probe, 'wide', repeats)) / repeats);
+    // The first run of each candidate compiles its pipeline (awaited, not timed); a candidate that
+    // failed to compile is left out, and with none left there is no verdict (null: compact).
+    const others: TileName[] = [];
+    for (const tile of tileCandidates(probe, this.#software)) {
+      if (tile !== 'compact' && (await this.runProbe(probe, tile, 1).catch(() => null)) !== null) others.push(tile);
     }
+    if (others.length === 0) return null;
+    const tiles: TileName[] = ['compact', ...others];
+    await this.runProbe(probe, 'compact', 1);
+    let once = Infinity;
+    for (const tile of tiles) once = Math.min(once, await this.runProbe(probe, tile, 1));
+    const repeats = Math.max(1, Math.min(PROBE_MAX_REPEATS, Math.ceil(PROBE_TARGET_MS / Math.max(once, 0.01))));
+    const ms: Partial<Record<TileName, number>> = {};
+    for (let r = 0; r < PROBE_ROUNDS; r++) {
+      for (const tile of tiles) ms[tile] = Math.min(ms[tile] ?? Infinity, (await this.runProbe(probe, tile, repeats)) / repeats);
+    }
+    const compactMs = ms.compact as number;
+    const best = others.reduce((a, b) => ((ms[b] as number) < (ms[a] as number) ? b : a));
     return {
       adapter: this.#adapter ?? 'unnamed adapter',
       quadShared: this.#quad,
@@ -125,8 +134,9 @@ export class TileTuner {
       probe,
       repeats,
       compactMs,
-      wideMs,
-      verdict: wideMs < WIDE_MARGIN * compactMs ? 'wide' : 'compact',
+      ...(ms.wide !== undefined ? { wideMs: ms.wide } : {}),
+      ...(ms.workgroup !== undefined ? { workgroupMs: ms.workgroup } : {}),
+      verdict: (ms[best] as number) < TILE_MARGIN * compactMs ? best : 'compact',
     };
   }
 }

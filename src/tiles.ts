@@ -1,24 +1,31 @@
-// Which tile the fused kernel (flash.wgsl) uses, per adapter and per call.
+// Which tile the fused kernel uses, per adapter and per call.
 //
-// compact: 4 query rows per invocation, q read from the buffer. Compiles in about 1 s on
-//   SwiftShader; the register footprint (16 mat4x4 accumulators) is the most a real GPU should
-//   hold per invocation without workgroup-memory tiling. Where loads are shared across quads (a
-//   CPU adapter, see quadSharing) it holds q in registers too (COMPACT_Q_REGS; 2-8 s to compile).
-// wide: 16 query rows per invocation with q held in registers: every k and v load serves 16 rows
-//   (8 rows where loads are quad-shared and the head has at most 64 dims: WIDE_8_ROWS).
-//   On SwiftShader, where loads (per-invocation gathers) dominate, that measured ~1.9x faster
-//   than compact (E=64 at L=S=1024, E=128 at L=S=512); with quad-shared loads and q in registers
-//   on both tiles, ~1.0-1.2x. Compiling its unrolled code takes ~20-30 s there for E=64 (7.6 s
-//   with 8 rows) and ~85-105 s for E=128.
+// compact (flash.wgsl): 4 query rows per invocation, q read from the buffer. Compiles in about
+//   1 s on SwiftShader. Where loads are shared across quads (a CPU adapter, see quadSharing) it
+//   holds q in registers too (COMPACT_Q_REGS; 2-8 s to compile).
+// wide (flash.wgsl): 16 query rows per invocation with q held in registers: every k and v load
+//   serves 16 rows (8 rows where loads are quad-shared and the head has at most 64 dims:
+//   WIDE_8_ROWS). On SwiftShader, where loads (per-invocation gathers) dominate, that measured
+//   ~1.9x faster than compact (E=64 at L=S=1024, E=128 at L=S=512); with quad-shared loads and q
+//   in registers on both tiles, ~1.0-1.2x. Compiling its unrolled code takes ~20-30 s there for
+//   E=64 (7.6 s with 8 rows) and ~85-105 s for E=128.
+// workgroup (flash-tiled.wgsl): 64 query rows per workgroup, one per invocation, the keys staged
+//   through workgroup memory a tile at a time: each k and v vec4 is read from the buffer once per
+//   workgroup. The shape of flash attention on GPUs; on SwiftShader, where workgroup memory is no
+//   cheaper than a storage buffer and barriers switch coroutines, it is the slowest of the three
+//   (BENCHMARKS.md), so there it is only used when asked for.
 //
-// 'auto' measures instead of guessing: the wide tile is used only on adapters where a one-time
-// probe found it faster (src/tile-tuning.ts), for heads of up to 128 dims with at least 16 query
-// rows, and only once its pipeline is compiled; until then calls run compact (tiered, like a JIT).
+// 'auto' measures instead of guessing: a tile other than compact is used only on adapters where a
+// one-time probe found it faster (src/tile-tuning.ts), for calls with at least 16 query rows, and
+// only once its pipeline is compiled; until then calls run compact (tiered, like a JIT).
 // ctx.prepare() runs the probe and the compiles ahead of time.
 
-export type FusedTileChoice = 'auto' | 'compact' | 'wide';
+export type TileName = 'compact' | 'wide' | 'workgroup';
+export type FusedTileChoice = 'auto' | TileName;
+export const TILE_CHOICES: readonly FusedTileChoice[] = ['auto', 'compact', 'wide', 'workgroup'];
 
-export interface FusedTile {
+/** A tile of flash.wgsl: groups of 4 query rows per invocation, the keys streamed from the buffer. */
+export interface RegisterTile {
   name: 'compact' | 'wide';
   /** Groups of 4 query rows per invocation (flash.wgsl's RG). */
   rowGroups: number;
@@ -28,22 +35,33 @@ export interface FusedTile {
   workgroupSize: number;
 }
 
-export const COMPACT: FusedTile = { name: 'compact', rowGroups: 1, qInRegisters: false, workgroupSize: 64 };
+/** The tile of flash-tiled.wgsl: one query row per invocation, keys staged in workgroup memory. */
+export interface WorkgroupTile {
+  name: 'workgroup';
+  /** Query rows (and invocations) per workgroup. */
+  workgroupSize: number;
+  /** Keys per tile in workgroup memory (its TILE_KEYS). */
+  tileKeys: number;
+}
+
+export type FusedTile = RegisterTile | WorkgroupTile;
+
+export const COMPACT: RegisterTile = { name: 'compact', rowGroups: 1, qInRegisters: false, workgroupSize: 64 };
 // Where loads are shared across quads (quadSharing: a CPU adapter), compact also keeps its 4 query
 // rows in named registers: measured 1.4-1.5x faster there (Node, L=S=512 and 1024, E=64) for a 2.3 s
 // (E=64) to 8 s (E=128) compile. On a GPU the 512-1024 more floats per invocation would spill.
-export const COMPACT_Q_REGS: FusedTile = { ...COMPACT, qInRegisters: true };
+export const COMPACT_Q_REGS: RegisterTile = { ...COMPACT, qInRegisters: true };
 // 16 per workgroup: a head of 128 rows is 8 wide invocations, so B1 H8 L=128 makes 4 workgroups
 // rather than 1, and a CPU adapter spreads them over its cores (measured 1.28x at L=S=128).
-export const WIDE: FusedTile = { name: 'wide', rowGroups: 4, qInRegisters: true, workgroupSize: 16 };
+export const WIDE: RegisterTile = { name: 'wide', rowGroups: 4, qInRegisters: true, workgroupSize: 16 };
 // The wide tile where loads are quad-shared and E, Ev <= 64: 8 rows per invocation, as fast as 16
 // there within noise (minimum of alternating calls, 8 vs 16 rows: Node L=S=512 117.9 vs 136.4 ms,
 // L=S=1024 525.9 vs 512.9; Chromium 107.2 vs 90.9 and 431.2 vs 477.0) for an 8 s compile instead
 // of 20 s. At E=128 16 rows stay 1.26x faster (Node), so they keep WIDE.
-export const WIDE_8_ROWS: FusedTile = { name: 'wide', rowGroups: 2, qInRegisters: true, workgroupSize: 32 };
+export const WIDE_8_ROWS: RegisterTile = { name: 'wide', rowGroups: 2, qInRegisters: true, workgroupSize: 32 };
 
 /** The wide tile for these head sizes: 8 rows where loads are quad-shared and E, Ev <= 64, else 16. */
-export function wideTile(shape: { headDim: number; valueDim: number }, quad: boolean): FusedTile {
+export function wideTile(shape: { headDim: number; valueDim: number }, quad: boolean): RegisterTile {
   return quad && shape.headDim <= 64 && shape.valueDim <= 64 ? WIDE_8_ROWS : WIDE;
 }
 
@@ -52,33 +70,68 @@ export function namedBlocksFit(shape: { headDim: number; valueDim: number }): bo
   return Math.ceil(shape.headDim / 4) <= 32 && Math.ceil(shape.valueDim / 4) <= 32;
 }
 
+/** Query rows per workgroup of the workgroup tile: 64, as ONNX Runtime's and llama.cpp's GPU kernels use. */
+export const WORKGROUP_ROWS = 64;
+const MAX_TILE_KEYS = 32; // flash-tiled.wgsl's MAX_TILE
+
 /**
- * The tile a call wants. Under 'auto', `wideWins` says whether this adapter's measurement chose
- * the wide tile and its pipeline for the call is compiled (it starts what is missing, in the
- * background); until both, the call runs compact. `quad`: loads are shared across quads
- * (quadSharing), so compact holds q in registers where the named blocks fit.
+ * The workgroup tile for these head sizes: up to 32 keys per tile, as many as fit the device's
+ * workgroup memory with their k and v rows (32 at E = Ev = 64 in the default 16 KiB, 8 at 256).
  */
-export function chooseFusedTile(
-  choice: FusedTileChoice,
-  shape: { headDim: number; valueDim: number; queryLength: number },
-  wideWins: () => boolean,
-  quad = false,
-): FusedTile {
-  if (!namedBlocksFit(shape)) return COMPACT;
-  const compact = quad ? COMPACT_Q_REGS : COMPACT;
-  if (choice === 'compact') return compact;
-  if (choice === 'wide') return wideTile(shape, quad);
-  return autoMayWiden(shape) && wideWins() ? wideTile(shape, quad) : compact;
+export function workgroupTile(shape: { headDim: number; valueDim: number }, device: GPUDevice): WorkgroupTile {
+  const bytesPerKey = (Math.ceil(shape.headDim / 4) + Math.ceil(shape.valueDim / 4)) * 16;
+  let tileKeys = MAX_TILE_KEYS;
+  while (tileKeys > 4 && tileKeys * bytesPerKey > device.limits.maxComputeWorkgroupStorageSize) tileKeys /= 2;
+  return { name: 'workgroup', workgroupSize: WORKGROUP_ROWS, tileKeys };
 }
 
 /**
- * Whether 'auto' considers the wide tile for a call of this shape at all (then the measurement
- * decides): its named blocks fit, and the head has at least 16 query rows (fewer would leave most
- * of a wide tile idle, as decoding shapes do).
+ * The tile of this name for a call: wide falls back to compact where the named blocks do not fit
+ * (E or Ev > 128). `quad`: loads are shared across quads (quadSharing), so compact holds q in
+ * registers where the named blocks fit.
  */
-export function autoMayWiden(shape: { headDim: number; valueDim: number; queryLength: number }): boolean {
-  return namedBlocksFit(shape) && shape.queryLength >= 16;
+export function fusedTile(name: TileName, shape: { headDim: number; valueDim: number }, quad: boolean, device: GPUDevice): FusedTile {
+  if (name === 'workgroup') return workgroupTile(shape, device);
+  if (!namedBlocksFit(shape)) return COMPACT;
+  return name === 'wide' ? wideTile(shape, quad) : quad ? COMPACT_Q_REGS : COMPACT;
 }
+
+/**
+ * The tiles the one-time measurement times against compact for these head sizes: wide where its
+ * named blocks fit, workgroup on adapters that are not software (CPU) adapters.
+ */
+export function tileCandidates(shape: { headDim: number; valueDim: number }, software: boolean): TileName[] {
+  const tiles: TileName[] = ['compact'];
+  if (namedBlocksFit(shape)) tiles.push('wide');
+  if (!software) tiles.push('workgroup');
+  return tiles;
+}
+
+/**
+ * Whether 'auto' considers a tile other than compact for a call of this shape (then the
+ * measurement decides): there is another candidate, and the head has at least 16 query rows (fewer
+ * would leave most of a wide tile or a workgroup idle, as decoding shapes do).
+ */
+export function autoMayRetile(shape: { headDim: number; valueDim: number; queryLength: number }, software: boolean): boolean {
+  return shape.queryLength >= 16 && tileCandidates(shape, software).length > 1;
+}
+
+/**
+ * Whether the adapter is a software (CPU) one, where the measurement skips the workgroup tile:
+ * a fallback adapter, or SwiftShader by name (older browsers have no adapterInfo: a GPU is assumed).
+ */
+export function softwareAdapter(device: GPUDevice): boolean {
+  let software = softwareOf.get(device);
+  if (software === undefined) {
+    const info = (device as { adapterInfo?: GPUAdapterInfo & { isFallbackAdapter?: boolean } }).adapterInfo;
+    software = info?.isFallbackAdapter === true || info?.architecture === 'swiftshader';
+    softwareOf.set(device, software);
+  }
+  return software;
+}
+
+// Asked on every fused call under 'auto'; a device's adapter never changes.
+const softwareOf = new WeakMap<GPUDevice, boolean>();
 
 /**
  * Whether the fused kernel shares k and v loads across quads of a subgroup (flash.wgsl with

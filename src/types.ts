@@ -90,14 +90,14 @@ export interface AttentionContext {
   /**
    * Compiles, without blocking the thread, every pipeline a call of this shape and these options
    * will use, and resolves when they are ready, so the first call does not compile. Under
-   * fusedTile 'auto' this first measures the wide fused tile against the compact one (once per
-   * adapter and head size) and compiles the one chosen; otherwise that
-   * happens in the background while the first calls run the compact tile.
+   * fusedTile 'auto' this first measures the fused tiles against each other (once per adapter
+   * and head size) and compiles the one chosen; otherwise that happens in the background while
+   * the first calls run the compact tile.
    */
   prepare(shape: AttentionShape, options?: PrepareOptions): Promise<void>;
   /**
-   * The measurements fusedTile 'auto' has made of the wide tile against the compact one on this
-   * context's adapter (one per head size; shared by every context on the same adapter).
+   * The measurements fusedTile 'auto' has made of the fused tiles on this context's adapter (one
+   * per head size; shared by every context on the same adapter).
    */
   tileMeasurements(): TileMeasurement[];
   /** Frees every GPU object the context made; a borrowed device is left alive. Safe to call twice. */
@@ -119,15 +119,16 @@ export interface CreateAttentionOptions {
    * The fused kernel's tile (README: "Tiles"). 'compact': 4 rows per invocation, quick to compile.
    * 'wide': 16 rows with q in registers (8 at E, Ev <= 64 on software adapters with 4-lane
    * subgroups), faster on software adapters; ~8-30 s (E=64) to ~85-105 s (E=128) to compile on
-   * SwiftShader; needs E and Ev <= 128. 'auto' (default): compact, until
-   * the context has done 1e9 FLOPs of work that could take the wide tile; then the wide tile is
-   * compiled in the background and timed against compact once per adapter and head size, and
-   * used where it measured faster.
+   * SwiftShader; needs E and Ev <= 128 (compact otherwise). 'workgroup': 64 rows per workgroup,
+   * the keys staged through workgroup memory, the GPU design. 'auto' (default): compact, until
+   * the context has done 1e9 FLOPs of work that could take another tile; then the other tiles
+   * (wide; workgroup except on software adapters) are compiled in the background and timed
+   * against compact once per adapter and head size, and the fastest is used.
    */
-  fusedTile?: 'auto' | 'compact' | 'wide';
+  fusedTile?: 'auto' | 'compact' | 'wide' | 'workgroup';
 }
 
-/** A one-time measurement of the wide fused tile against the compact one (README: "Tiles"). */
+/** A one-time measurement of the fused tiles against each other (README: "Tiles"). */
 export interface TileMeasurement {
   /** The adapter the verdict applies to: `vendor / architecture / device / description`. */
   adapter: string;
@@ -143,6 +144,10 @@ export interface TileMeasurement {
   repeats: number;
   /** Best wall-clock ms per dispatch over the rounds, submit to onSubmittedWorkDone. */
   compactMs: number;
-  wideMs: number;
-  verdict: 'compact' | 'wide';
+  /** The same for the wide tile, where it was a candidate (E and Ev <= 128) and compiled. */
+  wideMs?: number;
+  /** The same for the workgroup tile, where it was a candidate (not a software adapter) and compiled. */
+  workgroupMs?: number;
+  /** The fastest tile, if at least 5 % faster than compact; compact otherwise. */
+  verdict: 'compact' | 'wide' | 'workgroup';
 }

@@ -13,6 +13,9 @@ const fixture = useGPUFixture();
 // The same cases on the fused kernel's wide tile (16 rows per invocation, q in registers), which
 // 'auto' picks only after measuring it faster on busy contexts: forced here so the table covers it.
 const wide = useGPUFixture({ fusedTile: 'wide' });
+// And on the workgroup tile (64 rows per workgroup, keys staged in workgroup memory), which 'auto'
+// measures only on GPUs: forced here so SwiftShader checks it too.
+const workgroup = useGPUFixture({ fusedTile: 'workgroup' });
 
 const rows = cases.flatMap((c) => (c.kernels ?? ALL_KERNELS).map((kernel) => [c.name, kernel, c] as const));
 
@@ -88,6 +91,12 @@ async function checkFusedLse(fx: GPUFixture, tile: string, name: string, c: Case
 describe(`every fused case on the wide tile (seed ${seed})`, { timeout: 300_000 }, () => {
   it.each(fusedCases.map((c) => [c.name, c] as const))('%s', (name, c) => checkFused(wide.current, 'wide', name, c));
   it.each(lseCasesSmall.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(wide.current, 'wide', name, c));
+});
+
+// Quick to compile (loops, no unrolled blocks): every fused case, and the log-sum-exp of every one.
+describe(`every fused case on the workgroup tile (seed ${seed})`, { timeout: 120_000 }, () => {
+  it.each(fusedCases.map((c) => [c.name, c] as const))('%s', (name, c) => checkFused(workgroup.current, 'workgroup', name, c));
+  it.each(fusedCases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(workgroup.current, 'workgroup', name, c));
 });
 
 // Where the adapter has 4-lane subgroups (SwiftShader), the fixtures above run the fused kernel

@@ -59,3 +59,18 @@ for (const c of wideCases) {
     expect(r.gpuErrors).toEqual([]);
   });
 }
+
+// The workgroup tile (keys staged in workgroup memory, barriers), which 'auto' measures only on
+// GPUs: every fused case, compiled by Chromium's Tint and run on its SwiftShader.
+const workgroupCases = cases.filter((c) => (c.kernels ?? ALL_KERNELS).includes('fused'));
+test('every fused case on the workgroup tile', async () => {
+  for (const c of workgroupCases) {
+    const r = await page.evaluate(
+      ([name, s]) => (window as any).runCase(name, 'fused', s, false, 'workgroup'),
+      [c.name, seed] as const,
+    );
+    expect(ok(r.output), `${c.name} on the workgroup tile, seed ${seed}: ${JSON.stringify(r.output)}`).toBe(true);
+    expect(r.shapeOk).toBe(true);
+    expect(r.gpuErrors).toEqual([]);
+  }
+});

@@ -120,6 +120,15 @@ describe(`context API: bad input → AttentionInputError before any GPU work (se
     await expectGoodCall();
   });
 
+  it('an unknown fusedTile → AttentionInputError naming the choices, before any GPU work', async () => {
+    const before = counters.work();
+    await expect(createAttention({ device, fusedTile: 'huge' as never })).rejects.toThrow(
+      /options\.fusedTile must be one of 'auto', 'compact', 'wide', 'workgroup', got "huge"/,
+    );
+    expect(counters.work() - before).toBe(0);
+    await expectGoodCall();
+  });
+
   it('a rejected call is a rejected promise, never a synchronous throw', () => {
     let p: Promise<unknown> | undefined;
     expect(() => (p = ctx.attention(z(4), z(4), z(4)))).not.toThrow();

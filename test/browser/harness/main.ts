@@ -4,11 +4,11 @@ import type { AttentionContext, KernelChoice } from '../../../dist/index.js';
 import { cases, makeInputs } from '../../cases.js';
 import { compare } from '../../compare.js';
 
-type Tile = 'auto' | 'wide';
+type Tile = 'auto' | 'wide' | 'workgroup';
 const ctxPromises = new Map<Tile, Promise<AttentionContext>>();
 const gpuErrors: string[] = [];
 
-/** One context per fused tile: 'auto' (the default), and 'wide' forced so the browser's Tint compiles it too. */
+/** One context per fused tile: 'auto' (the default), and 'wide' and 'workgroup' forced so the browser's Tint compiles them too. */
 function context(tile: Tile): Promise<AttentionContext> {
   let p = ctxPromises.get(tile);
   if (!p) {

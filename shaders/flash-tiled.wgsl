@@ -1,0 +1,132 @@
+// Fused path, workgroup tile (for GPUs): softmax(q kᵀ · scale + mask) v without storing the score
+// matrix, the keys streamed through workgroup memory. A workgroup takes WG consecutive query rows
+// of one (batch, head), one row per invocation (its q and accumulator in registers); for every
+// TILE_KEYS keys, its invocations load the tile's k and v rows into workgroup memory together
+// (each vec4 read from the buffer once per workgroup instead of once per invocation), then each
+// runs FlashAttention-2's online softmax over the tile for its row. Tiles past the causal limit of
+// the workgroup's last row are never loaded. Same outputs as flash.wgsl (log-sum-exp with
+// WRITE_LSE, 0 for a row with nothing to attend to, NaN kept to its row).
+//
+// On GPUs workgroup memory is the fast shared memory every flash-attention kernel is built on. On
+// SwiftShader (a CPU) a workgroup-memory read is a per-lane gather like a storage read and every
+// barrier switches coroutines, so there flash.wgsl's register tiles are faster: src/tiles.ts only
+// offers this tile to the one-time measurement on adapters that are not fallback (CPU) adapters.
+// q, k, v (bindings 2-4) and load_q / load_k / load_v come from lib/qkv-vec4.wgsl or qkv-scalar.wgsl.
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
+
+override HEAD_VEC4: u32 = 16u;   // ceil(E / 4)
+override VALUE_VEC4: u32 = 16u;  // ceil(Ev / 4)
+override WRITE_LSE: bool = false;
+override WG: u32 = 64u;          // query rows per workgroup, one per invocation
+override TILE_KEYS: u32 = 32u;   // keys per tile (at most MAX_TILE); src/tiles.ts fits k and v in workgroup memory
+const MAX_VEC4: u32 = 64u;       // E, Ev <= 256
+const MAX_TILE: u32 = 32u;
+
+var<workgroup> k_tile: array<vec4<f32>, TILE_KEYS * HEAD_VEC4>;
+var<workgroup> v_tile: array<vec4<f32>, TILE_KEYS * VALUE_VEC4>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  // Everything up to the key loop's bound depends only on the workgroup: barriers stay uniform.
+  let w = workgroup_index(wid, nwg);
+  let per_head = (params.q_len + WG - 1u) / WG;
+  let local_bh = w / per_head;
+  if (local_bh >= params.bh_count) {
+    return; // surplus workgroups of a folded grid
+  }
+  let bh = params.bh_offset + local_bh;
+  let b = bh / params.heads;
+  let h = bh % params.heads;
+  let kv_row0 = (b * params.kv_heads + h / params.group) * params.k_len;
+  let first = (w % per_head) * WG;
+  // key_end grows with the row, so the workgroup's last row sees the most keys.
+  let k_stop = key_end(min(first + WG, params.q_len) - 1u);
+
+  let i = first + lid;
+  let live = i < params.q_len;
+  let ic = min(i, params.q_len - 1u);
+  let q_row = bh * params.q_len + ic;
+  let end = select(0u, key_end(ic), live); // one past the last key this row may see
+
+  var qr: array<vec4<f32>, MAX_VEC4>;
+  var acc: array<vec4<f32>, MAX_VEC4>;
+  for (var e = 0u; e < HEAD_VEC4; e++) {
+    qr[e] = load_q(q_row, e);
+  }
+  for (var c = 0u; c < VALUE_VEC4; c++) {
+    acc[c] = vec4<f32>(0.0);
+  }
+  var m = HIDDEN;  // running max
+  var l = 0.0;     // running sum
+  var nan = 0.0;   // NaN once a score of this row was NaN (max() may drop it)
+  var s: array<f32, MAX_TILE>;
+
+  for (var t0 = 0u; t0 < k_stop; t0 += TILE_KEYS) {
+    workgroupBarrier(); // every invocation is done with the previous tile
+    for (var x = lid; x < TILE_KEYS * HEAD_VEC4; x += WG) {
+      let j = t0 + x / HEAD_VEC4;
+      let kv = load_k(kv_row0 + min(j, params.k_len - 1u), x % HEAD_VEC4);
+      k_tile[x] = select(vec4<f32>(0.0), kv, j < params.k_len);
+    }
+    for (var x = lid; x < TILE_KEYS * VALUE_VEC4; x += WG) {
+      let j = t0 + x / VALUE_VEC4;
+      let vv = load_v(kv_row0 + min(j, params.k_len - 1u), x % VALUE_VEC4);
+      v_tile[x] = select(vec4<f32>(0.0), vv, j < params.k_len);
+    }
+    workgroupBarrier();
+
+    // Scores of this row against the tile; keys past its end (or the causal limit) get HIDDEN.
+    var m_tile = HIDDEN;
+    for (var j = 0u; j < TILE_KEYS; j++) {
+      var sc = HIDDEN;
+      if (t0 + j < end) {
+        var d = vec4<f32>(0.0);
+        for (var e = 0u; e < HEAD_VEC4; e++) {
+          d = fma(qr[e], k_tile[j * HEAD_VEC4 + e], d);
+        }
+        sc = (d.x + d.y + d.z + d.w) * params.scale + mask_bias(b, h, ic, t0 + j);
+        if (is_nan(sc)) {
+          nan = sc;
+        }
+      }
+      s[j] = sc;
+      m_tile = max(m_tile, sc);
+    }
+    let m_new = max(m, m_tile);
+    let corr = exp(m - m_new); // 1 while both are HIDDEN; l and acc are 0 then anyway
+    l *= corr;
+    for (var c = 0u; c < VALUE_VEC4; c++) {
+      acc[c] *= corr;
+    }
+    for (var j = 0u; j < TILE_KEYS; j++) {
+      // A hidden key has weight 0 even while the row's max is still HIDDEN.
+      let p = select(exp(s[j] - m_new), 0.0, s[j] <= HIDDEN);
+      l += p;
+      for (var c = 0u; c < VALUE_VEC4; c++) {
+        acc[c] = fma(vec4<f32>(p), v_tile[j * VALUE_VEC4 + c], acc[c]);
+      }
+    }
+    m = m_new;
+  }
+
+  if (!live) {
+    return;
+  }
+  // 1/l (0 for a row with nothing to attend to, NaN for a NaN row), as flash.wgsl's finish().
+  let is_nan_row = is_nan(nan);
+  if (WRITE_LSE) {
+    lse[q_row] = select(select(HIDDEN, m + log(l), l > 0.0), nan, is_nan_row);
+  }
+  let mul = select(select(0.0, 1.0 / l, l > 0.0), nan, is_nan_row);
+  let base = q_row * params.value_dim;
+  for (var c = 0u; c < VALUE_VEC4; c++) {
+    let y = acc[c] * mul;
+    for (var e = 0u; e < 4u; e++) {
+      if (c * 4u + e < params.value_dim) {
+        out[base + c * 4u + e] = y[e];
+      }
+    }
+  }
+}
