@@ -4,8 +4,10 @@
 // TILE_KEYS keys, its invocations load the tile's k and v rows into workgroup memory together
 // (each vec4 read from the buffer once per workgroup instead of once per invocation), then each
 // runs FlashAttention-2's online softmax over the tile for its row. Tiles past the causal limit of
-// the workgroup's last row are never loaded. Same outputs as flash.wgsl (log-sum-exp with
-// WRITE_LSE, 0 for a row with nothing to attend to, NaN kept to its row).
+// the workgroup's last row are never loaded, and a row reads no key past its own limit. Same
+// outputs as flash.wgsl (log-sum-exp with WRITE_LSE, 0 for a row with nothing to attend to, NaN
+// kept to its row); unlike it, a key of weight 0 (hidden, masked or underflowed) contributes
+// nothing even where its value row holds Inf or NaN.
 //
 // On GPUs workgroup memory is the fast shared memory every flash-attention kernel is built on. On
 // SwiftShader (a CPU) a workgroup-memory read is a per-lane gather like a storage read and every
@@ -61,7 +63,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var m = HIDDEN;  // running max
   var l = 0.0;     // running sum
   var nan = 0.0;   // NaN once a score of this row was NaN (max() may drop it)
-  var s: array<f32, MAX_TILE>;
+  var s: array<f32, MAX_TILE>; // this row's scores in the current tile
 
   for (var t0 = 0u; t0 < k_stop; t0 += TILE_KEYS) {
     workgroupBarrier(); // every invocation is done with the previous tile
@@ -77,19 +79,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     workgroupBarrier();
 
-    // Scores of this row against the tile; keys past its end (or the causal limit) get HIDDEN.
+    // This row's keys in the tile: up to its own end (the causal limit or k_len), not the
+    // workgroup's, so a key the row may not see is never touched (no barrier below this point).
+    let n = select(0u, min(TILE_KEYS, end - t0), end > t0);
     var m_tile = HIDDEN;
-    for (var j = 0u; j < TILE_KEYS; j++) {
-      var sc = HIDDEN;
-      if (t0 + j < end) {
-        var d = vec4<f32>(0.0);
-        for (var e = 0u; e < HEAD_VEC4; e++) {
-          d = fma(qr[e], k_tile[j * HEAD_VEC4 + e], d);
-        }
-        sc = (d.x + d.y + d.z + d.w) * params.scale + mask_bias(b, h, ic, t0 + j);
-        if (is_nan(sc)) {
-          nan = sc;
-        }
+    for (var j = 0u; j < n; j++) {
+      var d = vec4<f32>(0.0);
+      for (var e = 0u; e < HEAD_VEC4; e++) {
+        d = fma(qr[e], k_tile[j * HEAD_VEC4 + e], d);
+      }
+      let sc = (d.x + d.y + d.z + d.w) * params.scale + mask_bias(b, h, ic, t0 + j);
+      if (is_nan(sc)) {
+        nan = sc;
       }
       s[j] = sc;
       m_tile = max(m_tile, sc);
@@ -100,12 +101,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var c = 0u; c < VALUE_VEC4; c++) {
       acc[c] *= corr;
     }
-    for (var j = 0u; j < TILE_KEYS; j++) {
-      // A hidden key has weight 0 even while the row's max is still HIDDEN.
+    for (var j = 0u; j < n; j++) {
+      // A masked key has weight 0 even while the row's max is still HIDDEN. A key of weight 0
+      // adds nothing, not even 0 times a non-finite value (as in the float64 reference).
       let p = select(exp(s[j] - m_new), 0.0, s[j] <= HIDDEN);
-      l += p;
-      for (var c = 0u; c < VALUE_VEC4; c++) {
-        acc[c] = fma(vec4<f32>(p), v_tile[j * VALUE_VEC4 + c], acc[c]);
+      if (p != 0.0) {
+        l += p;
+        for (var c = 0u; c < VALUE_VEC4; c++) {
+          acc[c] = fma(vec4<f32>(p), v_tile[j * VALUE_VEC4 + c], acc[c]);
+        }
       }
     }
     m = m_new;

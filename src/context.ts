@@ -121,8 +121,8 @@ function preflight(
   const dry = {
     device,
     fusedTile,
-    // Limits: as if 'auto' kept compact (the most workgroups of the register tiles, padding aside;
-    // the workgroup tile has fewer). prepare(): the measured tile.
+    // Limits: as if 'auto' kept compact (the workgroup tile dispatches up to 4x more workgroups,
+    // far below what foldGrid cannot fold). prepare(): the measured tile.
     measuredTile: () => measured,
     reserved: [] as GPUBuffer[],
     dummyRead: none,
@@ -483,16 +483,19 @@ class Context implements AttentionContext {
     const failed = dispatches.filter((_, i) => compiled[i] === null);
     if (failed.length > 0) {
       const kernels = [...new Set(failed.map((d) => d.kernel))].join(', ');
-      // Only the wide fused tile (more than one group of 4 rows) and the workgroup tile have a
-      // fallback: the compact tile.
+      // Under 'auto', the wide fused tile (more than one group of 4 rows) and the workgroup tile
+      // have a fallback: calls use the compact tile. A forced tile has none.
       const tileOf = (d: Dispatch) => (d.kernel === 'flash-tiled' ? 'workgroup' : Number(d.constants.RG ?? 1) > 1 ? 'wide' : null);
       const tiles = new Set(failed.map(tileOf));
+      const named = `The ${[...tiles].join(' and ')} fused tile failed to compile for this shape (${kernels})`;
       throw new GPUExecutionError(
-        !tiles.has(null)
-          ? `The ${[...tiles].join(' and ')} fused tile failed to compile for this shape (${kernels}); calls will use ` +
-              "the compact tile. Create the context with fusedTile: 'compact' to skip the attempt"
-          : `A pipeline for this shape failed to compile on this device (${kernels}), so calls of this shape will ` +
-              'fail as well; please report it with the adapter (device.adapterInfo) and the shape',
+        tiles.has(null)
+          ? `A pipeline for this shape failed to compile on this device (${kernels}), so calls of this shape will ` +
+              'fail as well; please report it with the adapter (device.adapterInfo) and the shape'
+          : tile === 'auto'
+            ? `${named}; calls will use the compact tile. Create the context with fusedTile: 'compact' to skip the attempt`
+            : `${named}; with fusedTile: '${tile}' calls of this shape will fail as well. Create the context with ` +
+              "fusedTile: 'auto' or 'compact'",
         undefined,
         'validation',
       );
@@ -544,7 +547,7 @@ class Context implements AttentionContext {
     }
   }
 
-  /** Wide-tile measurements this context has (its own, or shared by another on the same adapter). */
+  /** Tile measurements this context has (its own, or shared by another on the same adapter). */
   tileMeasurements(): TileMeasurement[] {
     return this.#tuner.measurements();
   }

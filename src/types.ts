@@ -121,9 +121,10 @@ export interface CreateAttentionOptions {
    * subgroups), faster on software adapters; ~8-30 s (E=64) to ~85-105 s (E=128) to compile on
    * SwiftShader; needs E and Ev <= 128 (compact otherwise). 'workgroup': 64 rows per workgroup,
    * the keys staged through workgroup memory, the GPU design. 'auto' (default): compact, until
-   * the context has done 1e9 FLOPs of work that could take another tile; then the other tiles
-   * (wide; workgroup except on software adapters) are compiled in the background and timed
-   * against compact once per adapter and head size, and the fastest is used.
+   * the context has done 1e9 FLOPs of work that could take another tile (calls with at least 16
+   * query rows); then the other tiles (wide where E, Ev <= 128; workgroup except on software
+   * adapters) are compiled in the background and timed against compact once per adapter and
+   * head size, and the fastest is used where it is at least 5 % faster than compact.
    */
   fusedTile?: 'auto' | 'compact' | 'wide' | 'workgroup';
 }

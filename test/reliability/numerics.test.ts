@@ -4,14 +4,23 @@
 import { describe, expect, it } from 'vitest';
 import { attentionReferenceFull, type AttentionOptions, type KernelChoice, type Tensor } from '../../src/index.js';
 import { agrees, compare } from '../compare.js';
-import { useGPUFixture } from '../gpu-fixture.js';
+import { useGPUFixture, type GPUFixture } from '../gpu-fixture.js';
 import { mulberry32, runSeed } from '../random.js';
 import { rowsOf } from './helpers.js';
 
 const seed = runSeed();
-const KERNELS: KernelChoice[] = ['staged', 'fused', 'split-keys'];
 const [B, H, Lq, Lk, E, Ev] = [1, 2, 6, 300, 4, 4];
 const fixture = useGPUFixture();
+// The fused kernel's workgroup tile, which 'auto' times only on GPUs: forced on a context of its own.
+const workgroup = useGPUFixture({ fusedTile: 'workgroup' });
+
+/** Each kernel on the default context, and the fused kernel on the workgroup tile. */
+const KERNELS = [
+  ['staged', 'staged', fixture],
+  ['fused', 'fused', fixture],
+  ['split-keys', 'split-keys', fixture],
+  ['fused, workgroup tile', 'fused', workgroup],
+] as const satisfies readonly (readonly [string, KernelChoice, { readonly current: GPUFixture }])[];
 
 /**
  * Integer q and k (|x| ≤ 50, E = 4, scale 1) so the logits are exact in f32 and reach ±1e4.
@@ -39,20 +48,20 @@ function bigLogits(rnd: () => number): { q: Tensor; k: Tensor; v: Tensor } {
 }
 
 describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
-  it.each(KERNELS)('logits up to ±1e4 on %s: the reference answer, no overflow, no NaN', async (kernel) => {
+  it.each(KERNELS)('logits up to ±1e4 on %s: the reference answer, no overflow, no NaN', async (_, kernel, fx) => {
     const { q, k, v } = bigLogits(mulberry32(seed));
     const options: AttentionOptions = { scale: 1, kernel };
     const ref = attentionReferenceFull(q, k, v, options);
     // The test inputs really are extreme: every logit of row 0 is ≥ 6400, of row 1 ≤ -6400.
     expect(ref.logSumExp.data[0]).toBeGreaterThan(6400);
     expect(ref.logSumExp.data[1]).toBeLessThan(-6000);
-    const out = await fixture.current.ctx.attention(q, k, v, options);
+    const out = await fx.current.ctx.attention(q, k, v, options);
     expect(out.data.every(Number.isFinite)).toBe(true);
     const a = compare(out.data, ref.output.data);
     expect(agrees(a), `${kernel}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
   });
 
-  it.each(KERNELS)('additive mask with -Infinity, -1e30 and +1e4 on %s, with ±1e4 logits', async (kernel) => {
+  it.each(KERNELS)('additive mask with -Infinity, -1e30 and +1e4 on %s, with ±1e4 logits', async (_, kernel, fx) => {
     const rnd = mulberry32(seed + 1);
     const { q, k, v } = bigLogits(rnd);
     // Per (head, row): 0 mixed -inf / finite; 1 every key -inf (dead → 0); 2 every key -1e30
@@ -76,7 +85,7 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
     }
     const options: AttentionOptions = { scale: 1, kernel, mask: { data: m, shape: [1, H, Lq, Lk] } };
     const ref = attentionReferenceFull(q, k, v, options);
-    const out = await fixture.current.ctx.attention(q, k, v, options);
+    const out = await fx.current.ctx.attention(q, k, v, options);
     const a = compare(out.data, ref.output.data);
     expect(agrees(a), `${kernel}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
     for (let h = 0; h < H; h++) {
@@ -89,7 +98,7 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
     }
   });
 
-  it.each(KERNELS)('dead rows → 0 on %s (causal bottom-right with Lq > Lk, boolean mask rows of zeros)', async (kernel) => {
+  it.each(KERNELS)('dead rows → 0 on %s (causal bottom-right with Lq > Lk, boolean mask rows of zeros)', async (_, kernel, fx) => {
     const rnd = mulberry32(seed + 2);
     const [lq, lk] = [12, 5];
     const t = (L: number, w: number) => ({ data: Float32Array.from({ length: H * L * w }, () => rnd() * 2 - 1), shape: [H, L, w] });
@@ -100,7 +109,7 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
     // bottom-right with Lq - Lk = 7: rows 0..6 see nothing; the mask kills row 9 too.
     const options: AttentionOptions = { causal: 'bottom-right', kernel, mask: { data: mask, shape: [lq, lk] } };
     const ref = attentionReferenceFull(q, k, v, options);
-    const out = await fixture.current.ctx.attention(q, k, v, options);
+    const out = await fx.current.ctx.attention(q, k, v, options);
     expect(agrees(compare(out.data, ref.output.data))).toBe(true);
     for (let h = 0; h < H; h++) {
       for (const i of [0, 3, 6, 9]) {
@@ -110,14 +119,14 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
     }
   });
 
-  it.each(['fused', 'split-keys'] as const)('dead rows have log-sum-exp -Infinity on %s', async (kernel) => {
+  it.each(KERNELS.filter(([, kernel]) => kernel !== 'staged'))('dead rows have log-sum-exp -Infinity on %s', async (_, kernel, fx) => {
     const rnd = mulberry32(seed + 3);
     const q = { data: Float32Array.from({ length: 4 * E }, () => rnd()), shape: [4, E] };
     const k = { data: Float32Array.from({ length: Lk * E }, () => rnd()), shape: [Lk, E] };
     const m = new Float32Array(4 * Lk).fill(0);
     m.fill(-Infinity, Lk, 2 * Lk); // row 1 dead
     const options: AttentionOptions = { kernel, mask: { data: m, shape: [4, Lk] } };
-    const got = await fixture.current.ctx.attentionWithLogSumExp(q, k, k, options);
+    const got = await fx.current.ctx.attentionWithLogSumExp(q, k, k, options);
     const ref = attentionReferenceFull(q, k, k, options);
     expect(got.logSumExp.data[1]).toBe(-Infinity);
     expect(agrees(compare(got.logSumExp.data, ref.logSumExp.data))).toBe(true);
@@ -127,7 +136,7 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
   describe('a NaN in one query row stays in that row', () => {
     // The reference (and the README) say the row itself reads NaN and no other row changes.
     // WGSL max() may drop a NaN, so softmax.wgsl and merge.wgsl test scores by bit pattern.
-    it.each(KERNELS)('on %s: the row reads NaN, every other row matches the reference', async (kernel) => {
+    it.each(KERNELS)('on %s: the row reads NaN, every other row matches the reference', async (_, kernel, fx) => {
       const rnd = mulberry32(seed + 4);
       const t = (L: number, w: number) => ({ data: Float32Array.from({ length: B * H * L * w }, () => rnd() * 2 - 1), shape: [B, H, L, w] });
       const q = t(Lq, E);
@@ -137,7 +146,7 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
       q.data[nanRow * E + 1] = NaN;
       const options: AttentionOptions = { kernel };
       const ref = attentionReferenceFull(q, k, v, options).output.data;
-      const out = await fixture.current.ctx.attention(q, k, v, options);
+      const out = await fx.current.ctx.attention(q, k, v, options);
       const others = Array.from({ length: B * H * Lq }, (_, r) => r).filter((r) => r !== nanRow);
       const a = compare(rowsOf(out.data, Ev, others), rowsOf(ref, Ev, others));
       expect(agrees(a), `${kernel}, rows other than the NaN row, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
@@ -145,5 +154,31 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
       const row = Array.from(out.data.subarray(nanRow * Ev, (nanRow + 1) * Ev));
       expect(row.every(Number.isNaN), `${kernel}: NaN row reads ${row}`).toBe(true);
     });
+  });
+
+  // The workgroup tile reads no key past a row's causal limit and skips keys of weight 0, so an
+  // Inf or NaN in a value row that a row gives weight 0 stays out of it, as in the reference. (The
+  // register tiles share k and v loads across rows and may give such a row 0 · Inf = NaN: README.)
+  it('on the workgroup tile, Inf and NaN in value rows a row gives weight 0 stay out of that row', async () => {
+    const rnd = mulberry32(seed + 5);
+    const [lq, lk] = [70, 70]; // more rows than one workgroup (64), so a workgroup's rows differ in their limits
+    const t = (L: number, w: number) => ({ data: Float32Array.from({ length: H * L * w }, () => rnd() * 2 - 1), shape: [H, L, w] });
+    const q = t(lq, E);
+    const k = t(lk, E);
+    const v = t(lk, Ev);
+    for (let h = 0; h < H; h++) {
+      v.data[(h * lk + 40) * Ev + 1] = NaN; // rows 0..39 may not see key 40 (causal top-left)
+      v.data[(h * lk + 65) * Ev + 2] = Infinity; // nor rows 0..64 key 65
+      v.data[(h * lk + 3) * Ev] = -Infinity; // key 3 is masked out for every row
+    }
+    const mask = Uint8Array.from({ length: lq * lk }, (_, x) => (x % lk === 3 ? 0 : 1));
+    const options: AttentionOptions = { causal: true, kernel: 'fused', mask: { data: mask, shape: [lq, lk] } };
+    const ref = attentionReferenceFull(q, k, v, options).output.data;
+    const out = await workgroup.current.ctx.attention(q, k, v, options);
+    const clean = Array.from({ length: H * lq }, (_, r) => r).filter((r) => r % lq < 40);
+    expect(rowsOf(ref, Ev, clean).every(Number.isFinite)).toBe(true);
+    const a = compare(rowsOf(out.data, Ev, clean), rowsOf(ref, Ev, clean));
+    expect(agrees(a), `rows that give the bad keys weight 0, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+    expect(workgroup.current.errors).toEqual([]);
   });
 });
