@@ -25,6 +25,12 @@ export const TILE_MARGIN = 0.95;
 const PROBE_TARGET_MS = 30;
 const PROBE_MAX_REPEATS = 64;
 const PROBE_ROUNDS = 5;
+/**
+ * The probe's Lq = Lk (B=1, H=8). 512 on a software adapter (~60 ms a run there); 2048 on a GPU,
+ * so that every tile fills it: at 512 the workgroup tile would make 64 workgroups and compact 16,
+ * fewer than a large GPU has compute units, and the verdict would be about an idle GPU.
+ */
+const PROBE_LENGTH = { software: 512, gpu: 2048 };
 
 /** Runs the probe problem `repeats` times on one tile in one submit; resolves to wall-clock ms. */
 export type ProbeRunner = (shape: AttentionShape, tile: TileName, repeats: number) => Promise<number>;
@@ -54,7 +60,9 @@ export class TileTuner {
     this.#adapter = adapterName(device);
     this.#quad = quadSharing(device);
     this.#software = softwareAdapter(device);
-    this.#prefix = `${this.#adapter ?? 'this device'}|${this.#quad ? 'quad' : 'plain'}|`;
+    // The workgroup tile's keys per tile follow the device's workgroup memory limit.
+    const wgMemory = device.limits.maxComputeWorkgroupStorageSize;
+    this.#prefix = `${this.#adapter ?? 'this device'}|${this.#quad ? 'quad' : 'plain'}|${wgMemory}|`;
   }
 
   #entries(): Map<string, Entry> {
@@ -83,7 +91,8 @@ export class TileTuner {
     const key = this.#key(loads, headDim, valueDim);
     let entry = entries.get(key);
     if (!entry) {
-      const probe: AttentionShape = { batch: 1, heads: 8, kvHeads: 8, queryLength: 512, keyLength: 512, headDim, valueDim };
+      const probe: AttentionShape = { batch: 1, heads: 8, kvHeads: 8, queryLength: PROBE_LENGTH[this.#software ? 'software' : 'gpu'], keyLength: 0, headDim, valueDim };
+      probe.keyLength = probe.queryLength;
       const e: Entry = {
         promise: this.#time(loads, probe).then(
           (m) => (e.result = m),

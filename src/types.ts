@@ -139,7 +139,7 @@ export interface TileMeasurement {
   loads: 'vec4' | 'scalar';
   headDim: number;
   valueDim: number;
-  /** The probe problem (B=1, H=8, Lq=Lk=512, the call's head sizes). */
+  /** The probe problem (B=1, H=8, the call's head sizes; Lq=Lk=512 on software adapters, 2048 on GPUs). */
   probe: AttentionShape;
   /** Dispatches recorded per timed submit (more on fast adapters). */
   repeats: number;
