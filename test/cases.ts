@@ -66,6 +66,9 @@ export const cases: Case[] = [
   // k and v across a quad where subgroups are 4 wide, and pads each head to whole quads).
   { name: 'causal, many quads per head', B: 1, H: 3, Lq: 150, Lk: 150, E: 8, causal: true },
   { name: 'causal bottom-right Lq > Lk (dead rows)', B: 1, H: 2, Lq: 40, Lk: 9, E: 8, causal: 'bottom-right' },
+  // Over two workgroups of the workgroup tile (64 rows each) with no visible key at all, then one
+  // where the first rows are dead and the rest see a growing prefix.
+  { name: 'causal bottom-right Lq > Lk, dead workgroups', B: 1, H: 2, Lq: 150, Lk: 40, E: 8, causal: 'bottom-right' },
   { name: 'bool mask 2d', B: 2, H: 2, Lq: 12, Lk: 35, E: 8, mask: { kind: 'boolean', broadcast: '2d', density: 0.6 } },
   { name: 'bool mask [B,1,Lq,Lk]', B: 2, H: 3, Lq: 12, Lk: 14, E: 8, mask: { kind: 'boolean', broadcast: 'batch1', density: 0.5 } },
   { name: 'bool mask [1,H,Lq,Lk]', B: 2, H: 3, Lq: 12, Lk: 14, E: 8, mask: { kind: 'boolean', broadcast: 'head1', density: 0.5 } },
