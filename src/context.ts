@@ -50,12 +50,17 @@ interface DeviceState {
 export interface ContextDebugOptions {
   /** Fill outputs with NaN before each run, so an element a kernel forgets to write shows (tests). */
   poisonOutputs?: boolean;
+  /**
+   * Treat the adapter as this kind for the fused tile choice (tests: 'gpu' makes 'auto' time the
+   * workgroup tile on SwiftShader too, with the GPU probe). Default: detected (softwareAdapter).
+   */
+  adapterKind?: 'software' | 'gpu';
 }
 
 /** The kernels each path runs, for error messages. */
 const PATH_KERNELS: Record<Path, string> = {
   staged: 'scores, softmax, weighted-sum',
-  fused: 'flash or flash-quad',
+  fused: 'flash, flash-quad or flash-tiled',
   'split-keys': 'flash-split or flash-split-quad, merge',
 };
 
@@ -116,6 +121,7 @@ interface Dispatch {
  */
 function preflight(
   device: GPUDevice, p: Problem, want: Want, fusedTile: FusedTileChoice, collect?: Dispatch[], measured: TileName = 'compact',
+  software = softwareAdapter(device),
 ): Path {
   const none = {} as GPUBuffer;
   const dry = {
@@ -124,6 +130,7 @@ function preflight(
     // Limits: as if 'auto' kept compact (the workgroup tile dispatches up to 4x more workgroups,
     // far below what foldGrid cannot fold). prepare(): the measured tile.
     measuredTile: () => measured,
+    software,
     reserved: [] as GPUBuffer[],
     dummyRead: none,
     dummyWrite: none,
@@ -241,7 +248,9 @@ class Context implements AttentionContext {
   }
 
   #newTuner(device: GPUDevice): TileTuner {
-    return new TileTuner(device, (shape, tile, repeats) => this.#probe(shape, tile, repeats));
+    const kind = this.#debug.adapterKind;
+    return new TileTuner(device, (shape, tile, repeats) => this.#probe(shape, tile, repeats),
+      kind ? kind === 'software' : softwareAdapter(device));
   }
 
   /**
@@ -306,7 +315,7 @@ class Context implements AttentionContext {
     if (!encoder || typeof (encoder as { beginComputePass?: unknown }).beginComputePass !== 'function') {
       throw new AttentionInputError(`encoder must be a GPUCommandEncoder, got ${String(encoder)}`);
     }
-    preflight(state.device, p, want, this.#fusedTile); // DeviceLimitError before anything is recorded
+    preflight(state.device, p, want, this.#fusedTile, undefined, 'compact', this.#tuner.software); // DeviceLimitError before anything is recorded
     const reserved: GPUBuffer[] = [];
     try {
       this.#record(state, encoder, p, buffers as ProblemBuffers, want, reserved);
@@ -329,7 +338,7 @@ class Context implements AttentionContext {
     choosePath(p, want);
     const state = await this.#live();
     // Every limit is checked before the first buffer is made: a DeviceLimitError leaves no trace.
-    preflight(state.device, p, want, this.#fusedTile);
+    preflight(state.device, p, want, this.#fusedTile, undefined, 'compact', this.#tuner.software);
     const { device, pool } = state;
     const s = p.shape;
     const taken: GPUBuffer[] = [];
@@ -465,7 +474,7 @@ class Context implements AttentionContext {
     const state = await this.#live();
     let measured: TileName = 'compact';
     const s = p.shape;
-    if (this.#fusedTile === 'auto' && path === 'fused' && autoMayRetile(s, softwareAdapter(state.device))) {
+    if (this.#fusedTile === 'auto' && path === 'fused' && autoMayRetile(s, this.#tuner.software)) {
       const m = await this.#gpuWait(state, this.#tuner.measure(loadsFor(s), s.headDim, s.valueDim));
       measured = m?.verdict ?? 'compact';
     }
@@ -475,7 +484,7 @@ class Context implements AttentionContext {
   /** Compiles, without blocking the thread, every pipeline a call of this problem would record. */
   async #compile(state: DeviceState, p: Problem, want: Want, tile: FusedTileChoice, measured: TileName): Promise<void> {
     const dispatches: Dispatch[] = [];
-    preflight(state.device, p, want, tile, dispatches, measured);
+    preflight(state.device, p, want, tile, dispatches, measured, this.#tuner.software);
     const compiled = await this.#gpuWait(
       state,
       Promise.all(dispatches.map((d) => compilePipeline(state.device, d.kernel, d.loads, d.constants))),

@@ -5,7 +5,7 @@ import { BufferUsage } from './gpu-constants.js';
 import type { Recorder } from './recorder.js';
 import type { Loads } from './shaders.js';
 import type { AttentionBuffers } from './types.js';
-import { autoMayRetile, fusedTile, namedBlocksFit, quadSharing, softwareAdapter, type FusedTile, type TileName } from './tiles.js';
+import { autoMayRetile, fusedTile, namedBlocksFit, quadSharing, type FusedTile, type TileName } from './tiles.js';
 import type { Problem } from './validate.js';
 
 export type Path = 'staged' | 'fused' | 'split-keys';
@@ -169,7 +169,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
           };
     const planOf = (name: TileName) => plan(fusedTile(name, p.shape, quad, rec.device));
     let name: TileName = rec.fusedTile === 'auto' ? 'compact' : rec.fusedTile;
-    if (rec.fusedTile === 'auto' && autoMayRetile(p.shape, softwareAdapter(rec.device))) {
+    if (rec.fusedTile === 'auto' && autoMayRetile(p.shape, rec.software)) {
       const flops = 4 * bhTotal * Lq * Lk * E;
       name = rec.measuredTile(loads, p.shape, flops, (t) => {
         const pl = planOf(t);

@@ -7,7 +7,7 @@ import { DeviceLimitError } from './errors.js';
 import { BufferUsage } from './gpu-constants.js';
 import { kernelSource, type KernelName, type Loads } from './shaders.js';
 import type { TileTuner } from './tile-tuning.js';
-import type { FusedTileChoice, TileName } from './tiles.js';
+import { softwareAdapter, type FusedTileChoice, type TileName } from './tiles.js';
 import { CausalMode, causalOffset, type Problem } from './validate.js';
 
 // Cached per device, so a lost or destroyed device takes its pipelines with it.
@@ -108,6 +108,11 @@ export class Recorder {
     /** The context's measurement of the fused tiles on this adapter (fusedTile 'auto'). */
     private readonly tuner?: TileTuner,
   ) {}
+
+  /** Whether the adapter counts as a software one for the tile choice (the tuner's view, else detected). */
+  get software(): boolean {
+    return this.tuner?.software ?? softwareAdapter(this.device);
+  }
 
   /**
    * fusedTile 'auto': the tile this adapter's measurement chose for these head sizes, once `ready`

@@ -56,13 +56,19 @@ export class TileTuner {
   /** Start of this tuner's keys: the adapter and the kernel variant (quad-shared loads or not). */
   readonly #prefix: string;
 
-  constructor(device: GPUDevice, private readonly runProbe: ProbeRunner) {
+  /** `software`: whether to treat the adapter as a software one (default: softwareAdapter's answer). */
+  constructor(device: GPUDevice, private readonly runProbe: ProbeRunner, software = softwareAdapter(device)) {
     this.#adapter = adapterName(device);
     this.#quad = quadSharing(device);
-    this.#software = softwareAdapter(device);
+    this.#software = software;
     // The workgroup tile's keys per tile follow the device's workgroup memory limit.
     const wgMemory = device.limits.maxComputeWorkgroupStorageSize;
-    this.#prefix = `${this.#adapter ?? 'this device'}|${this.#quad ? 'quad' : 'plain'}|${wgMemory}|`;
+    this.#prefix = `${this.#adapter ?? 'this device'}|${this.#quad ? 'quad' : 'plain'}|${wgMemory}|${software ? 'software' : 'gpu'}|`;
+  }
+
+  /** Whether the adapter counts as a software one here: no workgroup tile, the small probe. */
+  get software(): boolean {
+    return this.#software;
   }
 
   #entries(): Map<string, Entry> {

@@ -150,6 +150,30 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     device2.destroy();
   }, 180_000);
 
+  it("treated as a GPU (debug adapterKind 'gpu'), 'auto' times the workgroup tile too, on the GPU probe; after prepare() nothing compiles", async () => {
+    const device = await borrowedDevice();
+    const counters = instrument(device);
+    const errors = uncapturedErrors(device);
+    const ctx = await createAttention({ device, debug: { adapterKind: 'gpu' } } as Parameters<typeof createAttention>[0]);
+    // E = 4 keeps the GPU-sized probe (L=S=2048) short on SwiftShader.
+    const c: Case = { name: 'gpu', B: 1, H: 8, Lq: 64, Lk: 64, E: 4 };
+    await ctx.prepare({ batch: 1, heads: 8, kvHeads: 8, queryLength: 64, keyLength: 64, headDim: 4, valueDim: 4 }, { kernel: 'fused' });
+    const [m, ...more] = ctx.tileMeasurements();
+    expect(more).toEqual([]);
+    expect(m.probe.queryLength).toBe(2048);
+    const timed = { compact: m.compactMs, wide: m.wideMs, workgroup: m.workgroupMs };
+    for (const ms of Object.values(timed)) expect(ms !== undefined && ms > 0 && Number.isFinite(ms)).toBe(true);
+    const [best, bestMs] = Object.entries(timed).reduce((x, y) => ((y[1] as number) < (x[1] as number) ? y : x));
+    expect(m.verdict).toBe((bestMs as number) < 0.95 * m.compactMs ? best : 'compact');
+    const before = compiled(counters);
+    const { q, k, v, options } = makeInputs(c, seed, 'fused');
+    expect(agrees(compare((await ctx.attention(q, k, v, options)).data, attentionReference(q, k, v, options).data))).toBe(true);
+    expect(compiled(counters)).toEqual(before); // the verdict's pipeline was compiled by prepare()
+    expect(errors).toEqual([]);
+    ctx.destroy();
+    device.destroy();
+  }, 180_000);
+
   it('prepare() before the first call: that call compiles nothing', async () => {
     const device = await borrowedDevice();
     const counters = instrument(device);
