@@ -1,0 +1,73 @@
+// Packs the Node benchmark for a machine that has a GPU but no Node and no registry (the device
+// machine of ../shared/notes/gpu-device.md) into .gpu/ (git-ignored, ~30 MB):
+//   node.xz                  this machine's Node binary
+//   dist/                    the built library (run `npm run build` first)
+//   bench/node.mjs           bench/node.ts and what it imports, bundled into one file
+//   bench/shaders/           the ceiling kernels it reads at run time
+//   node_modules/webgpu/     Dawn's Node bindings with only the linux-x64 binary (dawn.node.xz)
+//   run.sh                   unpacks, finds the Vulkan driver, runs the bench, copies the results to $OUT
+// On that machine, from the repository root: `bash .gpu/run.sh [bench options]` (e.g. --quick).
+// Here, `bash .gpu/run.sh --quick` runs the same bundle on SwiftShader as a check.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const out = join(root, '.gpu');
+const dist = join(root, 'dist', 'index.js');
+if (!existsSync(dist)) {
+  console.error('dist/index.js is missing: run `npm run build` first');
+  process.exit(1);
+}
+rmSync(out, { recursive: true, force: true });
+mkdirSync(join(out, 'bench', 'shaders'), { recursive: true });
+
+// The bench in one file. The chart's Vite and Playwright are imported only when a chart is drawn
+// (run.sh passes --no-chart), so they stay out of the bundle.
+await build({
+  entryPoints: [join(root, 'bench', 'node.ts')],
+  outfile: join(out, 'bench', 'node.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['webgpu', 'vite', '@playwright/test', '../scripts/chromium-launch.mjs'],
+  // commander is CommonJS: give the ESM bundle a require().
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  logLevel: 'warning',
+});
+for (const f of readdirSync(join(root, 'bench', 'shaders'))) copyFileSync(join(root, 'bench', 'shaders', f), join(out, 'bench', 'shaders', f));
+cpSync(join(root, 'dist'), join(out, 'dist'), { recursive: true });
+
+const webgpu = join(root, 'node_modules', 'webgpu');
+const webgpuOut = join(out, 'node_modules', 'webgpu');
+mkdirSync(join(webgpuOut, 'dist', 'linux-x64'), { recursive: true });
+for (const f of ['package.json', 'index.js', 'LICENSE.md']) copyFileSync(join(webgpu, f), join(webgpuOut, f));
+const xz = (from, to) => writeFileSync(to, execFileSync('xz', ['-T2', '-6', '-c', from], { maxBuffer: 1 << 30 }));
+xz(join(webgpu, 'dist', 'linux-x64', 'dawn.node'), join(webgpuOut, 'dist', 'linux-x64', 'dawn.node.xz'));
+xz(process.execPath, join(out, 'node.xz'));
+
+writeFileSync(
+  join(out, 'run.sh'),
+  `#!/bin/sh
+# Written by scripts/gpu-pack.mjs. Runs the packed Node benchmark: bash .gpu/run.sh [bench options]
+set -e
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here"
+[ -x node ] || { xz -dc node.xz > node && chmod +x node; }
+dawn=node_modules/webgpu/dist/linux-x64/dawn.node
+[ -f "$dawn" ] || xz -dc "$dawn.xz" > "$dawn"
+# NVIDIA's Vulkan driver where the loader does not find it by itself (device tool README).
+nvidia=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -z "$VK_DRIVER_FILES" ] && [ -f "$nvidia" ]; then export VK_DRIVER_FILES="$nvidia"; fi
+mkdir -p bench/results
+./node --version
+./node bench/node.mjs --lib "$here/dist/index.js" --no-chart "$@"
+if [ -n "$OUT" ]; then cp bench/results/*.json "$OUT"/; fi
+`,
+  { mode: 0o755 },
+);
+const mb = (Number(execFileSync('du', ['-sb', out], { encoding: 'utf8' }).split('\t')[0]) / 2 ** 20).toFixed(1);
+console.log(`packed ${mb} MiB into .gpu/; on the GPU machine: bash .gpu/run.sh (carry .gpu, and .gl for the Vulkan loader)`);
