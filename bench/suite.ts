@@ -440,7 +440,7 @@ export interface AttentionLib {
 export interface AttentionCtx {
   attention(q: HostTensor, k: HostTensor, v: HostTensor, opts?: Record<string, unknown>): Promise<{ data: Float32Array; shape: readonly number[] }>;
   encode(encoder: GPUCommandEncoder, buffers: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; output: GPUBuffer }, shape: Record<string, number>, opts?: Record<string, unknown>): void;
-  /** Compiles the pipelines a shape will use (under 'auto', after measuring the wide fused tile). */
+  /** Compiles the pipelines a shape will use (under 'auto', after measuring the fused tiles). */
   prepare?(shape: Record<string, number>, opts?: Record<string, unknown>): Promise<void>;
   /** The library's one-time measurements of its fused tiles against each other. */
   tileMeasurements?(): { compactMs: number; wideMs?: number; workgroupMs?: number; verdict: string; probe: Record<string, number> }[];

@@ -6,8 +6,9 @@
 //   bench/shaders/           the ceiling kernels it reads at run time
 //   node_modules/webgpu/     Dawn's Node bindings with only the linux-x64 binary (dawn.node.xz)
 //   run.sh                   unpacks, finds the Vulkan driver, runs the bench, copies the results to $OUT
-// On that machine, from the repository root: `bash .gpu/run.sh [bench options]` (e.g. --quick).
-// Here, `bash .gpu/run.sh --quick` runs the same bundle on SwiftShader as a check.
+// On that machine, from the repository root: `bash .gpu/run.sh [bench options]` (e.g. --quick);
+// it unpacks into a temporary folder, so .gpu/ stays as packed. Here, `bash .gpu/run.sh --quick`
+// runs the same bundle on SwiftShader as a check.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -52,20 +53,35 @@ xz(process.execPath, join(out, 'node.xz'));
 writeFileSync(
   join(out, 'run.sh'),
   `#!/bin/sh
-# Written by scripts/gpu-pack.mjs. Runs the packed Node benchmark: bash .gpu/run.sh [bench options]
+# Written by scripts/gpu-pack.mjs. Runs the packed Node benchmark: bash .gpu/run.sh [bench options].
+# Unpacks into a temporary folder (the unpacked binaries are 120 MB; .gpu/ itself stays small) and
+# copies the results and the log to $OUT when it is set.
 set -e
-here="$(cd "$(dirname "$0")" && pwd)"
-cd "$here"
-[ -x node ] || { xz -dc node.xz > node && chmod +x node; }
-dawn=node_modules/webgpu/dist/linux-x64/dawn.node
-[ -f "$dawn" ] || xz -dc "$dawn.xz" > "$dawn"
-# NVIDIA's Vulkan driver where the loader does not find it by itself (device tool README).
+pack="$(cd "$(dirname "$0")" && pwd)"
+work="$(mktemp -d "\${TMPDIR:-/tmp}/webgpu-attention-bench.XXXXXX")"
+cp -r "$pack/bench" "$pack/dist" "$pack/node_modules" "$work/"
+# xz -d, or Python's lzma where xz is missing; through a temporary file so a failure leaves nothing.
+unxz() { { xz -dc "$1" 2>/dev/null || python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"; } > "$2.part" && mv "$2.part" "$2"; }
+unxz "$pack/node.xz" "$work/node" && chmod +x "$work/node"
+dawn="$work/node_modules/webgpu/dist/linux-x64/dawn.node"
+unxz "$dawn.xz" "$dawn"
+# The Vulkan loader and NVIDIA's driver file where the machine lacks them (device tool README):
+# .gl/ beside .gpu/ holds the loader's Debian packages.
+if [ -d "$pack/../.gl" ] && ! ldconfig -p 2>/dev/null | grep -q libvulkan.so.1; then
+  for f in "$pack"/../.gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+fi
 nvidia=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if [ -z "$VK_DRIVER_FILES" ] && [ -f "$nvidia" ]; then export VK_DRIVER_FILES="$nvidia"; fi
+cd "$work"
 mkdir -p bench/results
-./node --version
-./node bench/node.mjs --lib "$here/dist/index.js" --no-chart "$@"
-if [ -n "$OUT" ]; then cp bench/results/*.json "$OUT"/; fi
+log="\${OUT:-$work}/bench.log"
+status=0
+{ ./node --version && ./node bench/node.mjs --lib "$work/dist/index.js" --no-chart "$@"; } > "$log" 2>&1 || status=$?
+cat "$log"
+if [ -n "$OUT" ]; then cp bench/results/*.json "$OUT"/ 2>/dev/null || true; fi
+rm -rf "$work"
+exit $status
 `,
   { mode: 0o755 },
 );

@@ -12,7 +12,8 @@
 // On GPUs workgroup memory is the fast shared memory every flash-attention kernel is built on. On
 // SwiftShader (a CPU) a workgroup-memory read is a per-lane gather like a storage read and every
 // barrier switches coroutines, so there flash.wgsl's register tiles are faster: src/tiles.ts only
-// offers this tile to the one-time measurement on adapters that are not fallback (CPU) adapters.
+// offers this tile to the one-time measurement on adapters that are not software ones (a fallback
+// adapter, or SwiftShader by name).
 // q, k, v (bindings 2-4) and load_q / load_k / load_v come from lib/qkv-vec4.wgsl or qkv-scalar.wgsl.
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> lse: array<f32>;

@@ -127,8 +127,8 @@ function preflight(
   const dry = {
     device,
     fusedTile,
-    // Limits: as if 'auto' kept compact (the workgroup tile dispatches up to 4x more workgroups,
-    // far below what foldGrid cannot fold). prepare(): the measured tile.
+    // Limits: as if 'auto' kept compact (the workgroup tile can dispatch up to 16x more workgroups
+    // at 16 rows, still far below what foldGrid cannot fold). prepare(): the measured tile.
     measuredTile: () => measured,
     software,
     reserved: [] as GPUBuffer[],

@@ -155,9 +155,13 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const counters = instrument(device);
     const errors = uncapturedErrors(device);
     const ctx = await createAttention({ device, debug: { adapterKind: 'gpu' } } as Parameters<typeof createAttention>[0]);
-    // E = 4 keeps the GPU-sized probe (L=S=2048) short on SwiftShader.
-    const c: Case = { name: 'gpu', B: 1, H: 8, Lq: 64, Lk: 64, E: 4 };
-    await ctx.prepare({ batch: 1, heads: 8, kvHeads: 8, queryLength: 64, keyLength: 64, headDim: 4, valueDim: 4 }, { kernel: 'fused' });
+    // E = 4 keeps the GPU-sized probe (L=S=2048) short on SwiftShader. The call has a mask, which the
+    // probe's pipelines lack: only prepare() compiles the verdict's masked pipeline, so a call that
+    // recorded another tile than prepare() compiled would compile here.
+    const c: Case = { name: 'gpu', B: 1, H: 8, Lq: 64, Lk: 64, E: 4, mask: { kind: 'boolean', broadcast: '2d', density: 0.7 } };
+    const { q, k, v, options } = makeInputs(c, seed, 'fused');
+    await ctx.prepare({ batch: 1, heads: 8, kvHeads: 8, queryLength: 64, keyLength: 64, headDim: 4, valueDim: 4 },
+      { kernel: 'fused', mask: { kind: 'boolean', shape: [64, 64] } });
     const [m, ...more] = ctx.tileMeasurements();
     expect(more).toEqual([]);
     expect(m.probe.queryLength).toBe(2048);
@@ -166,9 +170,8 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const [best, bestMs] = Object.entries(timed).reduce((x, y) => ((y[1] as number) < (x[1] as number) ? y : x));
     expect(m.verdict).toBe((bestMs as number) < 0.95 * m.compactMs ? best : 'compact');
     const before = compiled(counters);
-    const { q, k, v, options } = makeInputs(c, seed, 'fused');
     expect(agrees(compare((await ctx.attention(q, k, v, options)).data, attentionReference(q, k, v, options).data))).toBe(true);
-    expect(compiled(counters)).toEqual(before); // the verdict's pipeline was compiled by prepare()
+    expect(compiled(counters)).toEqual(before); // the verdict's masked pipeline was compiled by prepare()
     expect(errors).toEqual([]);
     ctx.destroy();
     device.destroy();
