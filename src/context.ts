@@ -120,8 +120,8 @@ interface Dispatch {
  * uploads, no half-recorded pass in the caller's encoder). Returns the path that will run.
  */
 function preflight(
-  device: GPUDevice, p: Problem, want: Want, fusedTile: FusedTileChoice, collect?: Dispatch[], measured: TileName = 'compact',
-  software = softwareAdapter(device),
+  device: GPUDevice, p: Problem, want: Want, fusedTile: FusedTileChoice, software: boolean, collect?: Dispatch[],
+  measured: TileName = 'compact',
 ): Path {
   const none = {} as GPUBuffer;
   const dry = {
@@ -315,7 +315,7 @@ class Context implements AttentionContext {
     if (!encoder || typeof (encoder as { beginComputePass?: unknown }).beginComputePass !== 'function') {
       throw new AttentionInputError(`encoder must be a GPUCommandEncoder, got ${String(encoder)}`);
     }
-    preflight(state.device, p, want, this.#fusedTile, undefined, 'compact', this.#tuner.software); // DeviceLimitError before anything is recorded
+    preflight(state.device, p, want, this.#fusedTile, this.#tuner.software); // DeviceLimitError before anything is recorded
     const reserved: GPUBuffer[] = [];
     try {
       this.#record(state, encoder, p, buffers as ProblemBuffers, want, reserved);
@@ -338,7 +338,7 @@ class Context implements AttentionContext {
     choosePath(p, want);
     const state = await this.#live();
     // Every limit is checked before the first buffer is made: a DeviceLimitError leaves no trace.
-    preflight(state.device, p, want, this.#fusedTile, undefined, 'compact', this.#tuner.software);
+    preflight(state.device, p, want, this.#fusedTile, this.#tuner.software);
     const { device, pool } = state;
     const s = p.shape;
     const taken: GPUBuffer[] = [];
@@ -484,7 +484,7 @@ class Context implements AttentionContext {
   /** Compiles, without blocking the thread, every pipeline a call of this problem would record. */
   async #compile(state: DeviceState, p: Problem, want: Want, tile: FusedTileChoice, measured: TileName): Promise<void> {
     const dispatches: Dispatch[] = [];
-    preflight(state.device, p, want, tile, dispatches, measured, this.#tuner.software);
+    preflight(state.device, p, want, tile, this.#tuner.software, dispatches, measured);
     const compiled = await this.#gpuWait(
       state,
       Promise.all(dispatches.map((d) => compilePipeline(state.device, d.kernel, d.loads, d.constants))),

@@ -97,8 +97,8 @@ export class TileTuner {
     const key = this.#key(loads, headDim, valueDim);
     let entry = entries.get(key);
     if (!entry) {
-      const probe: AttentionShape = { batch: 1, heads: 8, kvHeads: 8, queryLength: PROBE_LENGTH[this.#software ? 'software' : 'gpu'], keyLength: 0, headDim, valueDim };
-      probe.keyLength = probe.queryLength;
+      const length = PROBE_LENGTH[this.#software ? 'software' : 'gpu'];
+      const probe: AttentionShape = { batch: 1, heads: 8, kvHeads: 8, queryLength: length, keyLength: length, headDim, valueDim };
       const e: Entry = {
         promise: this.#time(loads, probe).then(
           (m) => (e.result = m),

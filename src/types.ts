@@ -1,3 +1,5 @@
+import type { FusedTileChoice, TileName } from './tiles.js';
+
 /** A dense row-major tensor on the CPU. */
 export interface Tensor {
   data: Float32Array;
@@ -126,7 +128,7 @@ export interface CreateAttentionOptions {
    * adapters) are compiled in the background and timed against compact once per adapter and
    * head size, and the fastest is used where it is at least 5 % faster than compact.
    */
-  fusedTile?: 'auto' | 'compact' | 'wide' | 'workgroup';
+  fusedTile?: FusedTileChoice;
 }
 
 /** A one-time measurement of the fused tiles against each other (README: "Tiles"). */
@@ -150,5 +152,5 @@ export interface TileMeasurement {
   /** The same for the workgroup tile, where it was a candidate (not a software adapter) and compiled. */
   workgroupMs?: number;
   /** The fastest tile, if at least 5 % faster than compact; compact otherwise. */
-  verdict: 'compact' | 'wide' | 'workgroup';
+  verdict: TileName;
 }

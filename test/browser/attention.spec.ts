@@ -47,30 +47,22 @@ for (const c of cases) {
 // The fused kernel's wide tile (16 rows per invocation, q in registers) compiled by the browser's
 // own Tint, which differs from Node's Dawn. Heads up to 8 dims only: the wide tile's compile time
 // grows with the head size (~35 s at E = 64 on SwiftShader); vitest runs every size in Node.
+/** One case on the fused kernel with a tile forced, against the reference. */
+async function checkOnTile(name: string, tile: 'wide' | 'workgroup'): Promise<void> {
+  const r = await page.evaluate(([n, s, t]) => (window as any).runCase(n, 'fused', s, false, t), [name, seed, tile] as const);
+  expect(ok(r.output), `${name} on the ${tile} tile, seed ${seed}: ${JSON.stringify(r.output)}`).toBe(true);
+  expect(r.shapeOk).toBe(true);
+  expect(r.gpuErrors).toEqual([]);
+}
+
 const wideCases = cases.filter((c) => (c.kernels ?? ALL_KERNELS).includes('fused') && c.E <= 8 && (c.Ev ?? c.E) <= 8);
 for (const c of wideCases) {
-  test(`${c.name} on the wide tile`, async () => {
-    const r = await page.evaluate(
-      ([name, s]) => (window as any).runCase(name, 'fused', s, false, 'wide'),
-      [c.name, seed] as const,
-    );
-    expect(ok(r.output), `${c.name} on the wide tile, seed ${seed}: ${JSON.stringify(r.output)}`).toBe(true);
-    expect(r.shapeOk).toBe(true);
-    expect(r.gpuErrors).toEqual([]);
-  });
+  test(`${c.name} on the wide tile`, () => checkOnTile(c.name, 'wide'));
 }
 
 // The workgroup tile (keys staged in workgroup memory, barriers), which 'auto' measures only on
 // GPUs: every fused case, compiled by Chromium's Tint and run on its SwiftShader.
 const workgroupCases = cases.filter((c) => (c.kernels ?? ALL_KERNELS).includes('fused'));
 test('every fused case on the workgroup tile', async () => {
-  for (const c of workgroupCases) {
-    const r = await page.evaluate(
-      ([name, s]) => (window as any).runCase(name, 'fused', s, false, 'workgroup'),
-      [c.name, seed] as const,
-    );
-    expect(ok(r.output), `${c.name} on the workgroup tile, seed ${seed}: ${JSON.stringify(r.output)}`).toBe(true);
-    expect(r.shapeOk).toBe(true);
-    expect(r.gpuErrors).toEqual([]);
-  }
+  for (const c of workgroupCases) await checkOnTile(c.name, 'workgroup');
 });
