@@ -112,6 +112,8 @@ interface Dispatch {
   kernel: KernelName;
   loads: Loads;
   constants: Constants;
+  /** The fused tile, for the fused kernel's dispatch. */
+  tile?: TileName;
 }
 
 /**
@@ -137,9 +139,9 @@ function preflight(
     scratch: () => none,
     params: () => none,
     // Typed from Recorder.dispatch, so a change of its parameters cannot silently skip this check.
-    dispatch: (...[kernel, loads, constants, , workgroups]: Parameters<Recorder['dispatch']>) => {
+    dispatch: (...[kernel, loads, constants, , workgroups, tile]: Parameters<Recorder['dispatch']>) => {
       if (workgroups > 0) foldGrid(workgroups, device.limits.maxComputeWorkgroupsPerDimension);
-      collect?.push({ kernel, loads, constants });
+      collect?.push({ kernel, loads, constants, tile });
     },
   };
   const b: ProblemBuffers = { q: none, k: none, v: none, output: none };
@@ -492,13 +494,12 @@ class Context implements AttentionContext {
     const failed = dispatches.filter((_, i) => compiled[i] === null);
     if (failed.length > 0) {
       const kernels = [...new Set(failed.map((d) => d.kernel))].join(', ');
-      // Under 'auto', the wide fused tile (more than one group of 4 rows) and the workgroup tile
-      // have a fallback: calls use the compact tile. A forced tile has none.
-      const tileOf = (d: Dispatch) => (d.kernel === 'flash-tiled' ? 'workgroup' : Number(d.constants.RG ?? 1) > 1 ? 'wide' : null);
-      const tiles = new Set(failed.map(tileOf));
+      // Under 'auto', the wide and workgroup tiles have a fallback: calls use the compact tile.
+      // A forced tile has none, and nothing falls back from compact or the other kernels.
+      const tiles = new Set(failed.map((d) => (d.tile === 'compact' ? undefined : d.tile)));
       const named = `The ${[...tiles].join(' and ')} fused tile failed to compile for this shape (${kernels})`;
       throw new GPUExecutionError(
-        tiles.has(null)
+        tiles.has(undefined)
           ? `A pipeline for this shape failed to compile on this device (${kernels}), so calls of this shape will ` +
               'fail as well; please report it with the adapter (device.adapterInfo) and the shape'
           : tile === 'auto'

@@ -157,11 +157,13 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     const plan = (t: FusedTile) =>
       t.name === 'workgroup'
         ? {
+            tile: t.name,
             kernel: 'flash-tiled' as const,
             constants: { ...common, WG: t.workgroupSize, TILE_KEYS: t.tileKeys, WRITE_LSE: !!b.logSumExp },
             workgroups: bhTotal * Math.ceil(Lq / t.workgroupSize),
           }
         : {
+            tile: t.name,
             kernel: quad ? ('flash-quad' as const) : ('flash' as const),
             constants: { ...common, NAMED: named, RG: t.rowGroups, Q_REGS: t.qInRegisters, WG: t.workgroupSize, WRITE_LSE: !!b.logSumExp },
             // Invocations per head: one per 4·RG query rows, padded to whole quads when they share loads.
@@ -180,7 +182,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk });
     rec.dispatch(pl.kernel, loads, pl.constants,
       [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, b.output], [6, b.logSumExp ?? rec.dummyWrite]],
-      pl.workgroups);
+      pl.workgroups, pl.tile);
     return;
   }
   // On 4-lane-subgroup software adapters a quad takes each (row, chunk), the dims split between its lanes.

@@ -165,7 +165,11 @@ export class Recorder {
   }
 
   /** Records one dispatch of `workgroups` workgroups, folded into 2-D/3-D where needed. */
-  dispatch(kernel: KernelName, loads: Loads, constants: Constants, bindings: [number, GPUBuffer][], workgroups: number): void {
+  /** `tile`: which fused tile this dispatch is (only the dry run of a prepare() reads it). */
+  dispatch(
+    kernel: KernelName, loads: Loads, constants: Constants, bindings: [number, GPUBuffer][], workgroups: number,
+    _tile?: TileName,
+  ): void {
     if (workgroups === 0) return;
     const pipeline = getPipeline(this.device, kernel, loads, constants);
     const bindGroup = this.bindGroups.get(pipeline, bindings, `webgpu-attention ${kernel}`);

@@ -1,0 +1,84 @@
+// What prepare() says when a fused tile's pipeline does not compile on a device (as a driver may
+// refuse a shader it cannot handle): real Dawn, on a device that refuses the chosen pipelines.
+import { describe, expect, it } from 'vitest';
+import { createAttention, GPUExecutionError } from '../src/index.js';
+import { attentionReference } from '../src/reference.js';
+import { makeInputs } from './cases.js';
+import { agrees, compare } from './compare.js';
+import { defaultLimitsDevice } from './gpu-fixture.js';
+import { runSeed } from './random.js';
+
+type Refuse = (d: GPUComputePipelineDescriptor) => boolean;
+
+// Dawn's instances stay referenced while their devices live (else they are collected under them).
+const instances: GPU[] = [];
+
+/** A fresh device (no cached pipelines) whose asynchronous compiles of `refuse`d pipelines fail. */
+async function refusingDevice(refuse: Refuse): Promise<{ device: GPUDevice; refused: string[] }> {
+  const { device, gpu } = await defaultLimitsDevice();
+  instances.push(gpu);
+  const refused: string[] = [];
+  const compile = device.createComputePipelineAsync.bind(device);
+  device.createComputePipelineAsync = (d: GPUComputePipelineDescriptor) => {
+    if (!refuse(d)) return compile(d);
+    refused.push(d.label ?? '');
+    return Promise.reject(new Error('refused by the test'));
+  };
+  return { device, refused };
+}
+
+const isFused = (d: GPUComputePipelineDescriptor) => /webgpu-attention flash(-quad)?$/.test(d.label ?? '');
+const shape = (headDim: number) => ({ batch: 1, heads: 2, kvHeads: 2, queryLength: 32, keyLength: 40, headDim, valueDim: headDim });
+
+describe('a fused tile that fails to compile', () => {
+  it("forced 'workgroup': prepare() names the tile and says calls will fail", async () => {
+    const { device, refused } = await refusingDevice((d) => d.label === 'webgpu-attention flash-tiled');
+    const ctx = await createAttention({ device, fusedTile: 'workgroup' });
+    try {
+      const err = await ctx.prepare(shape(8), { kernel: 'fused' }).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(GPUExecutionError);
+      expect((err as Error).message).toMatch(/^The workgroup fused tile failed to compile for this shape \(flash-tiled\)/);
+      expect((err as Error).message).toContain("with fusedTile: 'workgroup' calls of this shape will fail as well");
+      expect(refused).toEqual(['webgpu-attention flash-tiled']);
+    } finally {
+      ctx.destroy();
+      device.destroy();
+    }
+  });
+
+  it("forced 'wide' on a head too wide for it runs compact, so its failure has no fallback", async () => {
+    // E = 132 > 128: the wide tile's named blocks do not fit, the call records the compact tile.
+    const { device, refused } = await refusingDevice(isFused);
+    const ctx = await createAttention({ device, fusedTile: 'wide' });
+    try {
+      const err = await ctx.prepare(shape(132), { kernel: 'fused' }).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(GPUExecutionError);
+      expect((err as Error).message).toMatch(/^A pipeline for this shape failed to compile on this device \(flash\)/);
+      expect(refused.length).toBe(1);
+    } finally {
+      ctx.destroy();
+      device.destroy();
+    }
+  });
+
+  it("'auto': a wide tile that fails to compile is dropped, and calls run compact and right", async () => {
+    const refuseWide: Refuse = (d) => isFused(d) && Number(d.compute.constants?.RG ?? 1) > 1;
+    const { device, refused } = await refusingDevice(refuseWide);
+    const ctx = await createAttention({ device, fusedTile: 'auto' });
+    try {
+      const s = shape(16);
+      await ctx.prepare(s, { kernel: 'fused' });
+      expect(refused.length).toBeGreaterThan(0); // the measurement tried the wide tile
+      expect(ctx.tileMeasurements()).toEqual([]); // and, with no candidate left, made no verdict
+
+      const seed = runSeed();
+      const { q, k, v } = makeInputs({ name: 'after a refused wide tile', B: 1, H: 2, Lq: s.queryLength, Lk: s.keyLength, E: s.headDim }, seed);
+      const out = await ctx.attention(q, k, v, { kernel: 'fused' });
+      const a = compare(out.data, attentionReference(q, k, v).data);
+      expect(agrees(a), `seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+    } finally {
+      ctx.destroy();
+      device.destroy();
+    }
+  });
+});
