@@ -54,6 +54,12 @@ export function choosePath(p: Problem, want: Want): Path {
   }
   if (!fits) {
     if (p.kernel === 'auto' && !want.logSumExp) return 'staged';
+    if (want.logSumExp) {
+      throw new AttentionInputError(
+        `headDim ${E} and valueDim ${Ev}: the log-sum-exp comes from the fused kernels, which take dims up to ` +
+          `${FUSED_MAX_DIM}; split the head or use attention() / attentionWithWeights() without it`,
+      );
+    }
     throw new AttentionInputError(
       `headDim ${E} and valueDim ${Ev}: the fused kernels take dims up to ${FUSED_MAX_DIM}; use kernel 'staged'`,
     );

@@ -62,7 +62,7 @@ const badCalls: [string, () => Args, RegExp][] = [
   ['mask bad broadcast', () => [z(2, 2, 3, 4), z(2, 2, 5, 4), z(2, 2, 5, 4), mask(new Uint8Array(45), [3, 1, 3, 5])], /\[3,1,3,5\] does not fit B=2/],
   ['mask not an object', () => [z(3, 4), z(5, 4), z(5, 4), { mask: 1 as never }], /options\.mask must be \{ data, shape \}, got 1/],
   ['mask without shape', () => [z(3, 4), z(5, 4), z(5, 4), { mask: { data: new Uint8Array(15) } as never }], /options\.mask\.shape must be an array/],
-  ['fused with E > 256', () => [z(2, 260), z(2, 260), z(2, 260), { kernel: 'fused' }], /headDim 260 and valueDim 260: the fused kernels take dims up to 256|options\.kernel 'fused' never stores the weights/],
+  ['fused with E > 256', () => [z(2, 260), z(2, 260), z(2, 260), { kernel: 'fused' }], /headDim 260 and valueDim 260: the (fused kernels|log-sum-exp comes from the fused kernels, which) take dims up to 256|options\.kernel 'fused' never stores the weights/],
 ];
 
 const good = makeInputs({ name: 'good', B: 2, H: 2, Hkv: 1, Lq: 9, Lk: 13, E: 8, causal: 'bottom-right' }, seed);
@@ -116,6 +116,12 @@ describe(`context API: bad input → AttentionInputError before any GPU work (se
     await expect(ctx.attentionWithWeights(q, k, v, { kernel: 'fused' })).rejects.toThrow(/options\.kernel 'fused' never stores the weights/);
     await expect(ctx.attentionWithWeights(q, k, v, { kernel: 'split-keys' })).rejects.toThrow(AttentionInputError);
     await expect(ctx.attentionWithLogSumExp(q, k, v, { kernel: 'staged' })).rejects.toThrow(/'staged' does not compute the log-sum-exp/);
+    // 'auto' takes the staged path for heads over 256, which has no log-sum-exp: the message must not send the user there.
+    const wide = z(2, 260);
+    const err = await ctx.attentionWithLogSumExp(wide, wide, wide).then(() => null, (e: Error) => e);
+    expect(err).toBeInstanceOf(AttentionInputError);
+    expect(err?.message).toMatch(/headDim 260 and valueDim 260: the log-sum-exp comes from the fused kernels, which take dims up to 256/);
+    expect(err?.message).not.toMatch(/use kernel 'staged'/);
     expect(counters.work() - before).toBe(0);
     await expectGoodCall();
   });
