@@ -93,7 +93,8 @@ export function suiteConfig(o: CliOptions, isRealGpu: boolean): SuiteConfig {
     e2e: o.e2e,
     cpuReference: o.cpuReference,
     verifyMaxFlops: 6e8,
-    // Software adapters: TFJS runs ~0.15 GFLOP/s, so peers stop at L=S=1024 unless asked.
+    // Software adapters: TFJS runs 0.3-0.5 GFLOP/s there (L=S=2048: ~20 s a run), so peers stop at
+    // L=S=1024 unless asked.
     peerMaxFlops: (o.peerMaxGflop ?? (isRealGpu ? Infinity : 2.2)) * 1e9,
     // The staged path writes the whole score matrix; at L=S=2048 that alone is 128 MiB and minutes here.
     stagedMaxFlops: (o.stagedMaxGflop ?? (isRealGpu ? Infinity : 2.2)) * 1e9,

@@ -390,7 +390,7 @@ export async function measureCeilings(device: GPUDevice, shaders: CeilingShaders
   const timer = new GpuTimer(device);
   const destroy: GPUBuffer[] = [];
   try {
-    // 1024 x 64 invocations x 128 iterations x 1024 FLOPs = 8.6 GFLOP (~0.2-0.3 s on SwiftShader).
+    // 1024 x 64 invocations x 128 iterations x 1024 FLOPs = 8.6 GFLOP (~0.13 s on SwiftShader, 2 cores).
     const fma = await measureFma(device, timer, shaders.fma, 128, policy, destroy);
     // The looped kernel: 512 iterations x 64 FLOPs = 2.1 GFLOP.
     const fmaLooped = shaders.fmaLooped ? await measureFma(device, timer, shaders.fmaLooped, 512, policy, destroy) : undefined;
@@ -575,7 +575,7 @@ export function e2ePolicy(policy: RepeatPolicy, resident?: Measurement): RepeatP
   return { ...policy, warmup: resident && resident.wallMs > 1000 ? 0 : policy.warmup };
 }
 
-/** The CPU reference is ~0.4 GFLOP/s: skip shapes above this many FLOPs (L=S >= 1024 at H8 E64). */
+/** The CPU reference runs ~1.5-5 GFLOP/s (float64 JS, one core): skip shapes above this many FLOPs (L=S >= 1024 at H8 E64). */
 export const CPU_REFERENCE_MAX_FLOPS = 4 * 8 * 512 * 512 * 128;
 
 export async function benchCpuReference(s: BenchShape, data: ShapeData, lib: AttentionLib, policy: RepeatPolicy): Promise<BenchRow> {
@@ -807,7 +807,7 @@ export async function benchPeer(s: BenchShape, data: ShapeData, peer: Peer, cfg:
     return row;
   }
   if (row.flops > cfg.peerMaxFlops) {
-    row.error = `skipped: above --peer-max-flops (${(cfg.peerMaxFlops / 1e9).toFixed(1)} GFLOP) to keep the run short on this adapter`;
+    row.error = `skipped: above --peer-max-gflop (${(cfg.peerMaxFlops / 1e9).toFixed(1)} GFLOP) to keep the run short on this adapter`;
     return row;
   }
   let runner: PeerRunner | undefined;

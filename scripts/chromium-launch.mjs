@@ -1,5 +1,6 @@
 // How we launch headless Chromium with WebGPU on machines with or without a GPU.
-// Shared by playwright.config.ts, the browser benchmark and the screenshot script.
+// Shared by playwright.config.ts (the browser tests) and the benchmarks (the browser runner, and
+// the chart screenshot both runners take).
 // Debian's chromium ships SwiftShader (a software Vulkan driver); Playwright's own browser
 // download does not work on these closed machines, so we point Playwright at the system binary.
 import { existsSync } from 'node:fs';

@@ -28,7 +28,7 @@ export class GPUExecutionError extends Error {
     message: string,
     /** The path whose kernels ran ('staged', 'fused' or 'split-keys'). */
     readonly kernel?: string,
-    /** 'validation', 'out-of-memory' or 'internal'. */
+    /** 'validation' or 'out-of-memory'. */
     readonly kind?: string,
   ) {
     super(message);

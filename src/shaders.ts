@@ -1,5 +1,7 @@
-// The one module that imports WGSL. Each kernel is its own file under shaders/; the shared
-// parameter block and mask lookup are prepended here. Vite inlines the strings at build time.
+// The one module that imports WGSL. Each kernel is its own file under shaders/; the pieces it
+// shares with others (shaders/lib/: the parameter block, the q/k/v loaders, the mask lookup, the
+// key-block loads and their quad sharing, the split-keys chunk) are prepended here. Vite inlines
+// the strings at build time.
 import paramsWgsl from '../shaders/lib/params.wgsl?raw';
 import maskWgsl from '../shaders/lib/mask.wgsl?raw';
 import kvBlocksWgsl from '../shaders/lib/kv-blocks.wgsl?raw';

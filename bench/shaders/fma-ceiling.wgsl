@@ -4,7 +4,7 @@
 // times. FLOPs per invocation = iterations * 32 steps * 4 chains * 4 lanes * 2 (mul + add).
 // The steps are written out because a loop iteration is not free: on SwiftShader one costs about
 // as much as a hundred multiply-adds, and the earlier version of this kernel (8 chains, one step
-// per iteration) measured a seventh of this one's throughput there (see BENCHMARKS.md).
+// per iteration) measured a fourth to a seventh of this one's throughput there (BENCHMARKS.md).
 // The chains are summed and written once so the compiler cannot drop them; `iterations` and the
 // coefficients come from a uniform so nothing can be folded at compile time.
 

@@ -1,7 +1,7 @@
 // The arithmetic ceiling as first measured (and as ../shared/notes/webgpu-here.md measured it,
 // "~5 GFLOP/s" on SwiftShader): 8 independent vec4 FMA chains, one step per loop iteration.
 // Kept beside fma-ceiling.wgsl for comparison only: on SwiftShader its loop costs more than its
-// multiply-adds, so it reports about a seventh of the adapter's throughput. Not the ceiling.
+// multiply-adds, so it reports a fourth to a seventh of the adapter's throughput. Not the ceiling.
 // FLOPs per invocation = iterations * 8 chains * 4 lanes * 2 (mul + add).
 // The chains are summed and written once so the compiler cannot drop them; `iterations` and the
 // coefficients come from a uniform so nothing can be folded at compile time.
