@@ -11,6 +11,7 @@
 // per kernel variant (quad-shared loads or not: a borrowed device may lack 'subgroups'), for every
 // context in the page or process; until it is in, calls run compact.
 
+import { GPUExecutionError } from './errors.js';
 import type { Loads } from './shaders.js';
 import { quadSharing, softwareAdapter, tileCandidates, type TileName } from './tiles.js';
 import type { AttentionShape, TileMeasurement } from './types.js';
@@ -42,8 +43,10 @@ const shared = new Map<string, Entry>();
 
 export function adapterName(device: GPUDevice): string | null {
   const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo; // missing in older browsers
-  if (!info) return null;
-  return [info.vendor, info.architecture, info.device, info.description].map((s) => s || '-').join(' / ');
+  const fields = info ? [info.vendor, info.architecture, info.device, info.description] : [];
+  // A browser that reveals nothing about the adapter: the verdict stays with the device.
+  if (!fields.some(Boolean)) return null;
+  return fields.map((s) => s || '-').join(' / ');
 }
 
 export class TileTuner {
@@ -123,10 +126,16 @@ export class TileTuner {
 
   async #time(loads: Loads, probe: AttentionShape): Promise<TileMeasurement | null> {
     // The first run of each candidate compiles its pipeline (awaited, not timed); a candidate that
-    // failed to compile is left out, and with none left there is no verdict (null: compact).
+    // failed to compile (or to run: GPUExecutionError) is left out, and with none left there is no
+    // verdict (null: compact). Anything else (the context destroyed, the device lost) rejects, so
+    // the entry is dropped and a later context measures again.
+    const dropFailed = (e: unknown) => {
+      if (e instanceof GPUExecutionError) return null;
+      throw e;
+    };
     const others: TileName[] = [];
     for (const tile of tileCandidates(probe, this.#software)) {
-      if (tile !== 'compact' && (await this.runProbe(probe, tile, 1).catch(() => null)) !== null) others.push(tile);
+      if (tile !== 'compact' && (await this.runProbe(probe, tile, 1).catch(dropFailed)) !== null) others.push(tile);
     }
     if (others.length === 0) return null;
     const tiles: TileName[] = ['compact', ...others];

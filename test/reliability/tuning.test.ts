@@ -1,0 +1,50 @@
+// The one-time tile measurement: it survives a context that goes away in the middle of it (the
+// interrupted measurement is not kept as a verdict, so the next context measures), and its verdicts
+// are shared only between devices of an adapter that can be named.
+import { describe, expect, it } from 'vitest';
+import { ContextDestroyedError, createAttention } from '../../src/index.js';
+import { adapterName } from '../../src/tile-tuning.js';
+import { borrowedDevice, uncapturedErrors } from './helpers.js';
+
+// A head size no other test in this file measures (verdicts are shared per adapter and head size).
+const shape = { batch: 1, heads: 1, kvHeads: 1, queryLength: 16, keyLength: 16, headDim: 20, valueDim: 20 };
+
+describe('tile measurement interrupted', () => {
+  it('a context destroyed while its candidates compile: prepare() rejects, and the next context gets a verdict', async () => {
+    const first = await borrowedDevice();
+    const ctx1 = await createAttention({ device: first, fusedTile: 'auto' });
+    // Destroy the context as soon as the measurement asks for its first candidate's pipeline.
+    const compile = first.createComputePipelineAsync.bind(first);
+    first.createComputePipelineAsync = (d: GPUComputePipelineDescriptor) => {
+      queueMicrotask(() => ctx1.destroy());
+      return compile(d);
+    };
+    const err = await ctx1.prepare(shape, { kernel: 'fused' }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ContextDestroyedError);
+    expect(ctx1.tileMeasurements()).toEqual([]);
+
+    const second = await borrowedDevice(); // the same adapter: the verdict would be shared
+    const errors = uncapturedErrors(second);
+    const ctx2 = await createAttention({ device: second, fusedTile: 'auto' });
+    await ctx2.prepare(shape, { kernel: 'fused' });
+    const measured = ctx2.tileMeasurements().filter((m) => m.headDim === 20);
+    expect(measured).toHaveLength(1);
+    expect(measured[0].compactMs).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
+    ctx2.destroy();
+    first.destroy();
+    second.destroy();
+  }, 120_000);
+});
+
+describe('which adapter a verdict belongs to', () => {
+  const device = (info: Partial<GPUAdapterInfo> | undefined) => ({ adapterInfo: info }) as unknown as GPUDevice;
+  it('an adapter that reveals nothing is not named (its verdict stays with the device, not shared with every such adapter)', () => {
+    expect(adapterName(device(undefined))).toBeNull();
+    expect(adapterName(device({ vendor: '', architecture: '', device: '', description: '' }))).toBeNull();
+  });
+  it('an adapter that reveals something is named by all four fields', () => {
+    expect(adapterName(device({ vendor: 'google', architecture: 'swiftshader', device: '', description: '' }))).toBe('google / swiftshader / - / -');
+    expect(adapterName(device({ vendor: 'nvidia', architecture: '', device: '0x2330', description: 'H100' }))).toBe('nvidia / - / 0x2330 / H100');
+  });
+});
