@@ -6,7 +6,7 @@ import type { Recorder } from './recorder.js';
 import type { Loads } from './shaders.js';
 import type { AttentionBuffers } from './types.js';
 import { autoMayRetile, fusedTile, namedBlocksFit, quadSharing, type FusedTile, type TileName } from './tiles.js';
-import type { Problem } from './validate.js';
+import { MaskKind, type Problem } from './validate.js';
 
 export type Path = 'staged' | 'fused' | 'split-keys';
 
@@ -93,6 +93,11 @@ function checkBinding(device: GPUDevice, name: string, bytes: number, hint: stri
   }
 }
 
+/** Bytes a mask's binding spans: f32 per element (additive), or one byte each rounded to 4 (boolean). */
+export function maskBytes(mask: { kind: MaskKind; elements: number }): number {
+  return mask.kind === MaskKind.Boolean ? Math.ceil(mask.elements / 4) * 4 : mask.elements * 4;
+}
+
 /** vec4 loads need every row of q, k and v to start on a 16-byte boundary. */
 export function loadsFor(shape: { headDim: number; valueDim: number }): Loads {
   return shape.headDim % 4 === 0 && shape.valueDim % 4 === 0 ? 'vec4' : 'scalar';
@@ -108,6 +113,10 @@ export function encodeProblem(rec: Recorder, p: Problem, b: ProblemBuffers, want
   checkBinding(dev, 'k', s.batch * s.kvHeads * s.keyLength * s.headDim * 4, hint);
   checkBinding(dev, 'v', s.batch * s.kvHeads * s.keyLength * s.valueDim * 4, hint);
   checkBinding(dev, 'output', s.batch * s.heads * s.queryLength * s.valueDim * 4, hint);
+  if (p.mask) {
+    checkBinding(dev, `mask (${p.mask.elements} elements)`, maskBytes(p.mask),
+      'give it shape [Lq, Lk] or a batch or head dimension of 1 where it repeats, or a boolean mask (1 byte an element)');
+  }
   const loads = loadsFor(s);
   if (path === 'staged') encodeStaged(rec, p, b, loads);
   else encodeFused(rec, p, b, loads, path === 'split-keys');
