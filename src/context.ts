@@ -4,7 +4,7 @@ import { awaitGpu } from './await-gpu.js';
 import { BindGroupCache } from './bind-group-cache.js';
 import { BufferPool } from './buffer-pool.js';
 import { acquireDevice } from './device.js';
-import { encodeProblem, choosePath, loadsFor, type Path, type ProblemBuffers, type Want } from './encode-attention.js';
+import { encodeProblem, choosePath, loadsFor, maskBytes, type Path, type ProblemBuffers, type Want } from './encode-attention.js';
 import {
   AttentionInputError,
   ContextDestroyedError,
@@ -30,7 +30,7 @@ import type {
   Tensor,
   TileMeasurement,
 } from './types.js';
-import { MaskKind, resolveEncodeProblem, resolveProblem, type Problem } from './validate.js';
+import { resolveEncodeProblem, resolveProblem, type Problem } from './validate.js';
 
 /** What the kernels write as the log-sum-exp of a row with nothing to attend to. */
 const LOWEST_F32 = -3.4028234663852886e38;
@@ -87,7 +87,10 @@ function makeState(device: GPUDevice, gpu: GPU | undefined, owned: boolean): Dev
     if (state.lostError) return;
     state.lostError = new DeviceLostError(
       `The GPU device was lost (${reason ?? 'unknown'}: ${message || 'no message'}). ` +
-        (owned ? 'The next call creates a new device.' : 'Create a new device and a new context.'),
+        (owned
+          ? 'The next attention or prepare() call creates a new device (ctx.device); encode() cannot, as it is synchronous: ' +
+            'await ctx.prepare(shape) first, then record with buffers and an encoder of the new ctx.device.'
+          : 'Create a new device and a new context.'),
       reason,
     );
     reject(state.lostError);
@@ -293,8 +296,7 @@ class Context implements AttentionContext {
     if (want.weights) need.push(['weights', s.batch * s.heads * s.queryLength * s.keyLength * 4]);
     if (want.logSumExp) need.push(['logSumExp', s.batch * s.heads * s.queryLength * 4]);
     if (p.mask) {
-      const bytes = p.mask.kind === MaskKind.Boolean ? Math.ceil(p.mask.elements / 4) * 4 : p.mask.elements * 4;
-      need.push(['mask', bytes]);
+      need.push(['mask', maskBytes(p.mask)]);
     } else if (buffers.mask) {
       throw new AttentionInputError('buffers.mask was given but options.mask (its kind and shape) was not');
     }
@@ -470,8 +472,11 @@ class Context implements AttentionContext {
 
   async prepare(shape: AttentionShape, options?: PrepareOptions): Promise<void> {
     this.#checkDestroyed();
-    const p = resolveEncodeProblem(shape, options);
-    const want = { weights: !!options?.weights, logSumExp: !!options?.logSumExp };
+    // weights and logSumExp say which calls to prepare for; the rest are the calls' own options.
+    const isObject = typeof options === 'object' && options !== null;
+    const { weights, logSumExp, ...callOptions } = isObject ? options : ({} as PrepareOptions);
+    const p = resolveEncodeProblem(shape, isObject ? callOptions : options); // validation words a non-object
+    const want = { weights: !!weights, logSumExp: !!logSumExp };
     const path = choosePath(p, want);
     const state = await this.#live();
     let measured: TileName = 'compact';
@@ -514,7 +519,8 @@ class Context implements AttentionContext {
 
   /**
    * The tile measurement's probe: the fused kernel on one tile, `repeats` times in one submit, on
-   * zero-filled buffers (the work does not depend on the values). Resolves to wall-clock ms.
+   * inputs cleared to zero first (pooled buffers may hold anything, and the workgroup tile skips
+   * keys of weight 0; with zeros every key has weight 1). Resolves to wall-clock ms.
    */
   async #probe(shape: AttentionShape, tile: TileName, repeats: number): Promise<number> {
     const state = await this.#live();
@@ -528,10 +534,14 @@ class Context implements AttentionContext {
       s.batch * s.kvHeads * s.keyLength * s.headDim,
       s.batch * s.kvHeads * s.keyLength * s.valueDim,
       s.batch * s.heads * s.queryLength * s.valueDim,
-    ].map((n) => pool.acquire(n * 4, BufferUsage.STORAGE, 'webgpu-attention tile probe'));
+    ].map((n, i) => pool.acquire(n * 4, i < 3 ? BufferUsage.STORAGE | BufferUsage.COPY_DST : BufferUsage.STORAGE, 'webgpu-attention tile probe'));
     const [q, k, v, output] = taken;
     const reserved: GPUBuffer[] = [];
     try {
+      const clear = device.createCommandEncoder({ label: 'webgpu-attention tile probe inputs' });
+      for (const b of [q, k, v]) clear.clearBuffer(b);
+      device.queue.submit([clear.finish()]);
+      await this.#gpuWait(state, device.queue.onSubmittedWorkDone()); // not part of the timing
       // Push, record, submit and pop with nothing awaited in between (as in #run), so the scope
       // never interleaves with another call's and is popped even if recording throws.
       device.pushErrorScope('validation');

@@ -196,4 +196,27 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     ctx.destroy();
     device.destroy();
   }, 120_000);
+
+  it('prepare() with weights / logSumExp: attentionWithWeights and attentionWithLogSumExp then compile nothing', async () => {
+    const device = await borrowedDevice();
+    const counters = instrument(device);
+    const errors = uncapturedErrors(device);
+    const ctx = await createAttention({ device, fusedTile: 'compact' });
+    const c: Case = { name: 'prep', B: 1, H: 2, Lq: 24, Lk: 40, E: 8, mask: { kind: 'additive', broadcast: '2d', density: 0.7 } };
+    const { q, k, v, options } = makeInputs(c, seed);
+    const shape = { batch: 1, heads: 2, kvHeads: 2, queryLength: 24, keyLength: 40, headDim: 8, valueDim: 8 };
+    const maskSpec = { kind: 'additive' as const, shape: [24, 40] };
+    await ctx.prepare(shape, { weights: true, mask: maskSpec });
+    await ctx.prepare(shape, { logSumExp: true, mask: maskSpec });
+    const before = compiled(counters);
+    const withWeights = await ctx.attentionWithWeights(q, k, v, options);
+    const withLse = await ctx.attentionWithLogSumExp(q, k, v, options);
+    expect(compiled(counters)).toEqual(before);
+    const ref = attentionReference(q, k, v, options).data;
+    expect(agrees(compare(withWeights.output.data, ref)), `weights call, seed ${seed}`).toBe(true);
+    expect(agrees(compare(withLse.output.data, ref)), `log-sum-exp call, seed ${seed}`).toBe(true);
+    expect(errors).toEqual([]);
+    ctx.destroy();
+    device.destroy();
+  }, 120_000);
 });

@@ -124,7 +124,7 @@ describe(`device loss (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const results = await within(Promise.all(inflight), HANG_MS, 'calls in flight');
     for (const r of results) if (!r.ok) expect(r.error).toBeInstanceOf(DeviceLostError);
     expect(results.some((r) => !r.ok)).toBe(true);
-    expect((results.find((r) => !r.ok) as { error: Error }).error.message).toMatch(/The next call creates a new device/);
+    expect((results.find((r) => !r.ok) as { error: Error }).error.message).toMatch(/The next attention or prepare\(\) call creates a new device/);
 
     const b = inputs(44);
     await expectCorrect(ctx.attention(b.q, b.k, b.v, b.options), b.q, b.k, b.v, b.options, 'the call after the loss');
@@ -152,6 +152,37 @@ describe(`device loss (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     ctx.destroy();
     const lost = await within(second.lost, HANG_MS, 'the owned device being destroyed by ctx.destroy()');
     expect(lost.reason).toBe('destroyed');
+  });
+
+  it('owned device lost: encode() throws DeviceLostError saying what to do; after prepare() it records on the new device', async () => {
+    const ctx = await createAttention();
+    const first = ctx.device;
+    const { q, k, v } = inputs(60);
+    const shapeArg = { batch: 1, heads: 4, kvHeads: 4, queryLength: 96, keyLength: 96, headDim: 16, valueDim: 16 };
+    first.destroy();
+    const buffersOn = (device: GPUDevice) => ({
+      q: bufferWith(device, q.data), k: bufferWith(device, k.data), v: bufferWith(device, v.data),
+      output: bufferWith(device, new Float32Array(4 * 96 * 16)),
+    });
+    expect(() => ctx.encode(first.createCommandEncoder(), buffersOn(first), shapeArg, { kernel: 'staged' })).toThrow(
+      /device was lost.*encode\(\) cannot.*await ctx\.prepare\(shape\) first/,
+    );
+    const err = (() => { try { ctx.encode(first.createCommandEncoder(), buffersOn(first), shapeArg); } catch (e) { return e; } })();
+    expect(err).toBeInstanceOf(DeviceLostError);
+
+    await within(ctx.prepare(shapeArg, { kernel: 'staged' }), HANG_MS, 'prepare() after the loss');
+    const second = ctx.device;
+    expect(second).not.toBe(first);
+    const errors = uncapturedErrors(second);
+    const bufs = buffersOn(second);
+    const encoder = second.createCommandEncoder();
+    ctx.encode(encoder, bufs, shapeArg, { kernel: 'staged' });
+    second.queue.submit([encoder.finish()]);
+    const got = await within(readBack(second, bufs.output, 4 * 96 * 16), HANG_MS, 'read back');
+    const a = compare(got, attentionReference(q, k, v).data);
+    expect(agrees(a), `encode() on the new device, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+    expect(errors).toEqual([]);
+    ctx.destroy();
   });
 });
 
