@@ -164,7 +164,8 @@ export function relativeError(out: ArrayLike<number>, ref: ArrayLike<number>): n
   let maxRef = 0;
   for (let i = 0; i < ref.length; i++) {
     const d = Math.abs(out[i] - ref[i]);
-    if (!(d <= maxDiff)) maxDiff = d; // also catches NaN
+    if (Number.isNaN(d)) return Infinity; // a NaN in either is wrong (the bench's inputs have none)
+    maxDiff = Math.max(maxDiff, d);
     maxRef = Math.max(maxRef, Math.abs(ref[i]));
   }
   return maxRef === 0 ? maxDiff : maxDiff / maxRef;
@@ -179,15 +180,18 @@ export interface RepeatPolicy {
   warmup: number;
   /** Timed runs wanted (the median is reported). */
   reps: number;
-  /** Fewer timed runs (down to 1) when warm-up says `reps` would exceed this. */
+  /** Fewer timed runs (not under MIN_REPS) when the first timed run says `reps` would exceed this. */
   budgetMs: number;
 }
+
+/** The fewest timed runs a measurement takes, however slow (issue 5: the median of at least 5). */
+export const MIN_REPS = 5;
 
 export const DEFAULT_POLICY: RepeatPolicy = { warmup: 1, reps: 5, budgetMs: 12_000 };
 export const QUICK_POLICY: RepeatPolicy = { warmup: 1, reps: 5, budgetMs: 3_000 };
 
 export interface Sample {
-  /** Wall clock around submit -> onSubmittedWorkDone (or around the whole call for end-to-end). */
+  /** Wall clock from recording (ours) or the call (peers) to onSubmittedWorkDone; around the whole call for end-to-end. */
   wallMs: number;
   /** From timestamp-query, when the device has it. */
   gpuMs?: number;
@@ -213,19 +217,17 @@ export function median(xs: number[]): number {
 export const now = (): number => globalThis.performance.now();
 
 /**
- * Warm-up, then the median of up to policy.reps timed runs: fewer (down to 1) when the runs are slow,
- * recorded in `reps`. With warmup 0 (pipelines already compiled by an earlier measurement) the
- * first timed run sets the count.
+ * Warm-up, then the median of policy.reps timed runs, or fewer when the runs are slow (never under
+ * MIN_REPS, unless policy.reps itself is smaller), recorded in `reps`. The first timed run sizes
+ * the count: a warm-up run includes one-time costs (compiling, first allocations).
  */
 export async function measure(run: () => Promise<Sample>, policy: RepeatPolicy): Promise<Measurement> {
   const samples: Sample[] = [];
-  let firstMs = 0;
-  for (let i = 0; i < policy.warmup; i++) firstMs = (await run()).wallMs;
-  if (policy.warmup === 0) {
-    samples.push(await run());
-    firstMs = samples[0].wallMs;
-  }
-  const reps = Math.max(1, Math.min(policy.reps, Math.floor(policy.budgetMs / Math.max(firstMs, 1e-3))));
+  for (let i = 0; i < policy.warmup; i++) await run();
+  samples.push(await run());
+  const firstMs = samples[0].wallMs;
+  const fit = Math.floor(policy.budgetMs / Math.max(firstMs, 1e-3));
+  const reps = Math.min(policy.reps, Math.max(MIN_REPS, fit));
   while (samples.length < reps) samples.push(await run());
   const wall = median(samples.map((s) => s.wallMs));
   const hasGpu = samples.every((s) => s.gpuMs !== undefined && s.gpuMs > 0);
@@ -255,7 +257,7 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
 /**
  * Times work recorded into a command encoder. GPU time comes from two empty compute passes with
  * timestampWrites around the recorded work (so it also covers passes we do not own, like the ones
- * our library records in encode()); wall time is submit -> onSubmittedWorkDone.
+ * our library records in encode()); wall time runs from recording to onSubmittedWorkDone.
  */
 export class GpuTimer {
   readonly hasTimestamps: boolean;
@@ -273,6 +275,8 @@ export class GpuTimer {
   }
 
   async time(record: (encoder: GPUCommandEncoder) => void): Promise<Sample> {
+    // The wall clock covers recording too, as the peers' wall clocks cover their own recording.
+    const t0 = now();
     const enc = this.device.createCommandEncoder();
     if (this.querySet) enc.beginComputePass({ timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 0 } }).end();
     record(enc);
@@ -282,7 +286,6 @@ export class GpuTimer {
       enc.copyBufferToBuffer(this.resolveBuf!, 0, this.readBuf!, 0, 16);
     }
     const cmd = enc.finish();
-    const t0 = now();
     this.device.queue.submit([cmd]);
     await awaitGpu(this.device.queue.onSubmittedWorkDone());
     const wallMs = now() - t0;
@@ -556,7 +559,7 @@ export async function benchOurs(s: BenchShape, data: ShapeData, kernel: string, 
           const t0 = now();
           await o.ctx.attention(data.q, data.k, data.v, opts);
           return { wallMs: now() - t0 };
-        }, e2ePolicy(o.policy, row.resident)),
+        }, e2ePolicy(o.policy)),
         o.timeoutMs,
         `${row.impl} end-to-end`,
       );
@@ -570,9 +573,12 @@ export async function benchOurs(s: BenchShape, data: ShapeData, kernel: string, 
   return row;
 }
 
-/** Pipelines are compiled by the resident runs already: skip the end-to-end warm-up when runs are slow. */
-export function e2ePolicy(policy: RepeatPolicy, resident?: Measurement): RepeatPolicy {
-  return { ...policy, warmup: resident && resident.wallMs > 1000 ? 0 : policy.warmup };
+/**
+ * The end-to-end runs keep their warm-up even where the resident runs were slow: the end-to-end
+ * path (uploads, read-backs, a peer's download) has first-run costs of its own.
+ */
+export function e2ePolicy(policy: RepeatPolicy): RepeatPolicy {
+  return { ...policy, warmup: Math.max(1, policy.warmup) };
 }
 
 /** The CPU reference runs ~1.5-5 GFLOP/s (float64 JS, one core): skip shapes above this many FLOPs (L=S >= 1024 at H8 E64). */
@@ -773,7 +779,7 @@ export const TIMING_NOTES = [
   'ms e2e: wall clock of the whole call from Float32Arrays to a Float32Array (upload, run, read back).',
   'vs TFJS / vs ORT: peer resident ms / our resident ms on the same shape (higher is better for us).',
   'KV-stream ratio (decode rows): resident ms / (bytes of K and V / measured copy bandwidth); copy bandwidth counts read + write bytes.',
-  'reps: timed runs (resident/e2e) after one warm-up; fewer than 5 where a run is slow.',
+  'reps: timed runs (resident/e2e) after one warm-up each: at least 5; up to --reps where the budget allows.',
   "Node: every GPU wait (ours, the ceilings, and inside attention() from the library's awaitGpu) lets Dawn's polling tick about once a millisecond after its first 2 ms instead of spinning a CPU core.",
 ];
 
@@ -823,7 +829,7 @@ export async function benchPeer(s: BenchShape, data: ShapeData, peer: Peer, cfg:
       row.notes!.push('not verified on this shape');
     }
     row.resident = await withTimeout(measure(() => r.resident(), cfg.policy), cfg.timeoutMs, `${peer.name} resident`);
-    if (cfg.e2e) row.e2e = await withTimeout(measure(() => r.e2e(), e2ePolicy(cfg.policy, row.resident)), cfg.timeoutMs, `${peer.name} end-to-end`);
+    if (cfg.e2e) row.e2e = await withTimeout(measure(() => r.e2e(), e2ePolicy(cfg.policy)), cfg.timeoutMs, `${peer.name} end-to-end`);
   } catch (e) {
     row.error = errorText(e);
   } finally {
