@@ -1,7 +1,8 @@
 // The one table of named cases that every test layer runs (CPU, Node GPU, headless Chromium).
 // Sizes sit on both sides of each tile edge: the staged kernels tile 32 rows x 32 keys (32 value
-// columns), the fused kernel runs 64 rows a workgroup, 4 keys a step and vec4 head dims, and
-// where it shares loads across quads of a subgroup, pads each head to whole quads.
+// columns), the fused kernel 4 keys a step, 4, 8 or 16 rows an invocation (compact, wide) or 64
+// rows a workgroup with 8-32 keys a tile (workgroup tile), and vec4 head dims, and where it shares
+// loads across quads of a subgroup, pads each head to whole quads.
 import type { AttentionOptions, CausalOption, KernelChoice, Tensor } from '../src/types.js';
 import { mulberry32 } from './random.js';
 
@@ -41,7 +42,7 @@ export const cases: Case[] = [
   { name: 'rows 63', B: 1, H: 1, Lq: 63, Lk: 20, E: 4 },
   { name: 'rows 64', B: 1, H: 1, Lq: 64, Lk: 21, E: 4 },
   { name: 'rows 65', B: 1, H: 1, Lq: 65, Lk: 22, E: 4 },
-  // The wide fused tile takes 16 rows per invocation (src/tiles.ts).
+  // The wide fused tile takes 8 rows per invocation here (16 from E = 65, or without quad sharing: src/tiles.ts).
   { name: 'rows 15', B: 1, H: 2, Lq: 15, Lk: 18, E: 16 },
   { name: 'rows 16', B: 1, H: 2, Lq: 16, Lk: 19, E: 16 },
   { name: 'E 64, rows 17', B: 1, H: 2, Lq: 17, Lk: 70, E: 64 },
@@ -51,7 +52,12 @@ export const cases: Case[] = [
   { name: 'E != Ev (3, 33)', B: 1, H: 2, Lq: 7, Lk: 34, E: 3, Ev: 33 },
   // Heads up to 128 take flash.wgsl's unrolled named blocks; wider ones take its arrays.
   { name: 'E 128, rows 18', B: 1, H: 1, Lq: 18, Lk: 23, E: 128 },
+  // Where loads are quad-shared, 16 rows per invocation is the wide tile only from E = 65 to 128:
+  // heads padded to whole quads over several heads, causal and GQA on it (the same pipeline as above).
+  { name: 'E 128, causal, GQA 4 -> 2, rows 70', B: 1, H: 4, Hkv: 2, Lq: 70, Lk: 53, E: 128, causal: true },
   { name: 'E 132', B: 1, H: 1, Lq: 9, Lk: 14, E: 132 },
+  // flash.wgsl's arrays with causal and a mask; the workgroup tile's 16-key tiles at E = 132, Lk a multiple of 16.
+  { name: 'E 132, causal + additive mask, Lk 48', B: 1, H: 2, Lq: 21, Lk: 48, E: 132, causal: true, mask: { kind: 'additive', broadcast: '2d', density: 0.7 } },
   { name: 'E 256', B: 1, H: 1, Lq: 20, Lk: 36, E: 256, Ev: 256 },
   { name: 'E 260 (staged only)', B: 1, H: 1, Lq: 5, Lk: 9, E: 260, kernels: ['staged', 'auto'] },
   { name: 'large logits (~300)', B: 1, H: 2, Lq: 19, Lk: 23, E: 16, values: { kind: 'integers', max: 5 }, scale: 1 },
@@ -79,8 +85,12 @@ export const cases: Case[] = [
   { name: 'GQA 8 -> 2', B: 1, H: 8, Hkv: 2, Lq: 13, Lk: 29, E: 16 },
   { name: 'MQA 4 -> 1', B: 2, H: 4, Hkv: 1, Lq: 13, Lk: 29, E: 16 },
   { name: 'GQA + causal bottom-right + mask', B: 1, H: 4, Hkv: 2, Lq: 5, Lk: 30, E: 8, causal: 'bottom-right', mask: { kind: 'additive', broadcast: 'head1', density: 0.8 } },
+  // Scalar loads (E, Ev not multiples of 4, E != Ev) with every option at once.
+  { name: 'scalar loads E 7 Ev 6, GQA + causal bottom-right + bool mask', B: 1, H: 4, Hkv: 2, Lq: 19, Lk: 37, E: 7, Ev: 6, causal: 'bottom-right', mask: { kind: 'boolean', broadcast: 'head1', density: 0.6 } },
   { name: 'decode 1 x 700', B: 1, H: 4, Lq: 1, Lk: 700, E: 32 },
   { name: 'decode 3 x 1000 bottom-right', B: 1, H: 2, Hkv: 1, Lq: 3, Lk: 1000, E: 16, causal: 'bottom-right' },
+  // Split-keys over several chunks with a mask and a row with nothing to attend to.
+  { name: 'decode 2 x 300, bool mask + dead row', B: 1, H: 2, Lq: 2, Lk: 300, E: 8, mask: { kind: 'boolean', broadcast: 'full', density: 0.5, deadRows: [1] } },
 ];
 
 export interface CaseInputs {

@@ -10,7 +10,7 @@ import { runSeed } from './random.js';
 
 const seed = runSeed();
 const fixture = useGPUFixture();
-// The same cases on the fused kernel's wide tile (16 rows per invocation, q in registers), which
+// The same cases on the fused kernel's wide tile (8 or 16 rows per invocation, q in registers), which
 // 'auto' picks only after measuring it faster on busy contexts: forced here so the table covers it.
 const wide = useGPUFixture({ fusedTile: 'wide' });
 // And on the workgroup tile (64 rows per workgroup, keys staged in workgroup memory), which 'auto'
@@ -64,8 +64,8 @@ describe(`attentionWithLogSumExp matches the reference's log-sum-exp (seed ${see
 });
 
 const fusedCases = cases.filter((c) => (c.kernels ?? ALL_KERNELS).includes('fused'));
-// The log-sum-exp is another pipeline per head size: the cases without masks up to E = 16.
-const lseCasesSmall = fusedCases.filter((c) => !c.mask && c.E <= 16 && (c.Ev ?? c.E) <= 16);
+// The log-sum-exp is another pipeline per head size and mask kind: the cases up to E = 16.
+const lseCasesSmall = fusedCases.filter((c) => c.E <= 16 && (c.Ev ?? c.E) <= 16);
 
 /** A fused (or split-keys) case on one fixture's context (a tile forced there), against the reference. */
 async function checkFused(fx: GPUFixture, tile: string, name: string, c: Case, kernel: 'fused' | 'split-keys' = 'fused'): Promise<void> {

@@ -1,7 +1,7 @@
 // Lengths past the staged path's reach, and grids past maxComputeWorkgroupsPerDimension.
 // The GPU computes every row; the float64 reference checks sampled rows, so the test stays fast.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attentionReferenceFull, createAttention, DeviceLimitError, type AttentionContext } from '../src/index.js';
+import { attentionReferenceFull, createAttention, DeviceLimitError, type AttentionContext, type CreateAttentionOptions } from '../src/index.js';
 import { agrees, compare } from './compare.js';
 import { defaultLimitsDevice } from './gpu-fixture.js';
 import { mulberry32, runSeed } from './random.js';
@@ -9,18 +9,40 @@ import { mulberry32, runSeed } from './random.js';
 const seed = runSeed();
 let ctx: AttentionContext;
 let device: GPUDevice;
-let gpu: GPU; // held so Dawn's instance outlives the device
+const held: GPU[] = []; // Dawn's instance must outlive the device
 const errors: string[] = [];
+/** Every dispatchWorkgroups(x, y, z) recorded on the device, in order. */
+const grids: [number, number, number][] = [];
+
+/** Outputs poisoned with NaN before each run; compact, so no tile measurement compiles in the background. */
+const poisoned = (options: CreateAttentionOptions) =>
+  createAttention({ fusedTile: 'compact', ...options, debug: { poisonOutputs: true } } as CreateAttentionOptions);
 
 beforeAll(async () => {
-  ({ device, gpu } = await defaultLimitsDevice());
+  const { device: d, gpu } = await defaultLimitsDevice(); // no subgroups: the plain kernels
+  device = d;
+  held.push(gpu);
   device.addEventListener('uncapturederror', (e) => errors.push((e as GPUUncapturedErrorEvent).error.message));
-  ctx = await createAttention({ device });
+  const createEncoder = device.createCommandEncoder.bind(device);
+  device.createCommandEncoder = (desc?: GPUCommandEncoderDescriptor) => {
+    const encoder = createEncoder(desc);
+    const begin = encoder.beginComputePass.bind(encoder);
+    encoder.beginComputePass = (pd?: GPUComputePassDescriptor) => {
+      const pass = begin(pd);
+      const dispatch = pass.dispatchWorkgroups.bind(pass);
+      pass.dispatchWorkgroups = (x: number, y = 1, z = 1) => {
+        grids.push([x, y, z]);
+        dispatch(x, y, z);
+      };
+      return pass;
+    };
+    return encoder;
+  };
+  ctx = await poisoned({ device });
 });
 afterAll(() => {
   ctx.destroy();
   device.destroy();
-  expect(gpu).toBeDefined();
   expect(errors).toEqual([]);
 });
 
@@ -64,19 +86,30 @@ describe(`sequence longer than the staged path can hold (seed ${seed})`, () => {
 });
 
 describe(`grids past 65535 workgroups are folded into 2-D (seed ${seed})`, () => {
-  // Query rows of three keys each: the fused kernel runs 64 rows a workgroup, the staged scores and
-  // weighted-sum kernels 32 rows a tile, so these lengths need 65600 workgroups.
+  // Query rows of three keys each, so many that the kernel's grid needs 65600 workgroups: the
+  // compact fused tile runs 4 rows x 64 invocations a workgroup, the staged scores and weighted-sum
+  // kernels 32 rows a tile, split-keys 16 (row, chunk) items a workgroup (one chunk here).
   const cases = [
-    { kernel: 'fused' as const, rowsPerWorkgroup: 64 },
+    { kernel: 'fused' as const, rowsPerWorkgroup: 256 },
     { kernel: 'staged' as const, rowsPerWorkgroup: 32 },
+    { kernel: 'split-keys' as const, rowsPerWorkgroup: 16 },
   ];
-  it.each(cases)('$kernel matches the reference on rows at and past the fold', async ({ kernel, rowsPerWorkgroup }) => {
+  it.each(cases)('$kernel: the grid is folded, and rows at and past the fold match the reference', async ({ kernel, rowsPerWorkgroup }) => {
     const Lq = 65600 * rowsPerWorkgroup;
     const { q, k, v } = tensors(1, 1, Lq, 3, 1, seed + 1);
+    // foldGrid makes it 32800 x 2: row 1 of the grid starts at workgroup 32800. Also sampled: the
+    // rows past 65535 workgroups (a 1-D index there would be out of range).
+    const second = 32800 * rowsPerWorkgroup;
     const fold = 65535 * rowsPerWorkgroup;
-    const rows = [0, 1, fold - 1, fold, fold + 1, Lq - 2, Lq - 1];
-    expect(Math.ceil(Lq / rowsPerWorkgroup)).toBeGreaterThan(device.limits.maxComputeWorkgroupsPerDimension);
+    const rows = [0, 1, second - 1, second, second + 1, fold - 1, fold, fold + 1, Lq - 2, Lq - 1];
+    const limit = device.limits.maxComputeWorkgroupsPerDimension;
+    expect(Math.ceil(Lq / rowsPerWorkgroup)).toBeGreaterThan(limit);
+    grids.length = 0;
     const out = await ctx.attention(q, k, v, { kernel });
+    // The call's biggest grid really was folded: a second dimension, nothing over the limit.
+    const biggest = grids.reduce((a, g) => (g[0] * g[1] * g[2] > a[0] * a[1] * a[2] ? g : a), [0, 1, 1]);
+    expect(biggest, `grids ${JSON.stringify(grids)}`).toEqual([32800, 2, 1]);
+    expect(grids.every((g) => g.every((n) => n <= limit))).toBe(true);
     const ref = attentionReferenceFull(q, k, v, {}, rows);
     checkRows(out.data, ref.output.data, rows, 1, `${kernel} folded grid`);
   }, 120_000);

@@ -7,7 +7,7 @@ import { quadSharing, softwareAdapter, type TileName } from '../../src/tiles.js'
 import { makeInputs, type Case } from '../cases.js';
 import { agrees, compare } from '../compare.js';
 import { runSeed } from '../random.js';
-import { borrowedDevice, bufferWith, GPUBufferUsageFlags, instrument, readBack, uncapturedErrors } from './helpers.js';
+import { borrowedDevice, bufferWith, GPUBufferUsageFlags, instrument, poisoned, readBack, uncapturedErrors } from './helpers.js';
 
 const seed = runSeed();
 
@@ -48,7 +48,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
       const device = await borrowedDevice();
       const counters = instrument(device);
       const errors = uncapturedErrors(device);
-      const ctx = await createAttention({ device });
+      const ctx = await createAttention(poisoned({ device }));
       const { q, k, v, options } = makeInputs(c, seed, kernel);
       const run = async () => {
         if (api === 'weights') return (await ctx.attentionWithWeights(q, k, v, options)).output.data;
@@ -74,7 +74,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const device = await borrowedDevice();
     const counters = instrument(device);
     const errors = uncapturedErrors(device);
-    const ctx = await createAttention({ device });
+    const ctx = await createAttention(poisoned({ device }));
     const c: Case = { name: 'enc', B: 1, H: 4, Lq: 1, Lk: 700, E: 8 }; // split-keys: scratch partials
     const { q, k, v } = makeInputs(c, seed);
     const S = GPUBufferUsageFlags.STORAGE | GPUBufferUsageFlags.COPY_DST | GPUBufferUsageFlags.COPY_SRC;
@@ -112,7 +112,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const device = await borrowedDevice();
     const counters = instrument(device);
     const errors = uncapturedErrors(device);
-    const ctx = await createAttention({ device });
+    const ctx = await createAttention(poisoned({ device }));
     const { q, k, v, options } = makeInputs(big, seed, 'fused');
     const ref = attentionReference(q, k, v, options).data;
     for (let i = 0; i < 7; i++) expect(agrees(compare((await ctx.attention(q, k, v, options)).data, ref))).toBe(true);
@@ -135,7 +135,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
 
     // Another device of the same adapter shares the verdict: nothing is measured again.
     const device2 = await borrowedDevice();
-    const ctx2 = await createAttention({ device: device2 });
+    const ctx2 = await createAttention(poisoned({ device: device2 }));
     expect(ctx2.tileMeasurements()).toEqual([m]);
     expect(ctx2.tileMeasurements()[0]).toBe(m);
     const counters2 = instrument(device2);
@@ -144,7 +144,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     expect(agrees(compare((await ctx2.attention(q, k, v, options)).data, ref))).toBe(true);
     // A device of the same adapter whose kernel shares loads across quads has its own verdict.
     const device3 = await borrowedDevice('adapter', ['subgroups' as GPUFeatureName]);
-    const ctx3 = await createAttention({ device: device3 });
+    const ctx3 = await createAttention(poisoned({ device: device3 }));
     expect(ctx3.tileMeasurements()).toEqual(quadSharing(device3) ? [] : [m]);
     ctx3.destroy();
     device3.destroy();
@@ -159,7 +159,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const device = await borrowedDevice();
     const counters = instrument(device);
     const errors = uncapturedErrors(device);
-    const ctx = await createAttention({ device, debug: { adapterKind: 'gpu' } } as Parameters<typeof createAttention>[0]);
+    const ctx = await createAttention(poisoned({ device, debug: { adapterKind: 'gpu' } }));
     // E = 4 keeps the GPU-sized probe (L=S=2048) short on SwiftShader. The call has a mask, which the
     // probe's pipelines lack: only prepare() compiles the verdict's masked pipeline, so a call that
     // recorded another tile than prepare() compiled would compile here.
@@ -183,7 +183,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const device = await borrowedDevice();
     const counters = instrument(device);
     const errors = uncapturedErrors(device);
-    const ctx = await createAttention({ device, fusedTile: 'compact' });
+    const ctx = await createAttention(poisoned({ device, fusedTile: 'compact' }));
     const { q, k, v } = makeInputs({ ...big, causal: true }, seed);
     await ctx.prepare(bigShape);
     await ctx.prepare({ ...bigShape, queryLength: 1, keyLength: 4096 }); // decoding: split-keys + merge
@@ -201,7 +201,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const device = await borrowedDevice();
     const counters = instrument(device);
     const errors = uncapturedErrors(device);
-    const ctx = await createAttention({ device, fusedTile: 'compact' });
+    const ctx = await createAttention(poisoned({ device, fusedTile: 'compact' }));
     const c: Case = { name: 'prep', B: 1, H: 2, Lq: 24, Lk: 40, E: 8, mask: { kind: 'additive', broadcast: '2d', density: 0.7 } };
     const { q, k, v, options } = makeInputs(c, seed);
     const shape = { batch: 1, heads: 2, kvHeads: 2, queryLength: 24, keyLength: 40, headDim: 8, valueDim: 8 };

@@ -14,7 +14,7 @@ import {
 import { makeInputs, type Case } from '../cases.js';
 import { agrees, compare } from '../compare.js';
 import { runSeed } from '../random.js';
-import { borrowedDevice, bufferWith, GPUBufferUsageFlags, readBack, settle, uncapturedErrors, within } from './helpers.js';
+import { borrowedDevice, bufferWith, GPUBufferUsageFlags, poisoned, readBack, settle, uncapturedErrors, within } from './helpers.js';
 
 const seed = runSeed();
 const HANG_MS = 10_000;
@@ -53,7 +53,7 @@ describe(`device loss (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
   it('borrowed device destroyed with calls submitted: all reject with DeviceLostError, later calls too, no hang', async () => {
     const device = await borrowedDevice();
     const errors = uncapturedErrors(device);
-    const ctx = await createAttention({ device });
+    const ctx = await createAttention(poisoned({ device }));
     const warm = inputs(0);
     await expectCorrect(ctx.attention(warm.q, warm.k, warm.v, warm.options), warm.q, warm.k, warm.v, warm.options, 'warm-up');
 
@@ -91,7 +91,7 @@ describe(`device loss (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
 
   it('borrowed device destroyed right after the calls start (before they submit): they reject with DeviceLostError', async () => {
     const device = await borrowedDevice();
-    const ctx = await createAttention({ device });
+    const ctx = await createAttention(poisoned({ device }));
     const calls = Array.from({ length: 4 }, (_, i) => {
       const { q, k, v, options } = inputs(i + 30);
       return settle(ctx.attention(q, k, v, options));
@@ -109,7 +109,7 @@ describe(`device loss (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
   });
 
   it('owned device destroyed: calls in flight reject with DeviceLostError; the next call gets a new device and is right', async () => {
-    const ctx = await createAttention();
+    const ctx = await createAttention(poisoned());
     const errors = uncapturedErrors(ctx.device);
     const a = inputs(40);
     await expectCorrect(ctx.attention(a.q, a.k, a.v, a.options), a.q, a.k, a.v, a.options, 'first call');
@@ -135,7 +135,7 @@ describe(`device loss (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
   });
 
   it('owned device: ctx.device.destroy() and an immediate call (before device.lost settles) → that call already succeeds', async () => {
-    const ctx = await createAttention();
+    const ctx = await createAttention(poisoned());
     const first = ctx.device;
     first.destroy();
     // Several at once: one new device, not one each.
@@ -155,7 +155,7 @@ describe(`device loss (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
   });
 
   it('owned device lost: encode() throws DeviceLostError saying what to do; after prepare() it records on the new device', async () => {
-    const ctx = await createAttention();
+    const ctx = await createAttention(poisoned());
     const first = ctx.device;
     const { q, k, v } = inputs(60);
     const shapeArg = { batch: 1, heads: 4, kvHeads: 4, queryLength: 96, keyLength: 96, headDim: 16, valueDim: 16 };
@@ -195,7 +195,7 @@ describe(`GPU errors inside our kernels (seed ${seed})`, () => {
       // destroyed buffer, as a buggy shared-buffer scheme or an early destroy() would.
       const device = await borrowedDevice();
       const errors = uncapturedErrors(device);
-      const ctx = await createAttention({ device });
+      const ctx = await createAttention(poisoned({ device }));
       const { q, k, v } = inputs(60);
       const options: AttentionOptions = { kernel };
       const createBindGroup = device.createBindGroup.bind(device);
@@ -227,7 +227,7 @@ describe(`GPU errors inside our kernels (seed ${seed})`, () => {
   it("encode() with a destroyed buffer: the error is the caller's, in the caller's error scope; the context is unharmed", async () => {
     const device = await borrowedDevice();
     const errors = uncapturedErrors(device);
-    const ctx = await createAttention({ device });
+    const ctx = await createAttention(poisoned({ device }));
     const { q, k, v } = inputs(70);
     const shapeArg = { batch: 1, heads: 4, kvHeads: 4, queryLength: 96, keyLength: 96, headDim: 16, valueDim: 16 };
     const bufs = { q: bufferWith(device, q.data), k: bufferWith(device, k.data), v: bufferWith(device, v.data), output: bufferWith(device, new Float32Array(4 * 96 * 16)) };

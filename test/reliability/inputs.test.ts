@@ -17,7 +17,7 @@ import {
 import { makeInputs } from '../cases.js';
 import { agrees, compare } from '../compare.js';
 import { runSeed } from '../random.js';
-import { borrowedDevice, bufferWith, GPUBufferUsageFlags, instrument, readBack, uncapturedErrors, type GPUCounters } from './helpers.js';
+import { borrowedDevice, bufferWith, GPUBufferUsageFlags, type GPUCounters, instrument, poisoned, readBack, uncapturedErrors } from './helpers.js';
 
 const seed = runSeed();
 const z = (...shape: number[]): Tensor => ({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape });
@@ -78,7 +78,7 @@ describe(`context API: bad input → AttentionInputError before any GPU work (se
     device = await borrowedDevice();
     counters = instrument(device);
     errors = uncapturedErrors(device);
-    ctx = await createAttention({ device });
+    ctx = await createAttention(poisoned({ device }));
     want = attentionReference(good.q, good.k, good.v, good.options).data;
   });
   afterAll(() => {
@@ -128,7 +128,7 @@ describe(`context API: bad input → AttentionInputError before any GPU work (se
 
   it('an unknown fusedTile → AttentionInputError naming the choices, before any GPU work', async () => {
     const before = counters.work();
-    await expect(createAttention({ device, fusedTile: 'huge' as never })).rejects.toThrow(
+    await expect(createAttention(poisoned({ device, fusedTile: 'huge' as never }))).rejects.toThrow(
       /options\.fusedTile must be one of 'auto', 'compact', 'wide', 'workgroup', got "huge"/,
     );
     expect(counters.work() - before).toBe(0);
@@ -172,12 +172,12 @@ describe(`encode(): bad buffers, shapes and options → AttentionInputError, not
     device = await borrowedDevice();
     counters = instrument(device);
     errors = uncapturedErrors(device);
-    ctx = await createAttention({ device });
+    ctx = await createAttention(poisoned({ device }));
     bufs = {
       q: bufferWith(device, good.q.data),
       k: bufferWith(device, good.k.data),
       v: bufferWith(device, good.v.data),
-      output: make(2 * 2 * 9 * 8 * 4, S | GPUBufferUsageFlags.COPY_SRC),
+      output: make(2 * 2 * 9 * 8 * 4, S | GPUBufferUsageFlags.COPY_SRC | GPUBufferUsageFlags.COPY_DST),
     };
     held.push(bufs.q, bufs.k, bufs.v);
   });
@@ -237,6 +237,7 @@ describe(`encode(): bad buffers, shapes and options → AttentionInputError, not
 
   const ref = attentionReferenceFull(good.q, good.k, good.v, good.options).output.data;
   async function goodEncode() {
+    device.queue.writeBuffer(bufs.output, 0, new Float32Array(ref.length).fill(NaN)); // poisoned: the encode must write it all
     const encoder = device.createCommandEncoder();
     ctx.encode(encoder, bufs, shape, { causal: 'bottom-right' });
     device.queue.submit([encoder.finish()]);

@@ -6,7 +6,7 @@ import { attentionReferenceFull, createAttention, DeviceLimitError, type Attenti
 import { sizeClass } from '../../src/buffer-pool.js';
 import { agrees, compare } from '../compare.js';
 import { mulberry32, runSeed } from '../random.js';
-import { borrowedDevice, bufferWith, GPUBufferUsageFlags, instrument, uncapturedErrors, type GPUCounters } from './helpers.js';
+import { borrowedDevice, bufferWith, GPUBufferUsageFlags, type GPUCounters, instrument, poisoned, uncapturedErrors } from './helpers.js';
 
 const seed = runSeed();
 const MiB = 1024 * 1024;
@@ -26,7 +26,7 @@ describe(`device limits (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     device = await borrowedDevice('default');
     counters = instrument(device);
     errors = uncapturedErrors(device);
-    ctx = await createAttention({ device });
+    ctx = await createAttention(poisoned({ device }));
   });
   afterAll(() => {
     ctx.destroy();
@@ -121,9 +121,10 @@ describe(`work split to fit the reported limits (seed ${seed}; rerun with TEST_S
       return create(d);
     };
     errors = uncapturedErrors(device);
-    ctx = await createAttention({ device });
+    ctx = await createAttention(poisoned({ device }));
   });
   afterAll(() => {
+    expect(errors, 'uncaptured GPU errors').toEqual([]);
     ctx.destroy();
     device.destroy();
   });
@@ -169,6 +170,7 @@ describe(`work split to fit the reported limits (seed ${seed}; rerun with TEST_S
     expect(agrees(compare(out.data, ref))).toBe(true);
     expect(storageSizes.length).toBeGreaterThan(0);
     expect(Math.max(...storageSizes)).toBeLessThanOrEqual(limit);
+    expect(errors).toEqual([]);
   });
 });
 

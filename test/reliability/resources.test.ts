@@ -13,7 +13,7 @@ import { BufferPool } from '../../src/buffer-pool.js';
 import { makeInputs, type Case } from '../cases.js';
 import { agrees, compare } from '../compare.js';
 import { mulberry32, runSeed } from '../random.js';
-import { borrowedDevice, bufferWith, GPUBufferUsageFlags, instrument, readBack, settle, uncapturedErrors, within } from './helpers.js';
+import { borrowedDevice, bufferWith, GPUBufferUsageFlags, instrument, poisoned, readBack, settle, uncapturedErrors, within } from './helpers.js';
 
 const seed = runSeed();
 const MiB = 1024 * 1024;
@@ -28,7 +28,7 @@ describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const errors = uncapturedErrors(device);
     const mine = bufferWith(device, new Float32Array(64)); // the test's own buffer survives destroy()
     const baseline = counters.live.size;
-    const ctx = await createAttention({ device });
+    const ctx = await createAttention(poisoned({ device }));
     const rnd = mulberry32(seed);
     const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
     for (let i = 0; i < 200; i++) {
@@ -74,7 +74,8 @@ describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const { q, k, v } = makeInputs(c, seed + 2);
     const bufs = { q: bufferWith(device, q.data), k: bufferWith(device, k.data), v: bufferWith(device, v.data), output: bufferWith(device, new Float32Array(2 * 8)) };
     const baseline = counters.live.size;
-    const ctx = await createAttention({ device });
+    const errors = uncapturedErrors(device); // encode() has no error scope of the library's: errors would land here
+    const ctx = await createAttention(poisoned({ device }));
     const shape = { batch: 1, heads: 2, kvHeads: 2, queryLength: 1, keyLength: 600, headDim: 8, valueDim: 8 };
     let afterFirst = 0;
     for (let i = 0; i < 40; i++) {
@@ -94,6 +95,7 @@ describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     expect(counters.live.size - baseline).toBeLessThanOrEqual(POOL_IDLE_BUFFERS + DUMMIES);
     expect(counters.createBuffer).toBeLessThan(40 * 4); // scratch was reused, not made per call
     expect(afterFirst).toBeGreaterThan(baseline);
+    expect(errors).toEqual([]);
     ctx.destroy();
     expect(counters.live.size).toBe(baseline);
     Object.values(bufs).forEach((b) => b.destroy());
@@ -102,7 +104,7 @@ describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
 
   it('a destroyed context throws ContextDestroyedError everywhere; destroy() twice is fine', async () => {
     const device = await borrowedDevice();
-    const ctx = await createAttention({ device });
+    const ctx = await createAttention(poisoned({ device }));
     const { q, k, v } = makeInputs({ name: 'd', B: 1, H: 1, Lq: 3, Lk: 3, E: 4 }, seed);
     await ctx.attention(q, k, v, { kernel: 'staged' });
     ctx.destroy();
@@ -123,7 +125,7 @@ describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const device = await borrowedDevice();
     const counters = instrument(device);
     const errors = uncapturedErrors(device);
-    const ctx = await createAttention({ device });
+    const ctx = await createAttention(poisoned({ device }));
     const { q, k, v } = makeInputs({ name: 'f', B: 1, H: 4, Lq: 96, Lk: 96, E: 16 }, seed + 3);
     await ctx.attention(q, k, v, { kernel: 'staged' });
     const calls = Array.from({ length: 6 }, () => settle(ctx.attention(q, k, v, { kernel: 'staged' })));
@@ -139,7 +141,7 @@ describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
   });
 
   it('an owned context: destroy() destroys its device', async () => {
-    const ctx = await createAttention();
+    const ctx = await createAttention(poisoned());
     const { q, k, v } = makeInputs({ name: 'o', B: 1, H: 1, Lq: 3, Lk: 3, E: 4 }, seed);
     await ctx.attention(q, k, v, { kernel: 'staged' });
     ctx.destroy();

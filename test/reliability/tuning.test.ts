@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { ContextDestroyedError, createAttention } from '../../src/index.js';
 import { adapterName } from '../../src/tile-tuning.js';
-import { borrowedDevice, uncapturedErrors } from './helpers.js';
+import { borrowedDevice, poisoned, uncapturedErrors } from './helpers.js';
 
 // A head size no other test in this file measures (verdicts are shared per adapter and head size).
 const shape = { batch: 1, heads: 1, kvHeads: 1, queryLength: 16, keyLength: 16, headDim: 20, valueDim: 20 };
@@ -12,7 +12,7 @@ const shape = { batch: 1, heads: 1, kvHeads: 1, queryLength: 16, keyLength: 16, 
 describe('tile measurement interrupted', () => {
   it('a context destroyed while its candidates compile: prepare() rejects, and the next context gets a verdict', async () => {
     const first = await borrowedDevice();
-    const ctx1 = await createAttention({ device: first, fusedTile: 'auto' });
+    const ctx1 = await createAttention(poisoned({ device: first, fusedTile: 'auto' }));
     // Destroy the context as soon as the measurement asks for its first candidate's pipeline.
     const compile = first.createComputePipelineAsync.bind(first);
     first.createComputePipelineAsync = (d: GPUComputePipelineDescriptor) => {
@@ -25,7 +25,7 @@ describe('tile measurement interrupted', () => {
 
     const second = await borrowedDevice(); // the same adapter: the verdict would be shared
     const errors = uncapturedErrors(second);
-    const ctx2 = await createAttention({ device: second, fusedTile: 'auto' });
+    const ctx2 = await createAttention(poisoned({ device: second, fusedTile: 'auto' }));
     await ctx2.prepare(shape, { kernel: 'fused' });
     const measured = ctx2.tileMeasurements().filter((m) => m.headDim === 20);
     expect(measured).toHaveLength(1);
