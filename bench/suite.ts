@@ -775,7 +775,7 @@ export function formatTargets(t: TargetResult[]): string {
 
 export const TIMING_NOTES = [
   'FLOPs = 4*B*H*Lq*Lk*E; causal rows count the same nominal FLOPs as non-causal ones.',
-  'ms resident: inputs already on the GPU, median GPU time (timestamp-query around the recorded passes where the adapter has it, else wall clock submit -> onSubmittedWorkDone).',
+  'ms resident: inputs already on the GPU, median GPU time (timestamp-query around the recorded passes where the adapter has it, else wall clock from recording to onSubmittedWorkDone).',
   'ms e2e: wall clock of the whole call from Float32Arrays to a Float32Array (upload, run, read back).',
   'vs TFJS / vs ORT: peer resident ms / our resident ms on the same shape (higher is better for us).',
   'KV-stream ratio (decode rows): resident ms / (bytes of K and V / measured copy bandwidth); copy bandwidth counts read + write bytes.',
