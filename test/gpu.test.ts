@@ -58,7 +58,8 @@ describe(`attentionWithLogSumExp matches the reference's log-sum-exp (seed ${see
       expect(got.logSumExp.shape).toEqual(ref.logSumExp.shape);
       const a = compare(got.logSumExp.data, ref.logSumExp.data, LSE_FLOOR);
       expect(agrees(a), `${name} lse on ${kernel}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
-      expect(agrees(compare(got.output.data, ref.output.data))).toBe(true);
+      const ao = compare(got.output.data, ref.output.data);
+      expect(agrees(ao), `${name} output on ${kernel}, seed ${seed}: ${JSON.stringify(ao)}`).toBe(true);
     },
   );
 });
@@ -84,7 +85,8 @@ async function checkFusedLse(fx: GPUFixture, tile: string, name: string, c: Case
   const got = await fx.ctx.attentionWithLogSumExp(q, k, v, options);
   const al = compare(got.logSumExp.data, ref.logSumExp.data, LSE_FLOOR);
   expect(agrees(al), `${name} lse on the ${tile} tile, seed ${seed}: ${JSON.stringify(al)}`).toBe(true);
-  expect(agrees(compare(got.output.data, ref.output.data))).toBe(true);
+  const ao = compare(got.output.data, ref.output.data);
+  expect(agrees(ao), `${name} output on the ${tile} tile, seed ${seed}: ${JSON.stringify(ao)}`).toBe(true);
 }
 
 // A wide pipeline takes ~8-30 s (E = 64) to ~105 s (E = 128) to compile on SwiftShader: longer timeouts here.
