@@ -4,19 +4,24 @@
 import { describe, expect, it } from 'vitest';
 import { createAttention, DeviceLimitError } from '../src/index.js';
 
+/** A stand-in device reporting these limits; every method called on it is recorded in `calls`. */
+function standInDevice(limits: Record<string, number>): { device: GPUDevice; calls: string[] } {
+  const calls: string[] = [];
+  const device = new Proxy({ limits, features: new Set<string>(), lost: new Promise(() => {}) } as unknown as GPUDevice, {
+    get(target, prop) {
+      if (prop in target) return (target as unknown as Record<string | symbol, unknown>)[prop];
+      return (..._args: unknown[]) => {
+        calls.push(String(prop));
+        return { destroy() {}, label: '' };
+      };
+    },
+  });
+  return { device, calls };
+}
+
 describe('grid limit checked before any GPU work', () => {
   it('throws DeviceLimitError naming maxComputeWorkgroupsPerDimension, with no GPU call made', async () => {
-    const calls: string[] = [];
-    const limits = { maxComputeWorkgroupsPerDimension: 2, maxStorageBufferBindingSize: 1 << 30, maxBufferSize: 1 << 30 };
-    const device = new Proxy({ limits, features: new Set<string>(), lost: new Promise(() => {}) } as unknown as GPUDevice, {
-      get(target, prop) {
-        if (prop in target) return (target as unknown as Record<string | symbol, unknown>)[prop];
-        return (..._args: unknown[]) => {
-          calls.push(String(prop));
-          return { destroy() {}, label: '' };
-        };
-      },
-    });
+    const { device, calls } = standInDevice({ maxComputeWorkgroupsPerDimension: 2, maxStorageBufferBindingSize: 1 << 30, maxBufferSize: 1 << 30 });
     const ctx = await createAttention({ device });
     calls.length = 0; // the context's own dummy buffers
     // 64 invocations of 4 query rows a workgroup → 10 workgroups for 2560 rows: over 2³ = 8.
@@ -30,18 +35,8 @@ describe('grid limit checked before any GPU work', () => {
 
 describe('mask size checked before any GPU work', () => {
   it('an additive mask over the binding limit: DeviceLimitError naming the mask, from attention() and encode(), with no GPU call made', async () => {
-    const calls: string[] = [];
     // 1 MiB bindings: q, k, v (600 x 4 floats) fit, a [600, 600] additive mask (1.44 MB) does not.
-    const limits = { maxComputeWorkgroupsPerDimension: 65535, maxStorageBufferBindingSize: 1 << 20, maxBufferSize: 1 << 20 };
-    const device = new Proxy({ limits, features: new Set<string>(), lost: new Promise(() => {}) } as unknown as GPUDevice, {
-      get(target, prop) {
-        if (prop in target) return (target as unknown as Record<string | symbol, unknown>)[prop];
-        return (..._args: unknown[]) => {
-          calls.push(String(prop));
-          return { destroy() {}, label: '' };
-        };
-      },
-    });
+    const { device, calls } = standInDevice({ maxComputeWorkgroupsPerDimension: 65535, maxStorageBufferBindingSize: 1 << 20, maxBufferSize: 1 << 20 });
     const ctx = await createAttention({ device });
     calls.length = 0; // the context's own dummy buffers
     const t = { data: new Float32Array(600 * 4), shape: [600, 4] };
