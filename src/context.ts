@@ -30,7 +30,7 @@ import type {
   Tensor,
   TileMeasurement,
 } from './types.js';
-import { resolveEncodeProblem, resolveProblem, type Problem } from './validate.js';
+import { resolveEncodeProblem, resolveProblem, splitPrepareOptions, type Problem } from './validate.js';
 
 /** What the kernels write as the log-sum-exp of a row with nothing to attend to. */
 const LOWEST_F32 = -3.4028234663852886e38;
@@ -473,10 +473,8 @@ class Context implements AttentionContext {
   async prepare(shape: AttentionShape, options?: PrepareOptions): Promise<void> {
     this.#checkDestroyed();
     // weights and logSumExp say which calls to prepare for; the rest are the calls' own options.
-    const isObject = typeof options === 'object' && options !== null;
-    const { weights, logSumExp, ...callOptions } = isObject ? options : ({} as PrepareOptions);
-    const p = resolveEncodeProblem(shape, isObject ? callOptions : options); // validation words a non-object
-    const want = { weights: !!weights, logSumExp: !!logSumExp };
+    const { want, call } = splitPrepareOptions(options);
+    const p = resolveEncodeProblem(shape, call as EncodeOptions | undefined);
     const path = choosePath(p, want);
     const state = await this.#live();
     let measured: TileName = 'compact';
@@ -527,7 +525,19 @@ class Context implements AttentionContext {
     const { device, pool } = state;
     const p = resolveEncodeProblem(shape, { kernel: 'fused' });
     const want = { weights: false, logSumExp: false };
-    await this.#compile(state, p, want, tile, tile);
+    try {
+      await this.#compile(state, p, want, tile, tile);
+    } catch (e) {
+      // A device lost mid-compile may fail the compile before device.lost settles: then the loss is
+      // the answer, not a tile that cannot compile (which the measurement would drop for good).
+      if (e instanceof GPUExecutionError && !this.#destroyed) {
+        const wait = delay(LOSS_GRACE_MS);
+        await Promise.race([state.lost.catch(() => {}), wait.promise]);
+        wait.cancel();
+        if (state.lostError) throw state.lostError;
+      }
+      throw e;
+    }
     const s = p.shape;
     const taken = [
       s.batch * s.heads * s.queryLength * s.headDim,

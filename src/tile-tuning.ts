@@ -2,7 +2,7 @@
 //
 // Which tile is faster depends on the adapter far more than on the call: on SwiftShader (a CPU)
 // the wide tile's shared k/v loads made it ~1.6-1.9x faster than compact (since both share loads
-// across quads there, ~1.2x at E=64, and at E=128 faster on one VM and slower on another) and the workgroup tile is the slowest; on a real GPU the wide
+// across quads there, ~1.3x at E=64, and at E=128 faster on one VM and slower on another) and the workgroup tile is the slowest; on a real GPU the wide
 // tile's register footprint would spill and workgroup memory is what flash attention is built on.
 // So under fusedTile 'auto' nothing is assumed: once a context has run enough work that could take
 // another tile (HOT_FLOPS, like a JIT's hotness counter), the candidates' pipelines are compiled in
@@ -36,7 +36,14 @@ const PROBE_LENGTH = { software: 512, gpu: 2048 };
 /** Runs the probe problem `repeats` times on one tile in one submit; resolves to wall-clock ms. */
 export type ProbeRunner = (shape: AttentionShape, tile: TileName, repeats: number) => Promise<number>;
 
-type Entry = { promise: Promise<TileMeasurement | null>; result?: TileMeasurement | null };
+type Entry = {
+  promise: Promise<TileMeasurement | null>;
+  result?: TileMeasurement | null;
+  /** The tuner whose context runs the probes. */
+  owner: TileTuner;
+  /** The measurement failed (its context destroyed, its device lost): the entry was dropped. */
+  failed?: boolean;
+};
 
 // Verdicts shared by every device of the same adapter; keyed by adapter, loads and head size.
 const shared = new Map<string, Entry>();
@@ -44,7 +51,7 @@ const shared = new Map<string, Entry>();
 export function adapterName(device: GPUDevice): string | null {
   const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo; // missing in older browsers
   const fields = info ? [info.vendor, info.architecture, info.device, info.description] : [];
-  // A browser that reveals nothing about the adapter: the verdict stays with the device.
+  // A browser that reveals nothing about the adapter: the verdict stays with this context's tuner.
   if (!fields.some(Boolean)) return null;
   return fields.map((s) => s || '-').join(' / ');
 }
@@ -103,18 +110,24 @@ export class TileTuner {
       const length = PROBE_LENGTH[this.#software ? 'software' : 'gpu'];
       const probe: AttentionShape = { batch: 1, heads: 8, kvHeads: 8, queryLength: length, keyLength: length, headDim, valueDim };
       const e: Entry = {
+        owner: this,
         promise: this.#time(loads, probe).then(
           (m) => (e.result = m),
           () => {
-            // The device was lost or the context destroyed mid-probe: let a later context retry.
+            // The device was lost or the context destroyed mid-probe: let a later context retry,
+            // and this one only after another HOT_FLOPS of work (not on every call if it fails again).
+            e.failed = true;
             if (entries.get(key) === e) entries.delete(key);
+            this.#hot = 0;
             return null;
           },
         ),
       };
       entries.set(key, (entry = e));
     }
-    return entry.promise;
+    const joined = entry;
+    // A measurement another context started and lost (destroyed mid-probe) is this one's to run.
+    return joined.promise.then((m) => (joined.failed && joined.owner !== this ? this.measure(loads, headDim, valueDim) : m));
   }
 
   /** This context's verdicts and any it shares with other contexts on the same adapter. */

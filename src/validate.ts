@@ -254,6 +254,29 @@ export function resolveProblem(q: Tensor, k: Tensor, v: Tensor, options?: Attent
 }
 
 /** Validates the GPU-resident call's shape and options (buffers are checked by the caller). */
+/**
+ * prepare()'s options, split: which calls to prepare for (`weights`, `logSumExp`: booleans, not
+ * both, as no call returns both) and the calls' own options (validated as encode()'s).
+ */
+export function splitPrepareOptions(options: unknown): { want: { weights: boolean; logSumExp: boolean }; call: unknown } {
+  if (options === null || typeof options !== 'object') return { want: { weights: false, logSumExp: false }, call: options };
+  const { weights, logSumExp, ...call } = options as { weights?: unknown; logSumExp?: unknown };
+  for (const [name, value] of [['weights', weights], ['logSumExp', logSumExp]] as const) {
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new AttentionInputError(`options.${name} is ${JSON.stringify(value)}; expected true or false (whether to prepare for those calls)`);
+    }
+  }
+  if (weights && logSumExp) {
+    throw new AttentionInputError('options.weights and options.logSumExp are both true, but no call returns both; prepare for each separately');
+  }
+  for (const key of Object.keys(call)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      throw new AttentionInputError(`options.${key} is not an option; known options are ${[...KNOWN_OPTIONS, 'weights', 'logSumExp'].join(', ')}`);
+    }
+  }
+  return { want: { weights: !!weights, logSumExp: !!logSumExp }, call };
+}
+
 export function resolveEncodeProblem(shape: AttentionShape, options?: EncodeOptions): Problem {
   checkShape(shape);
   const common = resolveCommon(options, shape.headDim);

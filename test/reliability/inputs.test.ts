@@ -126,6 +126,20 @@ describe(`context API: bad input → AttentionInputError before any GPU work (se
     await expectGoodCall();
   });
 
+  it("prepare()'s own options: booleans, not both, and a typo names them → AttentionInputError before any GPU work", async () => {
+    const shapeArg = { batch: 1, heads: 2, kvHeads: 2, queryLength: 4, keyLength: 4, headDim: 8, valueDim: 8 };
+    const before = counters.work();
+    await expect(ctx.prepare(shapeArg, { weights: 'yes' as never })).rejects.toThrow(/options\.weights is "yes"; expected true or false/);
+    await expect(ctx.prepare(shapeArg, { logSumExp: 1 as never })).rejects.toThrow(/options\.logSumExp is 1; expected true or false/);
+    await expect(ctx.prepare(shapeArg, { weights: true, logSumExp: true })).rejects.toThrow(/both true, but no call returns both/);
+    await expect(ctx.prepare(shapeArg, { weight: true } as never)).rejects.toThrow(/options\.weight is not an option; known options are .*weights, logSumExp/);
+    await expect(ctx.prepare(shapeArg, 3 as never)).rejects.toThrow(/options must be an object, got 3/);
+    expect(counters.work() - before, 'GPU calls during rejected prepare() calls').toBe(0);
+    await expect(ctx.prepare(shapeArg, { weights: true, causal: true })).resolves.toBeUndefined();
+    await expect(ctx.prepare(shapeArg, { logSumExp: false })).resolves.toBeUndefined();
+    await expectGoodCall();
+  });
+
   it('an unknown fusedTile → AttentionInputError naming the choices, before any GPU work', async () => {
     const before = counters.work();
     await expect(createAttention(poisoned({ device, fusedTile: 'huge' as never }))).rejects.toThrow(

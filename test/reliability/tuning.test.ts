@@ -3,7 +3,7 @@
 // are shared only between devices of an adapter that can be named.
 import { describe, expect, it } from 'vitest';
 import { ContextDestroyedError, createAttention } from '../../src/index.js';
-import { adapterName } from '../../src/tile-tuning.js';
+import { adapterName, HOT_FLOPS, TileTuner } from '../../src/tile-tuning.js';
 import { borrowedDevice, poisoned, uncapturedErrors } from './helpers.js';
 
 // A head size no other test in this file measures (verdicts are shared per adapter and head size).
@@ -19,22 +19,47 @@ describe('tile measurement interrupted', () => {
       queueMicrotask(() => ctx1.destroy());
       return compile(d);
     };
-    const err = await ctx1.prepare(shape, { kernel: 'fused' }).then(() => null, (e: unknown) => e);
-    expect(err).toBeInstanceOf(ContextDestroyedError);
-    expect(ctx1.tileMeasurements()).toEqual([]);
-
     const second = await borrowedDevice(); // the same adapter: the verdict would be shared
-    const errors = uncapturedErrors(second);
     const ctx2 = await createAttention(poisoned({ device: second, fusedTile: 'auto' }));
-    await ctx2.prepare(shape, { kernel: 'fused' });
-    const measured = ctx2.tileMeasurements().filter((m) => m.headDim === 20);
-    expect(measured).toHaveLength(1);
-    expect(measured[0].compactMs).toBeGreaterThan(0);
-    expect(errors).toEqual([]);
-    ctx2.destroy();
-    first.destroy();
-    second.destroy();
+    try {
+      const err = await ctx1.prepare(shape, { kernel: 'fused' }).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(ContextDestroyedError);
+      const errors = uncapturedErrors(second);
+      await ctx2.prepare(shape, { kernel: 'fused' });
+      const measured = ctx2.tileMeasurements().filter((m) => m.headDim === 20);
+      expect(measured).toHaveLength(1);
+      expect(measured[0].compactMs).toBeGreaterThan(0);
+      expect(errors).toEqual([]);
+    } finally {
+      ctx1.destroy();
+      ctx2.destroy();
+      first.destroy();
+      second.destroy();
+    }
   }, 120_000);
+
+  it('a measurement that fails for another reason than a compile is retried only after another HOT_FLOPS of work', async () => {
+    let probes = 0;
+    const device = {
+      adapterInfo: { vendor: 'test', architecture: 'retry', device: '', description: '' },
+      features: new Set(),
+      limits: { maxComputeWorkgroupStorageSize: 16384 },
+    } as unknown as GPUDevice;
+    const tuner = new TileTuner(device, async () => {
+      probes++;
+      throw new Error('the device went away'); // not a GPUExecutionError: not a tile that cannot compile
+    }, false);
+    const settled = () => new Promise((r) => setTimeout(r, 10));
+    expect(tuner.verdict('vec4', 64, 64, HOT_FLOPS)).toBeUndefined(); // enough work: the measurement starts
+    await settled();
+    expect(probes).toBe(1);
+    expect(tuner.verdict('vec4', 64, 64, 1)).toBeUndefined(); // the failure was not cached as a verdict...
+    await settled();
+    expect(probes).toBe(1); // ...and a little more work does not start it again at once
+    tuner.verdict('vec4', 64, 64, HOT_FLOPS);
+    await settled();
+    expect(probes).toBe(2);
+  });
 });
 
 describe('which adapter a verdict belongs to', () => {
