@@ -47,7 +47,7 @@ export function parseCli(name: string, withPeers: boolean): CliOptions {
     .option('--shapes <list>', 'comma-separated substrings of shape ids; !x drops ids containing x (e.g. "L1024,S65536" or "!L2048")')
     .option('--kernels <list>', 'our kernels to time', 'auto,fused,staged,split-keys')
     .option('--reps <n>', 'timed runs per measurement (median reported)', (v) => parseInt(v, 10))
-    .option('--budget <seconds>', 'time budget per measurement; slower runs get fewer reps', parseFloat)
+    .option('--budget <seconds>', 'time budget per measurement: it can cut --reps, never below 5', parseFloat)
     .option('--timeout <seconds>', 'per step (prepare, verify, resident, end-to-end)', parseFloat, 300)
     .option('--staged-max-gflop <n>', 'skip our staged path above this many GFLOP (default: 2.2 on software adapters)', parseFloat)
     .option('--no-e2e', 'skip end-to-end timings')
@@ -92,7 +92,7 @@ export function suiteConfig(o: CliOptions, isRealGpu: boolean): SuiteConfig {
     kernels: o.kernels.split(',').map((s) => s.trim()).filter(Boolean),
     e2e: o.e2e,
     cpuReference: o.cpuReference,
-    verifyMaxFlops: 4e10, // every default shape, L=S=4096 on a GPU included (the float64 reference: ~15 s there)
+    verifyMaxFlops: 4e10, // every default shape, L=S=4096 on a GPU included (the float64 reference: ~25 s and ~0.5 GiB there)
     // Software adapters: TFJS runs 0.3-0.5 GFLOP/s there (L=S=2048: ~20 s a run), so peers stop at
     // L=S=1024 unless asked.
     peerMaxFlops: (o.peerMaxGflop ?? (isRealGpu ? Infinity : 2.2)) * 1e9,

@@ -7,7 +7,7 @@
 //   serves 16 rows (8 rows where loads are quad-shared and the head has at most 64 dims:
 //   WIDE_8_ROWS). On SwiftShader, where loads (per-invocation gathers) dominate, that measured
 //   ~1.9x faster than compact (E=64 at L=S=1024, E=128 at L=S=512); with quad-shared loads and q
-//   in registers on both tiles, ~1.2x at E=64 and, at E=128, 1.4x on one VM and 0.77x on another.
+//   in registers on both tiles, ~1.3x at E=64 and, at E=128, 1.4x on one VM and 0.77x on another.
 //   Compiling its unrolled code takes ~6-30 s there for E=64 (8 or 16 rows, by machine) and
 //   ~70-105 s for E=128.
 // workgroup (flash-tiled.wgsl): 64 query rows per workgroup, one per invocation, the keys staged
