@@ -30,7 +30,7 @@ import type {
   Tensor,
   TileMeasurement,
 } from './types.js';
-import { resolveEncodeProblem, resolveProblem, splitPrepareOptions, type Problem } from './validate.js';
+import { PREPARE_OPTIONS, prepareWants, resolveEncodeProblem, resolveProblem, type Problem } from './validate.js';
 
 /** What the kernels write as the log-sum-exp of a row with nothing to attend to. */
 const LOWEST_F32 = -3.4028234663852886e38;
@@ -160,6 +160,14 @@ function preflight(
  */
 function releaseAll(pool: BufferPool, buffers: GPUBuffer[]): void {
   for (let i = buffers.length - 1; i >= 0; i--) pool.release(buffers[i]);
+}
+
+/** Waits up to LOSS_GRACE_MS for the device to be reported lost; throws DeviceLostError if it is. */
+async function throwIfLostSoon(state: DeviceState): Promise<void> {
+  const wait = delay(LOSS_GRACE_MS);
+  await Promise.race([state.lost.catch(() => {}), wait.promise]);
+  wait.cancel();
+  if (state.lostError) throw state.lostError;
 }
 
 function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
@@ -430,14 +438,9 @@ class Context implements AttentionContext {
     } catch (e) {
       if (this.#destroyed) throw new ContextDestroyedError('The attention context was destroyed while this call ran');
       if (state.lostError) throw state.lostError;
-      if (!isOurs(e)) {
-        // A GPU await failed (mapAsync aborts when the device dies): device.lost may settle a
-        // moment later, and then the caller should see DeviceLostError, not an AbortError.
-        const wait = delay(LOSS_GRACE_MS);
-        await Promise.race([state.lost.catch(() => {}), wait.promise]);
-        wait.cancel();
-        if (state.lostError) throw state.lostError;
-      }
+      // A GPU await failed (mapAsync aborts when the device dies): device.lost may settle a moment
+      // later, and then the caller should see DeviceLostError, not an AbortError.
+      if (!isOurs(e)) await throwIfLostSoon(state);
       throw e;
     } finally {
       if (!state.lostError) {
@@ -473,8 +476,8 @@ class Context implements AttentionContext {
   async prepare(shape: AttentionShape, options?: PrepareOptions): Promise<void> {
     this.#checkDestroyed();
     // weights and logSumExp say which calls to prepare for; the rest are the calls' own options.
-    const { want, call } = splitPrepareOptions(options);
-    const p = resolveEncodeProblem(shape, call as EncodeOptions | undefined);
+    const p = resolveEncodeProblem(shape, options, PREPARE_OPTIONS);
+    const want = prepareWants(options);
     const path = choosePath(p, want);
     const state = await this.#live();
     let measured: TileName = 'compact';
@@ -530,12 +533,7 @@ class Context implements AttentionContext {
     } catch (e) {
       // A device lost mid-compile may fail the compile before device.lost settles: then the loss is
       // the answer, not a tile that cannot compile (which the measurement would drop for good).
-      if (e instanceof GPUExecutionError && !this.#destroyed) {
-        const wait = delay(LOSS_GRACE_MS);
-        await Promise.race([state.lost.catch(() => {}), wait.promise]);
-        wait.cancel();
-        if (state.lostError) throw state.lostError;
-      }
+      if (e instanceof GPUExecutionError && !this.#destroyed) await throwIfLostSoon(state);
       throw e;
     }
     const s = p.shape;

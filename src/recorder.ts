@@ -164,8 +164,10 @@ export class Recorder {
     return b;
   }
 
-  /** Records one dispatch of `workgroups` workgroups, folded into 2-D/3-D where needed. */
-  /** `tile`: which fused tile this dispatch is (only the dry run of a prepare() reads it). */
+  /**
+   * Records one dispatch of `workgroups` workgroups, folded into 2-D/3-D where needed. `_tile`: the
+   * fused tile this dispatch is (only preflight's dry run reads it, to word a compile failure).
+   */
   dispatch(
     kernel: KernelName, loads: Loads, constants: Constants, bindings: [number, GPUBuffer][], workgroups: number,
     _tile?: TileName,

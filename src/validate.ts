@@ -104,18 +104,20 @@ function resolveCausal(c: CausalOption | undefined): CausalMode {
   );
 }
 
+/** `alsoKnown`: option keys the caller handles itself (prepare()'s), accepted and listed as known. */
 function resolveCommon(
   options: AttentionOptions | EncodeOptions | undefined,
   headDim: number,
+  alsoKnown: readonly string[] = [],
 ): { scale: number; causal: CausalMode; kernel: KernelChoice } {
   if (options !== undefined && (options === null || typeof options !== 'object')) {
     throw new AttentionInputError(`options must be an object, got ${String(options)}`);
   }
   const o = options ?? {};
   for (const key of Object.keys(o)) {
-    if (!KNOWN_OPTIONS.has(key)) {
+    if (!KNOWN_OPTIONS.has(key) && !alsoKnown.includes(key)) {
       throw new AttentionInputError(
-        `options.${key} is not an option; known options are ${[...KNOWN_OPTIONS].join(', ')}`,
+        `options.${key} is not an option; known options are ${[...KNOWN_OPTIONS, ...alsoKnown].join(', ')}`,
       );
     }
   }
@@ -253,14 +255,16 @@ export function resolveProblem(q: Tensor, k: Tensor, v: Tensor, options?: Attent
   };
 }
 
-/** Validates the GPU-resident call's shape and options (buffers are checked by the caller). */
+/** prepare()'s own options: which calls to prepare for. */
+export const PREPARE_OPTIONS = ['weights', 'logSumExp'] as const;
+
 /**
- * prepare()'s options, split: which calls to prepare for (`weights`, `logSumExp`: booleans, not
- * both, as no call returns both) and the calls' own options (validated as encode()'s).
+ * Which calls prepare() prepares for: `weights` and `logSumExp` are booleans, not both (no call
+ * returns both). The other options are the calls' own (resolveEncodeProblem checks them).
  */
-export function splitPrepareOptions(options: unknown): { want: { weights: boolean; logSumExp: boolean }; call: unknown } {
-  if (options === null || typeof options !== 'object') return { want: { weights: false, logSumExp: false }, call: options };
-  const { weights, logSumExp, ...call } = options as { weights?: unknown; logSumExp?: unknown };
+export function prepareWants(options: unknown): { weights: boolean; logSumExp: boolean } {
+  if (options === null || typeof options !== 'object') return { weights: false, logSumExp: false };
+  const { weights, logSumExp } = options as { weights?: unknown; logSumExp?: unknown };
   for (const [name, value] of [['weights', weights], ['logSumExp', logSumExp]] as const) {
     if (value !== undefined && typeof value !== 'boolean') {
       throw new AttentionInputError(`options.${name} is ${JSON.stringify(value)}; expected true or false (whether to prepare for those calls)`);
@@ -269,17 +273,16 @@ export function splitPrepareOptions(options: unknown): { want: { weights: boolea
   if (weights && logSumExp) {
     throw new AttentionInputError('options.weights and options.logSumExp are both true, but no call returns both; prepare for each separately');
   }
-  for (const key of Object.keys(call)) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      throw new AttentionInputError(`options.${key} is not an option; known options are ${[...KNOWN_OPTIONS, 'weights', 'logSumExp'].join(', ')}`);
-    }
-  }
-  return { want: { weights: !!weights, logSumExp: !!logSumExp }, call };
+  return { weights: !!weights, logSumExp: !!logSumExp };
 }
 
-export function resolveEncodeProblem(shape: AttentionShape, options?: EncodeOptions): Problem {
+/**
+ * Validates the GPU-resident call's shape and options (buffers are checked by the caller).
+ * `alsoKnown`: option keys the caller handles itself.
+ */
+export function resolveEncodeProblem(shape: AttentionShape, options?: EncodeOptions, alsoKnown: readonly string[] = []): Problem {
   checkShape(shape);
-  const common = resolveCommon(options, shape.headDim);
+  const common = resolveCommon(options, shape.headDim, alsoKnown);
   let mask: ResolvedMask | null = null;
   const md: GPUMaskDescriptor | undefined = options?.mask;
   if (md !== undefined) {
