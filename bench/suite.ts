@@ -559,7 +559,7 @@ export async function benchOurs(s: BenchShape, data: ShapeData, kernel: string, 
           const t0 = now();
           await o.ctx.attention(data.q, data.k, data.v, opts);
           return { wallMs: now() - t0 };
-        }, e2ePolicy(o.policy)),
+        }, o.policy),
         o.timeoutMs,
         `${row.impl} end-to-end`,
       );
@@ -571,14 +571,6 @@ export async function benchOurs(s: BenchShape, data: ShapeData, kernel: string, 
     for (const b of bufs) b.destroy();
   }
   return row;
-}
-
-/**
- * The end-to-end runs keep their warm-up even where the resident runs were slow: the end-to-end
- * path (uploads, read-backs, a peer's download) has first-run costs of its own.
- */
-export function e2ePolicy(policy: RepeatPolicy): RepeatPolicy {
-  return { ...policy, warmup: Math.max(1, policy.warmup) };
 }
 
 /** The CPU reference runs ~1.5-5 GFLOP/s (float64 JS, one core): skip shapes above this many FLOPs (L=S >= 1024 at H8 E64). */
@@ -832,7 +824,7 @@ export async function benchPeer(s: BenchShape, data: ShapeData, peer: Peer, cfg:
       row.notes!.push('not verified on this shape');
     }
     row.resident = await withTimeout(measure(() => r.resident(), cfg.policy), cfg.timeoutMs, `${peer.name} resident`);
-    if (cfg.e2e) row.e2e = await withTimeout(measure(() => r.e2e(), e2ePolicy(cfg.policy)), cfg.timeoutMs, `${peer.name} end-to-end`);
+    if (cfg.e2e) row.e2e = await withTimeout(measure(() => r.e2e(), cfg.policy), cfg.timeoutMs, `${peer.name} end-to-end`);
   } catch (e) {
     row.error = errorText(e);
   } finally {
