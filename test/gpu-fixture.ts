@@ -14,8 +14,16 @@ export interface GPUFixture {
   errors: string[];
 }
 
+/**
+ * Context options with outputs poisoned (NaN written into every output buffer before each run), so
+ * a call that records nothing, or only part of its work, cannot pass on a pooled buffer's old contents.
+ */
+export function poisoned(options: CreateAttentionOptions & { debug?: object } = {}): CreateAttentionOptions {
+  return { ...options, debug: { ...options.debug, poisonOutputs: true } } as CreateAttentionOptions;
+}
+
 export async function gpuFixture(options: CreateAttentionOptions = {}): Promise<GPUFixture> {
-  const ctx = await createAttention({ ...options, debug: { poisonOutputs: true } } as Parameters<typeof createAttention>[0]);
+  const ctx = await createAttention(poisoned(options));
   const errors: string[] = [];
   ctx.device.addEventListener('uncapturederror', (e) => {
     errors.push((e as GPUUncapturedErrorEvent).error.message);

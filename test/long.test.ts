@@ -1,9 +1,9 @@
 // Lengths past the staged path's reach, and grids past maxComputeWorkgroupsPerDimension.
 // The GPU computes every row; the float64 reference checks sampled rows, so the test stays fast.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attentionReferenceFull, createAttention, DeviceLimitError, type AttentionContext, type CreateAttentionOptions } from '../src/index.js';
+import { attentionReferenceFull, createAttention, DeviceLimitError, type AttentionContext } from '../src/index.js';
 import { agrees, compare } from './compare.js';
-import { defaultLimitsDevice } from './gpu-fixture.js';
+import { defaultLimitsDevice, poisoned } from './gpu-fixture.js';
 import { mulberry32, runSeed } from './random.js';
 
 const seed = runSeed();
@@ -14,9 +14,6 @@ const errors: string[] = [];
 /** Every dispatchWorkgroups(x, y, z) recorded on the device, in order. */
 const grids: [number, number, number][] = [];
 
-/** Outputs poisoned with NaN before each run; compact, so no tile measurement compiles in the background. */
-const poisoned = (options: CreateAttentionOptions) =>
-  createAttention({ fusedTile: 'compact', ...options, debug: { poisonOutputs: true } } as CreateAttentionOptions);
 
 beforeAll(async () => {
   const { device: d, gpu } = await defaultLimitsDevice(); // no subgroups: the plain kernels
@@ -38,7 +35,8 @@ beforeAll(async () => {
     };
     return encoder;
   };
-  ctx = await poisoned({ device });
+  // Compact, so no tile measurement compiles in the background.
+  ctx = await createAttention(poisoned({ device, fusedTile: 'compact' }));
 });
 afterAll(() => {
   ctx.destroy();

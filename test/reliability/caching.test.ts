@@ -7,7 +7,8 @@ import { quadSharing, softwareAdapter, type TileName } from '../../src/tiles.js'
 import { makeInputs, type Case } from '../cases.js';
 import { agrees, compare } from '../compare.js';
 import { runSeed } from '../random.js';
-import { borrowedDevice, bufferWith, GPUBufferUsageFlags, instrument, poisoned, readBack, uncapturedErrors } from './helpers.js';
+import { borrowedDevice, bufferWith, GPUBufferUsageFlags, instrument, readBack, uncapturedErrors } from './helpers.js';
+import { poisoned } from '../gpu-fixture.js';
 
 const seed = runSeed();
 

@@ -14,7 +14,8 @@ import {
 import { makeInputs, type Case } from '../cases.js';
 import { agrees, compare } from '../compare.js';
 import { runSeed } from '../random.js';
-import { borrowedDevice, bufferWith, GPUBufferUsageFlags, poisoned, readBack, settle, uncapturedErrors, within } from './helpers.js';
+import { borrowedDevice, bufferWith, GPUBufferUsageFlags, readBack, settle, uncapturedErrors, within } from './helpers.js';
+import { poisoned } from '../gpu-fixture.js';
 
 const seed = runSeed();
 const HANG_MS = 10_000;

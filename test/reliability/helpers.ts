@@ -1,15 +1,6 @@
 // Shared helpers for the reliability tests: borrowed devices we can instrument, GPU-call
 // counters, live-buffer accounting, timeouts, and reading a GPUBuffer back.
 import { acquireAdapter } from '../../src/device.js';
-import type { CreateAttentionOptions } from '../../src/index.js';
-
-/**
- * Context options with outputs poisoned (NaN written into every output buffer before each run), so
- * a call that records nothing, or only part of its work, cannot pass on a pooled buffer's old contents.
- */
-export function poisoned(options: CreateAttentionOptions & { debug?: object } = {}): CreateAttentionOptions {
-  return { ...options, debug: { ...options.debug, poisonOutputs: true } } as CreateAttentionOptions;
-}
 
 // Dawn's instance (the `gpu` object) must outlive its devices: keep every one we make.
 const keepAlive: GPU[] = [];

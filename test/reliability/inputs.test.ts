@@ -17,7 +17,8 @@ import {
 import { makeInputs } from '../cases.js';
 import { agrees, compare } from '../compare.js';
 import { runSeed } from '../random.js';
-import { borrowedDevice, bufferWith, GPUBufferUsageFlags, type GPUCounters, instrument, poisoned, readBack, uncapturedErrors } from './helpers.js';
+import { borrowedDevice, bufferWith, GPUBufferUsageFlags, type GPUCounters, instrument, readBack, uncapturedErrors } from './helpers.js';
+import { poisoned } from '../gpu-fixture.js';
 
 const seed = runSeed();
 const z = (...shape: number[]): Tensor => ({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape });

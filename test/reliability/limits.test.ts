@@ -6,7 +6,8 @@ import { attentionReferenceFull, createAttention, DeviceLimitError, type Attenti
 import { sizeClass } from '../../src/buffer-pool.js';
 import { agrees, compare } from '../compare.js';
 import { mulberry32, runSeed } from '../random.js';
-import { borrowedDevice, bufferWith, GPUBufferUsageFlags, type GPUCounters, instrument, poisoned, uncapturedErrors } from './helpers.js';
+import { borrowedDevice, bufferWith, GPUBufferUsageFlags, type GPUCounters, instrument, uncapturedErrors } from './helpers.js';
+import { poisoned } from '../gpu-fixture.js';
 
 const seed = runSeed();
 const MiB = 1024 * 1024;

@@ -13,7 +13,8 @@ import { BufferPool } from '../../src/buffer-pool.js';
 import { makeInputs, type Case } from '../cases.js';
 import { agrees, compare } from '../compare.js';
 import { mulberry32, runSeed } from '../random.js';
-import { borrowedDevice, bufferWith, GPUBufferUsageFlags, instrument, poisoned, readBack, settle, uncapturedErrors, within } from './helpers.js';
+import { borrowedDevice, bufferWith, GPUBufferUsageFlags, instrument, readBack, settle, uncapturedErrors, within } from './helpers.js';
+import { poisoned } from '../gpu-fixture.js';
 
 const seed = runSeed();
 const MiB = 1024 * 1024;

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { ContextDestroyedError, createAttention } from '../../src/index.js';
 import { adapterName, HOT_FLOPS, TileTuner } from '../../src/tile-tuning.js';
-import { borrowedDevice, poisoned, uncapturedErrors } from './helpers.js';
+import { borrowedDevice, uncapturedErrors } from './helpers.js';
+import { poisoned } from '../gpu-fixture.js';
 
 // A head size no other test in this file measures (verdicts are shared per adapter and head size).
 const shape = { batch: 1, heads: 1, kvHeads: 1, queryLength: 16, keyLength: 16, headDim: 20, valueDim: 20 };
