@@ -186,6 +186,11 @@ export interface RepeatPolicy {
 
 /** The fewest timed runs a measurement takes, however slow (issue 5: the median of at least 5). */
 export const MIN_REPS = 5;
+/** A measurement's warm-up lasts at least this long (and at least policy.warmup runs). */
+export const WARMUP_MIN_MS = 250;
+/** Timed runs of a short call fill at least this long, up to MAX_REPS runs. */
+export const MIN_TIMED_MS = 250;
+export const MAX_REPS = 200;
 
 export const DEFAULT_POLICY: RepeatPolicy = { warmup: 1, reps: 5, budgetMs: 12_000 };
 export const QUICK_POLICY: RepeatPolicy = { warmup: 1, reps: 5, budgetMs: 3_000 };
@@ -220,14 +225,26 @@ export const now = (): number => globalThis.performance.now();
  * Warm-up, then the median of policy.reps timed runs, or fewer when the runs are slow (never under
  * MIN_REPS, unless policy.reps itself is smaller), recorded in `reps`. The first timed run sizes
  * the count: a warm-up run includes one-time costs (compiling, first allocations).
+ *
+ * Short calls get more of both, for every implementation alike: the warm-up lasts at least
+ * WARMUP_MIN_MS and the timed runs fill at least MIN_TIMED_MS (up to MAX_REPS runs). A 2-5 ms call
+ * with one warm-up run and 9 timed ones was timed within ~40 ms of the previous step, and work
+ * that step left running on the CPU (V8 optimizing a peer's code in the background) took one of a
+ * software adapter's two cores for all of them: decoding S=1024 measured 2.3-2.9 ms of GPU time in
+ * such runs against 1.3-1.6 ms once settled (BENCHMARKS.md, session 11).
  */
 export async function measure(run: () => Promise<Sample>, policy: RepeatPolicy): Promise<Measurement> {
   const samples: Sample[] = [];
-  for (let i = 0; i < policy.warmup; i++) await run();
+  const warmStart = now();
+  let warmup = 0;
+  while (warmup < policy.warmup || (now() - warmStart < WARMUP_MIN_MS && warmup < MAX_REPS)) {
+    await run();
+    warmup++;
+  }
   samples.push(await run());
-  const firstMs = samples[0].wallMs;
-  const fit = Math.floor(policy.budgetMs / Math.max(firstMs, 1e-3));
-  const reps = Math.min(policy.reps, Math.max(MIN_REPS, fit));
+  const firstMs = Math.max(samples[0].wallMs, 1e-3);
+  const fit = Math.floor(policy.budgetMs / firstMs);
+  const reps = Math.max(Math.min(policy.reps, Math.max(MIN_REPS, fit)), Math.min(MAX_REPS, Math.floor(MIN_TIMED_MS / firstMs)));
   while (samples.length < reps) samples.push(await run());
   const wall = median(samples.map((s) => s.wallMs));
   const hasGpu = samples.every((s) => s.gpuMs !== undefined && s.gpuMs > 0);
@@ -238,7 +255,7 @@ export async function measure(run: () => Promise<Sample>, policy: RepeatPolicy):
     gpuMs: gpu,
     timing: hasGpu ? 'timestamp-query' : 'wall-clock',
     reps,
-    warmup: policy.warmup,
+    warmup,
     samplesMs: samples.map((s) => (hasGpu ? s.gpuMs! : s.wallMs)),
   };
 }
@@ -774,7 +791,7 @@ export const TIMING_NOTES = [
   'ms e2e: wall clock of the whole call from Float32Arrays to a Float32Array (upload, run, read back).',
   'vs TFJS / vs ORT: peer resident ms / our resident ms on the same shape (higher is better for us).',
   'KV-stream ratio (decode rows): resident ms / (bytes of K and V / measured copy bandwidth); copy bandwidth counts read + write bytes.',
-  'reps: timed runs (resident/e2e) after one warm-up each: at least 5; up to --reps where the budget allows.',
+  'reps: timed runs (resident/e2e) after a warm-up of at least one run and 250 ms each: at least 5; up to --reps where the budget allows; short calls up to 200, to fill 250 ms.',
   "Node: every GPU wait (ours, the ceilings, and inside attention() from the library's awaitGpu) lets Dawn's polling tick about once a millisecond after its first 2 ms instead of spinning a CPU core.",
 ];
 
