@@ -13,6 +13,7 @@ type TF = typeof import('@tensorflow/tfjs');
 export function tfjsPeer(): Peer {
   let tf: TF;
   let device: GPUDevice;
+  let timed = false;
   return {
     name: 'tfjs',
     async init() {
@@ -22,10 +23,12 @@ export function tfjsPeer(): Peer {
       await tf.ready();
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       device = (tf.backend() as any).device as GPUDevice;
+      timed = device.features.has('timestamp-query');
       return `tfjs ${tf.version.tfjs}, backend ${tf.getBackend()}`;
     },
     async prepare(s, data) {
-      const notes = ['resident: wall clock of the op chain until the backend\'s queue is done (tensors already on the GPU)'];
+      const notes = ['resident: wall clock of the op chain until the backend\'s queue is done (tensors already on the GPU)' +
+        (timed ? "; GPU time: tf.time()'s kernelMs, the sum of its kernels' timestamp-query times" : '')];
       const kk: HostTensor = repeatKvHeads(data.k, s.H);
       const vv: HostTensor = repeatKvHeads(data.v, s.H);
       if (s.Hkv !== s.H) notes.push('GQA: K/V heads repeated on the CPU before upload (TFJS has no GQA)');
@@ -64,7 +67,11 @@ export function tfjsPeer(): Peer {
         output: async () => (await e2e()).out,
         async resident() {
           const t0 = now();
-          const o = attend(q, k, v);
+          let o: import('@tensorflow/tfjs').Tensor | undefined;
+          // tf.time: where the device has timestamp-query, TFJS gives each kernel its own pass
+          // with timestamp writes and submits it; kernelMs is the sum of the kernels' GPU times.
+          const timing = timed ? tf.time(() => { o = attend(q, k, v); }) : undefined;
+          if (!timed) o = attend(q, k, v);
           // TFJS records into an open compute pass and submits lazily: end the pass, submit, and
           // wait for the GPU, without reading back (the internals its own read path uses).
           // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -74,8 +81,9 @@ export function tfjsPeer(): Peer {
           backend.submitQueue();
           await device.queue.onSubmittedWorkDone();
           const wallMs = now() - t0;
-          o.dispose();
-          return { wallMs };
+          const kernelMs = timing ? (await timing).kernelMs : undefined;
+          o!.dispose();
+          return { wallMs, gpuMs: typeof kernelMs === 'number' && kernelMs > 0 ? kernelMs : undefined };
         },
         e2e: async () => ({ wallMs: (await e2e()).wallMs }),
         dispose() {
