@@ -1,7 +1,10 @@
-// The benchmark's repeat policy (bench/suite.ts measure()): how many warm-up and timed runs a
-// measurement gets, and what it reports. Fake runs, no GPU: this checks the bench's method only.
+// The benchmark's method (bench/suite.ts): how many warm-up and timed runs a measurement gets, what
+// it reports, and how we are compared with a peer. Fake runs and rows, no GPU.
 import { describe, expect, it } from 'vitest';
-import { MAX_REPS, measure, MIN_REPS, MIN_TIMED_MS, WARMUP_MIN_MS, type Sample } from '../bench/suite';
+import {
+  buildShapes, evaluateTargets, MAX_REPS, measure, MIN_REPS, MIN_TIMED_MS, speedup, WARMUP_MIN_MS,
+  type BenchResults, type BenchRow, type BenchShape, type Measurement, type Sample,
+} from '../bench/suite';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -47,5 +50,44 @@ describe('bench measure()', () => {
     expect(m.ms).toBe(m.gpuMs);
     const sorted = [...m.samplesMs].sort((a, b) => a - b);
     expect(m.ms).toBe((sorted[MAX_REPS / 2 - 1] + sorted[MAX_REPS / 2]) / 2);
+  });
+});
+
+// How the bench compares us with a peer (bench/suite.ts speedup() and evaluateTargets()).
+describe('bench speed-ups and the TFJS target', () => {
+  const m = (wallMs: number, gpuMs?: number): Measurement => ({
+    ms: gpuMs ?? wallMs, wallMs, gpuMs, timing: gpuMs ? 'timestamp-query' : 'wall-clock', reps: 5, warmup: 1, samplesMs: [],
+  });
+  const rowsFor = (s: BenchShape, ours: Measurement, tfjs: Measurement, ort: Measurement): BenchRow[] => [
+    { impl: 'ours:auto', shapeId: s.id, shape: s, flops: 1, resident: ours },
+    { impl: 'tfjs', shapeId: s.id, shape: s, flops: 1, resident: tfjs },
+    { impl: 'ort', shapeId: s.id, shape: s, flops: 1, resident: ort },
+  ];
+
+  it('compares GPU time with GPU time where both sides have it, else wall clock with wall clock', () => {
+    const [s] = buildShapes();
+    const rows = rowsFor(s, m(2.5, 1.5), m(30, 27), m(60));
+    expect(speedup(rows, rows[0], 'tfjs')).toEqual({ ratio: 27 / 1.5, basis: 'gpu', wallRatio: 30 / 2.5 });
+    expect(speedup(rows, rows[0], 'ort')).toEqual({ ratio: 60 / 2.5, basis: 'wall', wallRatio: 60 / 2.5 });
+    const failed = [rows[0], { ...rows[1], error: 'wrong answer' }];
+    expect(speedup(failed, rows[0], 'tfjs')).toBeUndefined();
+  });
+
+  it('judges >= 10x TFJS on every shape of the table by GPU time and names the wall-clock misses', () => {
+    const shapes = buildShapes();
+    const rows = shapes.flatMap((s, i) =>
+      // The last shape: 18x by GPU time, 8x by wall clock (a short call behind the browser's completion check).
+      i === shapes.length - 1 ? rowsFor(s, m(3.5, 1.5), m(28, 27), m(60)) : rowsFor(s, m(10, 9), m(200, 190), m(100)));
+    const res: BenchResults = { runner: 'browser', meta: {}, shapes, rows };
+    const tfjs = evaluateTargets(res).find((t) => t.target.includes('TFJS'))!;
+    expect(tfjs.met).toBe(true);
+    expect(tfjs.value).toContain('by GPU time: 0 of');
+    expect(tfjs.value).toContain(`by wall clock: 1 below (${shapes[shapes.length - 1].id}: 8.000x)`);
+    // A shape under 10x by GPU time is a miss.
+    rows[rows.length - 2] = { ...rows[rows.length - 2], resident: m(28, 14) };
+    expect(evaluateTargets(res).find((t) => t.target.includes('TFJS'))!.met).toBe(false);
+    // Only part of the table compared: never a pass.
+    const part: BenchResults = { ...res, shapes: shapes.slice(0, 2), rows: rows.slice(0, 6) };
+    expect(evaluateTargets(part).find((t) => t.target.includes('TFJS'))!.met).toBeNull();
   });
 });
