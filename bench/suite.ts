@@ -228,11 +228,11 @@ export const now = (): number => globalThis.performance.now();
  *
  * Short calls get more of both, for every implementation alike: the warm-up lasts at least
  * WARMUP_MIN_MS and the timed runs fill at least MIN_TIMED_MS (up to MAX_REPS runs; not when
- * policy.reps is under MIN_REPS). A 2-5 ms call
- * with one warm-up run and 9 timed ones was timed within ~40 ms of the previous step, and work
- * that step left running on the CPU (V8 optimizing a peer's code in the background) took one of a
- * software adapter's two cores for all of them: decoding S=1024 measured 2.3-2.9 ms of GPU time in
- * such runs against 1.3-1.6 ms once settled (BENCHMARKS.md, session 11).
+ * policy.reps is under MIN_REPS). A 2-5 ms call with one warm-up run and 9 timed ones was timed
+ * within ~40 ms of the previous step, and work that step left running on the CPU (V8 optimizing a
+ * peer's code in the background) took one of a software adapter's two cores for all of them:
+ * decoding S=1024 measured 2.3-2.9 ms of GPU time in such runs against 1.3-1.6 ms once settled
+ * (BENCHMARKS.md, session 11).
  */
 export async function measure(run: () => Promise<Sample>, policy: RepeatPolicy): Promise<Measurement> {
   const samples: Sample[] = [];
