@@ -89,7 +89,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       for (var e = 0u; e < HEAD_VEC4; e++) {
         d = fma(qr[e], k_tile[j * HEAD_VEC4 + e], d);
       }
-      let sc = (d.x + d.y + d.z + d.w) * params.scale + mask_bias(b, h, ic, t0 + j);
+      let sc = with_mask((d.x + d.y + d.z + d.w) * params.scale, b, h, ic, t0 + j);
       if (is_nan(sc)) {
         nan = sc;
       }

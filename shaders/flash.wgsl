@@ -73,8 +73,8 @@ fn online_softmax(raw: mat4x4<f32>, g: ptr<function, Rows>, b: u32, h: u32, j0: 
   for (var j = 0u; j < 4u; j++) {
     if (MASK_KIND != 0u) {
       let jc = min(j0 + j, params.k_len - 1u);
-      s[j] += vec4<f32>(mask_bias(b, h, (*g).ic.x, jc), mask_bias(b, h, (*g).ic.y, jc),
-                        mask_bias(b, h, (*g).ic.z, jc), mask_bias(b, h, (*g).ic.w, jc));
+      s[j] = vec4<f32>(with_mask(s[j].x, b, h, (*g).ic.x, jc), with_mask(s[j].y, b, h, (*g).ic.y, jc),
+                       with_mask(s[j].z, b, h, (*g).ic.z, jc), with_mask(s[j].w, b, h, (*g).ic.w, jc));
     }
     // Keys past the end or the causal limit get HIDDEN.
     s[j] = select(vec4<f32>(HIDDEN), s[j], vec4<u32>(j0 + j) < (*g).end);

@@ -22,7 +22,7 @@ fn store_row(local_bh: u32, b: u32, h: u32, i: u32, j: vec4<u32>, raw: vec4<f32>
     if (j[c] < params.k_len) {
       var x = HIDDEN;
       if (j[c] < end) {
-        x = s[c] + mask_bias(b, h, i, j[c]);
+        x = with_mask(s[c], b, h, i, j[c]);
       }
       scores[base + j[c]] = x;
     }

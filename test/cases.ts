@@ -7,7 +7,17 @@ import type { AttentionOptions, CausalOption, KernelChoice, Tensor } from '../sr
 import { mulberry32 } from './random.js';
 
 export type MaskSpec =
-  | { kind: 'boolean' | 'additive'; broadcast: '2d' | 'batch1' | 'head1' | 'full'; density: number; deadRows?: number[] };
+  | {
+      kind: 'boolean' | 'additive';
+      broadcast: '2d' | 'batch1' | 'head1' | 'full';
+      density: number;
+      deadRows?: number[];
+      /** Additive masks: the value of a masked-out entry (default -Infinity). */
+      hidden?: number;
+    };
+
+/** torch.finfo(torch.float32).min: the additive mask value of Hugging Face models. */
+export const F32_LOWEST = -3.4028234663852886e38;
 
 export interface Case {
   name: string;
@@ -89,6 +99,11 @@ export const cases: Case[] = [
   { name: 'scalar loads E 7 Ev 6, GQA + causal bottom-right + bool mask', B: 1, H: 4, Hkv: 2, Lq: 19, Lk: 37, E: 7, Ev: 6, causal: 'bottom-right', mask: { kind: 'boolean', broadcast: 'head1', density: 0.6 } },
   { name: 'decode 1 x 700', B: 1, H: 4, Lq: 1, Lk: 700, E: 32 },
   { name: 'decode 3 x 1000 bottom-right', B: 1, H: 2, Hkv: 1, Lq: 3, Lk: 1000, E: 16, causal: 'bottom-right' },
+  // Masked entries at the lowest f32 instead of -inf: every key of a row masked that way keeps
+  // weight (uniform, as in PyTorch), it is not a row with nothing to attend to. Fused, staged and,
+  // at Lk 300, split-keys over several chunks.
+  { name: 'additive mask of lowest f32 + fully masked rows', B: 1, H: 2, Lq: 9, Lk: 33, E: 8, mask: { kind: 'additive', broadcast: 'full', density: 0.5, deadRows: [0, 5], hidden: F32_LOWEST } },
+  { name: 'decode 2 x 300, additive mask of lowest f32 + fully masked row', B: 1, H: 2, Lq: 2, Lk: 300, E: 8, mask: { kind: 'additive', broadcast: 'head1', density: 0.4, deadRows: [1], hidden: F32_LOWEST } },
   // Split-keys over several chunks with a mask and a row with nothing to attend to.
   { name: 'decode 2 x 300, bool mask + dead row', B: 1, H: 2, Lq: 2, Lk: 300, E: 8, mask: { kind: 'boolean', broadcast: 'full', density: 0.5, deadRows: [1] } },
 ];
@@ -139,7 +154,7 @@ export function makeInputs(c: Case, seed: number, kernel?: KernelChoice): CaseIn
     options.mask =
       m.kind === 'boolean'
         ? { data: Uint8Array.from(keep, (x) => (x ? 1 + Math.floor(rnd() * 254) : 0)), shape }
-        : { data: Float32Array.from(keep, (x) => (x ? rnd() * 4 - 2 : -Infinity)), shape };
+        : { data: Float32Array.from(keep, (x) => (x ? rnd() * 4 - 2 : (m.hidden ?? -Infinity))), shape };
   }
   return { q, k, v, options };
 }

@@ -1,6 +1,6 @@
 // The comparison every GPU test is judged by: it must fail what is wrong and not fail float32 rounding.
 import { describe, expect, it } from 'vitest';
-import { agrees, compare, LSE_FLOOR } from './compare.js';
+import { agrees, compare, f32Ulp, LSE_FLOOR } from './compare.js';
 
 describe('compare', () => {
   it('counts exactly matching elements in the norm', () => {
@@ -20,6 +20,16 @@ describe('compare', () => {
     expect(agrees(compare(rounded, want, LSE_FLOOR))).toBe(true);
     expect(agrees(compare([1.2e-4 + 3e-5, -3e-5], want, LSE_FLOOR))).toBe(false); // past MAX_ABS_TOL
     expect(agrees(compare([5 + 1e-4, 7], [5, 7], LSE_FLOOR))).toBe(false); // relative 1.2e-5 of a large LSE
+  });
+
+  it('allows a few float32 ulps of the reference where one ulp exceeds the absolute tolerance', () => {
+    // A log-sum-exp at the lowest f32 plus log(33): float32 cannot hold it closer than an ulp (2e31).
+    const want = [-3.4028234663852886e38 + Math.log(33), 2];
+    const oneUlp = 2 ** (127 - 23);
+    expect(agrees(compare([want[0] + oneUlp, 2], want, LSE_FLOOR))).toBe(true);
+    expect(agrees(compare([want[0] + 5 * oneUlp, 2], want, LSE_FLOOR))).toBe(false);
+    expect(f32Ulp(1)).toBe(2 ** -23);
+    expect(f32Ulp(-3)).toBe(2 ** -22);
   });
 
   it('never passes NaN, a length mismatch, or a finite value where infinity was expected', () => {

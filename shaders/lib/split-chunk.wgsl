@@ -58,7 +58,8 @@ fn softmax_step(st: ptr<function, RowSoftmax>, dots: vec4<f32>, jj: vec4<u32>, c
   var s = dots * params.scale;
   if (MASK_KIND != 0u) {
     let jc = min(jj, vec4<u32>(params.k_len - 1u));
-    s += vec4<f32>(mask_bias(c.b, c.h, c.i, jc.x), mask_bias(c.b, c.h, c.i, jc.y), mask_bias(c.b, c.h, c.i, jc.z), mask_bias(c.b, c.h, c.i, jc.w));
+    s = vec4<f32>(with_mask(s.x, c.b, c.h, c.i, jc.x), with_mask(s.y, c.b, c.h, c.i, jc.y),
+                  with_mask(s.z, c.b, c.h, c.i, jc.z), with_mask(s.w, c.b, c.h, c.i, jc.w));
   }
   s = select(vec4<f32>(HIDDEN), s, jj < vec4<u32>(c.end)); // past the chunk or the causal limit
   let sum = s.x + s.y + s.z + s.w; // NaN iff a score is NaN
