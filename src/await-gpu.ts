@@ -102,10 +102,12 @@ function release(s: State): void {
  * `await awaitGpu(device.queue.onSubmittedWorkDone())`. Without `setImmediate` (browsers) it
  * returns `promise` as is.
  */
-export function awaitGpu<T>(promise: Promise<T>): Promise<T> {
-  if (!isNode()) return promise;
+export function awaitGpu<T>(promise: Promise<T> | PromiseLike<T>): Promise<T> {
+  // A thenable or a plain value is adopted first (a native promise is returned as it is).
+  const p = Promise.resolve(promise);
+  if (!isNode()) return p;
   const s = state();
   s.lastWaitStart = performance.now();
   if (s.pending++ === 0) install(s);
-  return promise.finally(() => release(s));
+  return p.finally(() => release(s));
 }

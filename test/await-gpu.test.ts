@@ -27,6 +27,13 @@ describe('awaitGpu', () => {
     expect(scope.setImmediate).toBe(before);
   });
 
+  it('adopts a thenable or a plain value, and still puts setImmediate back', async () => {
+    const before = scope.setImmediate;
+    expect(await awaitGpu(42 as never)).toBe(42);
+    expect(await awaitGpu({ then: (r: (v: number) => void) => r(7) } as PromiseLike<number>)).toBe(7);
+    expect(scope.setImmediate).toBe(before);
+  });
+
   it('keeps what hangs off setImmediate (util.promisify) and never touches ordinary callbacks', async () => {
     const { promisify } = await import('node:util');
     let resolve!: () => void;
