@@ -30,10 +30,12 @@ import type {
   Tensor,
   TileMeasurement,
 } from './types.js';
-import { PREPARE_OPTIONS, prepareWants, resolveEncodeProblem, resolveProblem, type Problem } from './validate.js';
+import { PREPARE_OPTIONS, prepareWants, resolveEncodeProblem, resolveProblem, type CpuProblem, type Problem } from './validate.js';
 
 /** What the kernels write as the log-sum-exp of a row with nothing to attend to. */
 const LOWEST_F32 = -3.4028234663852886e38;
+const CREATE_OPTIONS = ['device', 'powerPreference', 'fusedTile', 'debug'];
+const BUFFER_NAMES: readonly (keyof AttentionBuffers)[] = ['q', 'k', 'v', 'output', 'mask', 'weights', 'logSumExp'];
 
 /** Everything that belongs to one device; replaced when an owned device is lost. */
 interface DeviceState {
@@ -292,6 +294,17 @@ class Context implements AttentionContext {
     if (!buffers || typeof buffers !== 'object') {
       throw new AttentionInputError(`buffers must be { q, k, v, output, mask?, weights?, logSumExp? }, got ${String(buffers)}`);
     }
+    for (const key of Object.keys(buffers)) {
+      if (!BUFFER_NAMES.includes(key as keyof AttentionBuffers)) {
+        throw new AttentionInputError(`buffers.${key} is not a buffer this call takes; known buffers are ${BUFFER_NAMES.join(', ')}`);
+      }
+    }
+    if (buffers.weights && buffers.logSumExp) {
+      throw new AttentionInputError(
+        'buffers.weights and buffers.logSumExp were both given, but no path writes both (weights come from the staged ' +
+          'path, the log-sum-exp from the fused and split-keys paths); record two calls',
+      );
+    }
     const want = { weights: !!buffers.weights, logSumExp: !!buffers.logSumExp };
     choosePath(p, want);
     const s = p.shape;
@@ -324,6 +337,15 @@ class Context implements AttentionContext {
         );
       }
     }
+    // A buffer the kernels write may not be bound a second time in the same dispatch.
+    for (const written of ['output', 'weights', 'logSumExp'] as const) {
+      const other = need.find(([name]) => name !== written && buffers[name] === buffers[written]);
+      if (buffers[written] && other) {
+        throw new AttentionInputError(
+          `buffers.${written} is the same GPUBuffer as buffers.${other[0]}; the kernels write ${written}, so give it a buffer of its own`,
+        );
+      }
+    }
     if (!encoder || typeof (encoder as { beginComputePass?: unknown }).beginComputePass !== 'function') {
       throw new AttentionInputError(`encoder must be a GPUCommandEncoder, got ${String(encoder)}`);
     }
@@ -348,7 +370,11 @@ class Context implements AttentionContext {
     this.#checkDestroyed();
     const p = resolveProblem(q, k, v, options);
     choosePath(p, want);
-    const state = await this.#live();
+    // The inputs are read as the call is made: with a live device they are uploaded before
+    // anything is awaited (writeBuffer copies); a device that must be replaced first gets copies.
+    const replacing = !!this.#state.lostError;
+    const data = replacing ? copyInputs(p.data) : p.data;
+    const state = replacing ? await this.#live() : this.#state;
     // Every limit is checked before the first buffer is made: a DeviceLimitError leaves no trace.
     preflight(state.device, p, want, this.#fusedTile, this.#tuner.software);
     const { device, pool } = state;
@@ -359,13 +385,15 @@ class Context implements AttentionContext {
       taken.push(b);
       return b;
     };
-    const upload = (data: ArrayBufferView, label: string) => {
-      const bytes = Math.ceil(data.byteLength / 4) * 4;
+    const upload = (view: ArrayBufferView, label: string) => {
+      const bytes = Math.ceil(view.byteLength / 4) * 4;
       const b = take(bytes, BufferUsage.STORAGE | BufferUsage.COPY_DST, label);
-      if (bytes === data.byteLength) device.queue.writeBuffer(b, 0, data as ArrayBufferView<ArrayBuffer>);
+      // Dawn's Node binding crashes the process on a view of shared memory: such data goes through a copy.
+      const shared = typeof SharedArrayBuffer !== 'undefined' && view.buffer instanceof SharedArrayBuffer;
+      if (bytes === view.byteLength && !shared) device.queue.writeBuffer(b, 0, view as ArrayBufferView<ArrayBuffer>);
       else {
         const padded = new Uint8Array(bytes);
-        padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        padded.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
         device.queue.writeBuffer(b, 0, padded);
       }
       return b;
@@ -378,12 +406,12 @@ class Context implements AttentionContext {
     const staging: GPUBuffer[] = [];
     try {
       const buffers: ProblemBuffers = {
-        q: upload(q.data, 'webgpu-attention q'),
-        k: upload(k.data, 'webgpu-attention k'),
-        v: upload(v.data, 'webgpu-attention v'),
+        q: upload(data.q, 'webgpu-attention q'),
+        k: upload(data.k, 'webgpu-attention k'),
+        v: upload(data.v, 'webgpu-attention v'),
         output: undefined as unknown as GPUBuffer,
       };
-      if (options?.mask) buffers.mask = upload(options.mask.data, 'webgpu-attention mask');
+      if (data.mask) buffers.mask = upload(data.mask, 'webgpu-attention mask');
       const outBuffers = outputs.map(([name, n]) => {
         const b = take(n * 4, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, `webgpu-attention ${name}`);
         if (this.#debug.poisonOutputs) device.queue.writeBuffer(b, 0, new Float32Array(n).fill(NaN));
@@ -480,6 +508,8 @@ class Context implements AttentionContext {
     const want = prepareWants(options);
     const path = choosePath(p, want);
     const state = await this.#live();
+    // A shape the device cannot hold fails here, before the tile measurement or any compile.
+    preflight(state.device, p, want, this.#fusedTile, this.#tuner.software);
     let measured: TileName = 'compact';
     const s = p.shape;
     if (this.#fusedTile === 'auto' && path === 'fused' && autoMayRetile(s, this.#tuner.software)) {
@@ -593,6 +623,10 @@ class Context implements AttentionContext {
   }
 }
 
+function copyInputs(d: CpuProblem['data']): CpuProblem['data'] {
+  return { q: d.q.slice(), k: d.k.slice(), v: d.v.slice(), ...(d.mask ? { mask: d.mask.slice() } : {}) };
+}
+
 /**
  * Creates an attention context. Without `device`, asks navigator.gpu (browser) or the optional
  * `webgpu` package (Node) for one, which the context owns; a device passed in is borrowed.
@@ -600,6 +634,26 @@ class Context implements AttentionContext {
 export async function createAttention(
   options: CreateAttentionOptions & { debug?: ContextDebugOptions } = {},
 ): Promise<AttentionContext> {
+  if (options === null || typeof options !== 'object') {
+    throw new AttentionInputError(`createAttention's options must be an object, got ${String(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!CREATE_OPTIONS.includes(key)) {
+      throw new AttentionInputError(
+        `createAttention's options.${key} is not an option; known options are ${CREATE_OPTIONS.filter((o) => o !== 'debug').join(', ')}`,
+      );
+    }
+  }
+  const pref = options.powerPreference;
+  if (pref !== undefined && pref !== 'low-power' && pref !== 'high-performance') {
+    throw new AttentionInputError(
+      `options.powerPreference is ${JSON.stringify(pref)}; expected 'low-power', 'high-performance' or nothing`,
+    );
+  }
+  const dev = options.device as Partial<GPUDevice> | undefined;
+  if (dev !== undefined && (!dev || typeof dev.createBuffer !== 'function' || !dev.queue)) {
+    throw new AttentionInputError(`options.device must be a GPUDevice (from adapter.requestDevice()), got ${String(dev)}`);
+  }
   if (options.fusedTile !== undefined && !TILE_CHOICES.includes(options.fusedTile)) {
     throw new AttentionInputError(
       `options.fusedTile must be one of ${TILE_CHOICES.map((t) => `'${t}'`).join(', ')}, got ${JSON.stringify(options.fusedTile)}`,

@@ -20,7 +20,7 @@ export function attentionReferenceFull(
   rows?: readonly number[],
 ): ReferenceResult {
   const p = resolveProblem(q, k, v, options);
-  return computeReference(p, q.data, k.data, v.data, options?.mask?.data, rows);
+  return computeReference(p, p.data.q, p.data.k, p.data.v, p.data.mask, rows);
 }
 
 /** softmax(q kᵀ · scale + mask) v on the CPU, float64 sums; output has q's rank. */

@@ -46,6 +46,11 @@ export interface Problem {
   logSumExpShape: number[];
 }
 
+/** A validated call on CPU tensors, with the arrays that were checked (read once, used from here on). */
+export interface CpuProblem extends Problem {
+  data: { q: Float32Array; k: Float32Array; v: Float32Array; mask?: Uint8Array | Float32Array };
+}
+
 const KERNELS: readonly KernelChoice[] = ['auto', 'staged', 'fused', 'split-keys'];
 const KNOWN_OPTIONS = new Set(['scale', 'kernel', 'causal', 'mask']);
 
@@ -71,22 +76,25 @@ function checkDims(name: string, shape: unknown): number[] {
   return dims as number[];
 }
 
-function checkTensor(name: string, t: Tensor | undefined): number[] {
+// Each property is read once: a getter, or a caller changing the tensor later, cannot hand the
+// kernels an array other than the one checked here.
+function checkTensor(name: string, t: Tensor | undefined): { dims: number[]; data: Float32Array } {
   if (!t || typeof t !== 'object') {
     throw new AttentionInputError(`${name} is missing: expected { data: Float32Array, shape: number[] }, got ${String(t)}`);
   }
   const dims = checkDims(name, t.shape);
-  if (!(t.data instanceof Float32Array)) {
-    const got = t.data === undefined ? 'undefined' : (t.data as object).constructor?.name ?? typeof t.data;
+  const data: unknown = t.data;
+  if (!(data instanceof Float32Array)) {
+    const got = data === undefined ? 'undefined' : (data as object).constructor?.name ?? typeof data;
     throw new AttentionInputError(`${name}.data must be a Float32Array, got ${got}`);
   }
   const n = dims.reduce((a, b) => a * b, 1);
-  if (t.data.length !== n) {
+  if (data.length !== n) {
     throw new AttentionInputError(
-      `${name}.data has ${t.data.length} elements but ${name}.shape ${fmt(dims)} needs ${n}`,
+      `${name}.data has ${data.length} elements but ${name}.shape ${fmt(dims)} needs ${n}`,
     );
   }
-  return dims;
+  return { dims, data };
 }
 
 /** [L, E] → [1, 1, L, E]; [H, L, E] → [1, H, L, E]. */
@@ -121,11 +129,17 @@ function resolveCommon(
       );
     }
   }
-  const scale = o.scale ?? 1 / Math.sqrt(headDim);
+  // null is not "unset" (as for causal and mask): it is rejected.
+  const scale = o.scale === undefined ? 1 / Math.sqrt(headDim) : o.scale;
   if (typeof scale !== 'number' || !Number.isFinite(scale)) {
     throw new AttentionInputError(`options.scale is ${String(o.scale)}; expected a finite number`);
   }
-  const kernel = o.kernel ?? 'auto';
+  if (!Number.isFinite(Math.fround(scale))) {
+    throw new AttentionInputError(
+      `options.scale is ${scale}, past the float32 range the kernels compute in; expected a magnitude below 3.4e38`,
+    );
+  }
+  const kernel = o.kernel === undefined ? 'auto' : o.kernel;
   if (!KERNELS.includes(kernel)) {
     throw new AttentionInputError(
       `options.kernel is ${JSON.stringify(kernel)}; expected one of ${KERNELS.map((k) => `'${k}'`).join(', ')}`,
@@ -167,21 +181,25 @@ function resolveMaskShape(
   };
 }
 
-function resolveCpuMask(mask: AttentionMask | undefined, shape: AttentionShape): ResolvedMask | null {
-  if (mask === undefined) return null;
+function resolveCpuMask(
+  mask: AttentionMask | undefined,
+  shape: AttentionShape,
+): { mask: ResolvedMask | null; data?: Uint8Array | Float32Array } {
+  if (mask === undefined) return { mask: null };
   if (!mask || typeof mask !== 'object') {
     throw new AttentionInputError(`options.mask must be { data, shape }, got ${String(mask)}`);
   }
+  const data: unknown = mask.data;
   let kind: MaskKind;
-  if (mask.data instanceof Uint8Array) kind = MaskKind.Boolean;
-  else if (mask.data instanceof Float32Array) kind = MaskKind.Additive;
+  if (data instanceof Uint8Array) kind = MaskKind.Boolean;
+  else if (data instanceof Float32Array) kind = MaskKind.Additive;
   else {
-    const got = (mask.data as object | undefined)?.constructor?.name ?? String(mask.data);
+    const got = (data as object | undefined)?.constructor?.name ?? String(data);
     throw new AttentionInputError(
       `options.mask.data must be a Uint8Array (boolean, nonzero = attend) or a Float32Array (additive), got ${got}`,
     );
   }
-  return resolveMaskShape(kind, mask.shape, shape, mask.data.length);
+  return { mask: resolveMaskShape(kind, mask.shape, shape, data.length), data };
 }
 
 /** Checks the sizes shared by the CPU and GPU-resident entry points. */
@@ -206,10 +224,10 @@ export function checkShape(shape: AttentionShape): void {
 }
 
 /** Validates CPU tensors and options; the single source of truth for what a valid call is. */
-export function resolveProblem(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Problem {
-  const qd = checkTensor('q', q);
-  const kd = checkTensor('k', k);
-  const vd = checkTensor('v', v);
+export function resolveProblem(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): CpuProblem {
+  const { dims: qd, data: qData } = checkTensor('q', q);
+  const { dims: kd, data: kData } = checkTensor('k', k);
+  const { dims: vd, data: vData } = checkTensor('v', v);
   if (kd.length !== vd.length) {
     throw new AttentionInputError(`k.shape ${fmt(kd)} and v.shape ${fmt(vd)} have different ranks`);
   }
@@ -243,12 +261,13 @@ export function resolveProblem(q: Tensor, k: Tensor, v: Tensor, options?: Attent
     batch: B, heads: H, kvHeads: Hk, queryLength: Lq, keyLength: Lk, headDim: E, valueDim: Ev,
   };
   const common = resolveCommon(options, E);
-  const mask = resolveCpuMask(options?.mask, shape);
+  const { mask, data: maskData } = resolveCpuMask(options?.mask, shape);
   const lead = qd.slice(0, -1);
   return {
     shape,
     ...common,
     mask,
+    data: { q: qData, k: kData, v: vData, ...(maskData ? { mask: maskData } : {}) },
     outputShape: [...lead, Ev],
     weightsShape: [...lead, Lk],
     logSumExpShape: lead,

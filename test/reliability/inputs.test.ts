@@ -55,6 +55,9 @@ const badCalls: [string, () => Args, RegExp][] = [
   ['scale NaN', () => [z(2, 2), z(2, 2), z(2, 2), { scale: NaN }], /options\.scale is NaN; expected a finite number/],
   ['scale Infinity', () => [z(2, 2), z(2, 2), z(2, 2), { scale: Infinity }], /options\.scale is Infinity/],
   ['scale a string', () => [z(2, 2), z(2, 2), z(2, 2), { scale: '0.5' as never }], /options\.scale is 0\.5; expected a finite number/],
+  ['scale past float32', () => [z(2, 2), z(2, 2), z(2, 2), { scale: 1e39 }], /options\.scale is 1e\+39, past the float32 range the kernels compute in/],
+  ['scale null', () => [z(2, 2), z(2, 2), z(2, 2), { scale: null as never }], /options\.scale is null; expected a finite number/],
+  ['kernel null', () => [z(2, 2), z(2, 2), z(2, 2), { kernel: null as never }], /options\.kernel is null; expected one of/],
   ['options not an object', () => [z(2, 2), z(2, 2), z(2, 2), 3 as never], /options must be an object, got 3/],
   ['mask wrong shape', () => [z(1, 2, 3, 4), z(1, 2, 5, 4), z(1, 2, 5, 4), mask(new Uint8Array(12), [3, 4])], /options\.mask\.shape \[3,4\] does not fit B=1, H=2, Lq=3, Lk=5/],
   ['mask wrong length', () => [z(3, 4), z(5, 4), z(5, 4), mask(new Uint8Array(14), [3, 5])], /options\.mask\.data has 14 elements but options\.mask\.shape \[3,5\] needs 15/],
@@ -150,6 +153,52 @@ describe(`context API: bad input → AttentionInputError before any GPU work (se
     await expectGoodCall();
   });
 
+  it("createAttention's own options: not an object, a typo, a bad powerPreference or device → AttentionInputError", async () => {
+    const before = counters.work();
+    await expect(createAttention(null as never)).rejects.toThrow(/createAttention's options must be an object, got null/);
+    await expect(createAttention(poisoned({ device, fusedtile: 'wide' } as never))).rejects.toThrow(
+      /options\.fusedtile is not an option; known options are device, powerPreference, fusedTile$/,
+    );
+    await expect(createAttention({ powerPreference: 'fast' as never })).rejects.toThrow(
+      /options\.powerPreference is "fast"; expected 'low-power', 'high-performance' or nothing/,
+    );
+    await expect(createAttention({ device: {} as never })).rejects.toThrow(/options\.device must be a GPUDevice/);
+    await expect(createAttention({ device: null as never })).rejects.toThrow(AttentionInputError);
+    expect(counters.work() - before).toBe(0);
+    await expectGoodCall();
+  });
+
+  it('reads the inputs as the call is made: changing or replacing them afterwards changes nothing', async () => {
+    const c = makeInputs({ name: 'late', B: 1, H: 2, Lq: 7, Lk: 11, E: 8, mask: { kind: 'boolean', broadcast: '2d', density: 0.6 } }, seed + 1);
+    const expected = attentionReference(c.q, c.k, c.v, c.options).data;
+    const copy = (t: Tensor): Tensor => ({ data: t.data.slice(), shape: [...t.shape] });
+    const [q, k, v] = [copy(c.q), copy(c.k), copy(c.v)];
+    const options = { mask: { data: (c.options.mask!.data as Uint8Array).slice(), shape: [...c.options.mask!.shape] } };
+    const pending = ctx.attention(q, k, v, options);
+    q.data.fill(0); // the same arrays changed...
+    options.mask.data.fill(0);
+    v.data = new Float32Array(3); // ...or others put in their place
+    k.shape = [1];
+    options.mask = { data: new Uint8Array(1), shape: [1, 1] };
+    const a = compare((await pending).data, expected);
+    expect(agrees(a), `inputs changed after the call, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+  });
+
+  it('tensors and masks on shared memory (SharedArrayBuffer) are read like any others', async () => {
+    const c = makeInputs({ name: 'shared', B: 1, H: 2, Lq: 6, Lk: 9, E: 8, mask: { kind: 'boolean', broadcast: '2d', density: 0.6 } }, seed + 2);
+    const shared = <T extends Float32Array | Uint8Array>(a: T): T => {
+      const out = new (a.constructor as new (b: SharedArrayBuffer) => T)(new SharedArrayBuffer(a.byteLength));
+      out.set(a);
+      return out;
+    };
+    const q = { data: shared(c.q.data), shape: c.q.shape };
+    const k = { data: shared(c.k.data), shape: c.k.shape };
+    const v = { data: shared(c.v.data), shape: c.v.shape };
+    const options = { mask: { data: shared(c.options.mask!.data as Uint8Array), shape: c.options.mask!.shape } };
+    const a = compare((await ctx.attention(q, k, v, options)).data, attentionReference(c.q, c.k, c.v, c.options).data);
+    expect(agrees(a), `shared memory, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+  });
+
   it('a rejected call is a rejected promise, never a synchronous throw', () => {
     let p: Promise<unknown> | undefined;
     expect(() => (p = ctx.attention(z(4), z(4), z(4)))).not.toThrow();
@@ -225,6 +274,10 @@ describe(`encode(): bad buffers, shapes and options → AttentionInputError, not
     ['shape missing', () => [bufs, undefined as never], /shape is missing/],
     ['unknown option', () => [bufs, shape, { causl: true } as never], /options\.causl is not an option/],
     ['weights on the fused kernel', () => [{ ...bufs, weights: make(1872) }, shape, { kernel: 'fused' }], /'fused' never stores the weights/],
+    ['weights and logSumExp both', () => [{ ...bufs, weights: make(1872), logSumExp: make(144) }, shape], /buffers\.weights and buffers\.logSumExp were both given, but no path writes both/],
+    ['an unknown buffer (a typo)', () => [{ ...bufs, weight: make(1872) } as never, shape], /buffers\.weight is not a buffer this call takes; known buffers are q, k, v, output, mask, weights, logSumExp/],
+    ['output is q', () => [{ ...bufs, output: bufs.q }, shape], /buffers\.output is the same GPUBuffer as buffers\.q; the kernels write output/],
+    ['logSumExp is output', () => [{ ...bufs, logSumExp: bufs.output }, shape], /buffers\.output is the same GPUBuffer as buffers\.logSumExp/],
   ];
 
   it.each(badEncodes)('%s → AttentionInputError, nothing recorded, then a good encode works', async (_name, args, message) => {

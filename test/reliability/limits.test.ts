@@ -62,6 +62,22 @@ describe(`device limits (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     expect(counters.work() - before).toBe(0);
   });
 
+  it("prepare() of a shape over the limits → DeviceLimitError before the tile measurement or any compile", async () => {
+    const auto = await createAttention(poisoned({ device, fusedTile: 'auto' }));
+    try {
+      const shape = { batch: 1, heads: 8, kvHeads: 8, queryLength: 2 ** 23, keyLength: 16, headDim: 12, valueDim: 12 };
+      const [work, pipelines] = [counters.work(), counters.createComputePipeline + counters.createComputePipelineAsync];
+      const err = await auto.prepare(shape).catch((e) => e);
+      expect(err).toBeInstanceOf(DeviceLimitError);
+      expect(err.message).toMatch(/^q needs 3221225472 bytes/);
+      expect(auto.tileMeasurements()).toEqual([]);
+      expect(counters.work() - work).toBe(0);
+      expect(counters.createComputePipeline + counters.createComputePipelineAsync - pipelines).toBe(0);
+    } finally {
+      auto.destroy();
+    }
+  });
+
   it('a tensor over maxStorageBufferBindingSize → DeviceLimitError naming it, before any GPU work', async () => {
     const L = 128 * MiB / 4 + 1; // one float past the binding limit, E = 1
     const q: Tensor = { data: new Float32Array(L), shape: [L, 1] };
@@ -76,15 +92,17 @@ describe(`device limits (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
   it('encode(): a request over the limits throws DeviceLimitError and records nothing', () => {
     const small = bufferWith(device, new Float32Array(4));
     const big = device.createBuffer({ size: 4 * 6000 * 4, usage: GPUBufferUsageFlags.STORAGE });
+    const out = device.createBuffer({ size: 4 * 6000 * 4, usage: GPUBufferUsageFlags.STORAGE }); // written: its own buffer
     const encoder = device.createCommandEncoder();
     const before = counters.work();
     const shape = { batch: 1, heads: 1, kvHeads: 1, queryLength: 6000, keyLength: 6000, headDim: 1, valueDim: 1 };
-    expect(() => ctx.encode(encoder, { q: big, k: big, v: big, output: big }, shape, { kernel: 'staged' }))
+    expect(() => ctx.encode(encoder, { q: big, k: big, v: big, output: out }, shape, { kernel: 'staged' }))
       .toThrow(DeviceLimitError);
     expect(counters.work() - before).toBe(0);
     encoder.finish(); // an empty, valid command buffer: nothing half-recorded in it
     small.destroy();
     big.destroy();
+    out.destroy();
     expect(errors).toEqual([]);
   });
 
