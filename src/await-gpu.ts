@@ -102,7 +102,7 @@ function release(s: State): void {
  * `await awaitGpu(device.queue.onSubmittedWorkDone())`. Without `setImmediate` (browsers) it
  * returns `promise` as is.
  */
-export function awaitGpu<T>(promise: Promise<T> | PromiseLike<T>): Promise<T> {
+export function awaitGpu<T>(promise: T | PromiseLike<T>): Promise<T> {
   // A thenable or a plain value is adopted first (a native promise is returned as it is).
   const p = Promise.resolve(promise);
   if (!isNode()) return p;

@@ -372,7 +372,7 @@ class Context implements AttentionContext {
     choosePath(p, want);
     // The inputs are read as the call is made: with a live device they are uploaded before
     // anything is awaited (writeBuffer copies); a device that must be replaced first gets copies.
-    const replacing = !!this.#state.lostError;
+    const replacing = this.#owned && !!this.#state.lostError; // a borrowed device's loss just rejects
     const data = replacing ? copyInputs(p.data) : p.data;
     const state = replacing ? await this.#live() : this.#state;
     // Every limit is checked before the first buffer is made: a DeviceLimitError leaves no trace.
@@ -388,8 +388,9 @@ class Context implements AttentionContext {
     const upload = (view: ArrayBufferView, label: string) => {
       const bytes = Math.ceil(view.byteLength / 4) * 4;
       const b = take(bytes, BufferUsage.STORAGE | BufferUsage.COPY_DST, label);
-      // Dawn's Node binding crashes the process on a view of shared memory: such data goes through a copy.
-      const shared = typeof SharedArrayBuffer !== 'undefined' && view.buffer instanceof SharedArrayBuffer;
+      // Dawn's Node binding crashes the process on a view of shared memory: such data goes through a
+      // copy. Tested by tag, not instanceof, so a SharedArrayBuffer from another realm counts too.
+      const shared = Object.prototype.toString.call(view.buffer) === '[object SharedArrayBuffer]';
       if (bytes === view.byteLength && !shared) device.queue.writeBuffer(b, 0, view as ArrayBufferView<ArrayBuffer>);
       else {
         const padded = new Uint8Array(bytes);

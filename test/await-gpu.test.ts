@@ -29,7 +29,7 @@ describe('awaitGpu', () => {
 
   it('adopts a thenable or a plain value, and still puts setImmediate back', async () => {
     const before = scope.setImmediate;
-    expect(await awaitGpu(42 as never)).toBe(42);
+    expect(await awaitGpu(42)).toBe(42);
     expect(await awaitGpu({ then: (r: (v: number) => void) => r(7) } as PromiseLike<number>)).toBe(7);
     expect(scope.setImmediate).toBe(before);
   });

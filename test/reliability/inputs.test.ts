@@ -1,6 +1,7 @@
 // Bad input to the context API (attention, attentionWithWeights, attentionWithLogSumExp, encode)
 // → AttentionInputError naming the argument and the values, before any GPU work (the device's
 // entry points are counted), and the context stays usable: each bad call is followed by a good one.
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AttentionInputError,
@@ -184,14 +185,17 @@ describe(`context API: bad input → AttentionInputError before any GPU work (se
     expect(agrees(a), `inputs changed after the call, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
   });
 
-  it('tensors and masks on shared memory (SharedArrayBuffer) are read like any others', async () => {
+  it('tensors and masks on shared memory (SharedArrayBuffer, also from another realm) are read like any others', async () => {
     const c = makeInputs({ name: 'shared', B: 1, H: 2, Lq: 6, Lk: 9, E: 8, mask: { kind: 'boolean', broadcast: '2d', density: 0.6 } }, seed + 2);
     const shared = <T extends Float32Array | Uint8Array>(a: T): T => {
       const out = new (a.constructor as new (b: SharedArrayBuffer) => T)(new SharedArrayBuffer(a.byteLength));
       out.set(a);
       return out;
     };
-    const q = { data: shared(c.q.data), shape: c.q.shape };
+    // q on shared memory made in another realm (a vm context), where instanceof SharedArrayBuffer is false.
+    const foreign = new Float32Array(runInNewContext(`new SharedArrayBuffer(${c.q.data.byteLength})`) as SharedArrayBuffer);
+    foreign.set(c.q.data);
+    const q = { data: foreign, shape: c.q.shape };
     const k = { data: shared(c.k.data), shape: c.k.shape };
     const v = { data: shared(c.v.data), shape: c.v.shape };
     const options = { mask: { data: shared(c.options.mask!.data as Uint8Array), shape: c.options.mask!.shape } };

@@ -158,6 +158,29 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
     });
   });
 
+  // A boolean mask hides a key whatever its score: a NaN or Inf score there (NaN or Inf in k) is
+  // left out as in the reference, not added to the row as NaN + -inf would be.
+  it.each(KERNELS)('on %s, NaN and Inf in k at keys a boolean mask hides stay out; a dead row stays 0', async (_, kernel, fx) => {
+    const rnd = mulberry32(seed + 6);
+    const t = (L: number, w: number) => ({ data: Float32Array.from({ length: B * H * L * w }, () => rnd() * 2 - 1), shape: [B, H, L, w] });
+    const q = t(Lq, E);
+    const k = t(Lk, E);
+    const v = t(Lk, Ev);
+    for (let h = 0; h < H; h++) {
+      k.data[(h * Lk + 100) * E + 1] = NaN;
+      k.data[(h * Lk + 201) * E] = Infinity;
+    }
+    // Keys 100 and 201 hidden from every row; row 1 sees nothing.
+    const mask = Uint8Array.from({ length: Lq * Lk }, (_, x) => (x % Lk === 100 || x % Lk === 201 || Math.floor(x / Lk) === 1 ? 0 : 1));
+    const options: AttentionOptions = { kernel, mask: { data: mask, shape: [Lq, Lk] } };
+    const ref = attentionReferenceFull(q, k, v, options).output.data;
+    expect(ref.every(Number.isFinite)).toBe(true);
+    const out = await fx.current.ctx.attention(q, k, v, options);
+    const a = compare(out.data, ref);
+    expect(agrees(a), `${kernel}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+    for (let h = 0; h < H; h++) expect(Array.from(out.data.subarray((h * Lq + 1) * Ev, (h * Lq + 2) * Ev))).toEqual([0, 0, 0, 0]);
+  });
+
   // The workgroup tile reads no key past a row's causal limit and skips keys of weight 0, so an
   // Inf or NaN in a value row that a row gives weight 0 stays out of it, as in the reference. (The
   // register tiles share k and v loads across rows and may give such a row 0 · Inf = NaN: README.)
