@@ -1,4 +1,6 @@
-// Public entry point: re-exports only.
+// Public entry point: re-exports only. The reference below stays in dist/index.d.ts, so the WebGPU
+// types the public API names (GPUDevice, GPUBuffer, ...) resolve in a consumer's TypeScript.
+/// <reference types="@webgpu/types" preserve="true" />
 export { createAttention, type ContextDebugOptions } from './context.js';
 export { awaitGpu } from './await-gpu.js';
 export { attentionReference, attentionReferenceFull, type ReferenceResult } from './reference.js';
