@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import type { Browser, Page } from '@playwright/test';
 import type { ViteDevServer } from 'vite';
 import type { BenchResults, BenchShape, RepeatPolicy, SuiteConfig } from './suite';
@@ -39,17 +39,47 @@ export interface CliOptions {
   lib: string;
 }
 
-export function parseCli(name: string, withPeers: boolean): CliOptions {
+const KERNEL_NAMES = ['auto', 'fused', 'staged', 'split-keys'];
+const PEER_NAMES = ['tfjs', 'ort'];
+
+// Option parsers: a bad value stops the run with commander's message instead of being run as NaN.
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1.');
+  return n;
+}
+function positive(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0.');
+  return n;
+}
+function nonNegative(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number >= 0.');
+  return n;
+}
+function listOf(known: string[], allowEmpty: boolean) {
+  return (v: string): string => {
+    const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+    const unknown = items.filter((x) => !known.includes(x));
+    if (unknown.length > 0) throw new InvalidArgumentError(`unknown: ${unknown.join(', ')}; expected some of ${known.join(', ')}.`);
+    if (!allowEmpty && items.length === 0) throw new InvalidArgumentError(`expected some of ${known.join(', ')}.`);
+    return items.join(',');
+  };
+}
+
+/** Parses the runner's command line (`argv` for tests: then errors throw instead of exiting). */
+export function parseCli(name: string, withPeers: boolean, argv?: string[]): CliOptions {
   const cmd = new Command(name)
     .description('webgpu-attention benchmark (see BENCHMARKS.md)')
     .option('--quick', 'few small shapes, short budgets (smoke check)', false)
     .option('--gpu', 'real GPU: adds L=S=4096 (auto-enabled when the adapter is not SwiftShader)', false)
     .option('--shapes <list>', 'comma-separated substrings of shape ids; !x drops ids containing x (e.g. "L1024,S65536" or "!L2048")')
-    .option('--kernels <list>', 'our kernels to time', 'auto,fused,staged,split-keys')
-    .option('--reps <n>', 'timed runs per measurement (median reported)', (v) => parseInt(v, 10))
-    .option('--budget <seconds>', 'time budget per measurement: it can cut --reps, never below 5', parseFloat)
-    .option('--timeout <seconds>', 'per step (prepare, verify, resident, end-to-end)', parseFloat, 300)
-    .option('--staged-max-gflop <n>', 'skip our staged path above this many GFLOP (default: 2.2 on software adapters)', parseFloat)
+    .option('--kernels <list>', 'our kernels to time', listOf(KERNEL_NAMES, false), KERNEL_NAMES.join(','))
+    .option('--reps <n>', 'timed runs per measurement (median reported)', positiveInt)
+    .option('--budget <seconds>', 'time budget per measurement: it can cut --reps, never below 5', positive)
+    .option('--timeout <seconds>', 'per step (prepare, verify, resident, end-to-end)', positive, 300)
+    .option('--staged-max-gflop <n>', 'skip our staged path above this many GFLOP (default: 2.2 on software adapters)', nonNegative)
     .option('--no-e2e', 'skip end-to-end timings')
     .option('--no-cpu-reference', 'skip timing the CPU reference')
     .option('--no-chart', 'skip the PNG chart')
@@ -57,12 +87,16 @@ export function parseCli(name: string, withPeers: boolean): CliOptions {
     .option('--out <name>', 'results file stem under bench/results/ (default: <runner>-<timestamp>)');
   if (withPeers) {
     cmd
-      .option('--peers <list>', 'peers to run: tfjs,ort (empty string for none)', 'tfjs,ort')
-      .option('--peer-max-gflop <n>', 'skip peers on shapes above this many GFLOP (default: 2.2 on software adapters, i.e. L=S <= 1024 at H8 E64; no limit on a real GPU)', parseFloat)
+      .option('--peers <list>', 'peers to run: tfjs,ort (empty string for none)', listOf(PEER_NAMES, true), PEER_NAMES.join(','))
+      .option('--peer-max-gflop <n>', 'skip peers on shapes above this many GFLOP (default: 2.2 on software adapters, i.e. L=S <= 1024 at H8 E64; no limit on a real GPU)', nonNegative)
       .option('--headed', 'show the browser window', false);
   }
-  cmd.parse();
+  if (argv) cmd.exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+  cmd.parse(argv ?? process.argv, argv ? { from: 'user' } : undefined);
   const o = cmd.opts();
+  if (o.shapes !== undefined && buildShapes({ quick: o.quick, gpu: true, filter: o.shapes }).length === 0) {
+    cmd.error(`error: --shapes '${o.shapes}' selects no shape (ids look like ${buildShapes({ quick: o.quick })[0].id})`);
+  }
   return {
     quick: o.quick,
     gpu: o.gpu,

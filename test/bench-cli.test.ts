@@ -1,0 +1,32 @@
+// The benchmark runners' command line (bench/host.ts): bad values stop with a message naming the
+// option, instead of a run with NaN repetitions or no kernels.
+import { describe, expect, it } from 'vitest';
+import { parseCli } from '../bench/host.js';
+
+const parse = (...args: string[]) => parseCli('bench', true, args);
+
+describe('bench command line', () => {
+  it('takes good values', () => {
+    const o = parse('--reps', '7', '--budget', '2.5', '--kernels', 'fused, split-keys', '--peers', '', '--shapes', 'S65536', '--peer-max-gflop', '0');
+    expect(o.reps).toBe(7);
+    expect(o.budget).toBe(2.5);
+    expect(o.kernels).toBe('fused,split-keys');
+    expect(o.peers).toBe('');
+    expect(o.peerMaxGflop).toBe(0);
+    expect(parse().kernels).toBe('auto,fused,staged,split-keys');
+  });
+
+  it.each([
+    [['--reps', '-3'], /--reps <n>.*'-3' is invalid/],
+    [['--reps', '2.5'], /--reps <n>.*whole number/],
+    [['--budget', '0'], /--budget <seconds>.*> 0/],
+    [['--timeout', 'abc'], /--timeout <seconds>.*'abc'/],
+    [['--staged-max-gflop', '-1'], /--staged-max-gflop <n>.*>= 0/],
+    [['--kernels', 'fused,bogus'], /--kernels <list>.*unknown: bogus/],
+    [['--kernels', ','], /--kernels <list>.*expected some of/],
+    [['--peers', 'tfjs,torch'], /--peers <list>.*unknown: torch/],
+    [['--shapes', 'zzz'], /--shapes 'zzz' selects no shape/],
+  ])('%j → an error naming the option', (args, message) => {
+    expect(() => parse(...args)).toThrow(message);
+  });
+});
