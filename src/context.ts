@@ -1,5 +1,6 @@
 // The AttentionContext: owns (or borrows) a device, a buffer pool and two dummy bindings.
 // attention() and friends are a thin upload → encode → submit → read layer over encode().
+import { afterSubmit } from './after-submit.js';
 import { awaitGpu } from './await-gpu.js';
 import { BindGroupCache } from './bind-group-cache.js';
 import { BufferPool } from './buffer-pool.js';
@@ -357,13 +358,8 @@ class Context implements AttentionContext {
       releaseAll(state.pool, reserved); // nothing was submitted with them
       throw e;
     }
-    // Scratch stays reserved until the work the caller submits (normally in this same task) is done.
-    setTimeout(() => {
-      awaitGpu(state.device.queue.onSubmittedWorkDone()).then(
-        () => releaseAll(state.pool, reserved),
-        () => {},
-      );
-    }, 0);
+    // Scratch stays reserved until the caller has finished the encoder and its submitted work is done.
+    afterSubmit(encoder, state.device.queue, () => releaseAll(state.pool, reserved));
   }
 
   async #run(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions | undefined, want: Want) {

@@ -86,7 +86,9 @@ export interface AttentionContext {
   attentionWithLogSumExp(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Promise<AttentionResultWithLogSumExp>;
   /**
    * Records attention into the caller's encoder on the caller's buffers: no upload, no readback, no submit.
-   * Scratch buffers it needs stay reserved until the caller's submitted work is done.
+   * Scratch buffers it needs stay reserved until the caller has called `encoder.finish()` and the
+   * work submitted by the end of that task is done: submit the command buffer in the task that
+   * finishes it. The context must not be destroyed before that work is submitted.
    */
   encode(encoder: GPUCommandEncoder, buffers: AttentionBuffers, shape: AttentionShape, options?: EncodeOptions): void;
   /**

@@ -79,6 +79,43 @@ describe(`encode() on caller buffers (seed ${seed})`, () => {
     for (const b of [bufs.q, bufs.k, bufs.v, out1, out2, weights, mask]) b?.destroy();
   });
 
+  // encode()'s scratch (uniform blocks, split-keys partials) goes back to the pool only once the
+  // caller has finished the encoder and that work is done: recording across awaits, with other calls
+  // of the context in between, must not let them take and overwrite it before the late submit.
+  it.each(['fused', 'split-keys', 'staged'] as const)(
+    '%s: recorded across awaits with other calls in between, submitted late: both layers right',
+    async (kernel) => {
+      const device = fx.ctx.device;
+      const layer = (name: string, s: number) => makeInputs({ name, B: 1, H: 2, Lq: kernel === 'split-keys' ? 2 : 16, Lk: kernel === 'split-keys' ? 300 : 16, E: 8 }, s);
+      const one = layer('layer 1', seed + 11);
+      const two = layer('layer 2', seed + 12);
+      const shapeOf = (x: typeof one): AttentionShape => ({
+        batch: 1, heads: 2, kvHeads: 2, queryLength: x.q.shape[2], keyLength: x.k.shape[2], headDim: 8, valueDim: 8,
+      });
+      const bufsOf = (x: typeof one) => ({ q: upload(device, x.q.data), k: upload(device, x.k.data), v: upload(device, x.v.data) });
+      const [b1, b2] = [bufsOf(one), bufsOf(two)];
+      const floats = 2 * one.q.shape[2] * 8;
+      const [out1, out2] = [nanBuffer(device, floats), nanBuffer(device, floats)];
+      const encoder = device.createCommandEncoder();
+      fx.ctx.encode(encoder, { ...b1, output: out1 }, shapeOf(one), { kernel, causal: 'bottom-right' });
+      await new Promise((r) => setTimeout(r, 20)); // a task boundary: the next layer's inputs arrive
+      const other = makeInputs({ name: 'other', B: 1, H: 2, Lq: 5, Lk: 300, E: 8 }, seed + 13);
+      await fx.ctx.attention(other.q, other.k, other.v, { kernel, scale: 3 }); // takes pooled scratch
+      fx.ctx.encode(encoder, { ...b2, output: out2 }, shapeOf(two), { kernel });
+      await new Promise((r) => setTimeout(r, 20));
+      device.queue.submit([encoder.finish()]);
+      const checks = [
+        ['layer 1', await readBuffer(device, out1, floats), attentionReferenceFull(one.q, one.k, one.v, { causal: 'bottom-right' }).output.data],
+        ['layer 2', await readBuffer(device, out2, floats), attentionReferenceFull(two.q, two.k, two.v).output.data],
+      ] as const;
+      for (const [what, got, want] of checks) {
+        const a = compare(got, want);
+        expect(agrees(a), `${kernel} ${what}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+      }
+      for (const b of [b1.q, b1.k, b1.v, b2.q, b2.k, b2.v, out1, out2]) b.destroy();
+    },
+  );
+
   it('rejects buffers that are too small or lack STORAGE usage, naming the buffer', () => {
     const device = fx.ctx.device;
     const shape: AttentionShape = { batch: 1, heads: 2, kvHeads: 2, queryLength: 8, keyLength: 8, headDim: 4, valueDim: 4 };
