@@ -7,6 +7,18 @@ import { $, errorText, h, maxAbsDiff, median, ms, nextFrame, randomTensor, rng, 
 
 /** The heatmap needs all weights read back; above this many the playground skips it. */
 const MAX_WEIGHTS = 4 << 20;
+/**
+ * The page's own limits (each field's range alone allows B16 H32 4096×4096): the CPU reference
+ * keeps every weight (4 bytes per (query, key) pair, 64 MiB here) and runs on the page's thread
+ * at ~1-4 GFLOP/s, so a larger run would freeze the tab for minutes.
+ */
+const MAX_PAIRS = 16 << 20;
+const MAX_FLOPS = 4e9;
+
+/** A shape over the page's limits: reported in the status line, not as a console error. */
+class TooLarge extends Error {}
+
+const RESULTS = ['r-gpu', 'r-cpu', 'r-speedup', 'r-gflops', 'r-cpu-gflops', 'max-error', 'r-weights-error'];
 
 interface Params {
   B: number;
@@ -97,9 +109,22 @@ export async function run(): Promise<void> {
   const status = $('run-status');
   btn.disabled = true;
   status.dataset.state = 'running';
-  for (const id of ['r-gpu', 'r-cpu', 'r-speedup', 'r-gflops', 'r-cpu-gflops', 'max-error', 'r-weights-error']) setResult(id, '…');
+  for (const id of RESULTS) setResult(id, '…');
   try {
     const p = params();
+    const pairs = p.B * p.H * p.Lq * p.Lk;
+    if (pairs > MAX_PAIRS) {
+      throw new TooLarge(
+        `B·H·Lq·Lk is ${pairs.toLocaleString()}, above this page's ${MAX_PAIRS.toLocaleString()} ` +
+          '(the CPU reference keeps every weight): make the batch, heads or lengths smaller',
+      );
+    }
+    if (4 * pairs * p.E > MAX_FLOPS) {
+      throw new TooLarge(
+        `4·B·H·Lq·Lk·E is ${(4 * pairs * p.E / 1e9).toFixed(1)} GFLOP, above this page's ${MAX_FLOPS / 1e9} ` +
+          '(the CPU reference would hold the page for a long time): make the shape smaller',
+      );
+    }
     const rand = rng(1234);
     const q = randomTensor([p.B, p.H, p.Lq, p.E], rand);
     const k = randomTensor([p.B, p.H, p.Lk, p.E], rand);
@@ -169,26 +194,39 @@ export async function run(): Promise<void> {
 
     if (weights) {
       last = { weights, B: p.B, H: p.H, Lq: p.Lq, Lk: p.Lk };
+      showMap(true);
       ($('hm-batch') as HTMLInputElement).max = String(p.B - 1);
       ($('hm-head') as HTMLInputElement).max = String(p.H - 1);
       drawMap();
       $('heatmap-note').textContent = `weights from the ${weightsFrom}; colours scaled to this head's largest weight.`;
     } else {
       last = null;
+      showMap(false);
       $('heatmap-note').textContent = `B·H·Lq·Lk above ${MAX_WEIGHTS.toLocaleString()}: weights not read back, no heatmap.`;
     }
     status.textContent = `done: B${p.B} H${p.H} Lq${p.Lq} Lk${p.Lk} E${p.E}, ${(flops / 1e6).toFixed(1)} MFLOP`;
     status.dataset.state = 'done';
   } catch (e) {
-    if (!handleGpuError(e)) console.error(e);
-    status.textContent = `failed: ${errorText(e)}`;
+    if (!(e instanceof TooLarge) && !handleGpuError(e)) console.error(e);
+    status.textContent = `failed: ${e instanceof TooLarge ? e.message : errorText(e)}`;
     status.dataset.state = 'error';
+    // Nothing is still running: fields this run did not reach say so, and no map of an older run stays.
+    for (const id of RESULTS) if ($(id).textContent === '…') setResult(id, '–');
+    last = null;
+    showMap(false);
+    $('heatmap-note').textContent = 'no heatmap: the run failed.';
   } finally {
     // Tests wait for this counter to move: one more finished run (done or error).
     status.dataset.runs = String(++runs);
     btn.disabled = false;
     running = false;
   }
+}
+
+/** Shows or hides the playground's heatmap and its batch/head controls. */
+function showMap(on: boolean): void {
+  map.root.hidden = !on;
+  $('heatmap-controls').hidden = !on;
 }
 
 function drawMap(): void {

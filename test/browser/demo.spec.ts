@@ -57,6 +57,32 @@ test('Run agrees with the CPU reference (max error < 1e-5) on every kernel', asy
   expect(errors).toEqual([]);
 });
 
+test('a shape over the page limits fails at once in words; the map follows the run it shows', async ({ page, baseURL }) => {
+  const errors = await open(page, baseURL);
+  const fill = async (v: Record<string, string>) => {
+    for (const [id, x] of Object.entries(v)) await page.locator(`#p-${id}`).fill(x);
+  };
+  const map = page.getByTestId('heatmap');
+  await expect(map).toBeVisible();
+  // Inside every field's range, but 8.6e9 (query, key) pairs: refused before anything is allocated.
+  await fill({ B: '16', H: '32', Lq: '4096', Lk: '4096', E: '1', density: '0.5' });
+  const t0 = Date.now();
+  expect(await runPlayground(page)).toBe('error');
+  expect(Date.now() - t0).toBeLessThan(10_000);
+  await expect(page.getByTestId('run-status')).toContainText(/B·H·Lq·Lk is 8,589,934,592, above this page's/);
+  for (const id of ['r-gpu', 'r-cpu', 'max-error']) await expect(page.locator(`#${id}`)).toHaveText('–');
+  await expect(map).toBeHidden();
+  // Above the heatmap's read-back limit: the run is done, and no older map stays on show.
+  await fill({ B: '1', H: '1', Lq: '4096', Lk: '1100', E: '1', density: '0' });
+  expect(await runPlayground(page)).toBe('done');
+  await expect(map).toBeHidden();
+  await expect(page.locator('#heatmap-note')).toContainText('weights not read back');
+  await fill({ Lq: '8', Lk: '8', E: '4' });
+  expect(await runPlayground(page)).toBe('done');
+  await expect(map).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
 test('heatmaps are drawn and the hover read-out works', async ({ page, baseURL }) => {
   await open(page, baseURL);
   for (const id of ['heatmap', 'sentence-heatmap']) {
