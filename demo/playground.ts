@@ -14,6 +14,8 @@ const MAX_WEIGHTS = 4 << 20;
  */
 const MAX_PAIRS = 16 << 20;
 const MAX_FLOPS = 4e9;
+/** Floats in any one of q, k, v or the output (64 MiB: also under WebGPU's default 128 MiB binding). */
+const MAX_TENSOR = 16 << 20;
 
 /** A shape over the page's limits: reported in the status line, not as a console error. */
 class TooLarge extends Error {}
@@ -110,6 +112,8 @@ export async function run(): Promise<void> {
   btn.disabled = true;
   status.dataset.state = 'running';
   for (const id of RESULTS) setResult(id, '…');
+  $('max-error').classList.remove('bad');
+  delete $('max-error').dataset.value;
   try {
     const p = params();
     const pairs = p.B * p.H * p.Lq * p.Lk;
@@ -121,8 +125,15 @@ export async function run(): Promise<void> {
     }
     if (4 * pairs * p.E > MAX_FLOPS) {
       throw new TooLarge(
-        `4·B·H·Lq·Lk·E is ${(4 * pairs * p.E / 1e9).toFixed(1)} GFLOP, above this page's ${MAX_FLOPS / 1e9} ` +
+        `4·B·H·Lq·Lk·E is ${(4 * pairs * p.E / 1e9).toFixed(2)} GFLOP, above this page's ${MAX_FLOPS / 1e9} GFLOP ` +
           '(the CPU reference would hold the page for a long time): make the shape smaller',
+      );
+    }
+    const tensor = p.B * p.H * Math.max(p.Lq, p.Lk) * p.E;
+    if (tensor > MAX_TENSOR) {
+      throw new TooLarge(
+        `B·H·max(Lq, Lk)·E is ${tensor.toLocaleString()} floats, above this page's ${MAX_TENSOR.toLocaleString()} ` +
+          'for one of q, k, v or the output: make the batch, heads, lengths or E smaller',
       );
     }
     const rand = rng(1234);

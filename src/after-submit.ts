@@ -4,52 +4,56 @@
 // waits for the queue to be idle past that point. Releasing any earlier would let the next call
 // take the same buffers and overwrite them (a uniform block, say) before the caller's late submit
 // runs: silently wrong results.
+//
+// Nothing the registry below holds may reach the encoder, or the encoder could never be collected.
+// So each piece is built in a function of its own: V8 gives closures made in one function a shared
+// scope, and a release callback made next to the encoder would keep it alive.
 import { awaitGpu } from './await-gpu.js';
 
-const waiting = new WeakMap<GPUCommandEncoder, (() => void)[]>();
+type Callbacks = (() => void)[];
+
+const waiting = new WeakMap<GPUCommandEncoder, Callbacks>();
 
 // An encoder dropped without finish() (an error path) never runs its commands: its scratch is free.
-const dropped = new FinalizationRegistry<() => void>((release) => release());
+const dropped = new FinalizationRegistry<Callbacks>(runAll);
+
+function runAll(callbacks: Callbacks): void {
+  for (const f of callbacks.splice(0)) f();
+}
 
 /**
  * Calls `release` once `encoder.finish()` has been called and the work submitted by then (and in
- * the same task) is done, or once the encoder is garbage collected unfinished.
+ * the same task) is done, or once the encoder is garbage collected unfinished. `release` must not
+ * refer to the encoder.
  */
 export function afterSubmit(encoder: GPUCommandEncoder, queue: GPUQueue, release: () => void): void {
-  let done = false;
-  const once = () => {
-    if (done) return;
-    done = true;
-    dropped.unregister(token);
-    release();
-  };
-  const token = {};
-  dropped.register(encoder, once, token);
-  let list = waiting.get(encoder);
-  if (!list) {
-    waiting.set(encoder, (list = []));
-    // An own property shadowing the prototype's method, removed on the first call.
-    const finish = encoder.finish;
-    Object.defineProperty(encoder, 'finish', {
-      configurable: true,
-      writable: true,
-      value: function (this: GPUCommandEncoder, ...args: Parameters<GPUCommandEncoder['finish']>) {
-        delete (encoder as { finish?: unknown }).finish;
-        const callbacks = waiting.get(encoder) ?? [];
-        waiting.delete(encoder);
-        try {
-          return finish.apply(this, args);
-        } finally {
-          // The submit follows finish() in the same task: wait for the queue after that task.
-          setTimeout(() => {
-            awaitGpu(queue.onSubmittedWorkDone()).then(
-              () => callbacks.forEach((f) => f()),
-              () => callbacks.forEach((f) => f()), // device lost: nothing will run
-            );
-          }, 0);
-        }
-      },
-    });
+  let callbacks = waiting.get(encoder);
+  if (!callbacks) {
+    callbacks = [];
+    waiting.set(encoder, callbacks);
+    dropped.register(encoder, callbacks, callbacks);
+    watchFinish(encoder, queue, callbacks);
   }
-  list.push(once);
+  callbacks.push(release);
+}
+
+/** Shadows the encoder's finish() with an own property, removed on the first call. */
+function watchFinish(encoder: GPUCommandEncoder, queue: GPUQueue, callbacks: Callbacks): void {
+  const finish = encoder.finish;
+  Object.defineProperty(encoder, 'finish', {
+    configurable: true,
+    writable: true,
+    value: function (this: GPUCommandEncoder, ...args: Parameters<GPUCommandEncoder['finish']>) {
+      delete (encoder as { finish?: unknown }).finish;
+      waiting.delete(encoder);
+      dropped.unregister(callbacks);
+      try {
+        return finish.apply(this, args);
+      } finally {
+        // The submit follows finish() in the same task: wait for the queue after that task. A lost
+        // device rejects: then nothing will run, and the scratch is free as well.
+        setTimeout(() => awaitGpu(queue.onSubmittedWorkDone()).then(() => runAll(callbacks), () => runAll(callbacks)), 0);
+      }
+    },
+  });
 }

@@ -165,6 +165,11 @@ function releaseAll(pool: BufferPool, buffers: GPUBuffer[]): void {
   for (let i = buffers.length - 1; i >= 0; i--) pool.release(buffers[i]);
 }
 
+/** A callback that releases `buffers`, made here so that its scope holds nothing else (afterSubmit). */
+function releaser(pool: BufferPool, buffers: GPUBuffer[]): () => void {
+  return () => releaseAll(pool, buffers);
+}
+
 /** Waits up to LOSS_GRACE_MS for the device to be reported lost; throws DeviceLostError if it is. */
 async function throwIfLostSoon(state: DeviceState): Promise<void> {
   const wait = delay(LOSS_GRACE_MS);
@@ -359,7 +364,7 @@ class Context implements AttentionContext {
       throw e;
     }
     // Scratch stays reserved until the caller has finished the encoder and its submitted work is done.
-    afterSubmit(encoder, state.device.queue, () => releaseAll(state.pool, reserved));
+    afterSubmit(encoder, state.device.queue, releaser(state.pool, reserved));
   }
 
   async #run(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions | undefined, want: Want) {

@@ -72,6 +72,10 @@ test('a shape over the page limits fails at once in words; the map follows the r
   await expect(page.getByTestId('run-status')).toContainText(/B·H·Lq·Lk is 8,589,934,592, above this page's/);
   for (const id of ['r-gpu', 'r-cpu', 'max-error']) await expect(page.locator(`#${id}`)).toHaveText('–');
   await expect(map).toBeHidden();
+  // Few pairs but a 2 GiB k and v: refused as well.
+  await fill({ Lq: '1', Lk: '4096', E: '256', density: '0' });
+  expect(await runPlayground(page)).toBe('error');
+  await expect(page.getByTestId('run-status')).toContainText(/B·H·max\(Lq, Lk\)·E is 536,870,912 floats, above this page's/);
   // Above the heatmap's read-back limit: the run is done, and no older map stays on show.
   await fill({ B: '1', H: '1', Lq: '4096', Lk: '1100', E: '1', density: '0' });
   expect(await runPlayground(page)).toBe('done');
