@@ -83,3 +83,20 @@ for (const c of cases.filter(hasFused)) {
     await check(c.name, 'split-keys', 'output', 'plain');
   });
 }
+
+// encode() in the browser: GPUCommandEncoder is a platform object here, whose finish() the library
+// watches to know when its scratch may return to the pool.
+for (const kernel of ['fused', 'split-keys', 'staged']) {
+  test(`encode(): two layers recorded across awaits and a late submit on ${kernel} (seed ${seed})`, async () => {
+    const r = (await page.evaluate(([kn, s]) => (window as any).runEncode(kn, s), [kernel, seed] as const)) as {
+      layers: Agreement[];
+      patched: boolean;
+      restored: boolean;
+      gpuErrors: string[];
+    };
+    expect(r.patched, 'finish() watched while the encoder is open').toBe(true);
+    expect(r.restored, "the encoder's own finish() back after the call").toBe(true);
+    r.layers.forEach((a, i) => expect(ok(a), `layer ${i + 1} on ${kernel}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true));
+    expect(r.gpuErrors).toEqual([]);
+  });
+}

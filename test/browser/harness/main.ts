@@ -62,5 +62,54 @@ async function runCase(name: string, kernel: KernelChoice, seed: number, mode: M
   return { output: compare(out.data, ref.output.data), shapeOk: same(out.shape, ref.output.shape), gpuErrors };
 }
 
-Object.assign(window, { runCase, caseNames: cases.map((c) => [c.name, c.kernels ?? null]) });
+/**
+ * The GPU-resident API in the browser: two layers recorded with encode() into one encoder across
+ * awaits, another call of the context in between, one late submit (encode()'s scratch must stay
+ * reserved until the encoder is finished and that work is done). Both layers against the reference.
+ */
+async function runEncode(kernel: KernelChoice, seed: number) {
+  const ctx = await context('auto');
+  const device = ctx.device;
+  const decode = kernel === 'split-keys';
+  const layer = (s: number) => makeInputs({ name: 'layer', B: 1, H: 2, Lq: decode ? 2 : 16, Lk: decode ? 300 : 16, E: 8 }, s);
+  const layers = [layer(seed + 1), layer(seed + 2)];
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const upload = (data: Float32Array) => {
+    const b = device.createBuffer({ size: data.byteLength, usage });
+    device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
+    return b;
+  };
+  const sleep = () => new Promise((r) => setTimeout(r, 20));
+  const encoder = device.createCommandEncoder();
+  const finishOwn = () => Object.prototype.hasOwnProperty.call(encoder, 'finish');
+  const outs: GPUBuffer[] = [];
+  for (const [i, x] of layers.entries()) {
+    const [, H, Lq] = x.q.shape;
+    const shape = { batch: 1, heads: H, kvHeads: H, queryLength: Lq, keyLength: x.k.shape[2], headDim: 8, valueDim: 8 };
+    const output = upload(new Float32Array(H * Lq * 8).fill(NaN));
+    outs.push(output);
+    ctx.encode(encoder, { q: upload(x.q.data), k: upload(x.k.data), v: upload(x.v.data), output }, shape, { kernel, causal: i ? false : 'bottom-right' });
+    await sleep();
+    const other = makeInputs({ name: 'other', B: 1, H: 2, Lq: 5, Lk: 300, E: 8 }, seed + 3);
+    await ctx.attention(other.q, other.k, other.v, { kernel, scale: 3 }); // takes pooled scratch
+  }
+  const patched = finishOwn();
+  device.queue.submit([encoder.finish()]);
+  const restored = !finishOwn();
+  const results = [];
+  for (const [i, x] of layers.entries()) {
+    const n = x.q.data.length;
+    const read = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = device.createCommandEncoder();
+    enc.copyBufferToBuffer(outs[i], 0, read, 0, n * 4);
+    device.queue.submit([enc.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const got = new Float32Array(read.getMappedRange().slice(0));
+    read.unmap();
+    results.push(compare(got, attentionReferenceFull(x.q, x.k, x.v, { causal: i ? false : 'bottom-right' }).output.data));
+  }
+  return { layers: results, patched, restored, gpuErrors };
+}
+
+Object.assign(window, { runCase, runEncode, caseNames: cases.map((c) => [c.name, c.kernels ?? null]) });
 document.getElementById('status')!.textContent = 'ready';
