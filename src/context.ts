@@ -373,9 +373,10 @@ class Context implements AttentionContext {
     choosePath(p, want);
     // The inputs are read as the call is made: with a live device they are uploaded before
     // anything is awaited (writeBuffer copies); a device that must be replaced first gets copies.
-    const replacing = this.#owned && !!this.#state.lostError; // a borrowed device's loss just rejects
-    const data = replacing ? copyInputs(p.data) : p.data;
-    const state = replacing ? await this.#live() : this.#state;
+    const lost = this.#state.lostError;
+    if (lost && !this.#owned) throw lost; // a borrowed device is not replaced
+    const data = lost ? copyInputs(p.data) : p.data;
+    const state = lost ? await this.#live() : this.#state;
     // Every limit is checked before the first buffer is made: a DeviceLimitError leaves no trace.
     preflight(state.device, p, want, this.#fusedTile, this.#tuner.software);
     const { device, pool } = state;
