@@ -22,6 +22,11 @@ const KERNELS = [
   ['fused, workgroup tile', 'fused', workgroup],
 ] as const satisfies readonly (readonly [string, KernelChoice, { readonly current: GPUFixture }])[];
 
+/** A tensor of the given shape, uniform in [-1, 1). */
+function uniform(rnd: () => number, ...shape: number[]): Tensor {
+  return { data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rnd() * 2 - 1), shape };
+}
+
 /**
  * Integer q and k (|x| ≤ 50, E = 4, scale 1) so the logits are exact in f32 and reach ±1e4.
  * Head 0 has keys in [40, 50]: its row 0 sees logits of +6400…+10000 everywhere (a naive exp
@@ -101,10 +106,9 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
   it.each(KERNELS)('dead rows → 0 on %s (causal bottom-right with Lq > Lk, boolean mask rows of zeros)', async (_, kernel, fx) => {
     const rnd = mulberry32(seed + 2);
     const [lq, lk] = [12, 5];
-    const t = (L: number, w: number) => ({ data: Float32Array.from({ length: H * L * w }, () => rnd() * 2 - 1), shape: [H, L, w] });
-    const q = t(lq, E);
-    const k = t(lk, E);
-    const v = t(lk, Ev);
+    const q = uniform(rnd, H, lq, E);
+    const k = uniform(rnd, H, lk, E);
+    const v = uniform(rnd, H, lk, Ev);
     const mask = Uint8Array.from({ length: lq * lk }, (_, x) => (Math.floor(x / lk) === 9 ? 0 : 1));
     // bottom-right with Lq - Lk = 7: rows 0..6 see nothing; the mask kills row 9 too.
     const options: AttentionOptions = { causal: 'bottom-right', kernel, mask: { data: mask, shape: [lq, lk] } };
@@ -140,10 +144,9 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
     // WGSL max() may drop a NaN, so softmax.wgsl and merge.wgsl test scores by bit pattern.
     it.each(KERNELS)('on %s: the row reads NaN, every other row matches the reference', async (_, kernel, fx) => {
       const rnd = mulberry32(seed + 4);
-      const t = (L: number, w: number) => ({ data: Float32Array.from({ length: B * H * L * w }, () => rnd() * 2 - 1), shape: [B, H, L, w] });
-      const q = t(Lq, E);
-      const k = t(Lk, E);
-      const v = t(Lk, Ev);
+      const q = uniform(rnd, B, H, Lq, E);
+      const k = uniform(rnd, B, H, Lk, E);
+      const v = uniform(rnd, B, H, Lk, Ev);
       const nanRow = 1 * Lq + 2; // head 1, row 2
       q.data[nanRow * E + 1] = NaN;
       const options: AttentionOptions = { kernel };
@@ -162,10 +165,9 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
   // left out as in the reference, not added to the row as NaN + -inf would be.
   it.each(KERNELS)('on %s, NaN and Inf in k at keys a boolean mask hides stay out; a dead row stays 0', async (_, kernel, fx) => {
     const rnd = mulberry32(seed + 6);
-    const t = (L: number, w: number) => ({ data: Float32Array.from({ length: B * H * L * w }, () => rnd() * 2 - 1), shape: [B, H, L, w] });
-    const q = t(Lq, E);
-    const k = t(Lk, E);
-    const v = t(Lk, Ev);
+    const q = uniform(rnd, B, H, Lq, E);
+    const k = uniform(rnd, B, H, Lk, E);
+    const v = uniform(rnd, B, H, Lk, Ev);
     for (let h = 0; h < H; h++) {
       k.data[(h * Lk + 100) * E + 1] = NaN;
       k.data[(h * Lk + 201) * E] = Infinity;
@@ -187,10 +189,9 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
   it('on the workgroup tile, Inf and NaN in value rows a row gives weight 0 stay out of that row', async () => {
     const rnd = mulberry32(seed + 5);
     const [lq, lk] = [70, 70]; // more rows than one workgroup (64), so a workgroup's rows differ in their limits
-    const t = (L: number, w: number) => ({ data: Float32Array.from({ length: H * L * w }, () => rnd() * 2 - 1), shape: [H, L, w] });
-    const q = t(lq, E);
-    const k = t(lk, E);
-    const v = t(lk, Ev);
+    const q = uniform(rnd, H, lq, E);
+    const k = uniform(rnd, H, lk, E);
+    const v = uniform(rnd, H, lk, Ev);
     for (let h = 0; h < H; h++) {
       v.data[(h * lk + 40) * Ev + 1] = NaN; // rows 0..39 may not see key 40 (causal top-left)
       v.data[(h * lk + 50) * Ev + 2] = Infinity; // nor key 50, which their workgroup (rows 0..63) loads
