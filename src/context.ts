@@ -31,11 +31,13 @@ import type {
   Tensor,
   TileMeasurement,
 } from './types.js';
-import { PREPARE_OPTIONS, prepareWants, resolveEncodeProblem, resolveProblem, type CpuProblem, type Problem } from './validate.js';
+import {
+  PREPARE_OPTIONS, prepareWants, rejectUnknownKeys, resolveEncodeProblem, resolveProblem, type CpuProblem, type Problem,
+} from './validate.js';
 
 /** What the kernels write as the log-sum-exp of a row with nothing to attend to. */
 const LOWEST_F32 = -3.4028234663852886e38;
-const CREATE_OPTIONS = ['device', 'powerPreference', 'fusedTile', 'debug'];
+const CREATE_OPTIONS = ['device', 'powerPreference', 'fusedTile'];
 const BUFFER_NAMES: readonly (keyof AttentionBuffers)[] = ['q', 'k', 'v', 'output', 'mask', 'weights', 'logSumExp'];
 
 /** Everything that belongs to one device; replaced when an owned device is lost. */
@@ -300,11 +302,7 @@ class Context implements AttentionContext {
     if (!buffers || typeof buffers !== 'object') {
       throw new AttentionInputError(`buffers must be { q, k, v, output, mask?, weights?, logSumExp? }, got ${String(buffers)}`);
     }
-    for (const key of Object.keys(buffers)) {
-      if (!BUFFER_NAMES.includes(key as keyof AttentionBuffers)) {
-        throw new AttentionInputError(`buffers.${key} is not a buffer this call takes; known buffers are ${BUFFER_NAMES.join(', ')}`);
-      }
-    }
+    rejectUnknownKeys(buffers, BUFFER_NAMES, 'buffers', ['a buffer this call takes', 'buffers']);
     if (buffers.weights && buffers.logSumExp) {
       throw new AttentionInputError(
         'buffers.weights and buffers.logSumExp were both given, but no path writes both (weights come from the staged ' +
@@ -640,13 +638,8 @@ export async function createAttention(
   if (options === null || typeof options !== 'object') {
     throw new AttentionInputError(`createAttention's options must be an object, got ${String(options)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!CREATE_OPTIONS.includes(key)) {
-      throw new AttentionInputError(
-        `createAttention's options.${key} is not an option; known options are ${CREATE_OPTIONS.filter((o) => o !== 'debug').join(', ')}`,
-      );
-    }
-  }
+  // `debug` is the tests' own option: accepted, not listed.
+  rejectUnknownKeys(options, [...CREATE_OPTIONS, 'debug'], "createAttention's options", ['an option', 'options'], CREATE_OPTIONS);
   const pref = options.powerPreference;
   if (pref !== undefined && pref !== 'low-power' && pref !== 'high-performance') {
     throw new AttentionInputError(

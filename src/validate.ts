@@ -52,9 +52,23 @@ export interface CpuProblem extends Problem {
 }
 
 const KERNELS: readonly KernelChoice[] = ['auto', 'staged', 'fused', 'split-keys'];
-const KNOWN_OPTIONS = new Set(['scale', 'kernel', 'causal', 'mask']);
+const KNOWN_OPTIONS = ['scale', 'kernel', 'causal', 'mask'];
 
 const fmt = (s: readonly number[]) => `[${s.join(',')}]`;
+
+/**
+ * Throws for a key of `obj` outside `known` (a typo would otherwise be ignored), naming the key and
+ * the keys in `listed` (default: all of `known`): "`label`.key is not `kind`; known `plural` are ...".
+ */
+export function rejectUnknownKeys(
+  obj: object, known: readonly string[], label: string, [kind, plural]: [string, string], listed: readonly string[] = known,
+): void {
+  for (const key of Object.keys(obj)) {
+    if (!known.includes(key)) {
+      throw new AttentionInputError(`${label}.${key} is not ${kind}; known ${plural} are ${listed.join(', ')}`);
+    }
+  }
+}
 
 function checkDims(name: string, shape: unknown): number[] {
   if (!Array.isArray(shape) && !(shape && typeof shape === 'object' && 'length' in shape)) {
@@ -122,13 +136,7 @@ function resolveCommon(
     throw new AttentionInputError(`options must be an object, got ${String(options)}`);
   }
   const o = options ?? {};
-  for (const key of Object.keys(o)) {
-    if (!KNOWN_OPTIONS.has(key) && !alsoKnown.includes(key)) {
-      throw new AttentionInputError(
-        `options.${key} is not an option; known options are ${[...KNOWN_OPTIONS, ...alsoKnown].join(', ')}`,
-      );
-    }
-  }
+  rejectUnknownKeys(o, [...KNOWN_OPTIONS, ...alsoKnown], 'options', ['an option', 'options']);
   // null is not "unset" (as for causal and mask): it is rejected.
   const scale = o.scale === undefined ? 1 / Math.sqrt(headDim) : o.scale;
   if (typeof scale !== 'number' || !Number.isFinite(scale)) {
