@@ -1,11 +1,17 @@
-// Scratch and transfer buffers, reused between calls. A buffer is handed to one call at a time
-// and comes back only when that call's GPU work is done, so calls in flight never share one.
-// Idle buffers are capped (count and bytes); past the cap a returned buffer is destroyed.
+// Scratch and transfer buffers, reused between calls. attention() hands a buffer to one call at a
+// time and returns it only when that call's GPU work is done, so calls in flight never share one.
+// Idle buffers are capped (count and bytes); past the cap a returned buffer is destroyed, or, for a
+// pool whose buffers unsubmitted command buffers may still bind (encode()'s), only dropped.
 import { BufferUsage } from './gpu-constants.js';
 
 export interface PoolLimits {
   maxIdleBuffers: number;
   maxIdleBytes: number;
+  /**
+   * false: a buffer past the cap is dropped, not destroyed, and freed once nothing refers to it. For
+   * buffers that a command buffer not yet submitted may bind: destroying them would fail that submit.
+   */
+  destroyEvicted?: boolean;
 }
 
 /** Sizes are rounded up to a power of two (≥ 256 bytes) so buffers fit many shapes; past `max`,
@@ -28,6 +34,8 @@ function roundingLimit(device: GPUDevice, usage: number): number {
   return usage & BufferUsage.STORAGE ? Math.min(l.maxBufferSize, l.maxStorageBufferBindingSize) : l.maxBufferSize;
 }
 
+export const DEFAULT_POOL_LIMITS: PoolLimits = { maxIdleBuffers: 64, maxIdleBytes: 256 * 1024 * 1024 };
+
 export class BufferPool {
   private idle = new Map<string, GPUBuffer[]>();
   /** Idle buffers, least recently returned first: past a cap, the oldest go. */
@@ -37,8 +45,8 @@ export class BufferPool {
 
   constructor(
     private readonly device: GPUDevice,
-    private readonly limits: PoolLimits = { maxIdleBuffers: 64, maxIdleBytes: 256 * 1024 * 1024 },
-    /** Told of every buffer the pool destroys (the bind-group cache drops the groups that bind it). */
+    private readonly limits: PoolLimits = DEFAULT_POOL_LIMITS,
+    /** Told of every buffer the pool destroys or drops (the bind-group cache forgets the groups that bind it). */
     private readonly onDestroy: (buffer: GPUBuffer) => void = () => {},
   ) {}
 
@@ -59,9 +67,7 @@ export class BufferPool {
   release(buffer: GPUBuffer): void {
     if (!this.live.has(buffer)) return;
     if (buffer.size > this.limits.maxIdleBytes || this.limits.maxIdleBuffers === 0) {
-      this.live.delete(buffer);
-      this.onDestroy(buffer);
-      buffer.destroy();
+      this.evict(buffer);
       return;
     }
     const key = `${buffer.usage}:${buffer.size}`;
@@ -77,10 +83,14 @@ export class BufferPool {
       const oldList = this.idle.get(`${old.usage}:${old.size}`)!;
       oldList.splice(oldList.indexOf(old), 1);
       this.idleBytes -= old.size;
-      this.live.delete(old);
-      this.onDestroy(old);
-      old.destroy();
+      this.evict(old);
     }
+  }
+
+  private evict(buffer: GPUBuffer): void {
+    this.live.delete(buffer);
+    this.onDestroy(buffer);
+    if (this.limits.destroyEvicted !== false) buffer.destroy();
   }
 
   /** Buffers the pool made and has not destroyed (in use or idle). */

@@ -1,9 +1,8 @@
 // The AttentionContext: owns (or borrows) a device, a buffer pool and two dummy bindings.
 // attention() and friends are a thin upload → encode → submit → read layer over encode().
-import { afterSubmit } from './after-submit.js';
 import { awaitGpu } from './await-gpu.js';
 import { BindGroupCache } from './bind-group-cache.js';
-import { BufferPool } from './buffer-pool.js';
+import { BufferPool, DEFAULT_POOL_LIMITS } from './buffer-pool.js';
 import { acquireDevice } from './device.js';
 import { encodeProblem, choosePath, loadsFor, maskBytes, type Path, type ProblemBuffers, type Want } from './encode-attention.js';
 import {
@@ -17,6 +16,7 @@ import { BufferUsage, MapMode } from './gpu-constants.js';
 import { compilePipeline, foldGrid, Recorder, type Constants } from './recorder.js';
 import type { KernelName, Loads } from './shaders.js';
 import { TileTuner } from './tile-tuning.js';
+import { UniformBlocks } from './uniform-blocks.js';
 import { autoMayRetile, softwareAdapter, TILE_CHOICES, type FusedTileChoice, type TileName } from './tiles.js';
 import type {
   AttentionBuffers,
@@ -45,6 +45,14 @@ interface DeviceState {
   device: GPUDevice;
   gpu?: GPU;
   pool: BufferPool;
+  /**
+   * encode()'s scratch. Only the kernels ever write these buffers (never the queue), and each call
+   * writes every byte it reads before reading it. So a recording may return them at once: another call may take them before the
+   * caller submits, and both command buffers are still right in any order of submission. Past the
+   * pool's cap they are dropped, never destroyed: an unsubmitted command buffer may still bind them.
+   */
+  workspace: BufferPool;
+  uniforms: UniformBlocks;
   bindGroups: BindGroupCache;
   dummies: { read: GPUBuffer; write: GPUBuffer };
   lostError: DeviceLostError | null;
@@ -75,6 +83,7 @@ const LOSS_GRACE_MS = 2000;
 function makeState(device: GPUDevice, gpu: GPU | undefined, owned: boolean): DeviceState {
   const bindGroups = new BindGroupCache(device);
   const pool = new BufferPool(device, undefined, (b) => bindGroups.forget(b));
+  const workspace = new BufferPool(device, { ...DEFAULT_POOL_LIMITS, destroyEvicted: false }, (b) => bindGroups.forget(b));
   const dummy = (label: string) =>
     device.createBuffer({ size: 16, usage: BufferUsage.STORAGE, label: `webgpu-attention ${label}` });
   let reject!: (e: DeviceLostError) => void;
@@ -82,6 +91,8 @@ function makeState(device: GPUDevice, gpu: GPU | undefined, owned: boolean): Dev
     device,
     gpu,
     pool,
+    workspace,
+    uniforms: new UniformBlocks(device, undefined, (b) => bindGroups.forget(b)),
     bindGroups,
     dummies: { read: dummy('no mask'), write: dummy('no log-sum-exp') },
     lostError: null,
@@ -165,11 +176,6 @@ function preflight(
  */
 function releaseAll(pool: BufferPool, buffers: GPUBuffer[]): void {
   for (let i = buffers.length - 1; i >= 0; i--) pool.release(buffers[i]);
-}
-
-/** A callback that releases `buffers`, made here so that its scope holds nothing else (afterSubmit). */
-function releaser(pool: BufferPool, buffers: GPUBuffer[]): () => void {
-  return () => releaseAll(pool, buffers);
 }
 
 /** Waits up to LOSS_GRACE_MS for the device to be reported lost; throws DeviceLostError if it is. */
@@ -277,19 +283,21 @@ class Context implements AttentionContext {
   }
 
   /**
-   * Records our kernels in their own compute pass. Scratch buffers taken go into `reserved` (even
-   * when recording fails) for the caller to release once the GPU is done with them.
+   * Records our kernels in their own compute pass. Scratch buffers taken from `pool` go into
+   * `reserved` (even when recording fails) for the caller to release. `lent`: for encode(), whose
+   * caller submits; otherwise the caller submits before anything else is recorded.
    */
   #record(
-    state: DeviceState, encoder: GPUCommandEncoder, p: Problem, b: ProblemBuffers, want: Want, reserved: GPUBuffer[],
-    tile: FusedTileChoice = this.#fusedTile,
+    state: DeviceState, pool: BufferPool, lent: boolean, encoder: GPUCommandEncoder, p: Problem, b: ProblemBuffers,
+    want: Want, reserved: GPUBuffer[], tile: FusedTileChoice = this.#fusedTile,
   ): Path {
-    const pass = encoder.beginComputePass({ label: 'webgpu-attention' });
-    const rec = new Recorder(state.device, state.pool, state.dummies, pass, state.bindGroups, tile, this.#tuner);
+    state.uniforms.trim(); // between recordings, never during one (UniformBlocks.trim)
+    const rec = new Recorder(state.device, pool, state.uniforms, lent, state.dummies, state.bindGroups, tile, this.#tuner);
     try {
-      return encodeProblem(rec, p, b, want);
+      const path = encodeProblem(rec, p, b, want); // throws before anything is written into the encoder
+      rec.emit(encoder);
+      return path;
     } finally {
-      pass.end();
       reserved.push(...rec.reserved);
     }
   }
@@ -354,15 +362,13 @@ class Context implements AttentionContext {
       throw new AttentionInputError(`encoder must be a GPUCommandEncoder, got ${String(encoder)}`);
     }
     preflight(state.device, p, want, this.#fusedTile, this.#tuner.software); // DeviceLimitError before anything is recorded
+    // The workspace goes back at once, whenever the caller submits (see DeviceState.workspace).
     const reserved: GPUBuffer[] = [];
     try {
-      this.#record(state, encoder, p, buffers as ProblemBuffers, want, reserved);
-    } catch (e) {
-      releaseAll(state.pool, reserved); // nothing was submitted with them
-      throw e;
+      this.#record(state, state.workspace, true, encoder, p, buffers as ProblemBuffers, want, reserved);
+    } finally {
+      releaseAll(state.workspace, reserved);
     }
-    // Scratch stays reserved until the caller has finished the encoder and its submitted work is done.
-    afterSubmit(encoder, state.device.queue, releaser(state.pool, reserved));
   }
 
   async #run(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions | undefined, want: Want) {
@@ -428,7 +434,7 @@ class Context implements AttentionContext {
       let recordError: unknown = null;
       try {
         const encoder = device.createCommandEncoder({ label: 'webgpu-attention' });
-        path = this.#record(state, encoder, p, buffers, want, reserved);
+        path = this.#record(state, pool, false, encoder, p, buffers, want, reserved);
         outputs.forEach(([name, n], i) => {
           const st = take(n * 4, BufferUsage.MAP_READ | BufferUsage.COPY_DST, `webgpu-attention read ${name}`);
           staging.push(st);
@@ -587,7 +593,9 @@ class Context implements AttentionContext {
       let t0 = 0;
       try {
         const encoder = device.createCommandEncoder({ label: 'webgpu-attention tile probe' });
-        for (let r = 0; r < repeats; r++) this.#record(state, encoder, p, { q, k, v, output }, want, reserved, tile);
+        // Every repeat has the same uniform block, the most recently used: the trim at each
+        // #record cannot drop it while this encoder is open.
+        for (let r = 0; r < repeats; r++) this.#record(state, pool, false, encoder, p, { q, k, v, output }, want, reserved, tile);
         t0 = performance.now();
         device.queue.submit([encoder.finish()]);
       } catch (e) {
@@ -617,6 +625,8 @@ class Context implements AttentionContext {
     this.#signalDestroyed();
     const st = this.#state;
     st.pool.destroy();
+    st.workspace.destroy();
+    st.uniforms.destroy();
     st.bindGroups.clear();
     st.dummies.read.destroy();
     st.dummies.write.destroy();

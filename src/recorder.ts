@@ -1,12 +1,14 @@
 // Records our kernels into an encoder: pipelines (cached per device), the uniform parameter
-// block, scratch buffers reserved for the call, and dispatches folded to fit the device's grid.
+// blocks, scratch buffers reserved for the call, and dispatches folded to fit the device's grid.
+// A call is planned first and written into the encoder at the end (emit), so a call that fails
+// midway leaves nothing in the encoder.
 import { awaitGpu } from './await-gpu.js';
 import type { BindGroupCache } from './bind-group-cache.js';
 import type { BufferPool } from './buffer-pool.js';
 import { DeviceLimitError } from './errors.js';
-import { BufferUsage } from './gpu-constants.js';
 import { kernelSource, type KernelName, type Loads } from './shaders.js';
 import type { TileTuner } from './tile-tuning.js';
+import type { UniformBlocks } from './uniform-blocks.js';
 import { softwareAdapter, type FusedTileChoice, type TileName } from './tiles.js';
 import { CausalMode, causalOffset, type Problem } from './validate.js';
 
@@ -93,15 +95,24 @@ export interface ParamFields {
 
 const PARAM_WORDS = 20; // 17 fields, padded to a multiple of 16 bytes
 
+interface Command {
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  grid: [number, number, number];
+}
+
 export class Recorder {
   /** Scratch buffers this recording uses; the caller returns them to the pool when the GPU is done. */
   readonly reserved: GPUBuffer[] = [];
+  private readonly commands: Command[] = [];
 
   constructor(
     readonly device: GPUDevice,
     private readonly pool: BufferPool,
+    private readonly uniforms: UniformBlocks,
+    /** Recording for encode(): the caller submits, maybe much later. */
+    private readonly lent: boolean,
     private readonly dummies: { read: GPUBuffer; write: GPUBuffer },
-    readonly pass: GPUComputePassEncoder,
     private readonly bindGroups: BindGroupCache,
     /** The context's fusedTile option (or the tile a probe forces). */
     readonly fusedTile: FusedTileChoice = 'auto',
@@ -159,9 +170,7 @@ export class Recorder {
     u[14] = f.bhCount;
     u[15] = f.splits ?? 1;
     u[16] = f.keysPerSplit ?? s.keyLength;
-    const b = this.scratch(buf.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST, 'webgpu-attention params');
-    this.device.queue.writeBuffer(b, 0, buf);
-    return b;
+    return this.uniforms.get(buf, this.lent, 'webgpu-attention params');
   }
 
   /**
@@ -175,10 +184,19 @@ export class Recorder {
     if (workgroups === 0) return;
     const pipeline = getPipeline(this.device, kernel, loads, constants);
     const bindGroup = this.bindGroups.get(pipeline, bindings, `webgpu-attention ${kernel}`);
-    this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, bindGroup);
-    const [x, y, z] = foldGrid(workgroups, this.device.limits.maxComputeWorkgroupsPerDimension);
-    this.pass.dispatchWorkgroups(x, y, z);
+    const grid = foldGrid(workgroups, this.device.limits.maxComputeWorkgroupsPerDimension);
+    this.commands.push({ pipeline, bindGroup, grid });
+  }
+
+  /** Writes the planned call into `encoder`, as one compute pass. */
+  emit(encoder: GPUCommandEncoder): void {
+    const pass = encoder.beginComputePass({ label: 'webgpu-attention' });
+    for (const c of this.commands) {
+      pass.setPipeline(c.pipeline);
+      pass.setBindGroup(0, c.bindGroup);
+      pass.dispatchWorkgroups(...c.grid);
+    }
+    pass.end();
   }
 }
 

@@ -86,9 +86,8 @@ export interface AttentionContext {
   attentionWithLogSumExp(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Promise<AttentionResultWithLogSumExp>;
   /**
    * Records attention into the caller's encoder on the caller's buffers: no upload, no readback, no submit.
-   * Scratch buffers it needs stay reserved until the caller has called `encoder.finish()` and the
-   * work submitted by the end of that task is done: submit the command buffer in the task that
-   * finishes it. The context must not be destroyed before that work is submitted.
+   * Record across awaits and submit whenever you like (or never): nothing a recording binds changes
+   * after it. The context must not be destroyed before the command buffer is submitted.
    */
   encode(encoder: GPUCommandEncoder, buffers: AttentionBuffers, shape: AttentionShape, options?: EncodeOptions): void;
   /**

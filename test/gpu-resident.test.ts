@@ -116,6 +116,63 @@ describe(`encode() on caller buffers (seed ${seed})`, () => {
     },
   );
 
+  // The command buffer may be submitted whenever the caller likes: finish() now, other calls of the
+  // context (with other parameters, so other uniform blocks) recorded and run meanwhile, submit later.
+  it.each(['fused', 'split-keys', 'staged'] as const)(
+    '%s: finish() at once, submitted tasks later after other calls ran: the result is right',
+    async (kernel) => {
+      const device = fx.ctx.device;
+      const dims = kernel === 'split-keys' ? { Lq: 2, Lk: 300 } : { Lq: 16, Lk: 16 };
+      const x = makeInputs({ name: 'late', B: 1, H: 2, ...dims, E: 8 }, seed + 21);
+      const shape: AttentionShape = { batch: 1, heads: 2, kvHeads: 2, queryLength: dims.Lq, keyLength: dims.Lk, headDim: 8, valueDim: 8 };
+      const bufs = { q: upload(device, x.q.data), k: upload(device, x.k.data), v: upload(device, x.v.data) };
+      const floats = 2 * dims.Lq * 8;
+      const out = nanBuffer(device, floats);
+      const late = device.createCommandEncoder();
+      fx.ctx.encode(late, { ...bufs, output: out }, shape, { kernel, causal: 'bottom-right' });
+      const commands = late.finish();
+      await new Promise((r) => setTimeout(r, 30)); // the queue is idle: a release on "work done" has happened
+      // Another layer, recorded and submitted at once, with another scale and no causal limit.
+      const other = makeInputs({ name: 'other', B: 1, H: 2, ...dims, E: 8 }, seed + 22);
+      const ob = { q: upload(device, other.q.data), k: upload(device, other.k.data), v: upload(device, other.v.data) };
+      const oout = nanBuffer(device, floats);
+      const now = device.createCommandEncoder();
+      fx.ctx.encode(now, { ...ob, output: oout }, shape, { kernel, scale: 3 });
+      device.queue.submit([now.finish()]);
+      await fx.ctx.attention(other.q, other.k, other.v, { kernel, scale: 0.5 });
+      await new Promise((r) => setTimeout(r, 30));
+      device.queue.submit([commands]);
+      const checks = [
+        ['late', await readBuffer(device, out, floats), attentionReferenceFull(x.q, x.k, x.v, { causal: 'bottom-right' }).output.data],
+        ['other', await readBuffer(device, oout, floats), attentionReferenceFull(other.q, other.k, other.v, { scale: 3 }).output.data],
+      ] as const;
+      for (const [what, got, want] of checks) {
+        const a = compare(got, want);
+        expect(agrees(a), `${kernel} ${what}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+      }
+      for (const b of [bufs.q, bufs.k, bufs.v, ob.q, ob.k, ob.v, out, oout]) b.destroy();
+    },
+  );
+
+  // One encoder, many layers of different parameters: each layer's uniform block is its own, though
+  // the layers share the context's scratch.
+  it('ten layers of different scales in one encoder: each right', async () => {
+    const device = fx.ctx.device;
+    const x = makeInputs({ name: 'layers', B: 1, H: 2, Lq: 2, Lk: 300, E: 8 }, seed + 31);
+    const shape: AttentionShape = { batch: 1, heads: 2, kvHeads: 2, queryLength: 2, keyLength: 300, headDim: 8, valueDim: 8 };
+    const bufs = { q: upload(device, x.q.data), k: upload(device, x.k.data), v: upload(device, x.v.data) };
+    const scales = [0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 4];
+    const outs = scales.map(() => nanBuffer(device, 32));
+    const encoder = device.createCommandEncoder();
+    scales.forEach((scale, i) => fx.ctx.encode(encoder, { ...bufs, output: outs[i] }, shape, { scale, kernel: i % 2 ? 'split-keys' : 'fused' }));
+    device.queue.submit([encoder.finish()]);
+    for (const [i, scale] of scales.entries()) {
+      const a = compare(await readBuffer(device, outs[i], 32), attentionReferenceFull(x.q, x.k, x.v, { scale }).output.data);
+      expect(agrees(a), `layer ${i} (scale ${scale}), seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+    }
+    for (const b of [bufs.q, bufs.k, bufs.v, ...outs]) b.destroy();
+  });
+
   it('rejects buffers that are too small or lack STORAGE usage, naming the buffer', () => {
     const device = fx.ctx.device;
     const shape: AttentionShape = { batch: 1, heads: 2, kvHeads: 2, queryLength: 8, keyLength: 8, headDim: 4, valueDim: 4 };

@@ -10,6 +10,7 @@ import {
   type KernelChoice,
 } from '../../src/index.js';
 import { BufferPool } from '../../src/buffer-pool.js';
+import { UniformBlocks } from '../../src/uniform-blocks.js';
 import { makeInputs, type Case } from '../cases.js';
 import { agrees, compare } from '../compare.js';
 import { mulberry32, runSeed } from '../random.js';
@@ -21,6 +22,8 @@ const MiB = 1024 * 1024;
 const POOL_IDLE_BUFFERS = 64;
 const POOL_IDLE_BYTES = 256 * MiB;
 const DUMMIES = 2; // the context's two 16-byte placeholder bindings
+// Uniform blocks kept (UniformBlocks' capacity), plus the last call's one block: trimmed at the next recording.
+const UNIFORM_BLOCKS = 64 + 1;
 
 describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
   it('200 calls with changing shapes: live buffers and bytes stay bounded; destroy() frees all the context made', async () => {
@@ -46,8 +49,8 @@ describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
         const out = await ctx.attention(q, k, v, options);
         if (i % 25 === 1) expect(agrees(compare(out.data, attentionReference(q, k, v, options).data))).toBe(true);
       }
-      // Between calls nothing is in use: only idle pooled buffers and the two dummies.
-      expect(counters.live.size - baseline, `live buffers after call ${i}`).toBeLessThanOrEqual(POOL_IDLE_BUFFERS + DUMMIES);
+      // Between calls nothing is in use: only idle pooled buffers, uniform blocks and the two dummies.
+      expect(counters.live.size - baseline, `live buffers after call ${i}`).toBeLessThanOrEqual(POOL_IDLE_BUFFERS + DUMMIES + UNIFORM_BLOCKS);
       expect(counters.liveBytes(), `live bytes after call ${i}`).toBeLessThanOrEqual(POOL_IDLE_BYTES + 64 * 1024);
     }
     // The pool reuses: a shape seen before needs no new buffer.
@@ -68,38 +71,36 @@ describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     device.destroy();
   });
 
-  it('encode() scratch (split-keys partials) goes back to the pool after the submit, and destroy() frees it', async () => {
+  it('encode() scratch is shared by recordings at once: 40 submitted late, in reverse, all right; destroy() frees it', async () => {
     const device = await borrowedDevice();
     const counters = instrument(device);
     const c: Case = { name: 'enc', B: 1, H: 2, Lq: 1, Lk: 600, E: 8 };
     const { q, k, v } = makeInputs(c, seed + 2);
-    const bufs = { q: bufferWith(device, q.data), k: bufferWith(device, k.data), v: bufferWith(device, v.data), output: bufferWith(device, new Float32Array(2 * 8)) };
+    const ins = { q: bufferWith(device, q.data), k: bufferWith(device, k.data), v: bufferWith(device, v.data) };
+    const outs = Array.from({ length: 40 }, () => bufferWith(device, new Float32Array(16).fill(NaN)));
     const baseline = counters.live.size;
     const errors = uncapturedErrors(device); // encode() has no error scope of the library's: errors would land here
     const ctx = await createAttention(poisoned({ device }));
     const shape = { batch: 1, heads: 2, kvHeads: 2, queryLength: 1, keyLength: 600, headDim: 8, valueDim: 8 };
-    let afterFirst = 0;
+    const scales = [0.25, 0.5, 1, 2];
+    const commands: GPUCommandBuffer[] = [];
     for (let i = 0; i < 40; i++) {
       const enc = device.createCommandEncoder();
-      ctx.encode(enc, bufs, shape, { kernel: 'split-keys' });
-      device.queue.submit([enc.finish()]);
-      if (i % 10 === 9) await device.queue.onSubmittedWorkDone();
-      if (i === 0) {
-        await device.queue.onSubmittedWorkDone();
-        await new Promise((r) => setTimeout(r, 10));
-        afterFirst = counters.live.size;
-      }
+      ctx.encode(enc, { ...ins, output: outs[i] }, shape, { kernel: 'split-keys', scale: scales[i % 4] });
+      commands.push(enc.finish());
     }
-    await device.queue.onSubmittedWorkDone();
-    await new Promise((r) => setTimeout(r, 20));
-    expect(agrees(compare(await readBack(device, bufs.output, 16), attentionReference(q, k, v).data))).toBe(true);
-    expect(counters.live.size - baseline).toBeLessThanOrEqual(POOL_IDLE_BUFFERS + DUMMIES);
-    expect(counters.createBuffer).toBeLessThan(40 * 4); // scratch was reused, not made per call
-    expect(afterFirst).toBeGreaterThan(baseline);
+    // Nothing submitted yet: the scratch (partials, stats) was made once and shared, the uniform
+    // blocks once per scale.
+    expect(counters.live.size - baseline).toBeLessThanOrEqual(DUMMIES + 2 + scales.length);
+    device.queue.submit(commands.reverse());
+    for (let i = 0; i < 40; i++) {
+      const want = attentionReference(q, k, v, { scale: scales[i % 4] }).data;
+      expect(agrees(compare(await readBack(device, outs[i], 16), want)), `recording ${i}`).toBe(true);
+    }
     expect(errors).toEqual([]);
     ctx.destroy();
     expect(counters.live.size).toBe(baseline);
-    Object.values(bufs).forEach((b) => b.destroy());
+    [...Object.values(ins), ...outs].forEach((b) => b.destroy());
     device.destroy();
   });
 
@@ -159,7 +160,11 @@ function fakeDevice() {
     limits: { maxBufferSize: 4096 * MiB, maxStorageBufferBindingSize: 2048 * MiB },
     createBuffer: (d: GPUBufferDescriptor) => {
       created++;
-      const b = { size: d.size, usage: d.usage, label: d.label ?? '', destroy: () => live.delete(b) };
+      const bytes = new ArrayBuffer(d.size);
+      const b = {
+        size: d.size, usage: d.usage, label: d.label ?? '', bytes, destroy: () => live.delete(b),
+        getMappedRange: () => bytes, unmap: () => {},
+      };
       live.add(b);
       return b as unknown as GPUBuffer;
     },
@@ -214,5 +219,56 @@ describe('buffer pool caps (bookkeeping on a stand-in device)', () => {
     expect(f.live.size).toBe(POOL_IDLE_BUFFERS);
     pool.destroy();
     expect(f.live.size).toBe(0);
+  });
+});
+
+describe('uniform blocks (bookkeeping on a stand-in device)', () => {
+  const block = (...words: number[]) => new Uint32Array([...words, 0, 0, 0, 0].slice(0, 4)).buffer;
+  const contents = (b: GPUBuffer) => Array.from(new Uint32Array((b as unknown as { bytes: ArrayBuffer }).bytes));
+
+  it('one buffer per content, filled at creation; the least recently used past the cap are destroyed at trim()', () => {
+    const f = fakeDevice();
+    const u = new UniformBlocks(f.device, 3);
+    const a = u.get(block(1), false, 'a');
+    expect(contents(a)).toEqual([1, 0, 0, 0]);
+    expect(u.get(block(1), false, 'a')).toBe(a);
+    const others = [2, 3, 4].map((n) => u.get(block(n), false, 'x'));
+    u.get(block(1), false, 'a'); // a is now the most recently used
+    expect(f.created()).toBe(4);
+    u.trim();
+    expect(u.size).toBe(3);
+    expect(f.live.has(others[0]), 'the least recently used went').toBe(false);
+    expect(f.live.has(a)).toBe(true);
+    u.destroy();
+    expect(f.live.size).toBe(0);
+  });
+
+  it("a block lent to encode() is dropped at trim(), never destroyed (the caller's submit may still come)", () => {
+    const f = fakeDevice();
+    const dropped: GPUBuffer[] = [];
+    const u = new UniformBlocks(f.device, 1, (b) => dropped.push(b));
+    const lent = u.get(block(1), false, 'lent');
+    u.get(block(1), true, 'lent'); // used by encode() after attention() made it
+    const plain = u.get(block(2), false, 'plain');
+    u.trim();
+    expect(dropped).toEqual([lent]);
+    expect(f.live.has(lent), 'not destroyed').toBe(true);
+    expect(u.size).toBe(1);
+    u.destroy();
+    expect(dropped).toEqual([lent, plain]);
+  });
+});
+
+describe('the encode() workspace pool (destroyEvicted: false)', () => {
+  it('buffers past the cap are dropped, not destroyed', () => {
+    const f = fakeDevice();
+    const dropped: GPUBuffer[] = [];
+    const pool = new BufferPool(f.device, { maxIdleBuffers: 1, maxIdleBytes: MiB, destroyEvicted: false }, (b) => dropped.push(b));
+    const [a, b] = [pool.acquire(1000, GPUBufferUsageFlags.STORAGE, 'a'), pool.acquire(3000, GPUBufferUsageFlags.STORAGE, 'b')];
+    pool.release(a);
+    pool.release(b);
+    expect(dropped).toEqual([a]);
+    expect(f.live.has(a)).toBe(true);
+    expect(pool.liveBuffers).toBe(1);
   });
 });
