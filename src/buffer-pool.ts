@@ -34,6 +34,29 @@ function roundingLimit(device: GPUDevice, usage: number): number {
   return usage & BufferUsage.STORAGE ? Math.min(l.maxBufferSize, l.maxStorageBufferBindingSize) : l.maxBufferSize;
 }
 
+/**
+ * Buffers dropped rather than destroyed (an unsubmitted command buffer may still bind them): freed
+ * by the garbage collector once nothing refers to them, or by destroyAll() (the context's destroy()),
+ * whichever comes first. Held weakly, so tracking them keeps none alive.
+ */
+export class DroppedBuffers {
+  private refs = new Set<WeakRef<GPUBuffer>>();
+  private sinceSweep = 0;
+
+  add(buffer: GPUBuffer): void {
+    this.refs.add(new WeakRef(buffer));
+    if (++this.sinceSweep >= 256) {
+      this.sinceSweep = 0;
+      for (const r of this.refs) if (!r.deref()) this.refs.delete(r);
+    }
+  }
+
+  destroyAll(): void {
+    for (const r of this.refs) r.deref()?.destroy();
+    this.refs.clear();
+  }
+}
+
 export const DEFAULT_POOL_LIMITS: PoolLimits = { maxIdleBuffers: 64, maxIdleBytes: 256 * 1024 * 1024 };
 
 export class BufferPool {
@@ -42,6 +65,7 @@ export class BufferPool {
   private order: GPUBuffer[] = [];
   private idleBytes = 0;
   private live = new Set<GPUBuffer>();
+  private dropped = new DroppedBuffers();
 
   constructor(
     private readonly device: GPUDevice,
@@ -91,6 +115,7 @@ export class BufferPool {
     this.live.delete(buffer);
     this.onDestroy(buffer);
     if (this.limits.destroyEvicted !== false) buffer.destroy();
+    else this.dropped.add(buffer);
   }
 
   /** Buffers the pool made and has not destroyed (in use or idle). */
@@ -116,6 +141,7 @@ export class BufferPool {
       b.destroy();
     }
     this.live.clear();
+    this.dropped.destroyAll();
     this.idle.clear();
     this.order = [];
     this.idleBytes = 0;

@@ -228,11 +228,6 @@ class Context implements AttentionContext {
     return this.#state.device;
   }
 
-  /** Live buffers made by this context's pool (for leak checks). */
-  get liveBuffers(): number {
-    return this.#state.pool.liveBuffers;
-  }
-
   /**
    * Every await on GPU work goes through here: it settles with the work, or rejects as soon as
    * the device is lost or the context destroyed; in Node, awaitGpu keeps Dawn's polling off the CPU.

@@ -3,6 +3,7 @@
 // since no later call can change what it reads: encode()'s callers may submit long after
 // recording, with other calls run in between. Repeated calls (same shape and options) find their
 // blocks here, and so their bind groups in the cache.
+import { DroppedBuffers } from './buffer-pool.js';
 import { BufferUsage } from './gpu-constants.js';
 
 interface Block {
@@ -14,6 +15,7 @@ interface Block {
 export class UniformBlocks {
   /** Least recently used first. */
   private blocks = new Map<string, Block>();
+  private dropped = new DroppedBuffers();
 
   constructor(
     private readonly device: GPUDevice,
@@ -50,7 +52,8 @@ export class UniformBlocks {
       if (this.blocks.size <= this.capacity) break;
       this.blocks.delete(key);
       this.onDrop(block.buffer);
-      if (!block.lent) block.buffer.destroy();
+      if (block.lent) this.dropped.add(block.buffer);
+      else block.buffer.destroy();
     }
   }
 
@@ -65,5 +68,6 @@ export class UniformBlocks {
       block.buffer.destroy();
     }
     this.blocks.clear();
+    this.dropped.destroyAll();
   }
 }

@@ -71,30 +71,32 @@ describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     device.destroy();
   });
 
-  it('encode() scratch is shared by recordings at once: 40 submitted late, in reverse, all right; destroy() frees it', async () => {
+  it('encode() scratch is shared by recordings at once: 80 submitted late, in reverse, all right; destroy() frees it', async () => {
     const device = await borrowedDevice();
     const counters = instrument(device);
     const c: Case = { name: 'enc', B: 1, H: 2, Lq: 1, Lk: 600, E: 8 };
     const { q, k, v } = makeInputs(c, seed + 2);
     const ins = { q: bufferWith(device, q.data), k: bufferWith(device, k.data), v: bufferWith(device, v.data) };
-    const outs = Array.from({ length: 40 }, () => bufferWith(device, new Float32Array(16).fill(NaN)));
+    const outs = Array.from({ length: 80 }, () => bufferWith(device, new Float32Array(16).fill(NaN)));
     const baseline = counters.live.size;
     const errors = uncapturedErrors(device); // encode() has no error scope of the library's: errors would land here
     const ctx = await createAttention(poisoned({ device }));
     const shape = { batch: 1, heads: 2, kvHeads: 2, queryLength: 1, keyLength: 600, headDim: 8, valueDim: 8 };
-    const scales = [0.25, 0.5, 1, 2];
+    // 80 scales, so 80 uniform blocks: more than the 64 kept, so the oldest are dropped (not destroyed)
+    // while unsubmitted command buffers still bind them.
+    const scales = outs.map((_, i) => 0.05 * (i + 1));
     const commands: GPUCommandBuffer[] = [];
-    for (let i = 0; i < 40; i++) {
+    for (let i = 0; i < 80; i++) {
       const enc = device.createCommandEncoder();
-      ctx.encode(enc, { ...ins, output: outs[i] }, shape, { kernel: 'split-keys', scale: scales[i % 4] });
+      ctx.encode(enc, { ...ins, output: outs[i] }, shape, { kernel: 'split-keys', scale: scales[i] });
       commands.push(enc.finish());
     }
     // Nothing submitted yet: the scratch (partials, stats) was made once and shared, the uniform
     // blocks once per scale.
     expect(counters.live.size - baseline).toBeLessThanOrEqual(DUMMIES + 2 + scales.length);
     device.queue.submit(commands.reverse());
-    for (let i = 0; i < 40; i++) {
-      const want = attentionReference(q, k, v, { scale: scales[i % 4] }).data;
+    for (let i = 0; i < 80; i++) {
+      const want = attentionReference(q, k, v, { scale: scales[i] }).data;
       expect(agrees(compare(await readBack(device, outs[i], 16), want)), `recording ${i}`).toBe(true);
     }
     expect(errors).toEqual([]);
@@ -256,11 +258,12 @@ describe('uniform blocks (bookkeeping on a stand-in device)', () => {
     expect(u.size).toBe(1);
     u.destroy();
     expect(dropped).toEqual([lent, plain]);
+    expect(f.live.size, 'the dropped block destroyed with the rest').toBe(0);
   });
 });
 
 describe('the encode() workspace pool (destroyEvicted: false)', () => {
-  it('buffers past the cap are dropped, not destroyed', () => {
+  it("buffers past the cap are dropped, not destroyed, until the pool's destroy()", () => {
     const f = fakeDevice();
     const dropped: GPUBuffer[] = [];
     const pool = new BufferPool(f.device, { maxIdleBuffers: 1, maxIdleBytes: MiB, destroyEvicted: false }, (b) => dropped.push(b));
@@ -270,5 +273,7 @@ describe('the encode() workspace pool (destroyEvicted: false)', () => {
     expect(dropped).toEqual([a]);
     expect(f.live.has(a)).toBe(true);
     expect(pool.liveBuffers).toBe(1);
+    pool.destroy();
+    expect(f.live.size, 'the dropped buffer too').toBe(0);
   });
 });
