@@ -42,7 +42,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let bh = params.bh_offset + local_bh;
   let b = bh / params.heads;
   let h = bh % params.heads;
-  let kv_row0 = (b * params.kv_heads + h / params.group) * params.k_len;
+  let kv_row0 = (b * params.kv_heads + h / params.group) * params.kv_rows;
   let first = (w % per_head) * WG;
   // key_end grows with the row, so the workgroup's last row sees the most keys.
   let k_stop = key_end(min(first + WG, params.q_len) - 1u);

@@ -145,7 +145,7 @@ fn main(id: Invocation) {
   }
   k1 = quad_max(k1); // a quad that shares loads runs its longest key range together
   let qr0 = g0.q_row; let qr1 = g1.q_row; let qr2 = g2.q_row; let qr3 = g3.q_row;
-  let k_row0 = kv_bh * params.k_len;
+  let k_row0 = kv_bh * params.kv_rows;
   let last = k_row0 + params.k_len - 1u;
 
   // Named blocks (NAMED): Q<group>_<vec4> the query rows, A<group>_<vec4> the accumulators.

@@ -55,7 +55,7 @@ fn main(
   let j = (tile % tiles_k) * tile_cols + lid.x + vec4<u32>(0u, 1u, 2u, 3u) * WG_X;
   // Rows past the end read the last row (their results are not stored).
   let qr = bh * params.q_len + min(i, vec4<u32>(params.q_len - 1u));
-  let kr = kv_bh * params.k_len + min(j, vec4<u32>(params.k_len - 1u));
+  let kr = kv_bh * params.kv_rows + min(j, vec4<u32>(params.k_len - 1u));
 
   var s0 = vec4<f32>(0.0);
   var s1 = vec4<f32>(0.0);

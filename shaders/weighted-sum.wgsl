@@ -55,7 +55,7 @@ fn main(
   var a2 = vec4<f32>(0.0);
   var a3 = vec4<f32>(0.0);
   for (var j = 0u; j < end; j++) {
-    let vv = load_v(kv_bh * params.k_len + j, c4);
+    let vv = load_v(kv_bh * params.kv_rows + j, c4);
     a0 += weights[w.x + j] * vv;
     a1 += weights[w.y + j] * vv;
     a2 += weights[w.z + j] * vv;

@@ -32,7 +32,7 @@ import type {
   TileMeasurement,
 } from './types.js';
 import {
-  PREPARE_OPTIONS, prepareWants, rejectUnknownKeys, resolveEncodeProblem, resolveProblem, type CpuProblem, type Problem,
+  kvRows, PREPARE_OPTIONS, prepareWants, rejectUnknownKeys, resolveEncodeProblem, resolveProblem, type CpuProblem, type Problem,
 } from './validate.js';
 
 /** What the kernels write as the log-sum-exp of a row with nothing to attend to. */
@@ -317,8 +317,8 @@ class Context implements AttentionContext {
     const s = p.shape;
     const need: [keyof AttentionBuffers, number][] = [
       ['q', s.batch * s.heads * s.queryLength * s.headDim * 4],
-      ['k', s.batch * s.kvHeads * s.keyLength * s.headDim * 4],
-      ['v', s.batch * s.kvHeads * s.keyLength * s.valueDim * 4],
+      ['k', s.batch * s.kvHeads * kvRows(s) * s.headDim * 4],
+      ['v', s.batch * s.kvHeads * kvRows(s) * s.valueDim * 4],
       ['output', s.batch * s.heads * s.queryLength * s.valueDim * 4],
     ];
     if (want.weights) need.push(['weights', s.batch * s.heads * s.queryLength * s.keyLength * 4]);

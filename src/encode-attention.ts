@@ -6,7 +6,7 @@ import type { Recorder } from './recorder.js';
 import type { Loads } from './shaders.js';
 import type { AttentionBuffers } from './types.js';
 import { autoMayRetile, fusedTile, namedBlocksFit, quadSharing, type FusedTile, type TileName } from './tiles.js';
-import { MaskKind, type Problem } from './validate.js';
+import { kvRows, MaskKind, type Problem } from './validate.js';
 
 export type Path = 'staged' | 'fused' | 'split-keys';
 
@@ -110,8 +110,8 @@ export function encodeProblem(rec: Recorder, p: Problem, b: ProblemBuffers, want
   const dev = rec.device;
   const hint = 'split the call (fewer heads or batches per call)';
   checkBinding(dev, 'q', s.batch * s.heads * s.queryLength * s.headDim * 4, hint);
-  checkBinding(dev, 'k', s.batch * s.kvHeads * s.keyLength * s.headDim * 4, hint);
-  checkBinding(dev, 'v', s.batch * s.kvHeads * s.keyLength * s.valueDim * 4, hint);
+  checkBinding(dev, 'k', s.batch * s.kvHeads * kvRows(s) * s.headDim * 4, hint);
+  checkBinding(dev, 'v', s.batch * s.kvHeads * kvRows(s) * s.valueDim * 4, hint);
   checkBinding(dev, 'output', s.batch * s.heads * s.queryLength * s.valueDim * 4, hint);
   if (p.mask) {
     checkBinding(dev, `mask (${p.mask.elements} elements)`, maskBytes(p.mask),

@@ -10,7 +10,7 @@ import { kernelSource, type KernelName, type Loads } from './shaders.js';
 import type { TileTuner } from './tile-tuning.js';
 import type { UniformBlocks } from './uniform-blocks.js';
 import { softwareAdapter, type FusedTileChoice, type TileName } from './tiles.js';
-import { CausalMode, causalOffset, type Problem } from './validate.js';
+import { CausalMode, causalOffset, kvRows, type Problem } from './validate.js';
 
 // Cached per device, so a lost or destroyed device takes its pipelines with it.
 const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
@@ -93,7 +93,7 @@ export interface ParamFields {
   keysPerSplit?: number;
 }
 
-const PARAM_WORDS = 20; // 17 fields, padded to a multiple of 16 bytes
+const PARAM_WORDS = 20; // 18 fields, padded to a multiple of 16 bytes
 
 interface Command {
   pipeline: GPUComputePipeline;
@@ -170,6 +170,7 @@ export class Recorder {
     u[14] = f.bhCount;
     u[15] = f.splits ?? 1;
     u[16] = f.keysPerSplit ?? s.keyLength;
+    u[17] = kvRows(s);
     return this.uniforms.get(buf, this.lent, 'webgpu-attention params');
   }
 

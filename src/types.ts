@@ -39,6 +39,12 @@ export interface AttentionShape {
   headDim: number;
   /** Ev: width of v rows and of the output. */
   valueDim: number;
+  /**
+   * Rows per kv head that the k and v buffers hold, when that is more than keyLength: a KV cache
+   * allocated for its longest sequence, [B, kvHeads, keyCapacity, E], of which the first keyLength
+   * rows of each head are attended to and the rest never read. Default keyLength.
+   */
+  keyCapacity?: number;
 }
 
 /** Buffers for the GPU-resident API. All f32, row-major, laid out as [B, H, L, E]. */

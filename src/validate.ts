@@ -229,6 +229,18 @@ export function checkShape(shape: AttentionShape): void {
       `heads ${shape.heads} is not a multiple of kvHeads ${shape.kvHeads}; grouped-query attention needs H % Hkv == 0`,
     );
   }
+  const cap: unknown = shape.keyCapacity;
+  if (cap !== undefined && (typeof cap !== 'number' || !Number.isInteger(cap) || cap < shape.keyLength)) {
+    throw new AttentionInputError(
+      `shape.keyCapacity is ${String(cap)}; expected an integer of at least keyLength (${shape.keyLength}): the rows per ` +
+        'kv head that the k and v buffers hold, or leave it out when they hold exactly keyLength',
+    );
+  }
+}
+
+/** Rows per kv head in the k and v buffers: keyCapacity (a preallocated cache) or keyLength. */
+export function kvRows(shape: AttentionShape): number {
+  return shape.keyCapacity ?? shape.keyLength;
 }
 
 /** Validates CPU tensors and options; the single source of truth for what a valid call is. */

@@ -18,6 +18,7 @@ struct Params {
   bh_count: u32,          // how many (batch, head) pairs this dispatch covers
   splits: u32,            // split-keys: key chunks per row
   keys_per_split: u32,
+  kv_rows: u32,           // rows per kv head in the k and v buffers: k_len, or more in a preallocated cache
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

@@ -32,7 +32,7 @@ fn chunk_of(t: u32) -> Chunk {
   c.slot = (local_bh * params.q_len + c.i) * params.splits + split;
   c.k0 = split * params.keys_per_split;
   c.end = min(min(c.k0 + params.keys_per_split, params.k_len), key_end(c.i));
-  c.k_row0 = kv_bh * params.k_len;
+  c.k_row0 = kv_bh * params.kv_rows;
   c.last = c.k_row0 + params.k_len - 1u;
   return c;
 }

@@ -85,6 +85,20 @@ for (const c of cases.filter(hasFused)) {
   });
 }
 
+// encode() on a preallocated KV cache (shape.keyCapacity), compiled by Chromium's Tint: GQA, causal
+// bottom-right and a mask, on every kernel, the workgroup tile and the plain kernels.
+for (const [kernel, tile] of [['fused', 'auto'], ['split-keys', 'auto'], ['staged', 'auto'], ['fused', 'workgroup'], ['fused', 'plain'], ['split-keys', 'plain']]) {
+  test(`encode() on a KV cache with spare rows: ${kernel} (${tile}) (seed ${seed})`, async () => {
+    const name = 'GQA + causal bottom-right + mask';
+    const r = (await page.evaluate(([n, kn, t, s]) => (window as any).runKvCache(n, kn, t, s), [name, kernel, tile, seed] as const)) as {
+      output: Agreement;
+      gpuErrors: string[];
+    };
+    expect(ok(r.output), `${name} on ${kernel} (${tile}), seed ${seed}: ${JSON.stringify(r.output)}`).toBe(true);
+    expect(r.gpuErrors).toEqual([]);
+  });
+}
+
 // encode() in the browser: layers recorded across awaits with other calls in between, the command
 // buffer finished, then submitted tasks later after another recording and call have run.
 for (const kernel of ['fused', 'split-keys', 'staged']) {

@@ -64,8 +64,8 @@ async function runCase(name: string, kernel: KernelChoice, seed: number, mode: M
 
 /**
  * The GPU-resident API in the browser: two layers recorded with encode() into one encoder across
- * awaits, another call of the context in between, one late submit (encode()'s scratch must stay
- * reserved until the encoder is finished and that work is done). Both layers against the reference.
+ * awaits, another call of the context in between; the encoder finished, then submitted tasks later
+ * after another recording and call. Both layers against the reference.
  */
 async function runEncode(kernel: KernelChoice, seed: number) {
   const ctx = await context('auto');
@@ -121,5 +121,47 @@ async function runEncode(kernel: KernelChoice, seed: number) {
   return { layers: results, untouched, gpuErrors };
 }
 
-Object.assign(window, { runCase, runEncode, caseNames: cases.map((c) => [c.name, c.kernels ?? null]) });
+/**
+ * encode() on a preallocated KV cache (shape.keyCapacity): k and v hold `capacity` rows per kv head,
+ * the rows past keyLength NaN, so reading one or striding heads wrongly shows.
+ */
+async function runKvCache(name: string, kernel: KernelChoice, tile: Tile, seed: number) {
+  const c = cases.find((x) => x.name === name);
+  if (!c) throw new Error(`no case named ${name}`);
+  const ctx = await context(tile);
+  const device = ctx.device;
+  const { q, k, v, options } = makeInputs(c, seed);
+  const [Hkv, Ev, capacity] = [c.Hkv ?? c.H, c.Ev ?? c.E, c.Lk + 9];
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const upload = (data: Float32Array | Uint8Array) => {
+    const b = device.createBuffer({ size: Math.ceil(data.byteLength / 4) * 4, usage, mappedAtCreation: true });
+    new Uint8Array(b.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    b.unmap();
+    return b;
+  };
+  const cache = (data: Float32Array, width: number) => {
+    const out = new Float32Array(c.B * Hkv * capacity * width).fill(NaN);
+    for (let h = 0; h < c.B * Hkv; h++) out.set(data.subarray(h * c.Lk * width, (h + 1) * c.Lk * width), h * capacity * width);
+    return out;
+  };
+  const n = c.B * c.H * c.Lq * Ev;
+  const output = upload(new Float32Array(n).fill(NaN));
+  const mask = options.mask ? upload(options.mask.data) : undefined;
+  const encoder = device.createCommandEncoder();
+  ctx.encode(encoder, { q: upload(q.data), k: upload(cache(k.data, c.E)), v: upload(cache(v.data, Ev)), output, mask },
+    { batch: c.B, heads: c.H, kvHeads: Hkv, queryLength: c.Lq, keyLength: c.Lk, headDim: c.E, valueDim: Ev, keyCapacity: capacity },
+    {
+      kernel, scale: options.scale, causal: options.causal,
+      mask: options.mask && { kind: options.mask.data instanceof Uint8Array ? 'boolean' : 'additive', shape: options.mask.shape },
+    });
+  const read = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  encoder.copyBufferToBuffer(output, 0, read, 0, n * 4);
+  device.queue.submit([encoder.finish()]);
+  await read.mapAsync(GPUMapMode.READ);
+  const got = new Float32Array(read.getMappedRange().slice(0));
+  read.unmap();
+  return { output: compare(got, attentionReferenceFull(q, k, v, options).output.data), gpuErrors };
+}
+
+Object.assign(window, { runCase, runEncode, runKvCache, caseNames: cases.map((c) => [c.name, c.kernels ?? null]) });
 document.getElementById('status')!.textContent = 'ready';

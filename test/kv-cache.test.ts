@@ -1,0 +1,122 @@
+// A preallocated KV cache: encode() on k and v buffers of [B, kvHeads, keyCapacity, E] of which
+// only the first keyLength rows of each head are attended to (shape.keyCapacity). The rows past
+// keyLength hold NaN, so a kernel that read one, or used the wrong head stride, fails the check.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AttentionInputError, attentionReferenceFull, type AttentionShape, type KernelChoice } from '../src/index.js';
+import { cases, makeInputs, type Case } from './cases.js';
+import { agrees, compare } from './compare.js';
+import { defaultLimitsDevice, gpuFixture, readBuffer, type GPUFixture, useGPUFixture } from './gpu-fixture.js';
+import { runSeed } from './random.js';
+
+const seed = runSeed();
+const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+
+function upload(device: GPUDevice, data: Float32Array | Uint8Array): GPUBuffer {
+  const b = device.createBuffer({ size: Math.ceil(data.byteLength / 4) * 4, usage: USAGE, mappedAtCreation: true });
+  new Uint8Array(b.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  b.unmap();
+  return b;
+}
+
+/** [B·Hkv, Lk, width] rows laid out in a cache of `capacity` rows per head, the rest NaN. */
+function cacheOf(data: Float32Array, heads: number, Lk: number, width: number, capacity: number): Float32Array {
+  const out = new Float32Array(heads * capacity * width).fill(NaN);
+  for (let h = 0; h < heads; h++) out.set(data.subarray(h * Lk * width, (h + 1) * Lk * width), h * capacity * width);
+  return out;
+}
+
+const picked = [
+  'control', 'MQA 4 -> 1', 'GQA + causal bottom-right + mask', 'E != Ev (3, 33)',
+  'scalar loads E 7 Ev 6, GQA + causal bottom-right + bool mask', 'decode 3 x 1000 bottom-right',
+];
+
+async function check(fx: GPUFixture, label: string, c: Case, kernel: KernelChoice, extra: number) {
+  const device = fx.ctx.device;
+  const { q, k, v, options } = makeInputs(c, seed);
+  const Hkv = c.Hkv ?? c.H;
+  const Ev = c.Ev ?? c.E;
+  const capacity = c.Lk + extra;
+  const shape: AttentionShape = {
+    batch: c.B, heads: c.H, kvHeads: Hkv, queryLength: c.Lq, keyLength: c.Lk, headDim: c.E, valueDim: Ev, keyCapacity: capacity,
+  };
+  const bufs = {
+    q: upload(device, q.data),
+    k: upload(device, cacheOf(k.data, c.B * Hkv, c.Lk, c.E, capacity)),
+    v: upload(device, cacheOf(v.data, c.B * Hkv, c.Lk, Ev, capacity)),
+  };
+  const mask = options.mask ? upload(device, options.mask.data) : undefined;
+  const maskDesc = options.mask
+    ? { kind: options.mask.data instanceof Uint8Array ? ('boolean' as const) : ('additive' as const), shape: options.mask.shape }
+    : undefined;
+  const outFloats = c.B * c.H * c.Lq * Ev;
+  const wFloats = c.B * c.H * c.Lq * c.Lk;
+  const output = upload(device, new Float32Array(outFloats).fill(NaN));
+  const weights = kernel === 'staged' ? upload(device, new Float32Array(wFloats).fill(NaN)) : undefined;
+  const encoder = device.createCommandEncoder();
+  fx.ctx.encode(encoder, { ...bufs, mask, output, weights }, shape, { scale: options.scale, causal: options.causal, mask: maskDesc, kernel });
+  device.queue.submit([encoder.finish()]);
+  const ref = attentionReferenceFull(q, k, v, options);
+  const a = compare(await readBuffer(device, output, outFloats), ref.output.data);
+  expect(agrees(a), `${c.name} on ${label} ${kernel}, capacity ${capacity}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+  if (weights) {
+    const w = compare(await readBuffer(device, weights, wFloats), ref.weights.data);
+    expect(agrees(w), `${c.name} weights, capacity ${capacity}, seed ${seed}: ${JSON.stringify(w)}`).toBe(true);
+  }
+  for (const b of [bufs.q, bufs.k, bufs.v, output, weights, mask]) b?.destroy();
+}
+
+const rows = picked.flatMap((name) => (['fused', 'split-keys', 'staged'] as const).map((kernel) => [name, kernel] as const));
+
+describe(`encode() on a preallocated KV cache, shape.keyCapacity (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
+  const fx = useGPUFixture();
+  const workgroup = useGPUFixture({ fusedTile: 'workgroup' });
+  const wide = useGPUFixture({ fusedTile: 'wide' });
+
+  it.each(rows)('%s on %s', async (name, kernel) => {
+    const c = cases.find((x) => x.name === name)!;
+    await check(fx.current, 'auto', c, kernel, 5);
+    await check(fx.current, 'auto', c, kernel, 37);
+  });
+
+  it.each(picked)('%s on the workgroup tile', (name) => check(workgroup.current, 'workgroup tile', cases.find((x) => x.name === name)!, 'fused', 7));
+
+  // The wide tile compiles per head size for seconds: one case with 8-dim heads.
+  it('GQA + causal bottom-right + mask on the wide tile', () =>
+    check(wide.current, 'wide tile', cases.find((x) => x.name === 'GQA + causal bottom-right + mask')!, 'fused', 7));
+
+  it('keyCapacity below keyLength, or not an integer: AttentionInputError; k and v sized by keyCapacity', () => {
+    const device = fx.current.ctx.device;
+    const shape: AttentionShape = { batch: 1, heads: 2, kvHeads: 2, queryLength: 1, keyLength: 8, headDim: 4, valueDim: 4 };
+    const buf = (floats: number) => device.createBuffer({ size: floats * 4, usage: USAGE });
+    const enc = device.createCommandEncoder();
+    const ok = { q: buf(8), k: buf(2 * 8 * 4), v: buf(2 * 8 * 4), output: buf(8) };
+    expect(() => fx.current.ctx.encode(enc, ok, { ...shape, keyCapacity: 7 })).toThrow(AttentionInputError);
+    expect(() => fx.current.ctx.encode(enc, ok, { ...shape, keyCapacity: 7 })).toThrow(/shape\.keyCapacity is 7; expected an integer of at least keyLength \(8\)/);
+    expect(() => fx.current.ctx.encode(enc, ok, { ...shape, keyCapacity: 8.5 })).toThrow(/keyCapacity is 8\.5/);
+    // A cache of 16 rows per head needs k and v of 2 * 16 * 4 floats: the buffers for 8 rows are too small.
+    expect(() => fx.current.ctx.encode(enc, ok, { ...shape, keyCapacity: 16 })).toThrow(/buffers\.k has 256 bytes but the shape needs 512/);
+    fx.current.ctx.encode(enc, ok, { ...shape, keyCapacity: 8 }); // the same as leaving it out
+    enc.finish();
+    for (const b of Object.values(ok)) b.destroy();
+  });
+});
+
+// The plain kernels (a device without subgroups, as most GPUs run them).
+describe(`the same on the plain kernels, without subgroups (seed ${seed})`, () => {
+  let owned: { device: GPUDevice; gpu: GPU };
+  let plain: GPUFixture;
+  beforeAll(async () => {
+    owned = await defaultLimitsDevice();
+    plain = await gpuFixture({ device: owned.device, fusedTile: 'compact' });
+  });
+  afterAll(() => {
+    expect(plain.errors, 'uncaptured GPU errors').toEqual([]);
+    plain.ctx.destroy();
+    owned.device.destroy();
+  });
+  it.each(picked)('%s, fused and split-keys', async (name) => {
+    const c = cases.find((x) => x.name === name)!;
+    await check(plain, 'plain', c, 'fused', 11);
+    await check(plain, 'plain', c, 'split-keys', 11);
+  });
+});
