@@ -314,6 +314,9 @@ class Context implements AttentionContext {
     }
     const want = { weights: !!buffers.weights, logSumExp: !!buffers.logSumExp };
     choosePath(p, want);
+    // DeviceLimitError before anything is recorded, and before the buffer sizes: a shape no buffer
+    // of this device can hold gets that, not advice to allocate a bigger buffer.
+    preflight(state.device, p, want, this.#fusedTile, this.#tuner.software);
     const s = p.shape;
     const need: [keyof AttentionBuffers, number][] = [
       ['q', s.batch * s.heads * s.queryLength * s.headDim * 4],
@@ -356,7 +359,6 @@ class Context implements AttentionContext {
     if (!encoder || typeof (encoder as { beginComputePass?: unknown }).beginComputePass !== 'function') {
       throw new AttentionInputError(`encoder must be a GPUCommandEncoder, got ${String(encoder)}`);
     }
-    preflight(state.device, p, want, this.#fusedTile, this.#tuner.software); // DeviceLimitError before anything is recorded
     // The workspace goes back at once, whenever the caller submits (see DeviceState.workspace).
     const reserved: GPUBuffer[] = [];
     try {

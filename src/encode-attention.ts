@@ -109,9 +109,13 @@ export function encodeProblem(rec: Recorder, p: Problem, b: ProblemBuffers, want
   const s = p.shape;
   const dev = rec.device;
   const hint = 'split the call (fewer heads or batches per call)';
+  // A KV cache is bound whole, spare rows included.
+  const kvHint = kvRows(s) > s.keyLength
+    ? `the whole cache (keyCapacity ${kvRows(s)} rows per kv head) is one binding: give it fewer rows, or one buffer per batch or group of kv heads and a call each`
+    : hint;
   checkBinding(dev, 'q', s.batch * s.heads * s.queryLength * s.headDim * 4, hint);
-  checkBinding(dev, 'k', s.batch * s.kvHeads * kvRows(s) * s.headDim * 4, hint);
-  checkBinding(dev, 'v', s.batch * s.kvHeads * kvRows(s) * s.valueDim * 4, hint);
+  checkBinding(dev, 'k', s.batch * s.kvHeads * kvRows(s) * s.headDim * 4, kvHint);
+  checkBinding(dev, 'v', s.batch * s.kvHeads * kvRows(s) * s.valueDim * 4, kvHint);
   checkBinding(dev, 'output', s.batch * s.heads * s.queryLength * s.valueDim * 4, hint);
   if (p.mask) {
     checkBinding(dev, `mask (${p.mask.elements} elements)`, maskBytes(p.mask),

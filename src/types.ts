@@ -41,13 +41,16 @@ export interface AttentionShape {
   valueDim: number;
   /**
    * Rows per kv head that the k and v buffers hold, when that is more than keyLength: a KV cache
-   * allocated for its longest sequence, [B, kvHeads, keyCapacity, E], of which the first keyLength
-   * rows of each head are attended to and the rest never read. Default keyLength.
+   * allocated for its longest sequence (k [B, kvHeads, keyCapacity, E], v [B, kvHeads, keyCapacity, Ev]),
+   * of which the first keyLength rows of each head are attended to and the rest never read. Default keyLength.
    */
   keyCapacity?: number;
 }
 
-/** Buffers for the GPU-resident API. All f32, row-major, laid out as [B, H, L, E]. */
+/**
+ * Buffers for the GPU-resident API. All f32, row-major: q [B, H, Lq, E], k [B, kvHeads, keyCapacity, E],
+ * v [B, kvHeads, keyCapacity, Ev], output [B, H, Lq, Ev] (keyCapacity: keyLength unless the shape says more).
+ */
 export interface AttentionBuffers {
   q: GPUBuffer;
   k: GPUBuffer;

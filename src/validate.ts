@@ -211,6 +211,11 @@ function resolveCpuMask(
 }
 
 /** Checks the sizes shared by the CPU and GPU-resident entry points. */
+/** A value for an error message: a string quoted and a bigint marked, so '16' or 16n does not read as 16. */
+function show(x: unknown): string {
+  return typeof x === 'string' ? JSON.stringify(x) : typeof x === 'bigint' ? `${x}n` : String(x);
+}
+
 export function checkShape(shape: AttentionShape): void {
   const names: (keyof AttentionShape)[] = [
     'batch', 'heads', 'kvHeads', 'queryLength', 'keyLength', 'headDim', 'valueDim',
@@ -221,7 +226,7 @@ export function checkShape(shape: AttentionShape): void {
   for (const n of names) {
     const d = shape[n];
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 1) {
-      throw new AttentionInputError(`shape.${n} is ${String(d)}; expected a positive integer`);
+      throw new AttentionInputError(`shape.${n} is ${show(d)}; expected a positive integer`);
     }
   }
   if (shape.heads % shape.kvHeads !== 0) {
@@ -232,7 +237,7 @@ export function checkShape(shape: AttentionShape): void {
   const cap: unknown = shape.keyCapacity;
   if (cap !== undefined && (typeof cap !== 'number' || !Number.isInteger(cap) || cap < shape.keyLength)) {
     throw new AttentionInputError(
-      `shape.keyCapacity is ${String(cap)}; expected an integer of at least keyLength (${shape.keyLength}): the rows per ` +
+      `shape.keyCapacity is ${show(cap)}; expected an integer of at least keyLength (${shape.keyLength}): the rows per ` +
         'kv head that the k and v buffers hold, or leave it out when they hold exactly keyLength',
     );
   }

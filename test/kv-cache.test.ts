@@ -2,9 +2,9 @@
 // only the first keyLength rows of each head are attended to (shape.keyCapacity). The rows past
 // keyLength hold NaN, so a kernel that read one, or used the wrong head stride, fails the check.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AttentionInputError, attentionReferenceFull, type AttentionShape, type KernelChoice } from '../src/index.js';
+import { AttentionInputError, attentionReferenceFull, DeviceLimitError, type AttentionShape, type KernelChoice } from '../src/index.js';
 import { cases, makeInputs, type Case } from './cases.js';
-import { agrees, compare } from './compare.js';
+import { agrees, compare, LSE_FLOOR } from './compare.js';
 import { defaultLimitsDevice, gpuFixture, readBuffer, type GPUFixture, useGPUFixture } from './gpu-fixture.js';
 import { runSeed } from './random.js';
 
@@ -30,7 +30,7 @@ const picked = [
   'scalar loads E 7 Ev 6, GQA + causal bottom-right + bool mask', 'decode 3 x 1000 bottom-right',
 ];
 
-async function check(fx: GPUFixture, label: string, c: Case, kernel: KernelChoice, extra: number) {
+async function check(fx: GPUFixture, label: string, c: Case, kernel: KernelChoice, extra: number, lse = false) {
   const device = fx.ctx.device;
   const { q, k, v, options } = makeInputs(c, seed);
   const Hkv = c.Hkv ?? c.H;
@@ -52,8 +52,10 @@ async function check(fx: GPUFixture, label: string, c: Case, kernel: KernelChoic
   const wFloats = c.B * c.H * c.Lq * c.Lk;
   const output = upload(device, new Float32Array(outFloats).fill(NaN));
   const weights = kernel === 'staged' ? upload(device, new Float32Array(wFloats).fill(NaN)) : undefined;
+  const lseFloats = c.B * c.H * c.Lq;
+  const logSumExp = lse ? upload(device, new Float32Array(lseFloats).fill(NaN)) : undefined;
   const encoder = device.createCommandEncoder();
-  fx.ctx.encode(encoder, { ...bufs, mask, output, weights }, shape, { scale: options.scale, causal: options.causal, mask: maskDesc, kernel });
+  fx.ctx.encode(encoder, { ...bufs, mask, output, weights, logSumExp }, shape, { scale: options.scale, causal: options.causal, mask: maskDesc, kernel });
   device.queue.submit([encoder.finish()]);
   const ref = attentionReferenceFull(q, k, v, options);
   const a = compare(await readBuffer(device, output, outFloats), ref.output.data);
@@ -62,7 +64,11 @@ async function check(fx: GPUFixture, label: string, c: Case, kernel: KernelChoic
     const w = compare(await readBuffer(device, weights, wFloats), ref.weights.data);
     expect(agrees(w), `${c.name} weights, capacity ${capacity}, seed ${seed}: ${JSON.stringify(w)}`).toBe(true);
   }
-  for (const b of [bufs.q, bufs.k, bufs.v, output, weights, mask]) b?.destroy();
+  if (logSumExp) {
+    const l = compare(await readBuffer(device, logSumExp, lseFloats), ref.logSumExp.data, LSE_FLOOR);
+    expect(agrees(l), `${c.name} log-sum-exp, capacity ${capacity}, seed ${seed}: ${JSON.stringify(l)}`).toBe(true);
+  }
+  for (const b of [bufs.q, bufs.k, bufs.v, output, weights, mask, logSumExp]) b?.destroy();
 }
 
 const rows = picked.flatMap((name) => (['fused', 'split-keys', 'staged'] as const).map((kernel) => [name, kernel] as const));
@@ -77,6 +83,16 @@ describe(`encode() on a preallocated KV cache, shape.keyCapacity (seed ${seed}; 
     await check(fx.current, 'auto', c, kernel, 5);
     await check(fx.current, 'auto', c, kernel, 37);
   });
+
+  // A cache far longer than its filled part, and the log-sum-exp output.
+  it.each([['1x1', 4095], ['MQA 4 -> 1', 4000], ['decode 3 x 1000 bottom-right', 3096]] as const)(
+    '%s in a cache of %i spare rows, fused and split-keys, with the log-sum-exp',
+    async (name, extra) => {
+      const c = cases.find((x) => x.name === name)!;
+      await check(fx.current, 'auto', c, 'fused', extra, true);
+      await check(fx.current, 'auto', c, 'split-keys', extra, true);
+    },
+  );
 
   it.each(picked)('%s on the workgroup tile', (name) => check(workgroup.current, 'workgroup tile', cases.find((x) => x.name === name)!, 'fused', 7));
 
@@ -95,6 +111,12 @@ describe(`encode() on a preallocated KV cache, shape.keyCapacity (seed ${seed}; 
     expect(() => fx.current.ctx.encode(enc, ok, { ...shape, keyCapacity: 8.5 })).toThrow(/keyCapacity is 8\.5/);
     // A cache of 16 rows per head needs k and v of 2 * 16 * 4 floats: the buffers for 8 rows are too small.
     expect(() => fx.current.ctx.encode(enc, ok, { ...shape, keyCapacity: 16 })).toThrow(/buffers\.k has 256 bytes but the shape needs 512/);
+    expect(() => fx.current.ctx.encode(enc, ok, { ...shape, keyCapacity: '16' as unknown as number })).toThrow(/keyCapacity is "16"/);
+    // A cache no binding of this device can hold: DeviceLimitError naming k and the cache, not advice
+    // to allocate a bigger buffer.
+    const huge = () => fx.current.ctx.encode(enc, ok, { ...shape, keyCapacity: 2 ** 40 });
+    expect(huge).toThrow(DeviceLimitError);
+    expect(huge).toThrow(/k needs .* bytes.*keyCapacity 1099511627776 rows per kv head/);
     fx.current.ctx.encode(enc, ok, { ...shape, keyCapacity: 8 }); // the same as leaving it out
     enc.finish();
     for (const b of Object.values(ok)) b.destroy();
