@@ -1,5 +1,6 @@
-// Bind groups, reused between calls. attention() takes its buffers from the pool, which hands the
-// same buffers back for a repeated shape, so a repeated call finds every bind group it needs here.
+// Bind groups, reused between calls. attention() and encode() take their scratch from pools that
+// hand the same buffers back for a repeated shape, and uniform blocks are found by content, so a
+// repeated call finds every bind group it needs here.
 // Keyed by the pipeline and the identity of each bound buffer; bounded, least recently used first.
 
 const ids = new WeakMap<object, number>();

@@ -1,17 +1,14 @@
-// Scratch and transfer buffers, reused between calls. attention() hands a buffer to one call at a
-// time and returns it only when that call's GPU work is done, so calls in flight never share one.
-// Idle buffers are capped (count and bytes); past the cap a returned buffer is destroyed, or, for a
-// pool whose buffers unsubmitted command buffers may still bind (encode()'s), only dropped.
+// Scratch and transfer buffers, reused between calls. attention() holds a buffer until its call's
+// GPU work is done, so its calls in flight never share one; encode()'s workspace returns buffers at
+// once and its recordings share them (see DeviceState.workspace in context.ts). Idle buffers are
+// capped (count and bytes); past the cap a returned buffer is retired: destroyed, or dropped when lent.
 import { BufferUsage } from './gpu-constants.js';
 
 export interface PoolLimits {
   maxIdleBuffers: number;
   maxIdleBytes: number;
-  /**
-   * false: a buffer past the cap is dropped, not destroyed, and freed once nothing refers to it. For
-   * buffers that a command buffer not yet submitted may bind: destroying them would fail that submit.
-   */
-  destroyEvicted?: boolean;
+  /** Buffers lent to encode() recordings, which the caller submits: retired ones are dropped (DroppedBuffers). */
+  lent?: boolean;
 }
 
 /** Sizes are rounded up to a power of two (≥ 256 bytes) so buffers fit many shapes; past `max`,
@@ -35,8 +32,9 @@ function roundingLimit(device: GPUDevice, usage: number): number {
 }
 
 /**
- * Buffers dropped rather than destroyed (an unsubmitted command buffer may still bind them): freed
- * by the garbage collector once nothing refers to them, or by destroyAll() (the context's destroy()),
+ * Buffers lent to encode() are dropped when retired, never destroyed: a command buffer the caller has
+ * not submitted yet may bind them, and a destroyed buffer would fail that submit. They are freed by
+ * the garbage collector once nothing refers to them, or by destroyAll() (the context's destroy()),
  * whichever comes first. Held weakly, so tracking them keeps none alive.
  */
 export class DroppedBuffers {
@@ -70,8 +68,8 @@ export class BufferPool {
   constructor(
     private readonly device: GPUDevice,
     private readonly limits: PoolLimits = DEFAULT_POOL_LIMITS,
-    /** Told of every buffer the pool destroys or drops (the bind-group cache forgets the groups that bind it). */
-    private readonly onDestroy: (buffer: GPUBuffer) => void = () => {},
+    /** Told of every buffer the pool retires (the bind-group cache forgets the groups that bind it). */
+    private readonly onRetire: (buffer: GPUBuffer) => void = () => {},
   ) {}
 
   acquire(bytes: number, usage: number, label: string): GPUBuffer {
@@ -91,7 +89,7 @@ export class BufferPool {
   release(buffer: GPUBuffer): void {
     if (!this.live.has(buffer)) return;
     if (buffer.size > this.limits.maxIdleBytes || this.limits.maxIdleBuffers === 0) {
-      this.evict(buffer);
+      this.retire(buffer);
       return;
     }
     const key = `${buffer.usage}:${buffer.size}`;
@@ -107,27 +105,20 @@ export class BufferPool {
       const oldList = this.idle.get(`${old.usage}:${old.size}`)!;
       oldList.splice(oldList.indexOf(old), 1);
       this.idleBytes -= old.size;
-      this.evict(old);
+      this.retire(old);
     }
   }
 
-  private evict(buffer: GPUBuffer): void {
+  private retire(buffer: GPUBuffer): void {
     this.live.delete(buffer);
-    this.onDestroy(buffer);
-    if (this.limits.destroyEvicted !== false) buffer.destroy();
-    else this.dropped.add(buffer);
+    this.onRetire(buffer);
+    if (this.limits.lent) this.dropped.add(buffer);
+    else buffer.destroy();
   }
 
-  /** Buffers the pool made and has not destroyed (in use or idle). */
+  /** Buffers the pool made and has not retired (in use or idle; for tests). */
   get liveBuffers(): number {
     return this.live.size;
-  }
-
-  /** Bytes of the buffers the pool made and has not destroyed (in use or idle). */
-  get liveBytes(): number {
-    let n = 0;
-    for (const b of this.live) n += b.size;
-    return n;
   }
 
   /** Idle buffers and their bytes (for tests). */
@@ -137,7 +128,7 @@ export class BufferPool {
 
   destroy(): void {
     for (const b of this.live) {
-      this.onDestroy(b);
+      this.onRetire(b);
       b.destroy();
     }
     this.live.clear();

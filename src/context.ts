@@ -1,4 +1,5 @@
-// The AttentionContext: owns (or borrows) a device, a buffer pool and two dummy bindings.
+// The AttentionContext: owns (or borrows) a device, two buffer pools (attention()'s, encode()'s
+// workspace), the uniform blocks, the bind-group cache and two dummy bindings.
 // attention() and friends are a thin upload → encode → submit → read layer over encode().
 import { awaitGpu } from './await-gpu.js';
 import { BindGroupCache } from './bind-group-cache.js';
@@ -47,9 +48,9 @@ interface DeviceState {
   pool: BufferPool;
   /**
    * encode()'s scratch. Only the kernels ever write these buffers (never the queue), and each call
-   * writes every byte it reads before reading it. So a recording may return them at once: another call may take them before the
-   * caller submits, and both command buffers are still right in any order of submission. Past the
-   * pool's cap they are dropped, never destroyed: an unsubmitted command buffer may still bind them.
+   * writes every byte it reads before reading it. So a recording returns them at once: another call
+   * may take them before the caller submits, and both command buffers are still right in any order
+   * of submission. Lent, so never destroyed before the context is (DroppedBuffers).
    */
   workspace: BufferPool;
   uniforms: UniformBlocks;
@@ -83,7 +84,7 @@ const LOSS_GRACE_MS = 2000;
 function makeState(device: GPUDevice, gpu: GPU | undefined, owned: boolean): DeviceState {
   const bindGroups = new BindGroupCache(device);
   const pool = new BufferPool(device, undefined, (b) => bindGroups.forget(b));
-  const workspace = new BufferPool(device, { ...DEFAULT_POOL_LIMITS, destroyEvicted: false }, (b) => bindGroups.forget(b));
+  const workspace = new BufferPool(device, { ...DEFAULT_POOL_LIMITS, lent: true }, (b) => bindGroups.forget(b));
   const dummy = (label: string) =>
     device.createBuffer({ size: 16, usage: BufferUsage.STORAGE, label: `webgpu-attention ${label}` });
   let reject!: (e: DeviceLostError) => void;
@@ -286,7 +287,6 @@ class Context implements AttentionContext {
     state: DeviceState, pool: BufferPool, lent: boolean, encoder: GPUCommandEncoder, p: Problem, b: ProblemBuffers,
     want: Want, reserved: GPUBuffer[], tile: FusedTileChoice = this.#fusedTile,
   ): Path {
-    state.uniforms.trim(); // between recordings, never during one (UniformBlocks.trim)
     const rec = new Recorder(state.device, pool, state.uniforms, lent, state.dummies, state.bindGroups, tile, this.#tuner);
     try {
       const path = encodeProblem(rec, p, b, want); // throws before anything is written into the encoder
@@ -361,6 +361,7 @@ class Context implements AttentionContext {
     }
     // The workspace goes back at once, whenever the caller submits (see DeviceState.workspace).
     const reserved: GPUBuffer[] = [];
+    state.uniforms.trim();
     try {
       this.#record(state, state.workspace, true, encoder, p, buffers as ProblemBuffers, want, reserved);
     } finally {
@@ -430,6 +431,7 @@ class Context implements AttentionContext {
       let path: Path | undefined;
       let recordError: unknown = null;
       try {
+        state.uniforms.trim();
         const encoder = device.createCommandEncoder({ label: 'webgpu-attention' });
         path = this.#record(state, pool, false, encoder, p, buffers, want, reserved);
         outputs.forEach(([name, n], i) => {
@@ -590,8 +592,7 @@ class Context implements AttentionContext {
       let t0 = 0;
       try {
         const encoder = device.createCommandEncoder({ label: 'webgpu-attention tile probe' });
-        // Every repeat has the same uniform block, the most recently used: the trim at each
-        // #record cannot drop it while this encoder is open.
+        state.uniforms.trim();
         for (let r = 0; r < repeats; r++) this.#record(state, pool, false, encoder, p, { q, k, v, output }, want, reserved, tile);
         t0 = performance.now();
         device.queue.submit([encoder.finish()]);

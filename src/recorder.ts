@@ -102,7 +102,7 @@ interface Command {
 }
 
 export class Recorder {
-  /** Scratch buffers this recording uses; the caller returns them to the pool when the GPU is done. */
+  /** Scratch buffers this recording took: attention() returns them once its GPU work is done, encode() at once. */
   readonly reserved: GPUBuffer[] = [];
   private readonly commands: Command[] = [];
 
@@ -153,7 +153,7 @@ export class Recorder {
     return this.dummies.write;
   }
 
-  /** A uniform block for one dispatch (each dispatch gets its own: they differ in bh range). */
+  /** The uniform block holding one dispatch's parameters, found by content (UniformBlocks). */
   params(p: Problem, f: ParamFields): GPUBuffer {
     const s = p.shape;
     const buf = new ArrayBuffer(PARAM_WORDS * 4);

@@ -95,8 +95,8 @@ export interface AttentionContext {
   attentionWithLogSumExp(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Promise<AttentionResultWithLogSumExp>;
   /**
    * Records attention into the caller's encoder on the caller's buffers: no upload, no readback, no submit.
-   * Record across awaits and submit whenever you like (or never): nothing a recording binds changes
-   * after it. The context must not be destroyed before the command buffer is submitted.
+   * Record across awaits and submit whenever you like (or never): no later call changes what a
+   * recording reads. The context must not be destroyed before the command buffer is submitted.
    */
   encode(encoder: GPUCommandEncoder, buffers: AttentionBuffers, shape: AttentionShape, options?: EncodeOptions): void;
   /**

@@ -20,8 +20,8 @@ export class UniformBlocks {
   constructor(
     private readonly device: GPUDevice,
     private readonly capacity = 64,
-    /** Told of every buffer destroyed or dropped (the bind-group cache forgets the groups that bind it). */
-    private readonly onDrop: (buffer: GPUBuffer) => void = () => {},
+    /** Told of every block retired (the bind-group cache forgets the groups that bind it). */
+    private readonly onRetire: (buffer: GPUBuffer) => void = () => {},
   ) {}
 
   /** The block holding `data` (a multiple of 4 bytes); `lent`: for an encode() recording. */
@@ -42,16 +42,15 @@ export class UniformBlocks {
   }
 
   /**
-   * Keeps at most `capacity` blocks, dropping the least recently used. Call it before a recording,
-   * never during one: by then every earlier attention() recording has been submitted, so its
-   * blocks may be destroyed. A block lent to encode() is only dropped (freed once nothing refers to
-   * it): a command buffer not yet submitted may bind it, and a destroyed buffer would fail that submit.
+   * Keeps at most `capacity` blocks, retiring the least recently used. Call it as a call starts,
+   * before it records: every earlier attention() call has submitted its commands by then, so their
+   * blocks may be destroyed. A block lent to encode() is only dropped (DroppedBuffers).
    */
   trim(): void {
     for (const [key, block] of this.blocks) {
       if (this.blocks.size <= this.capacity) break;
       this.blocks.delete(key);
-      this.onDrop(block.buffer);
+      this.onRetire(block.buffer);
       if (block.lent) this.dropped.add(block.buffer);
       else block.buffer.destroy();
     }
@@ -64,7 +63,7 @@ export class UniformBlocks {
 
   destroy(): void {
     for (const block of this.blocks.values()) {
-      this.onDrop(block.buffer);
+      this.onRetire(block.buffer);
       block.buffer.destroy();
     }
     this.blocks.clear();

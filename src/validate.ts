@@ -210,12 +210,12 @@ function resolveCpuMask(
   return { mask: resolveMaskShape(kind, mask.shape, shape, data.length), data };
 }
 
-/** Checks the sizes shared by the CPU and GPU-resident entry points. */
 /** A value for an error message: a string quoted and a bigint marked, so '16' or 16n does not read as 16. */
 function show(x: unknown): string {
   return typeof x === 'string' ? JSON.stringify(x) : typeof x === 'bigint' ? `${x}n` : String(x);
 }
 
+/** Checks the sizes shared by the CPU and GPU-resident entry points. */
 export function checkShape(shape: AttentionShape): void {
   const names: (keyof AttentionShape)[] = [
     'batch', 'heads', 'kvHeads', 'queryLength', 'keyLength', 'headDim', 'valueDim',

@@ -131,7 +131,7 @@ describe(`encode() on caller buffers (seed ${seed})`, () => {
       const late = device.createCommandEncoder();
       fx.ctx.encode(late, { ...bufs, output: out }, shape, { kernel, causal: 'bottom-right' });
       const commands = late.finish();
-      await new Promise((r) => setTimeout(r, 30)); // the queue is idle: a release on "work done" has happened
+      await new Promise((r) => setTimeout(r, 30)); // the queue goes idle before other calls reuse the workspace
       // Another layer, recorded and submitted at once, with another scale and no causal limit.
       const other = makeInputs({ name: 'other', B: 1, H: 2, ...dims, E: 8 }, seed + 22);
       const ob = { q: upload(device, other.q.data), k: upload(device, other.k.data), v: upload(device, other.v.data) };

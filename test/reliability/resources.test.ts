@@ -22,7 +22,7 @@ const MiB = 1024 * 1024;
 const POOL_IDLE_BUFFERS = 64;
 const POOL_IDLE_BYTES = 256 * MiB;
 const DUMMIES = 2; // the context's two 16-byte placeholder bindings
-// Uniform blocks kept (UniformBlocks' capacity), plus the last call's one block: trimmed at the next recording.
+// Uniform blocks kept (UniformBlocks' capacity), plus the last call's (one here): trimmed before the next call records.
 const UNIFORM_BLOCKS = 64 + 1;
 
 describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
@@ -262,11 +262,11 @@ describe('uniform blocks (bookkeeping on a stand-in device)', () => {
   });
 });
 
-describe('the encode() workspace pool (destroyEvicted: false)', () => {
+describe('the encode() workspace pool (lent: true)', () => {
   it("buffers past the cap are dropped, not destroyed, until the pool's destroy()", () => {
     const f = fakeDevice();
     const dropped: GPUBuffer[] = [];
-    const pool = new BufferPool(f.device, { maxIdleBuffers: 1, maxIdleBytes: MiB, destroyEvicted: false }, (b) => dropped.push(b));
+    const pool = new BufferPool(f.device, { maxIdleBuffers: 1, maxIdleBytes: MiB, lent: true }, (b) => dropped.push(b));
     const [a, b] = [pool.acquire(1000, GPUBufferUsageFlags.STORAGE, 'a'), pool.acquire(3000, GPUBufferUsageFlags.STORAGE, 'b')];
     pool.release(a);
     pool.release(b);
