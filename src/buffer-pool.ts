@@ -109,10 +109,15 @@ export class BufferPool {
     }
   }
 
+  /** Whether this pool's buffers are lent to encode() recordings (PoolLimits.lent). */
+  get lent(): boolean {
+    return this.limits.lent === true;
+  }
+
   private retire(buffer: GPUBuffer): void {
     this.live.delete(buffer);
     this.onRetire(buffer);
-    if (this.limits.lent) this.dropped.add(buffer);
+    if (this.lent) this.dropped.add(buffer);
     else buffer.destroy();
   }
 

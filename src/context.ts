@@ -280,14 +280,14 @@ class Context implements AttentionContext {
 
   /**
    * Records our kernels in their own compute pass. Scratch buffers taken from `pool` go into
-   * `reserved` (even when recording fails) for the caller to release. `lent`: for encode(), whose
-   * caller submits; otherwise the caller submits before anything else is recorded.
+   * `reserved` (even when recording fails) for the caller to release: the workspace for encode(),
+   * whose caller submits, else the pool, and the caller submits before anything else is recorded.
    */
   #record(
-    state: DeviceState, pool: BufferPool, lent: boolean, encoder: GPUCommandEncoder, p: Problem, b: ProblemBuffers,
+    state: DeviceState, pool: BufferPool, encoder: GPUCommandEncoder, p: Problem, b: ProblemBuffers,
     want: Want, reserved: GPUBuffer[], tile: FusedTileChoice = this.#fusedTile,
   ): Path {
-    const rec = new Recorder(state.device, pool, state.uniforms, lent, state.dummies, state.bindGroups, tile, this.#tuner);
+    const rec = new Recorder(state.device, pool, state.uniforms, state.dummies, state.bindGroups, tile, this.#tuner);
     try {
       const path = encodeProblem(rec, p, b, want); // throws before anything is written into the encoder
       rec.emit(encoder);
@@ -363,7 +363,7 @@ class Context implements AttentionContext {
     const reserved: GPUBuffer[] = [];
     state.uniforms.trim();
     try {
-      this.#record(state, state.workspace, true, encoder, p, buffers as ProblemBuffers, want, reserved);
+      this.#record(state, state.workspace, encoder, p, buffers as ProblemBuffers, want, reserved);
     } finally {
       releaseAll(state.workspace, reserved);
     }
@@ -433,7 +433,7 @@ class Context implements AttentionContext {
       try {
         state.uniforms.trim();
         const encoder = device.createCommandEncoder({ label: 'webgpu-attention' });
-        path = this.#record(state, pool, false, encoder, p, buffers, want, reserved);
+        path = this.#record(state, pool, encoder, p, buffers, want, reserved);
         outputs.forEach(([name, n], i) => {
           const st = take(n * 4, BufferUsage.MAP_READ | BufferUsage.COPY_DST, `webgpu-attention read ${name}`);
           staging.push(st);
@@ -593,7 +593,7 @@ class Context implements AttentionContext {
       try {
         const encoder = device.createCommandEncoder({ label: 'webgpu-attention tile probe' });
         state.uniforms.trim();
-        for (let r = 0; r < repeats; r++) this.#record(state, pool, false, encoder, p, { q, k, v, output }, want, reserved, tile);
+        for (let r = 0; r < repeats; r++) this.#record(state, pool, encoder, p, { q, k, v, output }, want, reserved, tile);
         t0 = performance.now();
         device.queue.submit([encoder.finish()]);
       } catch (e) {

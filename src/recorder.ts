@@ -110,8 +110,6 @@ export class Recorder {
     readonly device: GPUDevice,
     private readonly pool: BufferPool,
     private readonly uniforms: UniformBlocks,
-    /** Recording for encode(): the caller submits, maybe much later. */
-    private readonly lent: boolean,
     private readonly dummies: { read: GPUBuffer; write: GPUBuffer },
     private readonly bindGroups: BindGroupCache,
     /** The context's fusedTile option (or the tile a probe forces). */
@@ -171,7 +169,8 @@ export class Recorder {
     u[15] = f.splits ?? 1;
     u[16] = f.keysPerSplit ?? s.keyLength;
     u[17] = kvRows(s);
-    return this.uniforms.get(buf, this.lent, 'webgpu-attention params');
+    // Scratch from a lent pool means encode(): the caller submits, maybe much later.
+    return this.uniforms.get(buf, this.pool.lent, 'webgpu-attention params');
   }
 
   /**
