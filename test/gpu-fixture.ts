@@ -47,18 +47,6 @@ export async function defaultLimitsDevice(): Promise<{ device: GPUDevice; gpu: G
   return { device, gpu };
 }
 
-/** Reads a GPU buffer back (test helper). */
-export async function readBuffer(device: GPUDevice, buffer: GPUBuffer, floats: number): Promise<Float32Array> {
-  const staging = device.createBuffer({ size: floats * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const enc = device.createCommandEncoder();
-  enc.copyBufferToBuffer(buffer, 0, staging, 0, floats * 4);
-  device.queue.submit([enc.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const data = new Float32Array(staging.getMappedRange().slice(0));
-  staging.destroy();
-  return data;
-}
-
 /**
  * Registers a suite's fixture: created before its tests, and at the end checked for uncaptured
  * GPU errors and destroyed. Read `fx.current` inside tests.

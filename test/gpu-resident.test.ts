@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttentionInputError, attentionReferenceFull, type AttentionShape } from '../src/index.js';
 import { cases, makeInputs } from './cases.js';
 import { agrees, compare } from './compare.js';
-import { gpuFixture, readBuffer, type GPUFixture } from './gpu-fixture.js';
+import { maskDescriptor, nanBuffer, readBuffer, upload } from './gpu-buffers.js';
+import { gpuFixture, type GPUFixture } from './gpu-fixture.js';
 import { runSeed } from './random.js';
 
 const seed = runSeed();
@@ -19,18 +20,6 @@ afterAll(() => {
 
 const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
 
-function upload(device: GPUDevice, data: Float32Array | Uint8Array): GPUBuffer {
-  const size = Math.ceil(data.byteLength / 4) * 4;
-  const b = device.createBuffer({ size, usage: USAGE, mappedAtCreation: true });
-  new Uint8Array(b.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  b.unmap();
-  return b;
-}
-
-function nanBuffer(device: GPUDevice, floats: number): GPUBuffer {
-  return upload(device, new Float32Array(floats).fill(NaN));
-}
-
 const picked = ['control', 'GQA + causal bottom-right + mask', 'bool mask full + dead rows', 'decode 1 x 700', 'E != Ev (3, 33)'];
 
 describe(`encode() on caller buffers (seed ${seed})`, () => {
@@ -44,9 +33,7 @@ describe(`encode() on caller buffers (seed ${seed})`, () => {
     const outFloats = c.B * c.H * c.Lq * shape.valueDim;
     const bufs = { q: upload(device, q.data), k: upload(device, k.data), v: upload(device, v.data) };
     const mask = options.mask ? upload(device, options.mask.data) : undefined;
-    const maskDesc = options.mask
-      ? { kind: options.mask.data instanceof Uint8Array ? ('boolean' as const) : ('additive' as const), shape: options.mask.shape }
-      : undefined;
+    const maskDesc = maskDescriptor(options.mask);
     const out1 = nanBuffer(device, outFloats);
     const out2 = nanBuffer(device, outFloats);
     const weights = nanBuffer(device, c.B * c.H * c.Lq * c.Lk);

@@ -5,25 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttentionInputError, attentionReferenceFull, DeviceLimitError, type AttentionShape, type KernelChoice } from '../src/index.js';
 import { cases, makeInputs, type Case } from './cases.js';
 import { agrees, compare, LSE_FLOOR } from './compare.js';
-import { defaultLimitsDevice, gpuFixture, readBuffer, type GPUFixture, useGPUFixture } from './gpu-fixture.js';
+import { kvCacheOf, maskDescriptor, nanBuffer, readBuffer, upload } from './gpu-buffers.js';
+import { defaultLimitsDevice, gpuFixture, type GPUFixture, useGPUFixture } from './gpu-fixture.js';
 import { runSeed } from './random.js';
 
 const seed = runSeed();
 const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-
-function upload(device: GPUDevice, data: Float32Array | Uint8Array): GPUBuffer {
-  const b = device.createBuffer({ size: Math.ceil(data.byteLength / 4) * 4, usage: USAGE, mappedAtCreation: true });
-  new Uint8Array(b.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  b.unmap();
-  return b;
-}
-
-/** [B·Hkv, Lk, width] rows laid out in a cache of `capacity` rows per head, the rest NaN. */
-function cacheOf(data: Float32Array, heads: number, Lk: number, width: number, capacity: number): Float32Array {
-  const out = new Float32Array(heads * capacity * width).fill(NaN);
-  for (let h = 0; h < heads; h++) out.set(data.subarray(h * Lk * width, (h + 1) * Lk * width), h * capacity * width);
-  return out;
-}
 
 const picked = [
   'control', 'MQA 4 -> 1', 'GQA + causal bottom-right + mask', 'E != Ev (3, 33)',
@@ -41,19 +28,17 @@ async function check(fx: GPUFixture, label: string, c: Case, kernel: KernelChoic
   };
   const bufs = {
     q: upload(device, q.data),
-    k: upload(device, cacheOf(k.data, c.B * Hkv, c.Lk, c.E, capacity)),
-    v: upload(device, cacheOf(v.data, c.B * Hkv, c.Lk, Ev, capacity)),
+    k: upload(device, kvCacheOf(k.data, c.B * Hkv, c.Lk, c.E, capacity)),
+    v: upload(device, kvCacheOf(v.data, c.B * Hkv, c.Lk, Ev, capacity)),
   };
   const mask = options.mask ? upload(device, options.mask.data) : undefined;
-  const maskDesc = options.mask
-    ? { kind: options.mask.data instanceof Uint8Array ? ('boolean' as const) : ('additive' as const), shape: options.mask.shape }
-    : undefined;
+  const maskDesc = maskDescriptor(options.mask);
   const outFloats = c.B * c.H * c.Lq * Ev;
   const wFloats = c.B * c.H * c.Lq * c.Lk;
-  const output = upload(device, new Float32Array(outFloats).fill(NaN));
-  const weights = kernel === 'staged' ? upload(device, new Float32Array(wFloats).fill(NaN)) : undefined;
+  const output = nanBuffer(device, outFloats);
+  const weights = kernel === 'staged' ? nanBuffer(device, wFloats) : undefined;
   const lseFloats = c.B * c.H * c.Lq;
-  const logSumExp = lse ? upload(device, new Float32Array(lseFloats).fill(NaN)) : undefined;
+  const logSumExp = lse ? nanBuffer(device, lseFloats) : undefined;
   const encoder = device.createCommandEncoder();
   fx.ctx.encode(encoder, { ...bufs, mask, output, weights, logSumExp }, shape, { scale: options.scale, causal: options.causal, mask: maskDesc, kernel });
   device.queue.submit([encoder.finish()]);

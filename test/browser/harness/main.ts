@@ -3,6 +3,7 @@ import { attentionReferenceFull, createAttention } from '../../../dist/index.js'
 import type { AttentionContext, KernelChoice } from '../../../dist/index.js';
 import { cases, makeInputs } from '../../cases.js';
 import { compare, LSE_FLOOR } from '../../compare.js';
+import { kvCacheOf, maskDescriptor, nanBuffer, readBuffer, upload as uploadTo } from '../../gpu-buffers.js';
 
 /** 'plain': a device without 'subgroups', so the plain kernels run (as on GPUs), not the quad-shared ones. */
 type Tile = 'auto' | 'wide' | 'workgroup' | 'plain';
@@ -73,19 +74,14 @@ async function runEncode(kernel: KernelChoice, seed: number) {
   const decode = kernel === 'split-keys';
   const layer = (s: number) => makeInputs({ name: 'layer', B: 1, H: 2, Lq: decode ? 2 : 16, Lk: decode ? 300 : 16, E: 8 }, s);
   const layers = [layer(seed + 1), layer(seed + 2)];
-  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-  const upload = (data: Float32Array) => {
-    const b = device.createBuffer({ size: data.byteLength, usage });
-    device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
-    return b;
-  };
+  const upload = (data: Float32Array) => uploadTo(device, data);
   const sleep = () => new Promise((r) => setTimeout(r, 20));
   const encoder = device.createCommandEncoder();
   const outs: GPUBuffer[] = [];
   for (const [i, x] of layers.entries()) {
     const [, H, Lq] = x.q.shape;
     const shape = { batch: 1, heads: H, kvHeads: H, queryLength: Lq, keyLength: x.k.shape[2], headDim: 8, valueDim: 8 };
-    const output = upload(new Float32Array(H * Lq * 8).fill(NaN));
+    const output = nanBuffer(device, H * Lq * 8);
     outs.push(output);
     ctx.encode(encoder, { q: upload(x.q.data), k: upload(x.k.data), v: upload(x.v.data), output }, shape, { kernel, causal: i ? false : 'bottom-right' });
     await sleep();
@@ -108,14 +104,7 @@ async function runEncode(kernel: KernelChoice, seed: number) {
   device.queue.submit([commands]);
   const results = [];
   for (const [i, x] of layers.entries()) {
-    const n = x.q.data.length;
-    const read = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const enc = device.createCommandEncoder();
-    enc.copyBufferToBuffer(outs[i], 0, read, 0, n * 4);
-    device.queue.submit([enc.finish()]);
-    await read.mapAsync(GPUMapMode.READ);
-    const got = new Float32Array(read.getMappedRange().slice(0));
-    read.unmap();
+    const got = await readBuffer(device, outs[i], x.q.data.length);
     results.push(compare(got, attentionReferenceFull(x.q, x.k, x.v, { causal: i ? false : 'bottom-right' }).output.data));
   }
   return { layers: results, untouched, gpuErrors };
@@ -132,34 +121,17 @@ async function runKvCache(name: string, kernel: KernelChoice, tile: Tile, seed: 
   const device = ctx.device;
   const { q, k, v, options } = makeInputs(c, seed);
   const [Hkv, Ev, capacity] = [c.Hkv ?? c.H, c.Ev ?? c.E, c.Lk + 9];
-  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-  const upload = (data: Float32Array | Uint8Array) => {
-    const b = device.createBuffer({ size: Math.ceil(data.byteLength / 4) * 4, usage, mappedAtCreation: true });
-    new Uint8Array(b.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    b.unmap();
-    return b;
-  };
-  const cache = (data: Float32Array, width: number) => {
-    const out = new Float32Array(c.B * Hkv * capacity * width).fill(NaN);
-    for (let h = 0; h < c.B * Hkv; h++) out.set(data.subarray(h * c.Lk * width, (h + 1) * c.Lk * width), h * capacity * width);
-    return out;
-  };
+  const upload = (data: Float32Array | Uint8Array) => uploadTo(device, data);
+  const cache = (data: Float32Array, width: number) => upload(kvCacheOf(data, c.B * Hkv, c.Lk, width, capacity));
   const n = c.B * c.H * c.Lq * Ev;
-  const output = upload(new Float32Array(n).fill(NaN));
+  const output = nanBuffer(device, n);
   const mask = options.mask ? upload(options.mask.data) : undefined;
   const encoder = device.createCommandEncoder();
-  ctx.encode(encoder, { q: upload(q.data), k: upload(cache(k.data, c.E)), v: upload(cache(v.data, Ev)), output, mask },
+  ctx.encode(encoder, { q: upload(q.data), k: cache(k.data, c.E), v: cache(v.data, Ev), output, mask },
     { batch: c.B, heads: c.H, kvHeads: Hkv, queryLength: c.Lq, keyLength: c.Lk, headDim: c.E, valueDim: Ev, keyCapacity: capacity },
-    {
-      kernel, scale: options.scale, causal: options.causal,
-      mask: options.mask && { kind: options.mask.data instanceof Uint8Array ? 'boolean' : 'additive', shape: options.mask.shape },
-    });
-  const read = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  encoder.copyBufferToBuffer(output, 0, read, 0, n * 4);
+    { kernel, scale: options.scale, causal: options.causal, mask: maskDescriptor(options.mask) });
   device.queue.submit([encoder.finish()]);
-  await read.mapAsync(GPUMapMode.READ);
-  const got = new Float32Array(read.getMappedRange().slice(0));
-  read.unmap();
+  const got = await readBuffer(device, output, n);
   return { output: compare(got, attentionReferenceFull(q, k, v, options).output.data), gpuErrors };
 }
 
