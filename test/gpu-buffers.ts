@@ -1,10 +1,14 @@
 // GPU buffers for the tests of the GPU-resident API (encode()), in Node and in the browser harness:
 // upload, NaN-poisoned outputs, read back, a mask's descriptor, and a KV cache with spare rows.
+// Uses the WebGPU globals (GPUBufferUsage, GPUMapMode): the browser's, or in Node those test/gpu-fixture.ts installs.
 import type { AttentionMask, GPUMaskDescriptor } from '../src/types.js';
 
-/** A STORAGE buffer holding `data` (padded to whole words). */
-export function upload(device: GPUDevice, data: Float32Array | Uint8Array): GPUBuffer {
-  const b = device.createBuffer({ size: Math.max(4, Math.ceil(data.byteLength / 4) * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
+/** A buffer holding `data` (padded to whole words); STORAGE, COPY_DST and COPY_SRC unless `usage` says otherwise. */
+export function upload(
+  device: GPUDevice, data: Float32Array | Uint8Array,
+  usage: number = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+): GPUBuffer {
+  const b = device.createBuffer({ size: Math.max(4, Math.ceil(data.byteLength / 4) * 4), usage, mappedAtCreation: true });
   new Uint8Array(b.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   b.unmap();
   return b;

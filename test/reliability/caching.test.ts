@@ -7,7 +7,8 @@ import { quadSharing, softwareAdapter, type TileName } from '../../src/tiles.js'
 import { makeInputs, type Case } from '../cases.js';
 import { agrees, compare } from '../compare.js';
 import { runSeed } from '../random.js';
-import { borrowedDevice, bufferWith, GPUBufferUsageFlags, instrument, readBack, uncapturedErrors } from './helpers.js';
+import { readBuffer, upload } from '../gpu-buffers.js';
+import { borrowedDevice, GPUBufferUsageFlags, instrument, uncapturedErrors } from './helpers.js';
 import { poisoned } from '../gpu-fixture.js';
 
 const seed = runSeed();
@@ -80,10 +81,10 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const { q, k, v } = makeInputs(c, seed);
     const S = GPUBufferUsageFlags.STORAGE | GPUBufferUsageFlags.COPY_DST | GPUBufferUsageFlags.COPY_SRC;
     const buffers = {
-      q: bufferWith(device, q.data, S),
-      k: bufferWith(device, k.data, S),
-      v: bufferWith(device, v.data, S),
-      output: bufferWith(device, new Float32Array(c.B * c.H * c.Lq * c.E), S),
+      q: upload(device, q.data, S),
+      k: upload(device, k.data, S),
+      v: upload(device, v.data, S),
+      output: upload(device, new Float32Array(c.B * c.H * c.Lq * c.E), S),
     };
     const shape = { batch: 1, heads: 4, kvHeads: 4, queryLength: 1, keyLength: 700, headDim: 8, valueDim: 8 };
     const encodeOnce = async () => {
@@ -98,7 +99,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     await encodeOnce();
     await encodeOnce();
     expect(made(counters)).toEqual(first);
-    const out = await readBack(device, buffers.output, c.B * c.H * c.Lq * c.E);
+    const out = await readBuffer(device, buffers.output, c.B * c.H * c.Lq * c.E);
     expect(agrees(compare(out, attentionReference(q, k, v).data))).toBe(true);
     expect(errors).toEqual([]);
     ctx.destroy();

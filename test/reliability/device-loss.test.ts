@@ -14,7 +14,8 @@ import {
 import { makeInputs, type Case } from '../cases.js';
 import { agrees, compare } from '../compare.js';
 import { runSeed } from '../random.js';
-import { borrowedDevice, bufferWith, GPUBufferUsageFlags, readBack, settle, uncapturedErrors, within } from './helpers.js';
+import { readBuffer, upload } from '../gpu-buffers.js';
+import { borrowedDevice, GPUBufferUsageFlags, settle, uncapturedErrors, within } from './helpers.js';
 import { poisoned } from '../gpu-fixture.js';
 
 const seed = runSeed();
@@ -162,8 +163,8 @@ describe(`device loss (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const shapeArg = { batch: 1, heads: 4, kvHeads: 4, queryLength: 96, keyLength: 96, headDim: 16, valueDim: 16 };
     first.destroy();
     const buffersOn = (device: GPUDevice) => ({
-      q: bufferWith(device, q.data), k: bufferWith(device, k.data), v: bufferWith(device, v.data),
-      output: bufferWith(device, new Float32Array(4 * 96 * 16)),
+      q: upload(device, q.data), k: upload(device, k.data), v: upload(device, v.data),
+      output: upload(device, new Float32Array(4 * 96 * 16)),
     });
     expect(() => ctx.encode(first.createCommandEncoder(), buffersOn(first), shapeArg, { kernel: 'staged' })).toThrow(
       /device was lost.*encode\(\) cannot.*await ctx\.prepare\(shape\) first/,
@@ -179,7 +180,7 @@ describe(`device loss (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const encoder = second.createCommandEncoder();
     ctx.encode(encoder, bufs, shapeArg, { kernel: 'staged' });
     second.queue.submit([encoder.finish()]);
-    const got = await within(readBack(second, bufs.output, 4 * 96 * 16), HANG_MS, 'read back');
+    const got = await within(readBuffer(second, bufs.output, 4 * 96 * 16), HANG_MS, 'read back');
     const a = compare(got, attentionReference(q, k, v).data);
     expect(agrees(a), `encode() on the new device, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
     expect(errors).toEqual([]);
@@ -231,7 +232,7 @@ describe(`GPU errors inside our kernels (seed ${seed})`, () => {
     const ctx = await createAttention(poisoned({ device }));
     const { q, k, v } = inputs(70);
     const shapeArg = { batch: 1, heads: 4, kvHeads: 4, queryLength: 96, keyLength: 96, headDim: 16, valueDim: 16 };
-    const bufs = { q: bufferWith(device, q.data), k: bufferWith(device, k.data), v: bufferWith(device, v.data), output: bufferWith(device, new Float32Array(4 * 96 * 16)) };
+    const bufs = { q: upload(device, q.data), k: upload(device, k.data), v: upload(device, v.data), output: upload(device, new Float32Array(4 * 96 * 16)) };
     bufs.k.destroy();
     device.pushErrorScope('validation');
     const encoder = device.createCommandEncoder();
@@ -242,11 +243,11 @@ describe(`GPU errors inside our kernels (seed ${seed})`, () => {
     expect(scoped!.message).toMatch(/destroyed/i);
     expect(errors).toEqual([]);
     // Same context, fresh buffers: right answer.
-    bufs.k = bufferWith(device, k.data);
+    bufs.k = upload(device, k.data);
     const enc2 = device.createCommandEncoder();
     ctx.encode(enc2, bufs, shapeArg, { kernel: 'staged' });
     device.queue.submit([enc2.finish()]);
-    const got = await within(readBack(device, bufs.output, 4 * 96 * 16), HANG_MS, 'read back');
+    const got = await within(readBuffer(device, bufs.output, 4 * 96 * 16), HANG_MS, 'read back');
     expect(agrees(compare(got, attentionReference(q, k, v).data))).toBe(true);
     await expectCorrect(ctx.attention(q, k, v, { kernel: 'staged' }), q, k, v, {}, 'attention() after');
     expect(errors).toEqual([]);

@@ -137,29 +137,6 @@ export const GPUBufferUsageFlags = {
   STORAGE: 0x0080,
 } as const;
 
-/** A STORAGE buffer holding `data` (for ctx.encode tests). */
-export function bufferWith(device: GPUDevice, data: Float32Array | Uint8Array, usage = GPUBufferUsageFlags.STORAGE | GPUBufferUsageFlags.COPY_DST | GPUBufferUsageFlags.COPY_SRC): GPUBuffer {
-  const size = Math.max(4, Math.ceil(data.byteLength / 4) * 4);
-  const b = device.createBuffer({ size, usage });
-  const padded = new Uint8Array(size);
-  padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  device.queue.writeBuffer(b, 0, padded);
-  return b;
-}
-
-/** Copies a buffer to a mappable one and reads it as f32. */
-export async function readBack(device: GPUDevice, src: GPUBuffer, floats: number): Promise<Float32Array> {
-  const st = device.createBuffer({ size: floats * 4, usage: GPUBufferUsageFlags.MAP_READ | GPUBufferUsageFlags.COPY_DST });
-  const enc = device.createCommandEncoder();
-  enc.copyBufferToBuffer(src, 0, st, 0, floats * 4);
-  device.queue.submit([enc.finish()]);
-  await st.mapAsync(0x0001);
-  const out = new Float32Array(st.getMappedRange().slice(0));
-  st.unmap();
-  st.destroy();
-  return out;
-}
-
 /** The given rows of a [rows, width] f32 array, packed. */
 export function rowsOf(data: Float32Array, width: number, rows: readonly number[]): Float32Array {
   const out = new Float32Array(rows.length * width);

@@ -18,7 +18,8 @@ import {
 import { makeInputs } from '../cases.js';
 import { agrees, compare } from '../compare.js';
 import { runSeed } from '../random.js';
-import { borrowedDevice, bufferWith, GPUBufferUsageFlags, type GPUCounters, instrument, readBack, uncapturedErrors } from './helpers.js';
+import { readBuffer, upload } from '../gpu-buffers.js';
+import { borrowedDevice, GPUBufferUsageFlags, type GPUCounters, instrument, uncapturedErrors } from './helpers.js';
 import { poisoned } from '../gpu-fixture.js';
 
 const seed = runSeed();
@@ -242,9 +243,9 @@ describe(`encode(): bad buffers, shapes and options → AttentionInputError, not
     errors = uncapturedErrors(device);
     ctx = await createAttention(poisoned({ device }));
     bufs = {
-      q: bufferWith(device, good.q.data),
-      k: bufferWith(device, good.k.data),
-      v: bufferWith(device, good.v.data),
+      q: upload(device, good.q.data),
+      k: upload(device, good.k.data),
+      v: upload(device, good.v.data),
       output: make(2 * 2 * 9 * 8 * 4, S | GPUBufferUsageFlags.COPY_SRC | GPUBufferUsageFlags.COPY_DST),
     };
     held.push(bufs.q, bufs.k, bufs.v);
@@ -313,7 +314,7 @@ describe(`encode(): bad buffers, shapes and options → AttentionInputError, not
     const encoder = device.createCommandEncoder();
     ctx.encode(encoder, bufs, shape, { causal: 'bottom-right' });
     device.queue.submit([encoder.finish()]);
-    const got = await readBack(device, bufs.output, ref.length);
+    const got = await readBuffer(device, bufs.output, ref.length);
     const a = compare(got, ref);
     expect(agrees(a), `good encode after a bad one, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
   }

@@ -6,7 +6,8 @@ import { attentionReferenceFull, createAttention, DeviceLimitError, type Attenti
 import { sizeClass } from '../../src/buffer-pool.js';
 import { agrees, compare } from '../compare.js';
 import { mulberry32, runSeed } from '../random.js';
-import { borrowedDevice, bufferWith, GPUBufferUsageFlags, type GPUCounters, instrument, uncapturedErrors } from './helpers.js';
+import { upload } from '../gpu-buffers.js';
+import { borrowedDevice, GPUBufferUsageFlags, type GPUCounters, instrument, uncapturedErrors } from './helpers.js';
 import { poisoned } from '../gpu-fixture.js';
 
 const seed = runSeed();
@@ -90,7 +91,7 @@ describe(`device limits (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
   });
 
   it('encode(): a request over the limits throws DeviceLimitError and records nothing', () => {
-    const small = bufferWith(device, new Float32Array(4));
+    const small = upload(device, new Float32Array(4));
     const big = device.createBuffer({ size: 4 * 6000 * 4, usage: GPUBufferUsageFlags.STORAGE });
     const out = device.createBuffer({ size: 4 * 6000 * 4, usage: GPUBufferUsageFlags.STORAGE }); // written: its own buffer
     const encoder = device.createCommandEncoder();

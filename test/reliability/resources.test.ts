@@ -14,7 +14,8 @@ import { UniformBlocks } from '../../src/uniform-blocks.js';
 import { makeInputs, type Case } from '../cases.js';
 import { agrees, compare } from '../compare.js';
 import { mulberry32, runSeed } from '../random.js';
-import { borrowedDevice, bufferWith, GPUBufferUsageFlags, instrument, readBack, settle, uncapturedErrors, within } from './helpers.js';
+import { readBuffer, upload } from '../gpu-buffers.js';
+import { borrowedDevice, GPUBufferUsageFlags, instrument, settle, uncapturedErrors, within } from './helpers.js';
 import { poisoned } from '../gpu-fixture.js';
 
 const seed = runSeed();
@@ -30,7 +31,7 @@ describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const device = await borrowedDevice();
     const counters = instrument(device);
     const errors = uncapturedErrors(device);
-    const mine = bufferWith(device, new Float32Array(64)); // the test's own buffer survives destroy()
+    const mine = upload(device, new Float32Array(64)); // the test's own buffer survives destroy()
     const baseline = counters.live.size;
     const ctx = await createAttention(poisoned({ device }));
     const rnd = mulberry32(seed);
@@ -65,7 +66,7 @@ describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     // A borrowed device is left alive and usable.
     const settled = await Promise.race([device.lost.then(() => 'lost'), new Promise((r) => setTimeout(() => r('alive'), 50))]);
     expect(settled).toBe('alive');
-    expect(Array.from(await readBack(device, mine, 4))).toEqual([0, 0, 0, 0]);
+    expect(Array.from(await readBuffer(device, mine, 4))).toEqual([0, 0, 0, 0]);
     expect(errors).toEqual([]);
     mine.destroy();
     device.destroy();
@@ -76,8 +77,8 @@ describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const counters = instrument(device);
     const c: Case = { name: 'enc', B: 1, H: 2, Lq: 1, Lk: 600, E: 8 };
     const { q, k, v } = makeInputs(c, seed + 2);
-    const ins = { q: bufferWith(device, q.data), k: bufferWith(device, k.data), v: bufferWith(device, v.data) };
-    const outs = Array.from({ length: 80 }, () => bufferWith(device, new Float32Array(16).fill(NaN)));
+    const ins = { q: upload(device, q.data), k: upload(device, k.data), v: upload(device, v.data) };
+    const outs = Array.from({ length: 80 }, () => upload(device, new Float32Array(16).fill(NaN)));
     const baseline = counters.live.size;
     const errors = uncapturedErrors(device); // encode() has no error scope of the library's: errors would land here
     const ctx = await createAttention(poisoned({ device }));
@@ -97,7 +98,7 @@ describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     device.queue.submit(commands.reverse());
     for (let i = 0; i < 80; i++) {
       const want = attentionReference(q, k, v, { scale: scales[i] }).data;
-      expect(agrees(compare(await readBack(device, outs[i], 16), want)), `recording ${i}`).toBe(true);
+      expect(agrees(compare(await readBuffer(device, outs[i], 16), want)), `recording ${i}`).toBe(true);
     }
     expect(errors).toEqual([]);
     ctx.destroy();
