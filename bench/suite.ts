@@ -466,7 +466,7 @@ export interface AttentionCtx {
   /** Compiles the pipelines a shape will use (under 'auto', after measuring the fused tiles). */
   prepare?(shape: Record<string, number>, opts?: Record<string, unknown>): Promise<void>;
   /** The library's one-time measurements of its fused tiles against each other. */
-  tileMeasurements?(): { compactMs: number; wideMs?: number; workgroupMs?: number; verdict: string; probe: Record<string, number> }[];
+  tileMeasurements?(): { compactMs: number; wideMs?: number; workgroupMs?: number; heldKeysMs?: number; verdict: string; probe: Record<string, number> }[];
   destroy(): void;
 }
 
@@ -535,7 +535,7 @@ export async function benchOurs(s: BenchShape, data: ShapeData, kernel: string, 
         if (notedMeasurements.has(m)) continue;
         notedMeasurements.add(m);
         const p = m.probe;
-        const timed = [['compact', m.compactMs], ['wide', m.wideMs], ['workgroup', m.workgroupMs]] as const;
+        const timed = [['compact', m.compactMs], ['wide', m.wideMs], ['workgroup', m.workgroupMs], ['held-keys', m.heldKeysMs]] as const;
         const times = timed.filter(([, ms]) => ms !== undefined).map(([t, ms]) => `${t} ${(ms as number).toFixed(1)} ms`);
         row.notes?.push(`tile probe (L=S=${p.queryLength} H${p.heads} E${p.headDim}): ${times.join(', ')} -> ${m.verdict}`);
       }

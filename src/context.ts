@@ -152,6 +152,7 @@ function preflight(
     // Limits: as if 'auto' kept compact (the workgroup tile can dispatch up to 16x more workgroups
     // at 16 rows, still far below what foldGrid cannot fold). prepare(): the measured tile.
     measuredTile: () => measured,
+    ready: () => true,
     software,
     reserved: [] as GPUBuffer[],
     dummyRead: none,

@@ -5,7 +5,10 @@ import { BufferUsage } from './gpu-constants.js';
 import type { Recorder } from './recorder.js';
 import type { Loads } from './shaders.js';
 import type { AttentionBuffers } from './types.js';
-import { autoMayRetile, fusedTile, namedBlocksFit, quadSharing, type FusedTile, type TileName } from './tiles.js';
+import {
+  autoMayRetile, fusedTile, heldKeysPartialBytes, heldKeysServes, namedBlocksFit, quadSharing, type FusedTile, type HeldKeysTile,
+  type TileName,
+} from './tiles.js';
 import { kvRows, MaskKind, type Problem } from './validate.js';
 
 export type Path = 'staged' | 'fused' | 'split-keys';
@@ -174,7 +177,15 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     const quad = quadSharing(rec.device);
     // The kernel, constants and grid of one tile.
     const plan = (t: FusedTile) =>
-      t.name === 'workgroup'
+      t.name === 'held-keys'
+        ? {
+            tile: t.name,
+            kernel: 'flash-held-keys' as const,
+            constants: { ...common, WG: t.workgroupSize },
+            // One quad per (batch, head) and chunk of keys.
+            workgroups: (bhTotal * Math.ceil(Lk / t.chunkKeys) * 4) / t.workgroupSize,
+          }
+        : t.name === 'workgroup'
         ? {
             tile: t.name,
             kernel: 'flash-tiled' as const,
@@ -189,13 +200,23 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
             workgroups: Math.ceil((bhTotal * Math.ceil(Math.ceil(Lq / (4 * t.rowGroups)) / (quad ? 4 : 1)) * (quad ? 4 : 1)) / t.workgroupSize),
           };
     const planOf = (name: TileName) => plan(fusedTile(name, p.shape, quad, rec.device));
+    const ready = (t: TileName) => {
+      const pl = planOf(t);
+      return rec.ready(pl.kernel, loads, pl.constants);
+    };
     let name: TileName = rec.fusedTile === 'auto' ? 'compact' : rec.fusedTile;
     if (rec.fusedTile === 'auto' && autoMayRetile(p.shape, rec.software)) {
       const flops = 4 * bhTotal * Lq * Lk * E;
-      name = rec.measuredTile(loads, p.shape, flops, (t) => {
-        const pl = planOf(t);
-        return rec.ready(pl.kernel, loads, pl.constants);
-      });
+      name = rec.measuredTile(loads, p.shape, flops, ready);
+    }
+    const t = fusedTile(name, p.shape, quad, rec.device);
+    if (t.name === 'held-keys') {
+      const auto = rec.fusedTile === 'auto';
+      if (heldKeysServes(p.shape, auto, maxBinding(rec.device))) {
+        encodeHeldKeys(rec, p, b, loads, t, common);
+        return;
+      }
+      name = !auto || ready('wide') ? 'wide' : 'compact'; // under 'auto', wide once it is compiled
     }
     const pl = planOf(name);
     const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk });
@@ -220,4 +241,26 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
   rec.dispatch('merge', 'scalar', { WRITE_LSE: !!b.logSumExp },
     [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
     Math.ceil((rows * Math.ceil(Ev / 4)) / 64));
+}
+
+/**
+ * The held-keys tile: flash-held-keys.wgsl writes each row's partial per chunk of keys (as
+ * split-keys does, with the chunk's max and sum), merge.wgsl combines them. Both dispatches carry
+ * the tile's name, so a compile failure is reported as this tile's.
+ */
+function encodeHeldKeys(
+  rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads, t: HeldKeysTile, common: Record<string, number>,
+): void {
+  const { batch, heads, queryLength: Lq, keyLength: Lk, valueDim: Ev } = p.shape;
+  const bhTotal = batch * heads;
+  const splits = Math.ceil(Lk / t.chunkKeys);
+  const partials = rec.scratch(heldKeysPartialBytes(p.shape), BufferUsage.STORAGE, 'webgpu-attention held-keys partials');
+  const stats = rec.scratch(bhTotal * Lq * splits * 8, BufferUsage.STORAGE, 'webgpu-attention held-keys stats');
+  const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits, keysPerSplit: t.chunkKeys });
+  rec.dispatch('flash-held-keys', loads, { ...common, WG: t.workgroupSize },
+    [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
+    (bhTotal * splits * 4) / t.workgroupSize, t.name);
+  rec.dispatch('merge', 'scalar', { WRITE_LSE: !!b.logSumExp },
+    [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
+    Math.ceil((bhTotal * Lq * Math.ceil(Ev / 4)) / 64), t.name);
 }

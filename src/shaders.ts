@@ -17,20 +17,22 @@ import flashWgsl from '../shaders/flash.wgsl?raw';
 import flashTiledWgsl from '../shaders/flash-tiled.wgsl?raw';
 import flashSplitWgsl from '../shaders/flash-split.wgsl?raw';
 import flashSplitQuadWgsl from '../shaders/flash-split-quad.wgsl?raw';
+import flashHeldKeysWgsl from '../shaders/flash-held-keys.wgsl?raw';
 import mergeWgsl from '../shaders/merge.wgsl?raw';
 
 // 'flash-quad' is flash.wgsl with k and v loads shared across quads of a subgroup, and
 // 'flash-split-quad' the split-keys kernel with the dims split across a quad (both need the
 // device's 'subgroups' feature; src/tiles.ts says where they are used). 'flash-tiled' is the fused
-// kernel's workgroup tile.
+// kernel's workgroup tile, 'flash-held-keys' its held-keys tile (subgroups too; merge.wgsl follows it).
 export type KernelName =
-  'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'flash-quad' | 'flash-tiled' | 'flash-split' | 'flash-split-quad' | 'merge';
+  | 'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'flash-quad' | 'flash-tiled' | 'flash-held-keys' | 'flash-split'
+  | 'flash-split-quad' | 'merge';
 
 /** How a kernel reads q, k and v: as vec4 arrays (E and Ev multiples of 4) or as scalars. */
 export type Loads = 'vec4' | 'scalar';
 
-const uses = { scores: true, softmax: false, 'weighted-sum': true, flash: true, 'flash-quad': true, 'flash-tiled': true, 'flash-split': true,
-  'flash-split-quad': true, merge: false };
+const uses = { scores: true, softmax: false, 'weighted-sum': true, flash: true, 'flash-quad': true, 'flash-tiled': true,
+  'flash-held-keys': true, 'flash-split': true, 'flash-split-quad': true, merge: false };
 const body: Record<KernelName, string> = {
   scores: maskWgsl + scoresWgsl,
   softmax: softmaxWgsl,
@@ -38,6 +40,7 @@ const body: Record<KernelName, string> = {
   flash: maskWgsl + kvBlocksWgsl + kvShareNoneWgsl + flashWgsl,
   'flash-quad': maskWgsl + kvBlocksWgsl + kvShareQuadWgsl + flashWgsl,
   'flash-tiled': maskWgsl + flashTiledWgsl,
+  'flash-held-keys': maskWgsl + flashHeldKeysWgsl,
   'flash-split': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitWgsl,
   'flash-split-quad': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitQuadWgsl,
   merge: mergeWgsl,
@@ -46,8 +49,9 @@ const body: Record<KernelName, string> = {
 /** A kernel's full source: the shared parameter block, the q/k/v loaders it needs, its own file. */
 export function kernelSource(kernel: KernelName, loads: Loads): string {
   const loaders = uses[kernel] ? (loads === 'vec4' ? qkvVec4Wgsl : qkvScalarWgsl) : '';
-  // Directives come before any declaration; the quad operations run in loops whose bounds both
+  // Directives come before any declaration; the quad operations run in loops whose bounds these
   // kernels make uniform per quad, which WGSL's uniformity analysis cannot see.
-  const directives = kernel === 'flash-quad' || kernel === 'flash-split-quad' ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : '';
+  const quadKernel = kernel === 'flash-quad' || kernel === 'flash-split-quad' || kernel === 'flash-held-keys';
+  const directives = quadKernel ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : '';
   return directives + paramsWgsl + loaders + body[kernel];
 }

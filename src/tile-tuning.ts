@@ -148,7 +148,7 @@ export class TileTuner {
       throw e;
     };
     const others: TileName[] = [];
-    for (const tile of tileCandidates(probe, this.#software)) {
+    for (const tile of tileCandidates(probe, this.#software, this.#quad)) {
       if (tile !== 'compact' && (await this.runProbe(probe, tile, 1).catch(dropFailed)) !== null) others.push(tile);
     }
     if (others.length === 0) return null;
@@ -174,6 +174,7 @@ export class TileTuner {
       compactMs,
       ...(ms.wide !== undefined ? { wideMs: ms.wide } : {}),
       ...(ms.workgroup !== undefined ? { workgroupMs: ms.workgroup } : {}),
+      ...(ms['held-keys'] !== undefined ? { heldKeysMs: ms['held-keys'] } : {}),
       verdict: (ms[best] as number) < TILE_MARGIN * compactMs ? best : 'compact',
     };
   }

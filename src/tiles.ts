@@ -15,15 +15,24 @@
 //   workgroup. The shape of flash attention on GPUs; on SwiftShader, where workgroup memory is no
 //   cheaper than a storage buffer and barriers switch coroutines, it is the slowest of the three
 //   (BENCHMARKS.md), so there it is only used when asked for.
+// held-keys (flash-held-keys.wgsl + merge.wgsl): the loops turned around, for software adapters
+//   with 4-lane subgroups (quadSharing) and E, Ev <= 64, multiples of 4. An invocation holds 64
+//   keys' k and v rows in private arrays and streams the query rows past them, so no accumulator
+//   is rewritten per block of keys (what costs most under SwiftShader's JIT); a quad's 4 chunks
+//   are combined into one partial per row and chunk of 256 keys, which merge.wgsl combines per row.
+//   Those partials take Lq·ceil(Lk/256)·Ev floats per head (a quarter of the score matrix at Ev = 64),
+//   so the tile is only used while they fit one binding (heldKeysFits), and under 'auto' only for
+//   calls of at least HELD_KEYS_MIN_ROWS query rows and keys (a chunk's 64 keys are loaded per
+//   invocation and serve every row; with few rows or keys that load is the whole cost).
 //
 // 'auto' measures instead of guessing: a tile other than compact is used only on adapters where a
 // one-time probe found it faster (src/tile-tuning.ts), for calls with at least 16 query rows, and
 // only once its pipeline is compiled; until then calls run compact (tiered, like a JIT).
 // ctx.prepare() runs the probe and the compiles ahead of time.
 
-export type TileName = 'compact' | 'wide' | 'workgroup';
+export type TileName = 'compact' | 'wide' | 'workgroup' | 'held-keys';
 export type FusedTileChoice = 'auto' | TileName;
-export const TILE_CHOICES: readonly FusedTileChoice[] = ['auto', 'compact', 'wide', 'workgroup'];
+export const TILE_CHOICES: readonly FusedTileChoice[] = ['auto', 'compact', 'wide', 'workgroup', 'held-keys'];
 
 /** A tile of flash.wgsl: groups of 4 query rows per invocation, the keys streamed from the buffer. */
 export interface RegisterTile {
@@ -45,7 +54,42 @@ export interface WorkgroupTile {
   tileKeys: number;
 }
 
-export type FusedTile = RegisterTile | WorkgroupTile;
+/** The tile of flash-held-keys.wgsl: 64 keys per invocation, a quad per chunk of 256, merged by merge.wgsl. */
+export interface HeldKeysTile {
+  name: 'held-keys';
+  /** Invocations per workgroup: one quad. */
+  workgroupSize: number;
+  /** Keys per chunk: a quad's 4 invocations of 64 keys each (flash-held-keys.wgsl's 4·KEYS). */
+  chunkKeys: number;
+}
+
+export type FusedTile = RegisterTile | WorkgroupTile | HeldKeysTile;
+
+export const HELD_KEYS: HeldKeysTile = { name: 'held-keys', workgroupSize: 4, chunkKeys: 256 };
+/** Under 'auto', the held-keys tile serves calls with at least this many query rows and keys. */
+export const HELD_KEYS_MIN_ROWS = 128;
+
+/** Bytes of the held-keys tile's partial results: one Ev-wide row per query row and chunk of keys. */
+export function heldKeysPartialBytes(shape: { batch: number; heads: number; queryLength: number; keyLength: number; valueDim: number }): number {
+  return shape.batch * shape.heads * shape.queryLength * Math.ceil(shape.keyLength / HELD_KEYS.chunkKeys) * shape.valueDim * 4;
+}
+
+/**
+ * Whether the held-keys tile, where it can run (fusedTile), takes a call of this shape: its
+ * partials fit one binding (`maxBinding` bytes), and under 'auto' the call has at least
+ * HELD_KEYS_MIN_ROWS query rows and keys. Otherwise the call runs the wide tile.
+ */
+export function heldKeysServes(
+  shape: { batch: number; heads: number; queryLength: number; keyLength: number; valueDim: number }, auto: boolean, maxBinding: number,
+): boolean {
+  const long = Math.min(shape.queryLength, shape.keyLength) >= HELD_KEYS_MIN_ROWS;
+  return heldKeysPartialBytes(shape) <= maxBinding && (!auto || long);
+}
+
+/** E and Ev multiples of 4 up to 64: what flash-held-keys.wgsl's private arrays and vec4 loads hold. */
+export function heldKeysFit(shape: { headDim: number; valueDim: number }): boolean {
+  return shape.headDim <= 64 && shape.valueDim <= 64 && shape.headDim % 4 === 0 && shape.valueDim % 4 === 0;
+}
 
 export const COMPACT: RegisterTile = { name: 'compact', rowGroups: 1, qInRegisters: false, workgroupSize: 64 };
 // Where loads are shared across quads (quadSharing: a CPU adapter), compact also keeps its 4 query
@@ -88,23 +132,30 @@ export function workgroupTile(shape: { headDim: number; valueDim: number }, devi
 
 /**
  * The tile of this name for a call: wide falls back to compact where the named blocks do not fit
- * (E or Ev > 128). `quad`: loads are shared across quads (quadSharing), so compact holds q in
- * registers where the named blocks fit.
+ * (E or Ev > 128), held-keys to wide where it cannot run (no quads, or head sizes it does not
+ * hold). `quad`: loads are shared across quads (quadSharing), so compact holds q in registers
+ * where the named blocks fit.
  */
 export function fusedTile(name: TileName, shape: { headDim: number; valueDim: number }, quad: boolean, device: GPUDevice): FusedTile {
   if (name === 'workgroup') return workgroupTile(shape, device);
+  if (name === 'held-keys') {
+    if (quad && heldKeysFit(shape)) return HELD_KEYS;
+    name = 'wide';
+  }
   if (!namedBlocksFit(shape)) return COMPACT;
   return name === 'wide' ? wideTile(shape, quad) : quad ? COMPACT_Q_REGS : COMPACT;
 }
 
 /**
  * The tiles the one-time measurement times against compact for these head sizes: wide where its
- * named blocks fit, workgroup on adapters that are not software (CPU) adapters.
+ * named blocks fit, workgroup on adapters that are not software (CPU) adapters, held-keys on
+ * software adapters whose loads are shared across quads, where it fits.
  */
-export function tileCandidates(shape: { headDim: number; valueDim: number }, software: boolean): TileName[] {
+export function tileCandidates(shape: { headDim: number; valueDim: number }, software: boolean, quad = false): TileName[] {
   const tiles: TileName[] = ['compact'];
   if (namedBlocksFit(shape)) tiles.push('wide');
   if (!software) tiles.push('workgroup');
+  if (software && quad && heldKeysFit(shape)) tiles.push('held-keys');
   return tiles;
 }
 

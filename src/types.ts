@@ -132,11 +132,16 @@ export interface CreateAttentionOptions {
    * 'wide': 16 rows with q in registers (8 at E, Ev <= 64 on software adapters with 4-lane
    * subgroups), faster on software adapters; ~8-30 s (E=64) to ~85-105 s (E=128) to compile on
    * SwiftShader; needs E and Ev <= 128 (compact otherwise). 'workgroup': 64 rows per workgroup,
-   * the keys staged through workgroup memory, the GPU design. 'auto' (default): compact, until
-   * the context has done 1e9 FLOPs of work that could take another tile (calls with at least 16
-   * query rows); then the other tiles (wide where E, Ev <= 128; workgroup except on software
-   * adapters) are compiled in the background and timed against compact once per adapter and
-   * head size, and the fastest is used where it is at least 5 % faster than compact.
+   * the keys staged through workgroup memory, the GPU design. 'held-keys': 64 keys per
+   * invocation with the query rows streamed past them, and a merge kernel after; for software
+   * adapters with 4-lane subgroups and E, Ev multiples of 4 up to 64 (wide otherwise, and where
+   * its partial results, a quarter of the score matrix at Ev = 64, exceed one binding).
+   * 'auto' (default): compact, until the context has done 1e9 FLOPs of work that could take
+   * another tile (calls with at least 16 query rows); then the other tiles (wide where E, Ev <=
+   * 128; workgroup except on software adapters; held-keys where it fits) are compiled in the
+   * background and timed against compact once per adapter and head size, and the fastest is used
+   * where it is at least 5 % faster than compact (held-keys only for calls with at least 128
+   * query rows and keys; wide for the others).
    */
   fusedTile?: FusedTileChoice;
 }
@@ -161,6 +166,8 @@ export interface TileMeasurement {
   wideMs?: number;
   /** The same for the workgroup tile, where it was a candidate (not a software adapter) and compiled. */
   workgroupMs?: number;
+  /** The same for the held-keys tile, where it was a candidate (a software adapter sharing loads across quads, E and Ev <= 64) and compiled. */
+  heldKeysMs?: number;
   /** The fastest tile, if at least 5 % faster than compact; compact otherwise. */
   verdict: TileName;
 }

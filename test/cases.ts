@@ -1,8 +1,9 @@
 // The one table of named cases that every test layer runs (CPU, Node GPU, headless Chromium).
 // Sizes sit on both sides of each tile edge: the staged kernels tile 32 rows x 32 keys (32 value
 // columns), the fused kernel 4 keys a step, 4, 8 or 16 rows an invocation (compact, wide) or 64
-// rows a workgroup with 8-32 keys a tile (workgroup tile), and vec4 head dims, and where it shares
-// loads across quads of a subgroup, pads each head to whole quads.
+// rows a workgroup with 8-32 keys a tile (workgroup tile) or 64 keys an invocation and 256 a quad
+// (held-keys tile), and vec4 head dims, and where it shares loads across quads of a subgroup,
+// pads each head to whole quads.
 import type { AttentionOptions, CausalOption, KernelChoice, Tensor } from '../src/types.js';
 import { mulberry32 } from './random.js';
 
@@ -104,6 +105,11 @@ export const cases: Case[] = [
   // at Lk 300, split-keys over several chunks.
   { name: 'additive mask of lowest f32 + fully masked rows', B: 1, H: 2, Lq: 9, Lk: 33, E: 8, mask: { kind: 'additive', broadcast: 'full', density: 0.5, deadRows: [0, 5], hidden: F32_LOWEST } },
   { name: 'decode 2 x 300, additive mask of lowest f32 + fully masked row', B: 1, H: 2, Lq: 2, Lk: 300, E: 8, mask: { kind: 'additive', broadcast: 'head1', density: 0.4, deadRows: [1], hidden: F32_LOWEST } },
+  // The held-keys tile's edges: 64 keys per invocation (Lk 65: one key in the second), 256 per
+  // quad (Lk 256; Lk 257 with causal top-left, where rows 0-255 see nothing of the second chunk).
+  { name: 'Lk 65, bool mask, Lq 70', B: 1, H: 2, Lq: 70, Lk: 65, E: 16, mask: { kind: 'boolean', broadcast: '2d', density: 0.6 } },
+  { name: 'Lk 256, additive mask, GQA 4 -> 2', B: 1, H: 4, Hkv: 2, Lq: 33, Lk: 256, E: 16, mask: { kind: 'additive', broadcast: 'batch1', density: 0.7 } },
+  { name: 'Lk 257 in two chunks, causal top-left, Lq 260', B: 1, H: 2, Lq: 260, Lk: 257, E: 8, causal: true },
   // Split-keys over several chunks with a mask and a row with nothing to attend to.
   { name: 'decode 2 x 300, bool mask + dead row', B: 1, H: 2, Lq: 2, Lk: 300, E: 8, mask: { kind: 'boolean', broadcast: 'full', density: 0.5, deadRows: [1] } },
 ];

@@ -1,7 +1,7 @@
 // Every case of the shared table on every kernel, on a real WebGPU device in Node (Dawn),
 // against the float64 CPU reference. Fresh inputs each run; the seed is in every failure message.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { quadSharing } from '../src/tiles.js';
+import { HELD_KEYS_MIN_ROWS, heldKeysFit, heldKeysServes, quadSharing } from '../src/tiles.js';
 import { attentionReferenceFull } from '../src/index.js';
 import { ALL_KERNELS, cases, makeInputs, type Case } from './cases.js';
 import { agrees, compare, LSE_FLOOR } from './compare.js';
@@ -99,6 +99,51 @@ describe(`every fused case on the wide tile (seed ${seed})`, { timeout: 300_000 
 describe(`every fused case on the workgroup tile (seed ${seed})`, { timeout: 120_000 }, () => {
   it.each(fusedCases.map((c) => [c.name, c] as const))('%s', (name, c) => checkFused(workgroup.current, 'workgroup', name, c));
   it.each(fusedCases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(workgroup.current, 'workgroup', name, c));
+});
+
+// The held-keys tile (64 keys per invocation, the query rows streamed past them, merge.wgsl after),
+// which 'auto' measures on software adapters with 4-lane subgroups: forced here, every fused case
+// whose heads it holds (E, Ev multiples of 4 up to 64) with and without the log-sum-exp, and one it
+// does not hold, which falls back to the wide tile.
+const heldKeys = useGPUFixture({ fusedTile: 'held-keys' });
+const heldCases = fusedCases.filter((c) => heldKeysFit({ headDim: c.E, valueDim: c.Ev ?? c.E }));
+
+describe(`every fused case on the held-keys tile (seed ${seed})`, { timeout: 120_000 }, () => {
+  const kernels: string[] = [];
+  beforeAll(() => {
+    const device = heldKeys.current.ctx.device;
+    for (const name of ['createComputePipeline', 'createComputePipelineAsync'] as const) {
+      const original = device[name].bind(device) as (d: GPUComputePipelineDescriptor) => unknown;
+      (device as unknown as Record<string, unknown>)[name] = (d: GPUComputePipelineDescriptor) => {
+        kernels.push(d.label ?? '');
+        return original(d);
+      };
+    }
+  });
+
+  it.each(heldCases.map((c) => [c.name, c] as const))('%s', (name, c) => checkFused(heldKeys.current, 'held-keys', name, c));
+  it.each(heldCases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(heldKeys.current, 'held-keys', name, c));
+  const other = fusedCases.find((c) => c.name === 'E != Ev (5, 3)') as Case;
+  it(`${other.name}, which it does not hold (the wide tile instead)`, () => checkFused(heldKeys.current, 'held-keys', other.name, other));
+
+  it("takes a call while its partials fit one binding, and under 'auto' only with enough query rows and keys", () => {
+    const shape = { batch: 1, heads: 8, queryLength: 1024, keyLength: 1024, valueDim: 64 };
+    const partials = 8 * 1024 * 4 * 64 * 4; // 4 chunks of 256 keys per row
+    expect(heldKeysServes(shape, true, partials)).toBe(true);
+    expect(heldKeysServes(shape, false, partials - 1)).toBe(false);
+    expect(heldKeysServes({ ...shape, keyLength: 1025 }, false, partials)).toBe(false); // a fifth chunk
+    const short = { ...shape, queryLength: HELD_KEYS_MIN_ROWS - 1 };
+    expect(heldKeysServes(short, true, partials)).toBe(false);
+    expect(heldKeysServes(short, false, partials)).toBe(true); // forced: the tile runs
+    expect(heldKeysServes({ ...shape, keyLength: HELD_KEYS_MIN_ROWS - 1 }, true, partials)).toBe(false);
+  });
+
+  it('the cases ran on flash-held-keys where loads are shared across quads, on wide elsewhere', () => {
+    const quad = quadSharing(heldKeys.current.ctx.device);
+    expect(heldCases.length).toBeGreaterThan(20);
+    expect(kernels.includes('webgpu-attention flash-held-keys')).toBe(quad);
+    expect(kernels.some((k) => /webgpu-attention flash(-quad)?$/.test(k))).toBe(true); // the fallback's wide tile
+  });
 });
 
 // Where the adapter has 4-lane subgroups (SwiftShader), the fixtures above run the fused kernel

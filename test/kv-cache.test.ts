@@ -3,6 +3,7 @@
 // keyLength hold NaN, so a kernel that read one, or used the wrong head stride, fails the check.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttentionInputError, attentionReferenceFull, DeviceLimitError, type AttentionShape, type KernelChoice } from '../src/index.js';
+import { heldKeysFit } from '../src/tiles.js';
 import { cases, makeInputs, type Case } from './cases.js';
 import { agrees, compare, LSE_FLOOR } from './compare.js';
 import { kvCacheOf, maskDescriptor, nanBuffer, readBuffer, upload } from './gpu-buffers.js';
@@ -62,6 +63,7 @@ describe(`encode() on a preallocated KV cache, shape.keyCapacity (seed ${seed}; 
   const fx = useGPUFixture();
   const workgroup = useGPUFixture({ fusedTile: 'workgroup' });
   const wide = useGPUFixture({ fusedTile: 'wide' });
+  const heldKeys = useGPUFixture({ fusedTile: 'held-keys' });
 
   it.each(rows)('%s on %s', async (name, kernel) => {
     const c = cases.find((x) => x.name === name)!;
@@ -80,6 +82,13 @@ describe(`encode() on a preallocated KV cache, shape.keyCapacity (seed ${seed}; 
   );
 
   it.each(picked)('%s on the workgroup tile', (name) => check(workgroup.current, 'workgroup tile', cases.find((x) => x.name === name)!, 'fused', 7));
+
+  // The held-keys tile, on the picked cases whose heads it holds (E, Ev multiples of 4 up to 64),
+  // with keys over several chunks of 256 in a cache with spare rows, and the log-sum-exp.
+  it.each(picked.filter((n) => { const c = cases.find((x) => x.name === n)!; return heldKeysFit({ headDim: c.E, valueDim: c.Ev ?? c.E }); }))(
+    '%s on the held-keys tile', (name) => check(heldKeys.current, 'held-keys tile', cases.find((x) => x.name === name)!, 'fused', 7));
+  it('decode 3 x 1000 bottom-right on the held-keys tile, 3096 spare rows, with the log-sum-exp', () =>
+    check(heldKeys.current, 'held-keys tile', cases.find((x) => x.name === 'decode 3 x 1000 bottom-right')!, 'fused', 3096, true));
 
   // The wide tile compiles per head size for seconds: one case with 8-dim heads.
   it('GQA + causal bottom-right + mask on the wide tile', () =>

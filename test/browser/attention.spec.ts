@@ -3,6 +3,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { ALL_KERNELS, cases } from '../cases.js';
 import { REL_L2_TOL, MAX_ABS_TOL } from '../compare.js';
 import { runSeed } from '../random.js';
+import { heldKeysFit } from '../../src/tiles.js';
 
 const seed = runSeed();
 const HARNESS = 'http://localhost:4175/';
@@ -32,7 +33,7 @@ test.afterAll(async () => {
 type Agreement = { relL2: number; maxAbs: number; nans: number };
 type Result = { output: Agreement; weights?: Agreement; lse?: Agreement; shapeOk: boolean; gpuErrors: string[] };
 type Mode = 'output' | 'weights' | 'lse';
-type Tile = 'auto' | 'wide' | 'workgroup' | 'plain';
+type Tile = 'auto' | 'wide' | 'workgroup' | 'held-keys' | 'plain';
 const ok = (a: Agreement) => a.nans === 0 && a.relL2 <= REL_L2_TOL && a.maxAbs <= MAX_ABS_TOL;
 
 /** One case in the page against the float64 reference; every failure names the case, kernel, tile and seed. */
@@ -74,6 +75,18 @@ for (const c of wideCases) {
 // GPUs: every fused case, compiled by Chromium's Tint and run on its SwiftShader.
 test(`every fused case on the workgroup tile (seed ${seed})`, async () => {
   for (const c of cases.filter(hasFused)) await check(c.name, 'fused', 'output', 'workgroup');
+});
+
+// The held-keys tile (64 keys per invocation, then merge.wgsl), which 'auto' measures on software
+// adapters with 4-lane subgroups (this one): every fused case whose heads it holds, output and
+// log-sum-exp, compiled by Chromium's Tint.
+test(`every fused case on the held-keys tile (seed ${seed})`, async () => {
+  const held = cases.filter((c) => hasFused(c) && heldKeysFit({ headDim: c.E, valueDim: c.Ev ?? c.E }));
+  expect(held.length).toBeGreaterThan(20);
+  for (const c of held) {
+    await check(c.name, 'fused', 'output', 'held-keys');
+    await check(c.name, 'fused', 'lse', 'held-keys');
+  }
 });
 
 // A device without 'subgroups': the plain fused and split-keys kernels, which GPUs run, compiled by

@@ -21,7 +21,8 @@ const compiled = (c: ReturnType<typeof instrument>) => ({
 
 /** The tiles a measurement timed are all real times, and its verdict is the rule's (fastest, by 5 %). */
 function expectVerdictRule(m: TileMeasurement, tiles: TileName[]): void {
-  const timed = Object.fromEntries(tiles.map((t) => [t, t === 'compact' ? m.compactMs : t === 'wide' ? m.wideMs : m.workgroupMs]));
+  const msOf = { compact: m.compactMs, wide: m.wideMs, workgroup: m.workgroupMs, 'held-keys': m.heldKeysMs };
+  const timed = Object.fromEntries(tiles.map((t) => [t, msOf[t]]));
   for (const ms of Object.values(timed)) expect(ms !== undefined && ms > 0 && Number.isFinite(ms)).toBe(true);
   const [best, bestMs] = Object.entries(timed).reduce((x, y) => ((y[1] as number) < (x[1] as number) ? y : x));
   expect(m.verdict).toBe((bestMs as number) < 0.95 * m.compactMs ? best : 'compact');
@@ -155,6 +156,30 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     ctx2.destroy();
     device.destroy();
     device2.destroy();
+  }, 180_000);
+
+  it("on a device sharing loads across quads, 'auto' times the held-keys tile too; after prepare() nothing compiles", async () => {
+    const device = await borrowedDevice('adapter', ['subgroups' as GPUFeatureName]);
+    const quad = quadSharing(device);
+    expect(quad).toBe(softwareAdapter(device)); // SwiftShader shares loads across quads; GPUs do not
+    const counters = instrument(device);
+    const errors = uncapturedErrors(device);
+    const ctx = await createAttention(poisoned({ device }));
+    // E = 12: a head size no other test measures (verdicts are shared per adapter, kernel variant and head size).
+    const c: Case = { name: 'held', B: 1, H: 8, Lq: 256, Lk: 256, E: 12 };
+    const { q, k, v, options } = makeInputs(c, seed, 'fused');
+    await ctx.prepare({ batch: 1, heads: 8, kvHeads: 8, queryLength: 256, keyLength: 256, headDim: 12, valueDim: 12 }, { kernel: 'fused' });
+    const [m, ...more] = ctx.tileMeasurements();
+    expect(more).toEqual([]);
+    expect(m.quadShared).toBe(quad);
+    expect(m.heldKeysMs !== undefined).toBe(quad);
+    expectVerdictRule(m, quad ? ['compact', 'wide', 'held-keys'] : ['compact', 'wide']);
+    const before = compiled(counters);
+    expect(agrees(compare((await ctx.attention(q, k, v, options)).data, attentionReference(q, k, v, options).data))).toBe(true);
+    expect(compiled(counters)).toEqual(before);
+    expect(errors).toEqual([]);
+    ctx.destroy();
+    device.destroy();
   }, 180_000);
 
   it("treated as a GPU (debug adapterKind 'gpu'), 'auto' times the workgroup tile too, on the GPU probe; after prepare() nothing compiles", async () => {

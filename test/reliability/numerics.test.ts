@@ -13,13 +13,16 @@ const [B, H, Lq, Lk, E, Ev] = [1, 2, 6, 300, 4, 4];
 const fixture = useGPUFixture();
 // The fused kernel's workgroup tile, which 'auto' times only on GPUs: forced on a context of its own.
 const workgroup = useGPUFixture({ fusedTile: 'workgroup' });
+// And its held-keys tile (64 keys per invocation, merged per row), which 'auto' times on SwiftShader.
+const heldKeys = useGPUFixture({ fusedTile: 'held-keys' });
 
-/** Each kernel on the default context, and the fused kernel on the workgroup tile. */
+/** Each kernel on the default context, and the fused kernel on the workgroup and held-keys tiles. */
 const KERNELS = [
   ['staged', 'staged', fixture],
   ['fused', 'fused', fixture],
   ['split-keys', 'split-keys', fixture],
   ['fused, workgroup tile', 'fused', workgroup],
+  ['fused, held-keys tile', 'fused', heldKeys],
 ] as const satisfies readonly (readonly [string, KernelChoice, { readonly current: GPUFixture }])[];
 
 /** A tensor of the given shape, uniform in [-1, 1). */

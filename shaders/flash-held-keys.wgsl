@@ -1,0 +1,272 @@
+// Fused path, held-keys tile, for software adapters with 4-lane subgroups (SwiftShader). The
+// other tiles hold query rows and stream the keys past them, rewriting every row's accumulator at
+// each block of 4 keys; under SwiftShader's JIT a value rewritten every iteration costs 5-8x one
+// that is only read (BENCHMARKS.md, session 9). This tile turns the loops around: an invocation
+// loads KEYS keys of one head (their k and v rows) into private arrays once, then streams the
+// head's query rows past them. For each row it computes the 64 scores, their max and weights and
+// the weighted sum of its v rows in straight-line code that reads the held keys at constant
+// indices, so no large value is rewritten per key. The 4 invocations of a quad hold 4
+// consecutive chunks of KEYS keys: they share each q row's loads (quadBroadcast), combine their
+// 4 partial results for the row into one (a chunk of 4·KEYS keys, params.keys_per_split) and each
+// writes a quarter of it; merge.wgsl then combines a row's chunks, as for split-keys. Its partials
+// are params.splits × Ev floats per query row.
+// Needs E, Ev <= 64 and multiples of 4 (vec4 loads), `enable subgroups;` (src/shaders.ts puts it
+// first) and quads of 4 consecutive invocations starting at a multiple of 4 (src/tiles.ts offers
+// this tile only where quadSharing holds; see lib/kv-share-quad.wgsl).
+// Two things the speed depends on there (BENCHMARKS.md, session 14): straight-line code, since
+// written as loops over the held keys the indices are run-time values and every read becomes a
+// per-lane gather (7.5x slower; the helper functions below are inlined with constant arguments
+// instead), and the held keys in a module-scope private array rather than a function's array
+// passed to the helpers by pointer (1.4x faster in Chromium, 1.1-1.3x in Node).
+@group(0) @binding(5) var<storage, read_write> partials: array<vec4<f32>>; // [row, chunk, Ev / 4]
+@group(0) @binding(6) var<storage, read_write> stats: array<f32>;          // [row, chunk, (m, l)]
+
+override HEAD_VEC4: u32 = 16u;  // E / 4
+override VALUE_VEC4: u32 = 16u; // Ev / 4
+override WG: u32 = 4u;
+const KEYS: u32 = 64u;   // keys each invocation holds
+const STRIDE: u32 = 16u; // vec4 per held key row (E, Ev <= 64)
+
+// This invocation's held keys: k rows at [0, V_BASE), v rows from V_BASE, STRIDE vec4 a key. On
+// SwiftShader (4 lanes a SIMD group) that is 128 KiB of stack per group; twice that crashed the
+// process in a prototype, so KEYS stays at 64.
+const V_BASE: u32 = 1024u; // KEYS * STRIDE
+alias Held = array<vec4<f32>, 2048>;
+var<private> held: Held;
+
+// 16 vec4: a q row, or the 64 scores or weights of a row (keys 4g..4g+3 in e{g}).
+struct Vec16 {
+  e0: vec4<f32>, e1: vec4<f32>, e2: vec4<f32>, e3: vec4<f32>, e4: vec4<f32>, e5: vec4<f32>, e6: vec4<f32>, e7: vec4<f32>,
+  e8: vec4<f32>, e9: vec4<f32>, e10: vec4<f32>, e11: vec4<f32>, e12: vec4<f32>, e13: vec4<f32>, e14: vec4<f32>, e15: vec4<f32>,
+}
+
+// q · k of held key j, before the sum over its 4 lanes.
+fn key_dot(j: u32, x: Vec16) -> vec4<f32> {
+  let b = j * STRIDE;
+  var d = x.e0 * held[b];
+  if (HEAD_VEC4 > 1u) { d += x.e1 * held[b + 1u]; }
+  if (HEAD_VEC4 > 2u) { d += x.e2 * held[b + 2u]; }
+  if (HEAD_VEC4 > 3u) { d += x.e3 * held[b + 3u]; }
+  if (HEAD_VEC4 > 4u) { d += x.e4 * held[b + 4u]; }
+  if (HEAD_VEC4 > 5u) { d += x.e5 * held[b + 5u]; }
+  if (HEAD_VEC4 > 6u) { d += x.e6 * held[b + 6u]; }
+  if (HEAD_VEC4 > 7u) { d += x.e7 * held[b + 7u]; }
+  if (HEAD_VEC4 > 8u) { d += x.e8 * held[b + 8u]; }
+  if (HEAD_VEC4 > 9u) { d += x.e9 * held[b + 9u]; }
+  if (HEAD_VEC4 > 10u) { d += x.e10 * held[b + 10u]; }
+  if (HEAD_VEC4 > 11u) { d += x.e11 * held[b + 11u]; }
+  if (HEAD_VEC4 > 12u) { d += x.e12 * held[b + 12u]; }
+  if (HEAD_VEC4 > 13u) { d += x.e13 * held[b + 13u]; }
+  if (HEAD_VEC4 > 14u) { d += x.e14 * held[b + 14u]; }
+  if (HEAD_VEC4 > 15u) { d += x.e15 * held[b + 15u]; }
+  return d;
+}
+
+// Scores of held keys 4g..4g+3 (first key k0 of this invocation's chunk): scaled, masked, and
+// HIDDEN from the row's end (its causal limit or k_len) on.
+fn scores4(g: u32, x: Vec16, k0: u32, end: u32, b: u32, h: u32, i: u32) -> vec4<f32> {
+  let j = 4u * g;
+  // A row vector times the matrix: component c is the sum of column c, key j + c's dot product.
+  let dots = vec4<f32>(1.0) * mat4x4<f32>(key_dot(j, x), key_dot(j + 1u, x), key_dot(j + 2u, x), key_dot(j + 3u, x));
+  var s = dots * params.scale;
+  let jj = vec4<u32>(k0 + j) + vec4<u32>(0u, 1u, 2u, 3u);
+  if (MASK_KIND != 0u) {
+    let jc = min(jj, vec4<u32>(params.k_len - 1u));
+    s = vec4<f32>(with_mask(s.x, b, h, i, jc.x), with_mask(s.y, b, h, i, jc.y),
+                  with_mask(s.z, b, h, i, jc.z), with_mask(s.w, b, h, i, jc.w));
+  }
+  return select(vec4<f32>(HIDDEN), s, jj < vec4<u32>(end));
+}
+
+// Weights of 4 scores against `m_exp` (the row's max, or 0 while that is HIDDEN: see below).
+fn weights4(s: vec4<f32>, m_exp: f32) -> vec4<f32> {
+  return exp(s - vec4<f32>(m_exp));
+}
+
+// vec4 c of the v rows of held keys 4g..4g+3, as the columns of a matrix.
+fn v_block(g: u32, c: u32) -> mat4x4<f32> {
+  let b = V_BASE + 4u * g * STRIDE + c;
+  return mat4x4<f32>(held[b], held[b + STRIDE], held[b + 2u * STRIDE], held[b + 3u * STRIDE]);
+}
+
+// vec4 c of Σ_j w_j v_j over the 64 held keys.
+fn weighted(c: u32, w: Vec16) -> vec4<f32> {
+  return v_block(0u, c) * w.e0 + v_block(1u, c) * w.e1 + v_block(2u, c) * w.e2 + v_block(3u, c) * w.e3
+    + v_block(4u, c) * w.e4 + v_block(5u, c) * w.e5 + v_block(6u, c) * w.e6 + v_block(7u, c) * w.e7
+    + v_block(8u, c) * w.e8 + v_block(9u, c) * w.e9 + v_block(10u, c) * w.e10 + v_block(11u, c) * w.e11
+    + v_block(12u, c) * w.e12 + v_block(13u, c) * w.e13 + v_block(14u, c) * w.e14 + v_block(15u, c) * w.e15;
+}
+
+// The sum of x over the quad, in every lane.
+fn quad_sum(x: vec4<f32>) -> vec4<f32> {
+  let y = x + quadSwapX(x);
+  return y + quadSwapY(y);
+}
+
+// Lane l of the quad writes vec4s l, l + 4, l + 8, l + 12 of a row's partial: a, b, c or d by lane.
+fn pick(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, d: vec4<f32>, lane: u32) -> vec4<f32> {
+  return select(select(select(a, b, lane == 1u), c, lane == 2u), d, lane == 3u);
+}
+
+fn put(base: u32, c: u32, x: vec4<f32>) {
+  if (c < VALUE_VEC4) {
+    partials[base + c] = x;
+  }
+}
+
+// A quiet NaN made at run time (a NaN constant is a shader-creation error); x only fills the payload.
+fn nan_of(x: u32) -> f32 {
+  return bitcast<f32>(x | 0x7fc00000u);
+}
+
+@compute @workgroup_size(WG)
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+  @builtin(subgroup_invocation_id) lane_id: u32,
+) {
+  let t = workgroup_index(wid, nwg) * WG + lid;
+  let lane = lane_id & 3u;
+  // Everything the quad operations' control flow depends on is the same in the 4 lanes of a quad.
+  let quad = t / 4u;
+  let chunk = quad % params.splits;
+  let local_bh = quad / params.splits;
+  if (local_bh >= params.bh_count) {
+    return; // surplus quads of a folded grid
+  }
+  let bh = params.bh_offset + local_bh;
+  let b = bh / params.heads;
+  let h = bh % params.heads;
+  let kv_row0 = (b * params.kv_heads + h / params.group) * params.kv_rows;
+  let chunk_k0 = chunk * params.keys_per_split; // the quad's first key
+  let k0 = chunk_k0 + lane * KEYS;              // this invocation's
+
+  for (var j = 0u; j < KEYS; j++) {
+    let key = k0 + j;
+    let r = kv_row0 + min(key, params.k_len - 1u);
+    let live = key < params.k_len; // past k_len: zeros (the scores are HIDDEN there anyway)
+    for (var e = 0u; e < HEAD_VEC4; e++) {
+      held[j * STRIDE + e] = select(vec4<f32>(0.0), load_k(r, e), live);
+    }
+    for (var c = 0u; c < VALUE_VEC4; c++) {
+      held[V_BASE + j * STRIDE + c] = select(vec4<f32>(0.0), load_v(r, c), live);
+    }
+  }
+
+  // Under a causal rule the rows before `start` see none of the chunk: an empty partial (m HIDDEN,
+  // l 0, zeros, which merge.wgsl weighs by 0), without computing anything.
+  var start = 0u;
+  if (params.causal != 0u) {
+    start = u32(clamp(i32(chunk_k0) - params.causal_offset, 0, i32(params.q_len)));
+  }
+  let row0 = local_bh * params.q_len;
+  for (var i = 0u; i < start; i++) {
+    let slot = (row0 + i) * params.splits + chunk;
+    if (lane == 0u) {
+      stats[slot * 2u] = HIDDEN;
+      stats[slot * 2u + 1u] = 0.0;
+    }
+    for (var x = 0u; x < 4u; x++) {
+      put(slot * VALUE_VEC4, 4u * x + lane, vec4<f32>(0.0));
+    }
+  }
+
+  for (var i = start; i < params.q_len; i++) {
+    let q_row = bh * params.q_len + i;
+    let end = key_end(i);
+    // The row's q, one gather per lane: lane l loads vec4s l, l + 4, l + 8 and l + 12.
+    let ql0 = load_q(q_row, min(lane, HEAD_VEC4 - 1u));
+    var ql1 = vec4<f32>(0.0);
+    var ql2 = vec4<f32>(0.0);
+    var ql3 = vec4<f32>(0.0);
+    if (HEAD_VEC4 > 4u) { ql1 = load_q(q_row, min(lane + 4u, HEAD_VEC4 - 1u)); }
+    if (HEAD_VEC4 > 8u) { ql2 = load_q(q_row, min(lane + 8u, HEAD_VEC4 - 1u)); }
+    if (HEAD_VEC4 > 12u) { ql3 = load_q(q_row, min(lane + 12u, HEAD_VEC4 - 1u)); }
+    let x = Vec16(quadBroadcast(ql0, 0u), quadBroadcast(ql0, 1u), quadBroadcast(ql0, 2u), quadBroadcast(ql0, 3u),
+                  quadBroadcast(ql1, 0u), quadBroadcast(ql1, 1u), quadBroadcast(ql1, 2u), quadBroadcast(ql1, 3u),
+                  quadBroadcast(ql2, 0u), quadBroadcast(ql2, 1u), quadBroadcast(ql2, 2u), quadBroadcast(ql2, 3u),
+                  quadBroadcast(ql3, 0u), quadBroadcast(ql3, 1u), quadBroadcast(ql3, 2u), quadBroadcast(ql3, 3u));
+    let s = Vec16(
+      scores4(0u, x, k0, end, b, h, i),
+      scores4(1u, x, k0, end, b, h, i),
+      scores4(2u, x, k0, end, b, h, i),
+      scores4(3u, x, k0, end, b, h, i),
+      scores4(4u, x, k0, end, b, h, i),
+      scores4(5u, x, k0, end, b, h, i),
+      scores4(6u, x, k0, end, b, h, i),
+      scores4(7u, x, k0, end, b, h, i),
+      scores4(8u, x, k0, end, b, h, i),
+      scores4(9u, x, k0, end, b, h, i),
+      scores4(10u, x, k0, end, b, h, i),
+      scores4(11u, x, k0, end, b, h, i),
+      scores4(12u, x, k0, end, b, h, i),
+      scores4(13u, x, k0, end, b, h, i),
+      scores4(14u, x, k0, end, b, h, i),
+      scores4(15u, x, k0, end, b, h, i));
+    // NaN tracking by bit pattern (max() may drop a NaN): a NaN score makes the row's output NaN.
+    let bad = is_nan4(s.e0) | is_nan4(s.e1) | is_nan4(s.e2) | is_nan4(s.e3) | is_nan4(s.e4) | is_nan4(s.e5) | is_nan4(s.e6) |
+      is_nan4(s.e7) | is_nan4(s.e8) | is_nan4(s.e9) | is_nan4(s.e10) | is_nan4(s.e11) | is_nan4(s.e12) | is_nan4(s.e13) |
+      is_nan4(s.e14) | is_nan4(s.e15);
+    let mv = max(max(max(max(s.e0, s.e1), max(s.e2, s.e3)), max(max(s.e4, s.e5), max(s.e6, s.e7))),
+                 max(max(max(s.e8, s.e9), max(s.e10, s.e11)), max(max(s.e12, s.e13), max(s.e14, s.e15))));
+    let m = max(HIDDEN, max(max(mv.x, mv.y), max(mv.z, mv.w))); // an additive -inf gives no max below HIDDEN
+    // A hidden key must get weight 0. Against any real max, exp(HIDDEN - m) is 0 (even the lowest
+    // real score, one step above HIDDEN, is 2^104 above it); while the max is HIDDEN (nothing to
+    // see in this chunk) the weights are taken against 0 instead, which makes them all 0 too. This
+    // costs one select per row where a select per weight measured ~25 % of the kernel's time.
+    let m_exp = select(m, 0.0, m == HIDDEN);
+    let w = Vec16(
+weights4(s.e0, m_exp), weights4(s.e1, m_exp), weights4(s.e2, m_exp), weights4(s.e3, m_exp), weights4(s.e4, m_exp), weights4(s.e5, m_exp), weights4(s.e6, m_exp), weights4(s.e7, m_exp), weights4(s.e8, m_exp), weights4(s.e9, m_exp), weights4(s.e10, m_exp), weights4(s.e11, m_exp), weights4(s.e12, m_exp), weights4(s.e13, m_exp), weights4(s.e14, m_exp), weights4(s.e15, m_exp));
+    let lv = w.e0 + w.e1 + w.e2 + w.e3 + w.e4 + w.e5 + w.e6 + w.e7 + w.e8 + w.e9 + w.e10 + w.e11 + w.e12 + w.e13 + w.e14 + w.e15;
+    let l = select(lv.x + lv.y + lv.z + lv.w, nan_of(params.k_len), any(bad));
+
+    // The quad's 4 chunks as one: rescale each to the quad's max and sum (exp(0) = 1 while all are HIDDEN).
+    let m_quad = max(max(quadBroadcast(m, 0u), quadBroadcast(m, 1u)), max(quadBroadcast(m, 2u), quadBroadcast(m, 3u)));
+    let f = exp(m - m_quad);
+    let lf = l * f;
+    let l_sum = lf + quadSwapX(lf);
+    let l_quad = l_sum + quadSwapY(l_sum);
+    let z0 = quad_sum(weighted(0u, w) * f);
+    var z1 = vec4<f32>(0.0);
+    var z2 = vec4<f32>(0.0);
+    var z3 = vec4<f32>(0.0);
+    var z4 = vec4<f32>(0.0);
+    var z5 = vec4<f32>(0.0);
+    var z6 = vec4<f32>(0.0);
+    var z7 = vec4<f32>(0.0);
+    var z8 = vec4<f32>(0.0);
+    var z9 = vec4<f32>(0.0);
+    var z10 = vec4<f32>(0.0);
+    var z11 = vec4<f32>(0.0);
+    var z12 = vec4<f32>(0.0);
+    var z13 = vec4<f32>(0.0);
+    var z14 = vec4<f32>(0.0);
+    var z15 = vec4<f32>(0.0);
+    if (VALUE_VEC4 > 1u) { z1 = quad_sum(weighted(1u, w) * f); }
+    if (VALUE_VEC4 > 2u) { z2 = quad_sum(weighted(2u, w) * f); }
+    if (VALUE_VEC4 > 3u) { z3 = quad_sum(weighted(3u, w) * f); }
+    if (VALUE_VEC4 > 4u) { z4 = quad_sum(weighted(4u, w) * f); }
+    if (VALUE_VEC4 > 5u) { z5 = quad_sum(weighted(5u, w) * f); }
+    if (VALUE_VEC4 > 6u) { z6 = quad_sum(weighted(6u, w) * f); }
+    if (VALUE_VEC4 > 7u) { z7 = quad_sum(weighted(7u, w) * f); }
+    if (VALUE_VEC4 > 8u) { z8 = quad_sum(weighted(8u, w) * f); }
+    if (VALUE_VEC4 > 9u) { z9 = quad_sum(weighted(9u, w) * f); }
+    if (VALUE_VEC4 > 10u) { z10 = quad_sum(weighted(10u, w) * f); }
+    if (VALUE_VEC4 > 11u) { z11 = quad_sum(weighted(11u, w) * f); }
+    if (VALUE_VEC4 > 12u) { z12 = quad_sum(weighted(12u, w) * f); }
+    if (VALUE_VEC4 > 13u) { z13 = quad_sum(weighted(13u, w) * f); }
+    if (VALUE_VEC4 > 14u) { z14 = quad_sum(weighted(14u, w) * f); }
+    if (VALUE_VEC4 > 15u) { z15 = quad_sum(weighted(15u, w) * f); }
+    let slot = (row0 + i) * params.splits + chunk;
+    if (lane == 0u) {
+      stats[slot * 2u] = m_quad;
+      stats[slot * 2u + 1u] = l_quad;
+    }
+    let base = slot * VALUE_VEC4;
+    put(base, lane, pick(z0, z1, z2, z3, lane));
+    put(base, lane + 4u, pick(z4, z5, z6, z7, lane));
+    put(base, lane + 8u, pick(z8, z9, z10, z11, lane));
+    put(base, lane + 12u, pick(z12, z13, z14, z15, lane));
+  }
+}
