@@ -21,7 +21,7 @@
 //   is rewritten per block of keys (what costs most under SwiftShader's JIT); a quad's 4 chunks
 //   are combined into one partial per row and chunk of 256 keys, which merge.wgsl combines per row.
 //   Those partials take Lq·ceil(Lk/256)·Ev floats per head (a quarter of the score matrix at Ev = 64),
-//   so the tile is only used while they fit one binding (heldKeysFits), and under 'auto' only for
+//   so the tile is only used while they fit one binding (heldKeysServes), and under 'auto' only for
 //   calls of at least HELD_KEYS_MIN_ROWS query rows and keys (a chunk's 64 keys are loaded per
 //   invocation and serve every row; with few rows or keys that load is the whole cost).
 //
@@ -66,8 +66,12 @@ export interface HeldKeysTile {
 export type FusedTile = RegisterTile | WorkgroupTile | HeldKeysTile;
 
 export const HELD_KEYS: HeldKeysTile = { name: 'held-keys', workgroupSize: 4, chunkKeys: 256 };
-/** Under 'auto', the held-keys tile serves calls with at least this many query rows and keys. */
-export const HELD_KEYS_MIN_ROWS = 128;
+/**
+ * Under 'auto', the held-keys tile serves calls with at least this many query rows and keys (a
+ * quad's chunk of keys). Measured against wide (Node, E=64): 1.3x faster at L=S=256, 0.8x at
+ * L=S=128 and at Lq=1024 with Lk=128.
+ */
+export const HELD_KEYS_MIN_ROWS = 256;
 
 /** Bytes of the held-keys tile's partial results: one Ev-wide row per query row and chunk of keys. */
 export function heldKeysPartialBytes(shape: { batch: number; heads: number; queryLength: number; keyLength: number; valueDim: number }): number {

@@ -140,7 +140,7 @@ export interface CreateAttentionOptions {
    * another tile (calls with at least 16 query rows); then the other tiles (wide where E, Ev <=
    * 128; workgroup except on software adapters; held-keys where it fits) are compiled in the
    * background and timed against compact once per adapter and head size, and the fastest is used
-   * where it is at least 5 % faster than compact (held-keys only for calls with at least 128
+   * where it is at least 5 % faster than compact (held-keys only for calls with at least 256
    * query rows and keys; wide for the others).
    */
   fusedTile?: FusedTileChoice;
