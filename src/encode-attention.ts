@@ -9,7 +9,7 @@ import {
   autoMayRetile, fusedTile, heldKeysPartialBytes, heldKeysServes, namedBlocksFit, quadSharing, type FusedTile, type HeldKeysTile,
   type TileName,
 } from './tiles.js';
-import { kvRows, MaskKind, type Problem } from './validate.js';
+import { CausalMode, kvRows, MaskKind, type Problem } from './validate.js';
 
 export type Path = 'staged' | 'fused' | 'split-keys';
 
@@ -212,7 +212,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     const t = fusedTile(name, p.shape, quad, rec.device);
     if (t.name === 'held-keys') {
       const auto = rec.fusedTile === 'auto';
-      if (heldKeysServes(p.shape, auto, maxBinding(rec.device))) {
+      if (heldKeysServes(p.shape, auto, maxBinding(rec.device), p.causal !== CausalMode.None)) {
         encodeHeldKeys(rec, p, b, loads, t, common);
         return;
       }

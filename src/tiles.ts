@@ -23,7 +23,8 @@
 //   Those partials take Lq·ceil(Lk/256)·Ev floats per head (a quarter of the score matrix at Ev = 64),
 //   so the tile is only used while they fit one binding (heldKeysServes), and under 'auto' only for
 //   calls of at least HELD_KEYS_MIN_ROWS query rows and keys (a chunk's 64 keys are loaded per
-//   invocation and serve every row; with few rows or keys that load is the whole cost).
+//   invocation and serve every row; with few rows or keys that load is the whole cost) and
+//   without a causal rule (it skips keys only by whole chunks).
 //
 // 'auto' measures instead of guessing: a tile other than compact is used only on adapters where a
 // one-time probe found it faster (src/tile-tuning.ts), for calls with at least 16 query rows, and
@@ -81,13 +82,17 @@ export function heldKeysPartialBytes(shape: { batch: number; heads: number; quer
 /**
  * Whether the held-keys tile, where it can run (fusedTile), takes a call of this shape: its
  * partials fit one binding (`maxBinding` bytes), and under 'auto' the call has at least
- * HELD_KEYS_MIN_ROWS query rows and keys. Otherwise the call runs the wide tile.
+ * HELD_KEYS_MIN_ROWS query rows and keys and no causal rule. A causal call skips keys only by
+ * whole chunks of 256 there (a row computes every key of a chunk it sees any of), where the
+ * register tiles skip them 4 at a time: Chromium measured L=S=256 causal at 15.1 ms against
+ * 9.5 on wide, 512 at 49.1 against 34.8. Otherwise the call runs the wide tile.
  */
 export function heldKeysServes(
-  shape: { batch: number; heads: number; queryLength: number; keyLength: number; valueDim: number }, auto: boolean, maxBinding: number,
+  shape: { batch: number; heads: number; queryLength: number; keyLength: number; valueDim: number },
+  auto: boolean, maxBinding: number, causal: boolean,
 ): boolean {
   const long = Math.min(shape.queryLength, shape.keyLength) >= HELD_KEYS_MIN_ROWS;
-  return heldKeysPartialBytes(shape) <= maxBinding && (!auto || long);
+  return heldKeysPartialBytes(shape) <= maxBinding && (!auto || (long && !causal));
 }
 
 /** E and Ev multiples of 4 up to 64: what flash-held-keys.wgsl's private arrays and vec4 loads hold. */

@@ -126,16 +126,18 @@ describe(`every fused case on the held-keys tile (seed ${seed})`, { timeout: 120
   const other = fusedCases.find((c) => c.name === 'E != Ev (5, 3)') as Case;
   it(`${other.name}, which it does not hold (the wide tile instead)`, () => checkFused(heldKeys.current, 'held-keys', other.name, other));
 
-  it("takes a call while its partials fit one binding, and under 'auto' only with enough query rows and keys", () => {
+  it("takes a call while its partials fit one binding, and under 'auto' only with enough query rows and keys, not causal", () => {
     const shape = { batch: 1, heads: 8, queryLength: 1024, keyLength: 1024, valueDim: 64 };
     const partials = 8 * 1024 * 4 * 64 * 4; // 4 chunks of 256 keys per row
-    expect(heldKeysServes(shape, true, partials)).toBe(true);
-    expect(heldKeysServes(shape, false, partials - 1)).toBe(false);
-    expect(heldKeysServes({ ...shape, keyLength: 1025 }, false, partials)).toBe(false); // a fifth chunk
+    expect(heldKeysServes(shape, true, partials, false)).toBe(true);
+    expect(heldKeysServes(shape, false, partials - 1, false)).toBe(false);
+    expect(heldKeysServes({ ...shape, keyLength: 1025 }, false, partials, false)).toBe(false); // a fifth chunk
     const short = { ...shape, queryLength: HELD_KEYS_MIN_ROWS - 1 };
-    expect(heldKeysServes(short, true, partials)).toBe(false);
-    expect(heldKeysServes(short, false, partials)).toBe(true); // forced: the tile runs
-    expect(heldKeysServes({ ...shape, keyLength: HELD_KEYS_MIN_ROWS - 1 }, true, partials)).toBe(false);
+    expect(heldKeysServes(short, true, partials, false)).toBe(false);
+    expect(heldKeysServes(short, false, partials, false)).toBe(true); // forced: the tile runs
+    expect(heldKeysServes({ ...shape, keyLength: HELD_KEYS_MIN_ROWS - 1 }, true, partials, false)).toBe(false);
+    expect(heldKeysServes(shape, true, partials, true)).toBe(false); // causal: wide under 'auto'
+    expect(heldKeysServes(shape, false, partials, true)).toBe(true); // forced: the tile runs
   });
 
   it('the cases ran on flash-held-keys where loads are shared across quads, on wide elsewhere', () => {
