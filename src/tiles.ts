@@ -84,8 +84,9 @@ export function heldKeysPartialBytes(shape: { batch: number; heads: number; quer
  * partials fit one binding (`maxBinding` bytes), and under 'auto' the call has at least
  * HELD_KEYS_MIN_ROWS query rows and keys and no causal rule. A causal call skips keys only by
  * whole chunks of 256 there (a row computes every key of a chunk it sees any of), where the
- * register tiles skip them 4 at a time: Chromium measured L=S=256 causal at 15.1 ms against
- * 9.5 on wide, 512 at 49.1 against 34.8. Otherwise the call runs the wide tile.
+ * register tiles skip them 4 at a time: in Chromium, causal L=S=256 took 15.1 ms and 512 49.1 ms
+ * on this tile, against 9.5 and 34.8 on wide in the previous session's run (BENCHMARKS.md,
+ * session 14). Otherwise the call runs the wide tile.
  */
 export function heldKeysServes(
   shape: { batch: number; heads: number; queryLength: number; keyLength: number; valueDim: number },
