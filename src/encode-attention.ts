@@ -2,7 +2,7 @@
 // (which uploads first) and the GPU-resident encode() API.
 import { AttentionInputError, DeviceLimitError } from './errors.js';
 import { BufferUsage } from './gpu-constants.js';
-import type { Recorder } from './recorder.js';
+import type { Constants, Recorder } from './recorder.js';
 import type { Loads } from './shaders.js';
 import type { AttentionBuffers } from './types.js';
 import {
@@ -213,7 +213,8 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     if (t.name === 'held-keys') {
       const auto = rec.fusedTile === 'auto';
       if (heldKeysServes(p.shape, auto, maxBinding(rec.device), p.causal !== CausalMode.None)) {
-        encodeHeldKeys(rec, p, b, loads, t, common);
+        const pl = plan(t);
+        encodeHeldKeys(rec, p, b, loads, t, pl.constants, pl.workgroups);
         return;
       }
       name = !auto || ready('wide') ? 'wide' : 'compact'; // under 'auto', wide once it is compiled
@@ -244,12 +245,13 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
 }
 
 /**
- * The held-keys tile: flash-held-keys.wgsl writes each row's partial per chunk of keys (as
+ * The held-keys tile: flash-held-keys.wgsl (with the constants and grid of encodeFused's plan,
+ * the pipeline its readiness check asked about) writes each row's partial per chunk of keys (as
  * split-keys does, with the chunk's max and sum), merge.wgsl combines them. Both dispatches carry
  * the tile's name, so a compile failure is reported as this tile's.
  */
 function encodeHeldKeys(
-  rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads, t: HeldKeysTile, common: Record<string, number>,
+  rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads, t: HeldKeysTile, constants: Constants, workgroups: number,
 ): void {
   const { batch, heads, queryLength: Lq, keyLength: Lk, valueDim: Ev } = p.shape;
   const bhTotal = batch * heads;
@@ -257,9 +259,9 @@ function encodeHeldKeys(
   const partials = rec.scratch(heldKeysPartialBytes(p.shape), BufferUsage.STORAGE, 'webgpu-attention held-keys partials');
   const stats = rec.scratch(bhTotal * Lq * splits * 8, BufferUsage.STORAGE, 'webgpu-attention held-keys stats');
   const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits, keysPerSplit: t.chunkKeys });
-  rec.dispatch('flash-held-keys', loads, { ...common, WG: t.workgroupSize },
+  rec.dispatch('flash-held-keys', loads, constants,
     [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
-    (bhTotal * splits * 4) / t.workgroupSize, t.name);
+    workgroups, t.name);
   rec.dispatch('merge', 'scalar', { WRITE_LSE: !!b.logSumExp },
     [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
     Math.ceil((bhTotal * Lq * Math.ceil(Ev / 4)) / 64), t.name);
