@@ -219,7 +219,9 @@ fn main(
     let w = Vec16(
 weights4(s.e0, m_exp), weights4(s.e1, m_exp), weights4(s.e2, m_exp), weights4(s.e3, m_exp), weights4(s.e4, m_exp), weights4(s.e5, m_exp), weights4(s.e6, m_exp), weights4(s.e7, m_exp), weights4(s.e8, m_exp), weights4(s.e9, m_exp), weights4(s.e10, m_exp), weights4(s.e11, m_exp), weights4(s.e12, m_exp), weights4(s.e13, m_exp), weights4(s.e14, m_exp), weights4(s.e15, m_exp));
     let lv = w.e0 + w.e1 + w.e2 + w.e3 + w.e4 + w.e5 + w.e6 + w.e7 + w.e8 + w.e9 + w.e10 + w.e11 + w.e12 + w.e13 + w.e14 + w.e15;
-    let l = select(lv.x + lv.y + lv.z + lv.w, nan_of(params.k_len), any(bad));
+    // A +Inf score (the max says so) makes the row NaN too, as in the reference (exp(inf - inf));
+    // the exp below would not: SwiftShader's exp(NaN) is +Inf.
+    let l = select(lv.x + lv.y + lv.z + lv.w, nan_of(params.k_len), any(bad) || m > 0x1.fffffep+127f);
 
     // The quad's 4 chunks as one: rescale each to the quad's max and sum (exp(0) = 1 while all are HIDDEN).
     let m_quad = max(max(quadBroadcast(m, 0u), quadBroadcast(m, 1u)), max(quadBroadcast(m, 2u), quadBroadcast(m, 3u)));

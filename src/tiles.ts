@@ -73,6 +73,13 @@ export const HELD_KEYS: HeldKeysTile = { name: 'held-keys', workgroupSize: 4, ch
  * L=S=128 and at Lq=1024 with Lk=128.
  */
 export const HELD_KEYS_MIN_ROWS = 256;
+/**
+ * Under 'auto', the held-keys tile serves calls with at least this many quads (one per (batch,
+ * head) and chunk of 256 keys, each on one thread of a CPU adapter): as many as the tile probe's
+ * problem has (B1 H8 L=S=512), so its verdict stands for calls at least as parallel. A tall call
+ * of few heads and chunks (B1 H1, Lq 8192, Lk 256: one quad) would leave all but one core idle.
+ */
+export const HELD_KEYS_MIN_QUADS = 16;
 
 /** Bytes of the held-keys tile's partial results: one Ev-wide row per query row and chunk of keys. */
 export function heldKeysPartialBytes(shape: { batch: number; heads: number; queryLength: number; keyLength: number; valueDim: number }): number {
@@ -82,7 +89,7 @@ export function heldKeysPartialBytes(shape: { batch: number; heads: number; quer
 /**
  * Whether the held-keys tile, where it can run (fusedTile), takes a call of this shape: its
  * partials fit one binding (`maxBinding` bytes), and under 'auto' the call has at least
- * HELD_KEYS_MIN_ROWS query rows and keys and no causal rule. A causal call skips keys only by
+ * HELD_KEYS_MIN_ROWS query rows and keys, HELD_KEYS_MIN_QUADS quads and no causal rule. A causal call skips keys only by
  * whole chunks of 256 there (a row computes every key of a chunk it sees any of), where the
  * register tiles skip them 4 at a time: in Chromium, causal L=S=256 took 15.1 ms and 512 49.1 ms
  * on this tile, against 9.5 and 34.8 on wide in the previous session's run (BENCHMARKS.md,
@@ -93,7 +100,8 @@ export function heldKeysServes(
   auto: boolean, maxBinding: number, causal: boolean,
 ): boolean {
   const long = Math.min(shape.queryLength, shape.keyLength) >= HELD_KEYS_MIN_ROWS;
-  return heldKeysPartialBytes(shape) <= maxBinding && (!auto || (long && !causal));
+  const parallel = shape.batch * shape.heads * Math.ceil(shape.keyLength / HELD_KEYS.chunkKeys) >= HELD_KEYS_MIN_QUADS;
+  return heldKeysPartialBytes(shape) <= maxBinding && (!auto || (long && parallel && !causal));
 }
 
 /** E and Ev multiples of 4 up to 64: what flash-held-keys.wgsl's private arrays and vec4 loads hold. */
