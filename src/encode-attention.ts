@@ -239,9 +239,19 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     quad ? { ...common, WG: SPLIT_WG } : { ...common, NAMED: Math.ceil(Ev / 4) <= 16, WG: SPLIT_WG },
     [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
     Math.ceil((rows * splits * perItem) / SPLIT_WG));
+  dispatchMerge(rec, params, partials, stats, b, rows, Ev);
+}
+
+/**
+ * merge.wgsl over `rows` rows' partials and stats (split-keys, held-keys tile): the output and the
+ * log-sum-exp if asked. `tile`: the fused tile it serves, for compile-failure messages.
+ */
+function dispatchMerge(
+  rec: Recorder, params: GPUBuffer, partials: GPUBuffer, stats: GPUBuffer, b: ProblemBuffers, rows: number, Ev: number, tile?: TileName,
+): void {
   rec.dispatch('merge', 'scalar', { WRITE_LSE: !!b.logSumExp },
     [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
-    Math.ceil((rows * Math.ceil(Ev / 4)) / 64));
+    Math.ceil((rows * Math.ceil(Ev / 4)) / 64), tile);
 }
 
 /**
@@ -262,7 +272,5 @@ function encodeHeldKeys(
   rec.dispatch('flash-held-keys', loads, constants,
     [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
     workgroups, t.name);
-  rec.dispatch('merge', 'scalar', { WRITE_LSE: !!b.logSumExp },
-    [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
-    Math.ceil((bhTotal * Lq * Math.ceil(Ev / 4)) / 64), t.name);
+  dispatchMerge(rec, params, partials, stats, b, bhTotal * Lq, Ev, t.name);
 }

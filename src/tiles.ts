@@ -23,8 +23,9 @@
 //   Those partials take Lq·ceil(Lk/256)·Ev floats per head (a quarter of the score matrix at Ev = 64),
 //   so the tile is only used while they fit one binding (heldKeysServes), and under 'auto' only for
 //   calls of at least HELD_KEYS_MIN_ROWS query rows and keys (a chunk's 64 keys are loaded per
-//   invocation and serve every row; with few rows or keys that load is the whole cost) and
-//   without a causal rule (it skips keys only by whole chunks).
+//   invocation and serve every row; with few rows or keys that load is the whole cost), of at
+//   least HELD_KEYS_MIN_QUADS quads (the probe's parallelism) and without a causal rule (it skips
+//   keys only by whole chunks).
 //
 // 'auto' measures instead of guessing: a tile other than compact is used only on adapters where a
 // one-time probe found it faster (src/tile-tuning.ts), for calls with at least 16 query rows, and
@@ -89,8 +90,8 @@ export function heldKeysPartialBytes(shape: { batch: number; heads: number; quer
 /**
  * Whether the held-keys tile, where it can run (fusedTile), takes a call of this shape: its
  * partials fit one binding (`maxBinding` bytes), and under 'auto' the call has at least
- * HELD_KEYS_MIN_ROWS query rows and keys, HELD_KEYS_MIN_QUADS quads and no causal rule. A causal call skips keys only by
- * whole chunks of 256 there (a row computes every key of a chunk it sees any of), where the
+ * HELD_KEYS_MIN_ROWS query rows and keys, HELD_KEYS_MIN_QUADS quads and no causal rule. A causal
+ * call skips keys only by whole chunks of 256 there (a row computes every key of a chunk it sees any of), where the
  * register tiles skip them 4 at a time: in Chromium, causal L=S=256 took 15.1 ms and 512 49.1 ms
  * on this tile, against 9.5 and 34.8 on wide in the previous session's run (BENCHMARKS.md,
  * session 14). Otherwise the call runs the wide tile.
