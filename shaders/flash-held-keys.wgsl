@@ -17,7 +17,10 @@
 // written as loops over the held keys the indices are run-time values and every read becomes a
 // per-lane gather (7.5x slower; the helper functions below are inlined with constant arguments
 // instead), and the held keys in a module-scope private array rather than a function's array
-// passed to the helpers by pointer (1.4x faster in Chromium, 1.1-1.3x in Node).
+// passed to the helpers by pointer (1.4x faster in Chromium, 1.1-1.3x in Node). And the arithmetic
+// written as dot() of a vec4 pair, for the scores and for Σ w·v alike (v is held transposed for
+// that), 4 of them side by side: Subzero keeps far fewer of those values on the stack than of vec4
+// multiply-adds accumulated per component (session 15: 1.4-1.6x on the kernel).
 @group(0) @binding(5) var<storage, read_write> partials: array<vec4<f32>>; // [row, chunk, Ev / 4]
 @group(0) @binding(6) var<storage, read_write> stats: array<f32>;          // [row, chunk, (m, l)]
 
@@ -27,7 +30,8 @@ override WG: u32 = 4u;
 const KEYS: u32 = 64u;   // keys each invocation holds
 const STRIDE: u32 = 16u; // vec4 per held key row (E, Ev <= 64)
 
-// This invocation's held keys: k rows at [0, V_BASE), v rows from V_BASE, STRIDE vec4 a key. On
+// This invocation's held keys: k rows at [0, V_BASE), STRIDE vec4 a key; from V_BASE, v transposed
+// (vec4 V_BASE + dim * 16 + g holds dimension dim of keys 4g..4g+3). On
 // SwiftShader (4 lanes a SIMD group) that is 128 KiB of stack per group; twice that crashed the
 // process in a prototype, so KEYS stays at 64.
 const V_BASE: u32 = 1024u; // KEYS * STRIDE
@@ -40,34 +44,36 @@ struct Vec16 {
   e8: vec4<f32>, e9: vec4<f32>, e10: vec4<f32>, e11: vec4<f32>, e12: vec4<f32>, e13: vec4<f32>, e14: vec4<f32>, e15: vec4<f32>,
 }
 
-// q · k of held key j, before the sum over its 4 lanes.
-fn key_dot(j: u32, x: Vec16) -> vec4<f32> {
+// q · k of held keys j..j+3, the 4 dot products accumulated side by side (each q vec4 read once).
+fn keys_dot4(j: u32, x: Vec16) -> vec4<f32> {
   let b = j * STRIDE;
-  var d = x.e0 * held[b];
-  if (HEAD_VEC4 > 1u) { d += x.e1 * held[b + 1u]; }
-  if (HEAD_VEC4 > 2u) { d += x.e2 * held[b + 2u]; }
-  if (HEAD_VEC4 > 3u) { d += x.e3 * held[b + 3u]; }
-  if (HEAD_VEC4 > 4u) { d += x.e4 * held[b + 4u]; }
-  if (HEAD_VEC4 > 5u) { d += x.e5 * held[b + 5u]; }
-  if (HEAD_VEC4 > 6u) { d += x.e6 * held[b + 6u]; }
-  if (HEAD_VEC4 > 7u) { d += x.e7 * held[b + 7u]; }
-  if (HEAD_VEC4 > 8u) { d += x.e8 * held[b + 8u]; }
-  if (HEAD_VEC4 > 9u) { d += x.e9 * held[b + 9u]; }
-  if (HEAD_VEC4 > 10u) { d += x.e10 * held[b + 10u]; }
-  if (HEAD_VEC4 > 11u) { d += x.e11 * held[b + 11u]; }
-  if (HEAD_VEC4 > 12u) { d += x.e12 * held[b + 12u]; }
-  if (HEAD_VEC4 > 13u) { d += x.e13 * held[b + 13u]; }
-  if (HEAD_VEC4 > 14u) { d += x.e14 * held[b + 14u]; }
-  if (HEAD_VEC4 > 15u) { d += x.e15 * held[b + 15u]; }
-  return d;
+  var d0 = dot(x.e0, held[b]);
+  var d1 = dot(x.e0, held[b + STRIDE]);
+  var d2 = dot(x.e0, held[b + 2u * STRIDE]);
+  var d3 = dot(x.e0, held[b + 3u * STRIDE]);
+  if (HEAD_VEC4 > 1u) { d0 += dot(x.e1, held[b + 1u]); d1 += dot(x.e1, held[b + STRIDE + 1u]); d2 += dot(x.e1, held[b + 2u * STRIDE + 1u]); d3 += dot(x.e1, held[b + 3u * STRIDE + 1u]); }
+  if (HEAD_VEC4 > 2u) { d0 += dot(x.e2, held[b + 2u]); d1 += dot(x.e2, held[b + STRIDE + 2u]); d2 += dot(x.e2, held[b + 2u * STRIDE + 2u]); d3 += dot(x.e2, held[b + 3u * STRIDE + 2u]); }
+  if (HEAD_VEC4 > 3u) { d0 += dot(x.e3, held[b + 3u]); d1 += dot(x.e3, held[b + STRIDE + 3u]); d2 += dot(x.e3, held[b + 2u * STRIDE + 3u]); d3 += dot(x.e3, held[b + 3u * STRIDE + 3u]); }
+  if (HEAD_VEC4 > 4u) { d0 += dot(x.e4, held[b + 4u]); d1 += dot(x.e4, held[b + STRIDE + 4u]); d2 += dot(x.e4, held[b + 2u * STRIDE + 4u]); d3 += dot(x.e4, held[b + 3u * STRIDE + 4u]); }
+  if (HEAD_VEC4 > 5u) { d0 += dot(x.e5, held[b + 5u]); d1 += dot(x.e5, held[b + STRIDE + 5u]); d2 += dot(x.e5, held[b + 2u * STRIDE + 5u]); d3 += dot(x.e5, held[b + 3u * STRIDE + 5u]); }
+  if (HEAD_VEC4 > 6u) { d0 += dot(x.e6, held[b + 6u]); d1 += dot(x.e6, held[b + STRIDE + 6u]); d2 += dot(x.e6, held[b + 2u * STRIDE + 6u]); d3 += dot(x.e6, held[b + 3u * STRIDE + 6u]); }
+  if (HEAD_VEC4 > 7u) { d0 += dot(x.e7, held[b + 7u]); d1 += dot(x.e7, held[b + STRIDE + 7u]); d2 += dot(x.e7, held[b + 2u * STRIDE + 7u]); d3 += dot(x.e7, held[b + 3u * STRIDE + 7u]); }
+  if (HEAD_VEC4 > 8u) { d0 += dot(x.e8, held[b + 8u]); d1 += dot(x.e8, held[b + STRIDE + 8u]); d2 += dot(x.e8, held[b + 2u * STRIDE + 8u]); d3 += dot(x.e8, held[b + 3u * STRIDE + 8u]); }
+  if (HEAD_VEC4 > 9u) { d0 += dot(x.e9, held[b + 9u]); d1 += dot(x.e9, held[b + STRIDE + 9u]); d2 += dot(x.e9, held[b + 2u * STRIDE + 9u]); d3 += dot(x.e9, held[b + 3u * STRIDE + 9u]); }
+  if (HEAD_VEC4 > 10u) { d0 += dot(x.e10, held[b + 10u]); d1 += dot(x.e10, held[b + STRIDE + 10u]); d2 += dot(x.e10, held[b + 2u * STRIDE + 10u]); d3 += dot(x.e10, held[b + 3u * STRIDE + 10u]); }
+  if (HEAD_VEC4 > 11u) { d0 += dot(x.e11, held[b + 11u]); d1 += dot(x.e11, held[b + STRIDE + 11u]); d2 += dot(x.e11, held[b + 2u * STRIDE + 11u]); d3 += dot(x.e11, held[b + 3u * STRIDE + 11u]); }
+  if (HEAD_VEC4 > 12u) { d0 += dot(x.e12, held[b + 12u]); d1 += dot(x.e12, held[b + STRIDE + 12u]); d2 += dot(x.e12, held[b + 2u * STRIDE + 12u]); d3 += dot(x.e12, held[b + 3u * STRIDE + 12u]); }
+  if (HEAD_VEC4 > 13u) { d0 += dot(x.e13, held[b + 13u]); d1 += dot(x.e13, held[b + STRIDE + 13u]); d2 += dot(x.e13, held[b + 2u * STRIDE + 13u]); d3 += dot(x.e13, held[b + 3u * STRIDE + 13u]); }
+  if (HEAD_VEC4 > 14u) { d0 += dot(x.e14, held[b + 14u]); d1 += dot(x.e14, held[b + STRIDE + 14u]); d2 += dot(x.e14, held[b + 2u * STRIDE + 14u]); d3 += dot(x.e14, held[b + 3u * STRIDE + 14u]); }
+  if (HEAD_VEC4 > 15u) { d0 += dot(x.e15, held[b + 15u]); d1 += dot(x.e15, held[b + STRIDE + 15u]); d2 += dot(x.e15, held[b + 2u * STRIDE + 15u]); d3 += dot(x.e15, held[b + 3u * STRIDE + 15u]); }
+  return vec4<f32>(d0, d1, d2, d3);
 }
 
 // Scores of held keys 4g..4g+3 (first key k0 of this invocation's chunk): scaled, masked, and
 // HIDDEN from the row's end (its causal limit or k_len) on.
 fn scores4(g: u32, x: Vec16, k0: u32, end: u32, b: u32, h: u32, i: u32) -> vec4<f32> {
   let j = 4u * g;
-  // A row vector times the matrix: component c is the sum of column c, key j + c's dot product.
-  let dots = vec4<f32>(1.0) * mat4x4<f32>(key_dot(j, x), key_dot(j + 1u, x), key_dot(j + 2u, x), key_dot(j + 3u, x));
+  let dots = keys_dot4(j, x);
   var s = dots * params.scale;
   let jj = vec4<u32>(k0 + j) + vec4<u32>(0u, 1u, 2u, 3u);
   if (MASK_KIND != 0u) {
@@ -83,18 +89,26 @@ fn weights4(s: vec4<f32>, m_exp: f32) -> vec4<f32> {
   return exp(s - vec4<f32>(m_exp));
 }
 
-// vec4 c of the v rows of held keys 4g..4g+3, as the columns of a matrix.
-fn v_block(g: u32, c: u32) -> mat4x4<f32> {
-  let b = V_BASE + 4u * g * STRIDE + c;
-  return mat4x4<f32>(held[b], held[b + STRIDE], held[b + 2u * STRIDE], held[b + 3u * STRIDE]);
-}
-
-// vec4 c of Σ_j w_j v_j over the 64 held keys.
+// vec4 c of Σ_j w_j v_j over the 64 held keys (v held transposed: dims 4c..4c+3 side by side).
 fn weighted(c: u32, w: Vec16) -> vec4<f32> {
-  return v_block(0u, c) * w.e0 + v_block(1u, c) * w.e1 + v_block(2u, c) * w.e2 + v_block(3u, c) * w.e3
-    + v_block(4u, c) * w.e4 + v_block(5u, c) * w.e5 + v_block(6u, c) * w.e6 + v_block(7u, c) * w.e7
-    + v_block(8u, c) * w.e8 + v_block(9u, c) * w.e9 + v_block(10u, c) * w.e10 + v_block(11u, c) * w.e11
-    + v_block(12u, c) * w.e12 + v_block(13u, c) * w.e13 + v_block(14u, c) * w.e14 + v_block(15u, c) * w.e15;
+  let b = V_BASE + 4u * c * 16u;
+  var z = vec4<f32>(dot(w.e0, held[b]), dot(w.e0, held[b + 16u]), dot(w.e0, held[b + 32u]), dot(w.e0, held[b + 48u]));
+  z += vec4<f32>(dot(w.e1, held[b + 1u]), dot(w.e1, held[b + 17u]), dot(w.e1, held[b + 33u]), dot(w.e1, held[b + 49u]));
+  z += vec4<f32>(dot(w.e2, held[b + 2u]), dot(w.e2, held[b + 18u]), dot(w.e2, held[b + 34u]), dot(w.e2, held[b + 50u]));
+  z += vec4<f32>(dot(w.e3, held[b + 3u]), dot(w.e3, held[b + 19u]), dot(w.e3, held[b + 35u]), dot(w.e3, held[b + 51u]));
+  z += vec4<f32>(dot(w.e4, held[b + 4u]), dot(w.e4, held[b + 20u]), dot(w.e4, held[b + 36u]), dot(w.e4, held[b + 52u]));
+  z += vec4<f32>(dot(w.e5, held[b + 5u]), dot(w.e5, held[b + 21u]), dot(w.e5, held[b + 37u]), dot(w.e5, held[b + 53u]));
+  z += vec4<f32>(dot(w.e6, held[b + 6u]), dot(w.e6, held[b + 22u]), dot(w.e6, held[b + 38u]), dot(w.e6, held[b + 54u]));
+  z += vec4<f32>(dot(w.e7, held[b + 7u]), dot(w.e7, held[b + 23u]), dot(w.e7, held[b + 39u]), dot(w.e7, held[b + 55u]));
+  z += vec4<f32>(dot(w.e8, held[b + 8u]), dot(w.e8, held[b + 24u]), dot(w.e8, held[b + 40u]), dot(w.e8, held[b + 56u]));
+  z += vec4<f32>(dot(w.e9, held[b + 9u]), dot(w.e9, held[b + 25u]), dot(w.e9, held[b + 41u]), dot(w.e9, held[b + 57u]));
+  z += vec4<f32>(dot(w.e10, held[b + 10u]), dot(w.e10, held[b + 26u]), dot(w.e10, held[b + 42u]), dot(w.e10, held[b + 58u]));
+  z += vec4<f32>(dot(w.e11, held[b + 11u]), dot(w.e11, held[b + 27u]), dot(w.e11, held[b + 43u]), dot(w.e11, held[b + 59u]));
+  z += vec4<f32>(dot(w.e12, held[b + 12u]), dot(w.e12, held[b + 28u]), dot(w.e12, held[b + 44u]), dot(w.e12, held[b + 60u]));
+  z += vec4<f32>(dot(w.e13, held[b + 13u]), dot(w.e13, held[b + 29u]), dot(w.e13, held[b + 45u]), dot(w.e13, held[b + 61u]));
+  z += vec4<f32>(dot(w.e14, held[b + 14u]), dot(w.e14, held[b + 30u]), dot(w.e14, held[b + 46u]), dot(w.e14, held[b + 62u]));
+  z += vec4<f32>(dot(w.e15, held[b + 15u]), dot(w.e15, held[b + 31u]), dot(w.e15, held[b + 47u]), dot(w.e15, held[b + 63u]));
+  return z;
 }
 
 // The sum of x over the quad, in every lane.
@@ -149,8 +163,19 @@ fn main(
     for (var e = 0u; e < HEAD_VEC4; e++) {
       held[j * STRIDE + e] = select(vec4<f32>(0.0), load_k(r, e), live);
     }
+  }
+  // v transposed: held[V_BASE + dim * 16 + g] holds dimension dim of keys 4g..4g+3.
+  for (var g = 0u; g < KEYS / 4u; g++) {
+    let key = k0 + 4u * g;
+    let r = kv_row0 + min(vec4<u32>(key) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(params.k_len - 1u));
+    let live = vec4<u32>(key) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(params.k_len);
     for (var c = 0u; c < VALUE_VEC4; c++) {
-      held[V_BASE + j * STRIDE + c] = select(vec4<f32>(0.0), load_v(r, c), live);
+      let m = transpose(mat4x4<f32>(select(vec4<f32>(0.0), load_v(r.x, c), live.x), select(vec4<f32>(0.0), load_v(r.y, c), live.y),
+                                    select(vec4<f32>(0.0), load_v(r.z, c), live.z), select(vec4<f32>(0.0), load_v(r.w, c), live.w)));
+      held[V_BASE + (4u * c) * 16u + g] = m[0];
+      held[V_BASE + (4u * c + 1u) * 16u + g] = m[1];
+      held[V_BASE + (4u * c + 2u) * 16u + g] = m[2];
+      held[V_BASE + (4u * c + 3u) * 16u + g] = m[3];
     }
   }
 
