@@ -24,8 +24,8 @@
 //   so the tile is only used while they fit one binding (heldKeysServes), and under 'auto' only for
 //   calls of at least HELD_KEYS_MIN_ROWS query rows and keys (a chunk's 64 keys are loaded per
 //   invocation and serve every row; with few rows or keys that load is the whole cost), of at
-//   least HELD_KEYS_MIN_QUADS quads (the probe's parallelism) and without a causal rule (it skips
-//   keys only by whole chunks).
+//   least HELD_KEYS_MIN_QUADS quads (the probe's parallelism) and, under a causal rule, of at
+//   least HELD_KEYS_MIN_CAUSAL_ROWS (it skips keys only by whole chunks).
 //
 // 'auto' measures instead of guessing: a tile other than compact is used only on adapters where a
 // one-time probe found it faster (src/tile-tuning.ts), for calls with at least 16 query rows, and
@@ -75,6 +75,15 @@ export const HELD_KEYS: HeldKeysTile = { name: 'held-keys', workgroupSize: 4, ch
  */
 export const HELD_KEYS_MIN_ROWS = 256;
 /**
+ * Under 'auto' and a causal rule, the held-keys tile serves calls with at least this many query
+ * rows and keys. A causal call skips keys there only by whole chunks of 256 (a row computes every
+ * key of a chunk it sees any of), where the register tiles skip them 4 at a time. Against wide
+ * (session 15, E=64, causal): Chromium 0.89x at L=S=256, 1.13x at 512, 1.40x at 1024; Node 1.0x,
+ * 1.05x, 1.28x, and 1.44x at 2048. (Session 14's slower kernel lost to wide on causal calls up
+ * to L=S=512 at least, so 'auto' gave it none.)
+ */
+export const HELD_KEYS_MIN_CAUSAL_ROWS = 512;
+/**
  * Under 'auto', the held-keys tile serves calls with at least this many quads (one per (batch,
  * head) and chunk of 256 keys, each on one thread of a CPU adapter): as many as the tile probe's
  * problem has (B1 H8 L=S=512), so its verdict stands for calls at least as parallel. A tall call
@@ -90,19 +99,17 @@ export function heldKeysPartialBytes(shape: { batch: number; heads: number; quer
 /**
  * Whether the held-keys tile, where it can run (fusedTile), takes a call of this shape: its
  * partials fit one binding (`maxBinding` bytes), and under 'auto' the call has at least
- * HELD_KEYS_MIN_ROWS query rows and keys, HELD_KEYS_MIN_QUADS quads and no causal rule. A causal
- * call skips keys only by whole chunks of 256 there (a row computes every key of a chunk it sees any of), where the
- * register tiles skip them 4 at a time: in Chromium, causal L=S=256 took 15.1 ms and 512 49.1 ms
- * on this tile, against 9.5 and 34.8 on wide in the previous session's run (BENCHMARKS.md,
- * session 14). Otherwise the call runs the wide tile.
+ * HELD_KEYS_MIN_ROWS query rows and keys (HELD_KEYS_MIN_CAUSAL_ROWS under a causal rule) and
+ * HELD_KEYS_MIN_QUADS quads. Otherwise the call runs the wide tile.
  */
 export function heldKeysServes(
   shape: { batch: number; heads: number; queryLength: number; keyLength: number; valueDim: number },
   auto: boolean, maxBinding: number, causal: boolean,
 ): boolean {
-  const long = Math.min(shape.queryLength, shape.keyLength) >= HELD_KEYS_MIN_ROWS;
+  const rows = Math.min(shape.queryLength, shape.keyLength);
+  const long = rows >= (causal ? HELD_KEYS_MIN_CAUSAL_ROWS : HELD_KEYS_MIN_ROWS);
   const parallel = shape.batch * shape.heads * Math.ceil(shape.keyLength / HELD_KEYS.chunkKeys) >= HELD_KEYS_MIN_QUADS;
-  return heldKeysPartialBytes(shape) <= maxBinding && (!auto || (long && parallel && !causal));
+  return heldKeysPartialBytes(shape) <= maxBinding && (!auto || (long && parallel));
 }
 
 /** E and Ev multiples of 4 up to 64: what flash-held-keys.wgsl's private arrays and vec4 loads hold. */

@@ -1,7 +1,7 @@
 // Every case of the shared table on every kernel, on a real WebGPU device in Node (Dawn),
 // against the float64 CPU reference. Fresh inputs each run; the seed is in every failure message.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HELD_KEYS_MIN_QUADS, HELD_KEYS_MIN_ROWS, heldKeysFit, heldKeysServes, quadSharing } from '../src/tiles.js';
+import { HELD_KEYS_MIN_CAUSAL_ROWS, HELD_KEYS_MIN_QUADS, HELD_KEYS_MIN_ROWS, heldKeysFit, heldKeysServes, quadSharing } from '../src/tiles.js';
 import { attentionReferenceFull } from '../src/index.js';
 import { ALL_KERNELS, cases, makeInputs, type Case } from './cases.js';
 import { agrees, compare, LSE_FLOOR } from './compare.js';
@@ -126,7 +126,7 @@ describe(`every fused case on the held-keys tile (seed ${seed})`, { timeout: 120
   const other = fusedCases.find((c) => c.name === 'E != Ev (5, 3)') as Case;
   it(`${other.name}, which it does not hold (the wide tile instead)`, () => checkFused(heldKeys.current, 'held-keys', other.name, other));
 
-  it("takes a call while its partials fit one binding, and under 'auto' only with enough query rows, keys and quads, not causal", () => {
+  it("takes a call while its partials fit one binding, and under 'auto' only with enough query rows, keys and quads (more under a causal rule)", () => {
     const shape = { batch: 1, heads: 8, queryLength: 1024, keyLength: 1024, valueDim: 64 };
     const partials = 8 * 1024 * 4 * 64 * 4; // 4 chunks of 256 keys per row
     expect(heldKeysServes(shape, true, partials, false)).toBe(true);
@@ -136,7 +136,12 @@ describe(`every fused case on the held-keys tile (seed ${seed})`, { timeout: 120
     expect(heldKeysServes(short, true, partials, false)).toBe(false);
     expect(heldKeysServes(short, false, partials, false)).toBe(true); // forced: the tile runs
     expect(heldKeysServes({ ...shape, keyLength: HELD_KEYS_MIN_ROWS - 1 }, true, partials, false)).toBe(false);
-    expect(heldKeysServes(shape, true, partials, true)).toBe(false); // causal: wide under 'auto'
+    expect(heldKeysServes(shape, true, partials, true)).toBe(true); // causal, 1024 rows and keys
+    const causalShort = { ...shape, queryLength: HELD_KEYS_MIN_CAUSAL_ROWS - 1, keyLength: HELD_KEYS_MIN_CAUSAL_ROWS - 1 };
+    expect(heldKeysServes(causalShort, true, partials, true)).toBe(false); // causal and short: wide
+    expect(heldKeysServes(causalShort, true, partials, false)).toBe(true); // not causal: long enough
+    expect(heldKeysServes({ ...causalShort, queryLength: HELD_KEYS_MIN_CAUSAL_ROWS }, true, partials, true)).toBe(false);
+    expect(heldKeysServes({ ...shape, queryLength: HELD_KEYS_MIN_CAUSAL_ROWS, keyLength: HELD_KEYS_MIN_CAUSAL_ROWS }, true, partials, true)).toBe(true);
     // Fewer quads (one per head and 256 keys) than the probe had: wide under 'auto'.
     const tall = { batch: 1, heads: 1, queryLength: 8192, keyLength: 256 * (HELD_KEYS_MIN_QUADS - 1), valueDim: 64 };
     expect(heldKeysServes(tall, true, Infinity, false)).toBe(false);
