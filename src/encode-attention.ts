@@ -239,25 +239,16 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     quad ? { ...common, WG: SPLIT_WG } : { ...common, NAMED: Math.ceil(Ev / 4) <= 16, WG: SPLIT_WG },
     [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
     Math.ceil((rows * splits * perItem) / SPLIT_WG));
-  dispatchMerge(rec, params, partials, stats, b, rows, Ev);
-}
-
-/**
- * merge.wgsl over `rows` rows' partials and stats (split-keys, held-keys tile): the output and the
- * log-sum-exp if asked. `tile`: the fused tile it serves, for compile-failure messages.
- */
-function dispatchMerge(
-  rec: Recorder, params: GPUBuffer, partials: GPUBuffer, stats: GPUBuffer, b: ProblemBuffers, rows: number, Ev: number, tile?: TileName,
-): void {
   rec.dispatch('merge', 'scalar', { WRITE_LSE: !!b.logSumExp },
     [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
-    Math.ceil((rows * Math.ceil(Ev / 4)) / 64), tile);
+    Math.ceil((rows * Math.ceil(Ev / 4)) / 64));
 }
 
 /**
  * The held-keys tile: flash-held-keys.wgsl (with the constants and grid of encodeFused's plan,
  * the pipeline its readiness check asked about) writes each row's partial per chunk of keys (as
- * split-keys does, with the chunk's max and sum), merge.wgsl combines them. Both dispatches carry
+ * split-keys does, with the chunk's max and sum), merge-rows.wgsl combines them (one invocation
+ * per row, vec4 reads: merge.wgsl's column split serves decoding's few rows). Both dispatches carry
  * the tile's name, so a compile failure is reported as this tile's.
  */
 function encodeHeldKeys(
@@ -272,5 +263,7 @@ function encodeHeldKeys(
   rec.dispatch('flash-held-keys', loads, constants,
     [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
     workgroups, t.name);
-  dispatchMerge(rec, params, partials, stats, b, bhTotal * Lq, Ev, t.name);
+  rec.dispatch('merge-rows', 'scalar', { WRITE_LSE: !!b.logSumExp, VALUE_VEC4: Ev / 4 },
+    [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
+    Math.ceil((bhTotal * Lq) / 64), t.name);
 }

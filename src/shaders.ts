@@ -19,20 +19,22 @@ import flashSplitWgsl from '../shaders/flash-split.wgsl?raw';
 import flashSplitQuadWgsl from '../shaders/flash-split-quad.wgsl?raw';
 import flashHeldKeysWgsl from '../shaders/flash-held-keys.wgsl?raw';
 import mergeWgsl from '../shaders/merge.wgsl?raw';
+import mergeRowsWgsl from '../shaders/merge-rows.wgsl?raw';
 
 // 'flash-quad' is flash.wgsl with k and v loads shared across quads of a subgroup, and
 // 'flash-split-quad' the split-keys kernel with the dims split across a quad (both need the
 // device's 'subgroups' feature; src/tiles.ts says where they are used). 'flash-tiled' is the fused
-// kernel's workgroup tile, 'flash-held-keys' its held-keys tile (subgroups too; merge.wgsl follows it).
+// kernel's workgroup tile, 'flash-held-keys' its held-keys tile (subgroups too; merge-rows.wgsl follows it).
 export type KernelName =
   | 'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'flash-quad' | 'flash-tiled' | 'flash-held-keys' | 'flash-split'
-  | 'flash-split-quad' | 'merge';
+  | 'flash-split-quad' | 'merge' | 'merge-rows';
 
 /** How a kernel reads q, k and v: as vec4 arrays (E and Ev multiples of 4) or as scalars. */
 export type Loads = 'vec4' | 'scalar';
 
 const uses = { scores: true, softmax: false, 'weighted-sum': true, flash: true, 'flash-quad': true, 'flash-tiled': true,
-  'flash-held-keys': true, 'flash-split': true, 'flash-split-quad': true, merge: false };
+  'flash-held-keys': true, 'flash-split': true, 'flash-split-quad': true, merge: false,
+  'merge-rows': false };
 const body: Record<KernelName, string> = {
   scores: maskWgsl + scoresWgsl,
   softmax: softmaxWgsl,
@@ -44,6 +46,7 @@ const body: Record<KernelName, string> = {
   'flash-split': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitWgsl,
   'flash-split-quad': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitQuadWgsl,
   merge: mergeWgsl,
+  'merge-rows': mergeRowsWgsl,
 };
 
 /** A kernel's full source: the shared parameter block, the q/k/v loaders it needs, its own file. */

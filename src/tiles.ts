@@ -15,11 +15,11 @@
 //   workgroup. The shape of flash attention on GPUs; on SwiftShader, where workgroup memory is no
 //   cheaper than a storage buffer and barriers switch coroutines, it is the slowest of the three
 //   (BENCHMARKS.md), so there it is only used when asked for.
-// held-keys (flash-held-keys.wgsl + merge.wgsl): the loops turned around, for software adapters
+// held-keys (flash-held-keys.wgsl + merge-rows.wgsl): the loops turned around, for software adapters
 //   with 4-lane subgroups (quadSharing) and E, Ev <= 64, multiples of 4. An invocation holds 64
 //   keys' k and v rows in private arrays and streams the query rows past them, so no accumulator
 //   is rewritten per block of keys (what costs most under SwiftShader's JIT); a quad's 4 chunks
-//   are combined into one partial per row and chunk of 256 keys, which merge.wgsl combines per row.
+//   are combined into one partial per row and chunk of 256 keys, which merge-rows.wgsl combines per row.
 //   Those partials take Lq·ceil(Lk/256)·Ev floats per head (a quarter of the score matrix at Ev = 64),
 //   so the tile is only used while they fit one binding (heldKeysServes), and under 'auto' only for
 //   calls of at least HELD_KEYS_MIN_ROWS query rows and keys (a chunk's 64 keys are loaded per
@@ -56,7 +56,7 @@ export interface WorkgroupTile {
   tileKeys: number;
 }
 
-/** The tile of flash-held-keys.wgsl: 64 keys per invocation, a quad per chunk of 256, merged by merge.wgsl. */
+/** The tile of flash-held-keys.wgsl: 64 keys per invocation, a quad per chunk of 256, merged by merge-rows.wgsl. */
 export interface HeldKeysTile {
   name: 'held-keys';
   /** Invocations per workgroup: one quad. */

@@ -101,7 +101,7 @@ describe(`every fused case on the workgroup tile (seed ${seed})`, { timeout: 120
   it.each(fusedCases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(workgroup.current, 'workgroup', name, c));
 });
 
-// The held-keys tile (64 keys per invocation, the query rows streamed past them, merge.wgsl after),
+// The held-keys tile (64 keys per invocation, the query rows streamed past them, merge-rows.wgsl after),
 // which 'auto' measures on software adapters with 4-lane subgroups: forced here, every fused case
 // whose heads it holds (E, Ev multiples of 4 up to 64) with and without the log-sum-exp, and one it
 // does not hold, which falls back to the wide tile.

@@ -77,7 +77,7 @@ test(`every fused case on the workgroup tile (seed ${seed})`, async () => {
   for (const c of cases.filter(hasFused)) await check(c.name, 'fused', 'output', 'workgroup');
 });
 
-// The held-keys tile (64 keys per invocation, then merge.wgsl), which 'auto' measures on software
+// The held-keys tile (64 keys per invocation, then merge-rows.wgsl), which 'auto' measures on software
 // adapters with 4-lane subgroups (this one): every fused case whose heads it holds, output and
 // log-sum-exp, compiled by Chromium's Tint.
 test(`every fused case on the held-keys tile (seed ${seed})`, async () => {

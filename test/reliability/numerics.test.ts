@@ -144,7 +144,7 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
 
   describe('a NaN in one query row stays in that row', () => {
     // The reference (and the README) say the row itself reads NaN and no other row changes.
-    // WGSL max() may drop a NaN, so softmax.wgsl and merge.wgsl test scores by bit pattern.
+    // WGSL max() may drop a NaN, so softmax.wgsl, merge.wgsl and merge-rows.wgsl test scores by bit pattern.
     it.each(KERNELS)('on %s: the row reads NaN, every other row matches the reference', async (_, kernel, fx) => {
       const rnd = mulberry32(seed + 4);
       const q = uniform(rnd, B, H, Lq, E);

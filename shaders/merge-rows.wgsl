@@ -1,0 +1,112 @@
+// Held-keys tile, second kernel: combine each row's per-chunk partials (unnormalised accumulator,
+// max m, sum l) into the final row, as merge.wgsl does for split-keys: M = max m_s,
+// L = Σ l_s·e^(m_s − M), out = Σ acc_s·e^(m_s − M) / L. A chunk with nothing visible has
+// m = HIDDEN, l = 0 and adds nothing; a row with none gives 0; a NaN sum (a NaN in the query row)
+// makes the row NaN.
+// One invocation per row, reading vec4s (Ev is a multiple of 4 up to 64 on this tile): prefill has
+// rows enough for every core, and a row's stats and weights are then read and computed once, where
+// merge.wgsl (one invocation per 4 columns, for decoding's few rows) repeats them per column group.
+@group(0) @binding(2) var<storage, read> partials: array<vec4<f32>>; // [row, chunk, Ev / 4]
+@group(0) @binding(3) var<storage, read> stats: array<f32>;          // [row, chunk, (m, l)]
+@group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
+
+override WRITE_LSE: bool = false;
+override WG: u32 = 64u;
+override VALUE_VEC4: u32 = 16u; // Ev / 4
+
+// Lane c of the row's output: acc scaled by mul, or the row's NaN.
+fn put(o: u32, c: u32, acc: vec4<f32>, mul: f32, nan_seen: bool, nan: f32) {
+  if (c < VALUE_VEC4) {
+    out[o + c] = select(acc * mul, vec4<f32>(nan), nan_seen);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let local_row = workgroup_index(wid, nwg) * WG + lid;
+  if (local_row >= params.bh_count * params.q_len) {
+    return;
+  }
+  let S = params.splits;
+  let first = local_row * S;
+  var M = HIDDEN;
+  var nan_seen = false;
+  var nan = 0.0;
+  for (var s = 0u; s < S; s++) {
+    M = max(M, stats[(first + s) * 2u]);
+    let l = stats[(first + s) * 2u + 1u];
+    if (is_nan(l)) {
+      nan_seen = true;
+      nan = l;
+    }
+  }
+  // The accumulators as named values: written at constant positions, they stay out of a
+  // run-time-indexed private array (a per-lane gather and scatter on SwiftShader).
+  var L = 0.0;
+  var a0 = vec4<f32>(0.0);
+  var a1 = vec4<f32>(0.0);
+  var a2 = vec4<f32>(0.0);
+  var a3 = vec4<f32>(0.0);
+  var a4 = vec4<f32>(0.0);
+  var a5 = vec4<f32>(0.0);
+  var a6 = vec4<f32>(0.0);
+  var a7 = vec4<f32>(0.0);
+  var a8 = vec4<f32>(0.0);
+  var a9 = vec4<f32>(0.0);
+  var a10 = vec4<f32>(0.0);
+  var a11 = vec4<f32>(0.0);
+  var a12 = vec4<f32>(0.0);
+  var a13 = vec4<f32>(0.0);
+  var a14 = vec4<f32>(0.0);
+  var a15 = vec4<f32>(0.0);
+  if (M > HIDDEN) {
+    for (var s = 0u; s < S; s++) {
+      let w = exp(stats[(first + s) * 2u] - M);
+      L += stats[(first + s) * 2u + 1u] * w;
+      let p = (first + s) * VALUE_VEC4;
+      a0 += w * partials[p];
+      if (VALUE_VEC4 > 1u) { a1 += w * partials[p + 1u]; }
+      if (VALUE_VEC4 > 2u) { a2 += w * partials[p + 2u]; }
+      if (VALUE_VEC4 > 3u) { a3 += w * partials[p + 3u]; }
+      if (VALUE_VEC4 > 4u) { a4 += w * partials[p + 4u]; }
+      if (VALUE_VEC4 > 5u) { a5 += w * partials[p + 5u]; }
+      if (VALUE_VEC4 > 6u) { a6 += w * partials[p + 6u]; }
+      if (VALUE_VEC4 > 7u) { a7 += w * partials[p + 7u]; }
+      if (VALUE_VEC4 > 8u) { a8 += w * partials[p + 8u]; }
+      if (VALUE_VEC4 > 9u) { a9 += w * partials[p + 9u]; }
+      if (VALUE_VEC4 > 10u) { a10 += w * partials[p + 10u]; }
+      if (VALUE_VEC4 > 11u) { a11 += w * partials[p + 11u]; }
+      if (VALUE_VEC4 > 12u) { a12 += w * partials[p + 12u]; }
+      if (VALUE_VEC4 > 13u) { a13 += w * partials[p + 13u]; }
+      if (VALUE_VEC4 > 14u) { a14 += w * partials[p + 14u]; }
+      if (VALUE_VEC4 > 15u) { a15 += w * partials[p + 15u]; }
+    }
+  }
+  let mul = select(0.0, 1.0 / L, L > 0.0);
+  let row = params.bh_offset * params.q_len + local_row;
+  let o = row * VALUE_VEC4;
+  put(o, 0u, a0, mul, nan_seen, nan);
+  put(o, 1u, a1, mul, nan_seen, nan);
+  put(o, 2u, a2, mul, nan_seen, nan);
+  put(o, 3u, a3, mul, nan_seen, nan);
+  put(o, 4u, a4, mul, nan_seen, nan);
+  put(o, 5u, a5, mul, nan_seen, nan);
+  put(o, 6u, a6, mul, nan_seen, nan);
+  put(o, 7u, a7, mul, nan_seen, nan);
+  put(o, 8u, a8, mul, nan_seen, nan);
+  put(o, 9u, a9, mul, nan_seen, nan);
+  put(o, 10u, a10, mul, nan_seen, nan);
+  put(o, 11u, a11, mul, nan_seen, nan);
+  put(o, 12u, a12, mul, nan_seen, nan);
+  put(o, 13u, a13, mul, nan_seen, nan);
+  put(o, 14u, a14, mul, nan_seen, nan);
+  put(o, 15u, a15, mul, nan_seen, nan);
+  if (WRITE_LSE) {
+    lse[row] = select(select(HIDDEN, M + log(L), L > 0.0), nan, nan_seen);
+  }
+}
