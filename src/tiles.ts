@@ -24,7 +24,7 @@
 //   so the tile is only used while they fit one binding (heldKeysServes), and under 'auto' only for
 //   calls of at least HELD_KEYS_MIN_ROWS query rows and keys (a chunk's 64 keys are loaded per
 //   invocation and serve every row; with few rows or keys that load is the whole cost), of at
-//   least HELD_KEYS_MIN_QUADS quads (the probe's parallelism) and, under a causal rule, of at
+//   least heldKeysMinQuads() quads (one per CPU thread) and, under a causal rule, of at
 //   least HELD_KEYS_MIN_CAUSAL_ROWS (it skips keys only by whole chunks).
 //
 // 'auto' measures instead of guessing: a tile other than compact is used only on adapters where a
@@ -83,13 +83,23 @@ export const HELD_KEYS_MIN_ROWS = 256;
  * to L=S=512 at least, so 'auto' gave it none.)
  */
 export const HELD_KEYS_MIN_CAUSAL_ROWS = 512;
+/** Quads of the tile probe's problem (B1 H8 L=S=512: 8 heads, 2 chunks of 256 keys). */
+export const HELD_KEYS_PROBE_QUADS = 16;
+
 /**
  * Under 'auto', the held-keys tile serves calls with at least this many quads (one per (batch,
- * head) and chunk of 256 keys, each on one thread of a CPU adapter): as many as the tile probe's
- * problem has (B1 H8 L=S=512), so its verdict stands for calls at least as parallel. A tall call
- * of few heads and chunks (B1 H1, Lq 8192, Lk 256: one quad) would leave all but one core idle.
+ * head) and chunk of 256 keys, each on one thread of a CPU adapter): one per CPU thread where the
+ * platform says how many (`navigator.hardwareConcurrency`: browsers, Node 21 and later), at most
+ * the probe's 16; 16 where it does not say. With fewer quads than threads the tile leaves cores
+ * idle that the register tiles, with far more invocations, would use (B1 H1, Lq 8192, Lk 256 is
+ * one quad). On this VM's 2 threads (session 15, Node, against wide): B1 H8 L=S=256 (8 quads)
+ * 1.57x faster, B1 H1 Lq 4096 Lk 512 (2 quads) 1.58x.
  */
-export const HELD_KEYS_MIN_QUADS = 16;
+export function heldKeysMinQuads(
+  threads: number | undefined = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency,
+): number {
+  return threads && threads > 0 ? Math.min(HELD_KEYS_PROBE_QUADS, Math.ceil(threads)) : HELD_KEYS_PROBE_QUADS;
+}
 
 /** Bytes of the held-keys tile's partial results: one Ev-wide row per query row and chunk of keys. */
 export function heldKeysPartialBytes(shape: { batch: number; heads: number; queryLength: number; keyLength: number; valueDim: number }): number {
@@ -100,15 +110,15 @@ export function heldKeysPartialBytes(shape: { batch: number; heads: number; quer
  * Whether the held-keys tile, where it can run (fusedTile), takes a call of this shape: its
  * partials fit one binding (`maxBinding` bytes), and under 'auto' the call has at least
  * HELD_KEYS_MIN_ROWS query rows and keys (HELD_KEYS_MIN_CAUSAL_ROWS under a causal rule) and
- * HELD_KEYS_MIN_QUADS quads. Otherwise the call runs the wide tile.
+ * `minQuads` quads (heldKeysMinQuads()). Otherwise the call runs the wide tile.
  */
 export function heldKeysServes(
   shape: { batch: number; heads: number; queryLength: number; keyLength: number; valueDim: number },
-  auto: boolean, maxBinding: number, causal: boolean,
+  auto: boolean, maxBinding: number, causal: boolean, minQuads = heldKeysMinQuads(),
 ): boolean {
   const rows = Math.min(shape.queryLength, shape.keyLength);
   const long = rows >= (causal ? HELD_KEYS_MIN_CAUSAL_ROWS : HELD_KEYS_MIN_ROWS);
-  const parallel = shape.batch * shape.heads * Math.ceil(shape.keyLength / HELD_KEYS.chunkKeys) >= HELD_KEYS_MIN_QUADS;
+  const parallel = shape.batch * shape.heads * Math.ceil(shape.keyLength / HELD_KEYS.chunkKeys) >= minQuads;
   return heldKeysPartialBytes(shape) <= maxBinding && (!auto || (long && parallel));
 }
 

@@ -141,8 +141,8 @@ export interface CreateAttentionOptions {
    * 128; workgroup except on software adapters; held-keys where it fits) are compiled in the
    * background and timed against compact once per adapter and head size, and the fastest is used
    * where it is at least 5 % faster than compact (held-keys only for calls with at least 256
-   * query rows and keys (512 under a causal rule) and 16 quads of 4 chunks of 64 keys; wide for
-   * the others).
+   * query rows and keys (512 under a causal rule) and a quad of 4 chunks of 64 keys per CPU
+   * thread, up to 16; wide for the others).
    */
   fusedTile?: FusedTileChoice;
 }

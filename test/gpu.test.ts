@@ -1,7 +1,7 @@
 // Every case of the shared table on every kernel, on a real WebGPU device in Node (Dawn),
 // against the float64 CPU reference. Fresh inputs each run; the seed is in every failure message.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HELD_KEYS_MIN_CAUSAL_ROWS, HELD_KEYS_MIN_QUADS, HELD_KEYS_MIN_ROWS, heldKeysFit, heldKeysServes, quadSharing } from '../src/tiles.js';
+import { HELD_KEYS_MIN_CAUSAL_ROWS, HELD_KEYS_MIN_ROWS, HELD_KEYS_PROBE_QUADS, heldKeysFit, heldKeysMinQuads, heldKeysServes, quadSharing } from '../src/tiles.js';
 import { attentionReferenceFull } from '../src/index.js';
 import { ALL_KERNELS, cases, makeInputs, type Case } from './cases.js';
 import { agrees, compare, LSE_FLOOR } from './compare.js';
@@ -142,11 +142,15 @@ describe(`every fused case on the held-keys tile (seed ${seed})`, { timeout: 120
     expect(heldKeysServes(causalShort, true, partials, false)).toBe(true); // not causal: long enough
     expect(heldKeysServes({ ...causalShort, queryLength: HELD_KEYS_MIN_CAUSAL_ROWS }, true, partials, true)).toBe(false);
     expect(heldKeysServes({ ...shape, queryLength: HELD_KEYS_MIN_CAUSAL_ROWS, keyLength: HELD_KEYS_MIN_CAUSAL_ROWS }, true, partials, true)).toBe(true);
-    // Fewer quads (one per head and 256 keys) than the probe had: wide under 'auto'.
-    const tall = { batch: 1, heads: 1, queryLength: 8192, keyLength: 256 * (HELD_KEYS_MIN_QUADS - 1), valueDim: 64 };
-    expect(heldKeysServes(tall, true, Infinity, false)).toBe(false);
-    expect(heldKeysServes({ ...tall, keyLength: 256 * HELD_KEYS_MIN_QUADS }, true, Infinity, false)).toBe(true);
-    expect(heldKeysServes(tall, false, Infinity, false)).toBe(true);
+    // Fewer quads (one per head and 256 keys) than the CPU threads, or than the probe had: wide under 'auto'.
+    const tall = { batch: 1, heads: 1, queryLength: 8192, keyLength: 256 * 7, valueDim: 64 };
+    expect(heldKeysServes(tall, true, Infinity, false, 8)).toBe(false);
+    expect(heldKeysServes(tall, true, Infinity, false, 7)).toBe(true);
+    expect(heldKeysServes(tall, false, Infinity, false, 8)).toBe(true); // forced: the tile runs
+    expect(heldKeysMinQuads(2)).toBe(2);
+    expect(heldKeysMinQuads(64)).toBe(HELD_KEYS_PROBE_QUADS);
+    expect(heldKeysMinQuads(undefined)).toBe(HELD_KEYS_PROBE_QUADS); // no thread count: the probe's
+    expect(heldKeysMinQuads(0)).toBe(HELD_KEYS_PROBE_QUADS);
     expect(heldKeysServes(shape, false, partials, true)).toBe(true); // forced: the tile runs
   });
 
