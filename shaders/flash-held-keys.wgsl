@@ -200,14 +200,12 @@ fn main(
   for (var i = start; i < params.q_len; i++) {
     let q_row = bh * params.q_len + i;
     let end = key_end(i);
-    // The row's q, one gather per lane: lane l loads vec4s l, l + 4, l + 8 and l + 12.
+    // The row's q, one gather per lane: lane l loads vec4s l, l + 4, l + 8 and l + 12 (clamped
+    // into the row, read only for l < E / 4: without a branch, whose merged values cost 1.1x).
     let ql0 = load_q(q_row, min(lane, HEAD_VEC4 - 1u));
-    var ql1 = vec4<f32>(0.0);
-    var ql2 = vec4<f32>(0.0);
-    var ql3 = vec4<f32>(0.0);
-    if (HEAD_VEC4 > 4u) { ql1 = load_q(q_row, min(lane + 4u, HEAD_VEC4 - 1u)); }
-    if (HEAD_VEC4 > 8u) { ql2 = load_q(q_row, min(lane + 8u, HEAD_VEC4 - 1u)); }
-    if (HEAD_VEC4 > 12u) { ql3 = load_q(q_row, min(lane + 12u, HEAD_VEC4 - 1u)); }
+    let ql1 = load_q(q_row, min(lane + 4u, HEAD_VEC4 - 1u));
+    let ql2 = load_q(q_row, min(lane + 8u, HEAD_VEC4 - 1u));
+    let ql3 = load_q(q_row, min(lane + 12u, HEAD_VEC4 - 1u));
     let x = Vec16(quadBroadcast(ql0, 0u), quadBroadcast(ql0, 1u), quadBroadcast(ql0, 2u), quadBroadcast(ql0, 3u),
                   quadBroadcast(ql1, 0u), quadBroadcast(ql1, 1u), quadBroadcast(ql1, 2u), quadBroadcast(ql1, 3u),
                   quadBroadcast(ql2, 0u), quadBroadcast(ql2, 1u), quadBroadcast(ql2, 2u), quadBroadcast(ql2, 3u),
@@ -254,37 +252,25 @@ weights4(s.e0, m_exp), weights4(s.e1, m_exp), weights4(s.e2, m_exp), weights4(s.
     let lf = l * f;
     let l_sum = lf + quadSwapX(lf);
     let l_quad = l_sum + quadSwapY(l_sum);
+    // Every output vec4 computed without a branch (those past Ev as 0s of unwritten held rows, not
+    // written): a value assigned under a branch and read after it cost 1.1x on the whole kernel
+    // (session 15; at Ev = 32 this way is 0.9x for the wasted half).
     let z0 = quad_sum(weighted(0u, w) * f);
-    var z1 = vec4<f32>(0.0);
-    var z2 = vec4<f32>(0.0);
-    var z3 = vec4<f32>(0.0);
-    var z4 = vec4<f32>(0.0);
-    var z5 = vec4<f32>(0.0);
-    var z6 = vec4<f32>(0.0);
-    var z7 = vec4<f32>(0.0);
-    var z8 = vec4<f32>(0.0);
-    var z9 = vec4<f32>(0.0);
-    var z10 = vec4<f32>(0.0);
-    var z11 = vec4<f32>(0.0);
-    var z12 = vec4<f32>(0.0);
-    var z13 = vec4<f32>(0.0);
-    var z14 = vec4<f32>(0.0);
-    var z15 = vec4<f32>(0.0);
-    if (VALUE_VEC4 > 1u) { z1 = quad_sum(weighted(1u, w) * f); }
-    if (VALUE_VEC4 > 2u) { z2 = quad_sum(weighted(2u, w) * f); }
-    if (VALUE_VEC4 > 3u) { z3 = quad_sum(weighted(3u, w) * f); }
-    if (VALUE_VEC4 > 4u) { z4 = quad_sum(weighted(4u, w) * f); }
-    if (VALUE_VEC4 > 5u) { z5 = quad_sum(weighted(5u, w) * f); }
-    if (VALUE_VEC4 > 6u) { z6 = quad_sum(weighted(6u, w) * f); }
-    if (VALUE_VEC4 > 7u) { z7 = quad_sum(weighted(7u, w) * f); }
-    if (VALUE_VEC4 > 8u) { z8 = quad_sum(weighted(8u, w) * f); }
-    if (VALUE_VEC4 > 9u) { z9 = quad_sum(weighted(9u, w) * f); }
-    if (VALUE_VEC4 > 10u) { z10 = quad_sum(weighted(10u, w) * f); }
-    if (VALUE_VEC4 > 11u) { z11 = quad_sum(weighted(11u, w) * f); }
-    if (VALUE_VEC4 > 12u) { z12 = quad_sum(weighted(12u, w) * f); }
-    if (VALUE_VEC4 > 13u) { z13 = quad_sum(weighted(13u, w) * f); }
-    if (VALUE_VEC4 > 14u) { z14 = quad_sum(weighted(14u, w) * f); }
-    if (VALUE_VEC4 > 15u) { z15 = quad_sum(weighted(15u, w) * f); }
+    let z1 = select(vec4<f32>(0.0), quad_sum(weighted(1u, w) * f), VALUE_VEC4 > 1u);
+    let z2 = select(vec4<f32>(0.0), quad_sum(weighted(2u, w) * f), VALUE_VEC4 > 2u);
+    let z3 = select(vec4<f32>(0.0), quad_sum(weighted(3u, w) * f), VALUE_VEC4 > 3u);
+    let z4 = select(vec4<f32>(0.0), quad_sum(weighted(4u, w) * f), VALUE_VEC4 > 4u);
+    let z5 = select(vec4<f32>(0.0), quad_sum(weighted(5u, w) * f), VALUE_VEC4 > 5u);
+    let z6 = select(vec4<f32>(0.0), quad_sum(weighted(6u, w) * f), VALUE_VEC4 > 6u);
+    let z7 = select(vec4<f32>(0.0), quad_sum(weighted(7u, w) * f), VALUE_VEC4 > 7u);
+    let z8 = select(vec4<f32>(0.0), quad_sum(weighted(8u, w) * f), VALUE_VEC4 > 8u);
+    let z9 = select(vec4<f32>(0.0), quad_sum(weighted(9u, w) * f), VALUE_VEC4 > 9u);
+    let z10 = select(vec4<f32>(0.0), quad_sum(weighted(10u, w) * f), VALUE_VEC4 > 10u);
+    let z11 = select(vec4<f32>(0.0), quad_sum(weighted(11u, w) * f), VALUE_VEC4 > 11u);
+    let z12 = select(vec4<f32>(0.0), quad_sum(weighted(12u, w) * f), VALUE_VEC4 > 12u);
+    let z13 = select(vec4<f32>(0.0), quad_sum(weighted(13u, w) * f), VALUE_VEC4 > 13u);
+    let z14 = select(vec4<f32>(0.0), quad_sum(weighted(14u, w) * f), VALUE_VEC4 > 14u);
+    let z15 = select(vec4<f32>(0.0), quad_sum(weighted(15u, w) * f), VALUE_VEC4 > 15u);
     let slot = (row0 + i) * params.splits + chunk;
     if (lane == 0u) {
       stats[slot * 2u] = m_quad;
