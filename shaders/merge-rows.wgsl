@@ -34,17 +34,10 @@ fn main(
   }
   let S = params.splits;
   let first = local_row * S;
-  var M = HIDDEN;
-  var nan_seen = false;
-  var nan = 0.0;
-  for (var s = 0u; s < S; s++) {
-    M = max(M, stats[(first + s) * 2u]);
-    let l = stats[(first + s) * 2u + 1u];
-    if (is_nan(l)) {
-      nan_seen = true;
-      nan = l;
-    }
-  }
+  let rs = row_stats(first, S);
+  let M = rs.m;
+  let nan_seen = rs.nan_seen;
+  let nan = rs.nan;
   // The accumulators as named values: written at constant positions, they stay out of a
   // run-time-indexed private array (a per-lane gather and scatter on SwiftShader).
   var L = 0.0;

@@ -26,18 +26,10 @@ fn main(
   let c0 = (t % col_groups) * 4u;
   let S = params.splits;
   let first = local_row * S;
-  var M = HIDDEN;
-  var nan_seen = false;
-  var nan = 0.0;
-  for (var s = 0u; s < S; s++) {
-    M = max(M, stats[(first + s) * 2u]);
-    // A NaN in the query row makes its chunk sums NaN: keep it in this row's output.
-    let l = stats[(first + s) * 2u + 1u];
-    if (is_nan(l)) {
-      nan_seen = true;
-      nan = l;
-    }
-  }
+  let rs = row_stats(first, S);
+  let M = rs.m;
+  let nan_seen = rs.nan_seen;
+  let nan = rs.nan;
   var L = 0.0;
   var sum = vec4<f32>(0.0);
   if (M > HIDDEN) {

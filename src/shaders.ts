@@ -1,11 +1,12 @@
 // The one module that imports WGSL. Each kernel is its own file under shaders/; the pieces it
 // shares with others (shaders/lib/: the parameter block, the q/k/v loaders, the mask lookup, the
-// key-block loads and their quad sharing, the split-keys chunk) are prepended here. Vite inlines
-// the strings at build time.
+// key-block loads and their quad sharing, the split-keys chunk, the merges' stats pass) are
+// prepended here. Vite inlines the strings at build time.
 import paramsWgsl from '../shaders/lib/params.wgsl?raw';
 import maskWgsl from '../shaders/lib/mask.wgsl?raw';
 import kvBlocksWgsl from '../shaders/lib/kv-blocks.wgsl?raw';
 import splitChunkWgsl from '../shaders/lib/split-chunk.wgsl?raw';
+import mergeStatsWgsl from '../shaders/lib/merge-stats.wgsl?raw';
 import kvShareNoneWgsl from '../shaders/lib/kv-share-none.wgsl?raw';
 import kvShareQuadWgsl from '../shaders/lib/kv-share-quad.wgsl?raw';
 import qkvVec4Wgsl from '../shaders/lib/qkv-vec4.wgsl?raw';
@@ -45,8 +46,8 @@ const body: Record<KernelName, string> = {
   'flash-held-keys': maskWgsl + flashHeldKeysWgsl,
   'flash-split': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitWgsl,
   'flash-split-quad': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitQuadWgsl,
-  merge: mergeWgsl,
-  'merge-rows': mergeRowsWgsl,
+  merge: mergeStatsWgsl + mergeWgsl,
+  'merge-rows': mergeStatsWgsl + mergeRowsWgsl,
 };
 
 /** A kernel's full source: the shared parameter block, the q/k/v loaders it needs, its own file. */
