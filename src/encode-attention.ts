@@ -6,10 +6,10 @@ import type { Constants, Recorder } from './recorder.js';
 import type { Loads } from './shaders.js';
 import type { AttentionBuffers } from './types.js';
 import {
-  autoMayRetile, fusedTile, heldKeysPartialBytes, heldKeysServes, namedBlocksFit, quadSharing, type FusedTile, type HeldKeysTile,
+  autoMayRetile, fusedTile, heldKeysChunks, heldKeysPartialBytes, heldKeysServes, namedBlocksFit, quadSharing, type FusedTile, type HeldKeysTile,
   type TileName,
 } from './tiles.js';
-import { CausalMode, kvRows, MaskKind, type Problem } from './validate.js';
+import { CausalMode, causalOffset, kvRows, MaskKind, type Problem } from './validate.js';
 
 export type Path = 'staged' | 'fused' | 'split-keys';
 
@@ -175,6 +175,8 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
   const mask = b.mask ?? rec.dummyRead;
   if (!splitKeys) {
     const quad = quadSharing(rec.device);
+    // The causal offset, for the held-keys tile's chunks (it runs only those some row sees).
+    const offset = p.causal === CausalMode.None ? undefined : causalOffset(p.causal, p.shape);
     // The kernel, constants and grid of one tile.
     const plan = (t: FusedTile) =>
       t.name === 'held-keys'
@@ -182,8 +184,8 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
             tile: t.name,
             kernel: 'flash-held-keys' as const,
             constants: { ...common, WG: t.workgroupSize },
-            // One quad per (batch, head) and chunk of keys.
-            workgroups: (bhTotal * Math.ceil(Lk / t.chunkKeys) * 4) / t.workgroupSize,
+            // One quad per (batch, head) and chunk of keys that some row sees.
+            workgroups: (bhTotal * heldKeysChunks(p.shape, offset) * 4) / t.workgroupSize,
           }
         : t.name === 'workgroup'
         ? {
@@ -212,9 +214,9 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     const t = fusedTile(name, p.shape, quad, rec.device);
     if (t.name === 'held-keys') {
       const auto = rec.fusedTile === 'auto';
-      if (heldKeysServes(p.shape, auto, maxBinding(rec.device), p.causal !== CausalMode.None)) {
+      if (heldKeysServes(p.shape, auto, maxBinding(rec.device), offset)) {
         const pl = plan(t);
-        encodeHeldKeys(rec, p, b, loads, t, pl.constants, pl.workgroups);
+        encodeHeldKeys(rec, p, b, loads, t, pl.constants, pl.workgroups, offset);
         return;
       }
       name = !auto || ready('wide') ? 'wide' : 'compact'; // under 'auto', wide once it is compiled
@@ -246,18 +248,20 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
 
 /**
  * The held-keys tile: flash-held-keys.wgsl (with the constants and grid of encodeFused's plan,
- * the pipeline its readiness check asked about) writes each row's partial per chunk of keys (as
+ * the pipeline its readiness check asked about) writes each row's partial per chunk of keys that
+ * some row sees (heldKeysChunks: under a causal rule, none past the last row's limit) (as
  * split-keys does, with the chunk's max and sum), merge-rows.wgsl combines them (one invocation
  * per row, vec4 reads: merge.wgsl's column split serves decoding's few rows). Both dispatches carry
  * the tile's name, so a compile failure is reported as this tile's.
  */
 function encodeHeldKeys(
   rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads, t: HeldKeysTile, constants: Constants, workgroups: number,
+  offset: number | undefined,
 ): void {
-  const { batch, heads, queryLength: Lq, keyLength: Lk, valueDim: Ev } = p.shape;
+  const { batch, heads, queryLength: Lq, valueDim: Ev } = p.shape;
   const bhTotal = batch * heads;
-  const splits = Math.ceil(Lk / t.chunkKeys);
-  const partials = rec.scratch(heldKeysPartialBytes(p.shape), BufferUsage.STORAGE, 'webgpu-attention held-keys partials');
+  const splits = heldKeysChunks(p.shape, offset);
+  const partials = rec.scratch(heldKeysPartialBytes(p.shape, offset), BufferUsage.STORAGE, 'webgpu-attention held-keys partials');
   const stats = rec.scratch(bhTotal * Lq * splits * 8, BufferUsage.STORAGE, 'webgpu-attention held-keys stats');
   const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits, keysPerSplit: t.chunkKeys });
   rec.dispatch('flash-held-keys', loads, constants,

@@ -25,7 +25,8 @@
 //   calls of at least HELD_KEYS_MIN_ROWS query rows and keys (a chunk's 64 keys are loaded per
 //   invocation and serve every row; with few rows or keys that load is the whole cost), of at
 //   least heldKeysMinQuads() quads (one per CPU thread) and, under a causal rule, of at
-//   least HELD_KEYS_MIN_CAUSAL_ROWS (it skips keys only by whole chunks).
+//   least HELD_KEYS_MIN_CAUSAL_ROWS (it skips keys only by whole chunks); it runs only the chunks
+//   some row sees (heldKeysChunks).
 //
 // 'auto' measures instead of guessing: a tile other than compact is used only on adapters where a
 // one-time probe found it faster (src/tile-tuning.ts), for calls with at least 16 query rows, and
@@ -101,25 +102,41 @@ export function heldKeysMinQuads(
   return threads && threads > 0 ? Math.min(HELD_KEYS_PROBE_QUADS, Math.ceil(threads)) : HELD_KEYS_PROBE_QUADS;
 }
 
-/** Bytes of the held-keys tile's partial results: one Ev-wide row per query row and chunk of keys. */
-export function heldKeysPartialBytes(shape: { batch: number; heads: number; queryLength: number; keyLength: number; valueDim: number }): number {
-  return shape.batch * shape.heads * shape.queryLength * Math.ceil(shape.keyLength / HELD_KEYS.chunkKeys) * shape.valueDim * 4;
+type HeldKeysShape = { batch: number; heads: number; queryLength: number; keyLength: number; valueDim: number };
+
+/**
+ * The chunks of 256 keys the held-keys tile runs for a call: those holding a key some query row
+ * may see. `causalOffset`: undefined without a causal rule; else key j is visible to row i when
+ * j <= i + causalOffset (0 top-left, Lk - Lq bottom-right), so the last row sees the first
+ * Lq + causalOffset keys, and a chunk past those holds no live score (a top-left call with
+ * Lq 512 and Lk 16384 runs 2 chunks, not 64). Kernel grid, partials and merge all shrink with it.
+ */
+export function heldKeysChunks(shape: HeldKeysShape, causalOffset: number | undefined): number {
+  const visible = causalOffset === undefined ? shape.keyLength : Math.min(shape.keyLength, shape.queryLength + causalOffset);
+  return Math.max(1, Math.ceil(visible / HELD_KEYS.chunkKeys));
+}
+
+/** Bytes of the held-keys tile's partial results: one Ev-wide row per query row and chunk it runs. */
+export function heldKeysPartialBytes(shape: HeldKeysShape, causalOffset: number | undefined): number {
+  return shape.batch * shape.heads * shape.queryLength * heldKeysChunks(shape, causalOffset) * shape.valueDim * 4;
 }
 
 /**
  * Whether the held-keys tile, where it can run (fusedTile), takes a call of this shape: its
  * partials fit one binding (`maxBinding` bytes), and under 'auto' the call has at least
- * HELD_KEYS_MIN_ROWS query rows and keys (HELD_KEYS_MIN_CAUSAL_ROWS under a causal rule) and
- * `minQuads` quads (heldKeysMinQuads()). Otherwise the call runs the wide tile.
+ * HELD_KEYS_MIN_ROWS query rows and keys that some row sees (HELD_KEYS_MIN_CAUSAL_ROWS under a
+ * causal rule) and `minQuads` quads (heldKeysMinQuads()) in the chunks it runs. `causalOffset` as
+ * for heldKeysChunks. Otherwise the call runs the wide tile.
  */
 export function heldKeysServes(
-  shape: { batch: number; heads: number; queryLength: number; keyLength: number; valueDim: number },
-  auto: boolean, maxBinding: number, causal: boolean, minQuads = heldKeysMinQuads(),
+  shape: HeldKeysShape, auto: boolean, maxBinding: number, causalOffset: number | undefined, minQuads = heldKeysMinQuads(),
 ): boolean {
-  const rows = Math.min(shape.queryLength, shape.keyLength);
-  const long = rows >= (causal ? HELD_KEYS_MIN_CAUSAL_ROWS : HELD_KEYS_MIN_ROWS);
-  const parallel = shape.batch * shape.heads * Math.ceil(shape.keyLength / HELD_KEYS.chunkKeys) >= minQuads;
-  return heldKeysPartialBytes(shape) <= maxBinding && (!auto || (long && parallel));
+  const chunks = heldKeysChunks(shape, causalOffset);
+  const visible = causalOffset === undefined ? shape.keyLength : Math.min(shape.keyLength, shape.queryLength + causalOffset);
+  const rows = Math.min(shape.queryLength, visible);
+  const long = rows >= (causalOffset === undefined ? HELD_KEYS_MIN_ROWS : HELD_KEYS_MIN_CAUSAL_ROWS);
+  const parallel = shape.batch * shape.heads * chunks >= minQuads;
+  return heldKeysPartialBytes(shape, causalOffset) <= maxBinding && (!auto || (long && parallel));
 }
 
 /** E and Ev multiples of 4 up to 64: what flash-held-keys.wgsl's private arrays and vec4 loads hold. */

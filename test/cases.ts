@@ -110,6 +110,9 @@ export const cases: Case[] = [
   { name: 'Lk 65, bool mask, Lq 70', B: 1, H: 2, Lq: 70, Lk: 65, E: 16, mask: { kind: 'boolean', broadcast: '2d', density: 0.6 } },
   { name: 'Lk 256, additive mask, GQA 4 -> 2', B: 1, H: 4, Hkv: 2, Lq: 33, Lk: 256, E: 16, mask: { kind: 'additive', broadcast: 'batch1', density: 0.7 } },
   { name: 'Lk 257 in two chunks, causal top-left, Lq 260', B: 1, H: 2, Lq: 260, Lk: 257, E: 8, causal: true },
+  // Top-left causal with Lq < Lk: the held-keys tile runs only the chunk rows 0..69 see (1 of 3).
+  { name: 'causal top-left Lq 70 < Lk 600', B: 1, H: 2, Lq: 70, Lk: 600, E: 8, causal: 'top-left' },
+  { name: 'E != Ev (8, 32), Lk 257, causal bottom-right', B: 1, H: 2, Lq: 20, Lk: 257, E: 8, Ev: 32, causal: 'bottom-right' },
   // Split-keys over several chunks with a mask and a row with nothing to attend to.
   { name: 'decode 2 x 300, bool mask + dead row', B: 1, H: 2, Lq: 2, Lk: 300, E: 8, mask: { kind: 'boolean', broadcast: 'full', density: 0.5, deadRows: [1] } },
 ];

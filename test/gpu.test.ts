@@ -1,7 +1,7 @@
 // Every case of the shared table on every kernel, on a real WebGPU device in Node (Dawn),
 // against the float64 CPU reference. Fresh inputs each run; the seed is in every failure message.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HELD_KEYS_MIN_CAUSAL_ROWS, HELD_KEYS_MIN_ROWS, HELD_KEYS_PROBE_QUADS, heldKeysFit, heldKeysMinQuads, heldKeysServes, quadSharing } from '../src/tiles.js';
+import { HELD_KEYS_MIN_CAUSAL_ROWS, HELD_KEYS_MIN_ROWS, HELD_KEYS_PROBE_QUADS, heldKeysChunks, heldKeysFit, heldKeysMinQuads, heldKeysPartialBytes, heldKeysServes, quadSharing } from '../src/tiles.js';
 import { attentionReferenceFull } from '../src/index.js';
 import { ALL_KERNELS, cases, makeInputs, type Case } from './cases.js';
 import { agrees, compare, LSE_FLOOR } from './compare.js';
@@ -129,29 +129,41 @@ describe(`every fused case on the held-keys tile (seed ${seed})`, { timeout: 120
   it("takes a call while its partials fit one binding, and under 'auto' only with enough query rows, keys and quads (more under a causal rule)", () => {
     const shape = { batch: 1, heads: 8, queryLength: 1024, keyLength: 1024, valueDim: 64 };
     const partials = 8 * 1024 * 4 * 64 * 4; // 4 chunks of 256 keys per row
-    expect(heldKeysServes(shape, true, partials, false)).toBe(true);
-    expect(heldKeysServes(shape, false, partials - 1, false)).toBe(false);
-    expect(heldKeysServes({ ...shape, keyLength: 1025 }, false, partials, false)).toBe(false); // a fifth chunk
+    expect(heldKeysServes(shape, true, partials, undefined)).toBe(true);
+    expect(heldKeysServes(shape, false, partials - 1, undefined)).toBe(false);
+    expect(heldKeysServes({ ...shape, keyLength: 1025 }, false, partials, undefined)).toBe(false); // a fifth chunk
     const short = { ...shape, queryLength: HELD_KEYS_MIN_ROWS - 1 };
-    expect(heldKeysServes(short, true, partials, false)).toBe(false);
-    expect(heldKeysServes(short, false, partials, false)).toBe(true); // forced: the tile runs
-    expect(heldKeysServes({ ...shape, keyLength: HELD_KEYS_MIN_ROWS - 1 }, true, partials, false)).toBe(false);
-    expect(heldKeysServes(shape, true, partials, true)).toBe(true); // causal, 1024 rows and keys
+    expect(heldKeysServes(short, true, partials, undefined)).toBe(false);
+    expect(heldKeysServes(short, false, partials, undefined)).toBe(true); // forced: the tile runs
+    expect(heldKeysServes({ ...shape, keyLength: HELD_KEYS_MIN_ROWS - 1 }, true, partials, undefined)).toBe(false);
+    expect(heldKeysServes(shape, true, partials, 0)).toBe(true); // causal, 1024 rows and keys
     const causalShort = { ...shape, queryLength: HELD_KEYS_MIN_CAUSAL_ROWS - 1, keyLength: HELD_KEYS_MIN_CAUSAL_ROWS - 1 };
-    expect(heldKeysServes(causalShort, true, partials, true)).toBe(false); // causal and short: wide
-    expect(heldKeysServes(causalShort, true, partials, false)).toBe(true); // not causal: long enough
-    expect(heldKeysServes({ ...causalShort, queryLength: HELD_KEYS_MIN_CAUSAL_ROWS }, true, partials, true)).toBe(false);
-    expect(heldKeysServes({ ...shape, queryLength: HELD_KEYS_MIN_CAUSAL_ROWS, keyLength: HELD_KEYS_MIN_CAUSAL_ROWS }, true, partials, true)).toBe(true);
+    expect(heldKeysServes(causalShort, true, partials, 0)).toBe(false); // causal and short: wide
+    expect(heldKeysServes(causalShort, true, partials, undefined)).toBe(true); // not causal: long enough
+    expect(heldKeysServes({ ...causalShort, queryLength: HELD_KEYS_MIN_CAUSAL_ROWS }, true, partials, 0)).toBe(false);
+    expect(heldKeysServes({ ...shape, queryLength: HELD_KEYS_MIN_CAUSAL_ROWS, keyLength: HELD_KEYS_MIN_CAUSAL_ROWS }, true, partials, 0)).toBe(true);
     // Fewer quads (one per head and 256 keys) than the CPU threads, or than the probe had: wide under 'auto'.
     const tall = { batch: 1, heads: 1, queryLength: 8192, keyLength: 256 * 7, valueDim: 64 };
-    expect(heldKeysServes(tall, true, Infinity, false, 8)).toBe(false);
-    expect(heldKeysServes(tall, true, Infinity, false, 7)).toBe(true);
-    expect(heldKeysServes(tall, false, Infinity, false, 8)).toBe(true); // forced: the tile runs
+    expect(heldKeysServes(tall, true, Infinity, undefined, 8)).toBe(false);
+    expect(heldKeysServes(tall, true, Infinity, undefined, 7)).toBe(true);
+    expect(heldKeysServes(tall, false, Infinity, undefined, 8)).toBe(true); // forced: the tile runs
     expect(heldKeysMinQuads(2)).toBe(2);
     expect(heldKeysMinQuads(64)).toBe(HELD_KEYS_PROBE_QUADS);
     expect(heldKeysMinQuads(undefined)).toBe(HELD_KEYS_PROBE_QUADS); // no thread count: the probe's
     expect(heldKeysMinQuads(0)).toBe(HELD_KEYS_PROBE_QUADS);
-    expect(heldKeysServes(shape, false, partials, true)).toBe(true); // forced: the tile runs
+    expect(heldKeysServes(shape, false, partials, 0)).toBe(true); // forced: the tile runs
+    // Causal: only the chunks holding a key some row sees (the last row's limit is Lq + offset).
+    const wideKeys = { ...shape, queryLength: 512, keyLength: 16384 };
+    expect(heldKeysChunks(wideKeys, undefined)).toBe(64);
+    expect(heldKeysChunks(wideKeys, 0)).toBe(2); // top-left: keys 0..511
+    expect(heldKeysChunks(wideKeys, 16384 - 512)).toBe(64); // bottom-right: every key
+    expect(heldKeysChunks({ ...shape, queryLength: 70, keyLength: 600 }, 0)).toBe(1);
+    expect(heldKeysChunks({ ...shape, queryLength: 600, keyLength: 70 }, 0)).toBe(1);
+    expect(heldKeysChunks({ ...shape, queryLength: 600, keyLength: 70 }, 70 - 600)).toBe(1);
+    expect(heldKeysPartialBytes(wideKeys, 0)).toBe(8 * 512 * 2 * 64 * 4);
+    expect(heldKeysServes(wideKeys, true, heldKeysPartialBytes(wideKeys, 0), 0)).toBe(true); // 16 quads of 2 chunks
+    expect(heldKeysServes({ ...wideKeys, heads: 4 }, true, Infinity, 0, 16)).toBe(false); // 8 quads
+    expect(heldKeysServes({ ...wideKeys, queryLength: 300 }, true, Infinity, 0)).toBe(false); // 300 rows see 300 keys
   });
 
   it('the cases ran on flash-held-keys where loads are shared across quads, on wide elsewhere', () => {
