@@ -204,7 +204,10 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     const planOf = (name: TileName) => plan(fusedTile(name, p.shape, quad, rec.device));
     const ready = (t: TileName) => {
       const pl = planOf(t);
-      return rec.ready(pl.kernel, loads, pl.constants);
+      const kernelReady = rec.ready(pl.kernel, loads, pl.constants);
+      // The held-keys tile's merge too (both asked, so that both compile in the background).
+      const mergeReady = pl.tile !== 'held-keys' || rec.ready('merge-rows', 'scalar', mergeRowsConstants(b, Ev));
+      return kernelReady && mergeReady;
     };
     let name: TileName = rec.fusedTile === 'auto' ? 'compact' : rec.fusedTile;
     if (rec.fusedTile === 'auto' && autoMayRetile(p.shape, rec.software)) {
@@ -246,6 +249,11 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     Math.ceil((rows * Math.ceil(Ev / 4)) / 64));
 }
 
+/** merge-rows.wgsl's constants for a call (what the readiness check and the dispatch both ask for). */
+function mergeRowsConstants(b: ProblemBuffers, Ev: number): Constants {
+  return { WRITE_LSE: !!b.logSumExp, VALUE_VEC4: Ev / 4 };
+}
+
 /**
  * The held-keys tile: flash-held-keys.wgsl (with the constants and grid of encodeFused's plan,
  * the pipeline its readiness check asked about) writes each row's partial per chunk of keys that
@@ -267,7 +275,7 @@ function encodeHeldKeys(
   rec.dispatch('flash-held-keys', loads, constants,
     [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
     workgroups, t.name);
-  rec.dispatch('merge-rows', 'scalar', { WRITE_LSE: !!b.logSumExp, VALUE_VEC4: Ev / 4 },
+  rec.dispatch('merge-rows', 'scalar', mergeRowsConstants(b, Ev),
     [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
     Math.ceil((bhTotal * Lq) / 64), t.name);
 }
