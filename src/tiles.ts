@@ -112,8 +112,12 @@ type HeldKeysShape = { batch: number; heads: number; queryLength: number; keyLen
  * Lq 512 and Lk 16384 runs 2 chunks, not 64). Kernel grid, partials and merge all shrink with it.
  */
 export function heldKeysChunks(shape: HeldKeysShape, causalOffset: number | undefined): number {
-  const visible = causalOffset === undefined ? shape.keyLength : Math.min(shape.keyLength, shape.queryLength + causalOffset);
-  return Math.max(1, Math.ceil(visible / HELD_KEYS.chunkKeys));
+  return Math.max(1, Math.ceil(visibleKeys(shape, causalOffset) / HELD_KEYS.chunkKeys));
+}
+
+/** How many keys some query row sees: all, or under a causal rule the last row's Lq + offset. */
+function visibleKeys(shape: HeldKeysShape, causalOffset: number | undefined): number {
+  return causalOffset === undefined ? shape.keyLength : Math.min(shape.keyLength, shape.queryLength + causalOffset);
 }
 
 /** Bytes of the held-keys tile's partial results: one Ev-wide row per query row and chunk it runs. */
@@ -131,11 +135,9 @@ export function heldKeysPartialBytes(shape: HeldKeysShape, causalOffset: number 
 export function heldKeysServes(
   shape: HeldKeysShape, auto: boolean, maxBinding: number, causalOffset: number | undefined, minQuads = heldKeysMinQuads(),
 ): boolean {
-  const chunks = heldKeysChunks(shape, causalOffset);
-  const visible = causalOffset === undefined ? shape.keyLength : Math.min(shape.keyLength, shape.queryLength + causalOffset);
-  const rows = Math.min(shape.queryLength, visible);
+  const rows = Math.min(shape.queryLength, visibleKeys(shape, causalOffset));
   const long = rows >= (causalOffset === undefined ? HELD_KEYS_MIN_ROWS : HELD_KEYS_MIN_CAUSAL_ROWS);
-  const parallel = shape.batch * shape.heads * chunks >= minQuads;
+  const parallel = shape.batch * shape.heads * heldKeysChunks(shape, causalOffset) >= minQuads;
   return heldKeysPartialBytes(shape, causalOffset) <= maxBinding && (!auto || (long && parallel));
 }
 
