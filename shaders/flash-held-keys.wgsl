@@ -152,13 +152,13 @@ fn main(
   let bh = params.bh_offset + local_bh;
   let b = bh / params.heads;
   let h = bh % params.heads;
-  let kv_row0 = (b * params.kv_heads + h / params.group) * params.kv_rows;
+  let kv0 = kv_row0(b, h); // the kv head's first row
   let chunk_k0 = chunk * params.keys_per_split; // the quad's first key
   let k0 = chunk_k0 + lane * KEYS;              // this invocation's
 
   for (var j = 0u; j < KEYS; j++) {
     let key = k0 + j;
-    let r = kv_row0 + min(key, params.k_len - 1u);
+    let r = kv0 + min(key, params.k_len - 1u);
     let live = key < params.k_len; // past k_len: zeros (the scores are HIDDEN there anyway)
     for (var e = 0u; e < HEAD_VEC4; e++) {
       held[j * STRIDE + e] = select(vec4<f32>(0.0), load_k(r, e), live);
@@ -167,7 +167,7 @@ fn main(
   // v transposed: held[V_BASE + dim * 16 + g] holds dimension dim of keys 4g..4g+3.
   for (var g = 0u; g < KEYS / 4u; g++) {
     let key = k0 + 4u * g;
-    let r = kv_row0 + min(vec4<u32>(key) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(params.k_len - 1u));
+    let r = kv0 + min(vec4<u32>(key) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(params.k_len - 1u));
     let live = vec4<u32>(key) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(params.k_len);
     for (var c = 0u; c < VALUE_VEC4; c++) {
       let m = transpose(mat4x4<f32>(select(vec4<f32>(0.0), load_v(r.x, c), live.x), select(vec4<f32>(0.0), load_v(r.y, c), live.y),

@@ -42,7 +42,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let bh = params.bh_offset + local_bh;
   let b = bh / params.heads;
   let h = bh % params.heads;
-  let kv_row0 = (b * params.kv_heads + h / params.group) * params.kv_rows;
+  let kv0 = kv_row0(b, h); // the kv head's first row
   let first = (w % per_head) * WG;
   // key_end grows with the row, so the workgroup's last row sees the most keys.
   let k_stop = key_end(min(first + WG, params.q_len) - 1u);
@@ -70,12 +70,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier(); // every invocation is done with the previous tile
     for (var x = lid; x < TILE_KEYS * HEAD_VEC4; x += WG) {
       let j = t0 + x / HEAD_VEC4;
-      let kv = load_k(kv_row0 + min(j, params.k_len - 1u), x % HEAD_VEC4);
+      let kv = load_k(kv0 + min(j, params.k_len - 1u), x % HEAD_VEC4);
       k_tile[x] = select(vec4<f32>(0.0), kv, j < params.k_len);
     }
     for (var x = lid; x < TILE_KEYS * VALUE_VEC4; x += WG) {
       let j = t0 + x / VALUE_VEC4;
-      let vv = load_v(kv_row0 + min(j, params.k_len - 1u), x % VALUE_VEC4);
+      let vv = load_v(kv0 + min(j, params.k_len - 1u), x % VALUE_VEC4);
       v_tile[x] = select(vec4<f32>(0.0), vv, j < params.k_len);
     }
     workgroupBarrier();

@@ -131,7 +131,6 @@ fn main(id: Invocation) {
   let bh = params.bh_offset + local_bh;
   let b = bh / params.heads;
   let h = bh % params.heads;
-  let kv_bh = b * params.kv_heads + h / params.group;
   let first = (t % groups) * rows;
   var g0 = rows_of(bh, first);
   var g1 = rows_of(bh, first + 4u);
@@ -145,7 +144,7 @@ fn main(id: Invocation) {
   }
   k1 = quad_max(k1); // a quad that shares loads runs its longest key range together
   let qr0 = g0.q_row; let qr1 = g1.q_row; let qr2 = g2.q_row; let qr3 = g3.q_row;
-  let k_row0 = kv_bh * params.kv_rows;
+  let k_row0 = kv_row0(b, h);
   let last = k_row0 + params.k_len - 1u;
 
   // Named blocks (NAMED): Q<group>_<vec4> the query rows, A<group>_<vec4> the accumulators.

@@ -48,14 +48,13 @@ fn main(
   let bh = params.bh_offset + local_bh;
   let b = bh / params.heads;
   let h = bh % params.heads;
-  let kv_bh = b * params.kv_heads + h / params.group;
 
   // Rows and keys strided by the workgroup size, so neighbouring invocations read neighbouring rows.
   let i = (tile / tiles_k) * tile_rows + lid.y + vec4<u32>(0u, 1u, 2u, 3u) * WG_Y;
   let j = (tile % tiles_k) * tile_cols + lid.x + vec4<u32>(0u, 1u, 2u, 3u) * WG_X;
   // Rows past the end read the last row (their results are not stored).
   let qr = bh * params.q_len + min(i, vec4<u32>(params.q_len - 1u));
-  let kr = kv_bh * params.kv_rows + min(j, vec4<u32>(params.k_len - 1u));
+  let kr = kv_row0(b, h) + min(j, vec4<u32>(params.k_len - 1u));
 
   var s0 = vec4<f32>(0.0);
   var s1 = vec4<f32>(0.0);

@@ -40,7 +40,7 @@ fn main(
   let bh = params.bh_offset + local_bh;
   let b = bh / params.heads;
   let h = bh % params.heads;
-  let kv_bh = b * params.kv_heads + h / params.group;
+  let v_row0 = kv_row0(b, h);
   let c4 = (tile % tiles_c) * WG_X + lid.x; // which vec4 of the value row
   if (c4 * 4u >= Ev) {
     return;
@@ -55,7 +55,7 @@ fn main(
   var a2 = vec4<f32>(0.0);
   var a3 = vec4<f32>(0.0);
   for (var j = 0u; j < end; j++) {
-    let vv = load_v(kv_bh * params.kv_rows + j, c4);
+    let vv = load_v(v_row0 + j, c4);
     a0 += weights[w.x + j] * vv;
     a1 += weights[w.y + j] * vv;
     a2 += weights[w.z + j] * vv;

@@ -43,6 +43,12 @@ fn workgroup_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return wid.x + nwg.x * (wid.y + nwg.y * wid.z);
 }
 
+// First row, in the k and v buffers, of the kv head that query head h of batch b reads (GQA:
+// heads / kv_heads query heads share one; kv_rows rows per kv head, more than k_len in a cache).
+fn kv_row0(b: u32, h: u32) -> u32 {
+  return (b * params.kv_heads + h / params.group) * params.kv_rows;
+}
+
 // One past the last key query i may see under the causal rule, clamped to [0, k_len].
 fn key_end(i: u32) -> u32 {
   if (params.causal == 0u) {

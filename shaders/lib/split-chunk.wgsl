@@ -27,12 +27,11 @@ fn chunk_of(t: u32) -> Chunk {
   let bh = params.bh_offset + local_bh;
   c.b = bh / params.heads;
   c.h = bh % params.heads;
-  let kv_bh = c.b * params.kv_heads + c.h / params.group;
   c.q_row = bh * params.q_len + c.i;
   c.slot = (local_bh * params.q_len + c.i) * params.splits + split;
   c.k0 = split * params.keys_per_split;
   c.end = min(min(c.k0 + params.keys_per_split, params.k_len), key_end(c.i));
-  c.k_row0 = kv_bh * params.kv_rows;
+  c.k_row0 = kv_row0(c.b, c.h);
   c.last = c.k_row0 + params.k_len - 1u;
   return c;
 }
