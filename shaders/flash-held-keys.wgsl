@@ -8,8 +8,9 @@
 // indices, so no large value is rewritten per key. The 4 invocations of a quad hold 4
 // consecutive chunks of KEYS keys: they share each q row's loads (quadBroadcast), combine their
 // 4 partial results for the row into one (a chunk of 4·KEYS keys, params.keys_per_split) and each
-// writes a quarter of it; merge.wgsl then combines a row's chunks, as for split-keys. Its partials
-// are params.splits × Ev floats per query row.
+// writes a quarter of it; merge-rows.wgsl then combines a row's chunks, as merge.wgsl does for
+// split-keys. Its partials are params.splits × Ev floats per query row. The functions around its
+// row loop are in lib/held-keys.wgsl.
 // Needs E, Ev <= 64 and multiples of 4 (vec4 loads), `enable subgroups;` (src/shaders.ts puts it
 // first) and quads of 4 consecutive invocations starting at a multiple of 4 (src/tiles.ts offers
 // this tile only where quadSharing holds; see lib/kv-share-quad.wgsl).
@@ -72,21 +73,7 @@ fn keys_dot4(j: u32, x: Vec16) -> vec4<f32> {
 // Scores of held keys 4g..4g+3 (first key k0 of this invocation's chunk): scaled, masked, and
 // HIDDEN from the row's end (its causal limit or k_len) on.
 fn scores4(g: u32, x: Vec16, k0: u32, end: u32, b: u32, h: u32, i: u32) -> vec4<f32> {
-  let j = 4u * g;
-  let dots = keys_dot4(j, x);
-  var s = dots * params.scale;
-  let jj = vec4<u32>(k0 + j) + vec4<u32>(0u, 1u, 2u, 3u);
-  if (MASK_KIND != 0u) {
-    let jc = min(jj, vec4<u32>(params.k_len - 1u));
-    s = vec4<f32>(with_mask(s.x, b, h, i, jc.x), with_mask(s.y, b, h, i, jc.y),
-                  with_mask(s.z, b, h, i, jc.z), with_mask(s.w, b, h, i, jc.w));
-  }
-  return select(vec4<f32>(HIDDEN), s, jj < vec4<u32>(end));
-}
-
-// Weights of 4 scores against `m_exp` (the row's max, or 0 while that is HIDDEN: see below).
-fn weights4(s: vec4<f32>, m_exp: f32) -> vec4<f32> {
-  return exp(s - vec4<f32>(m_exp));
+  return masked_scores4(keys_dot4(4u * g, x), k0 + 4u * g, end, b, h, i);
 }
 
 // vec4 c of Σ_j w_j v_j over the 64 held keys (v held transposed: dims 4c..4c+3 side by side).
@@ -111,28 +98,6 @@ fn weighted(c: u32, w: Vec16) -> vec4<f32> {
   return z;
 }
 
-// The sum of x over the quad, in every lane.
-fn quad_sum(x: vec4<f32>) -> vec4<f32> {
-  let y = x + quadSwapX(x);
-  return y + quadSwapY(y);
-}
-
-// Lane l of the quad writes vec4s l, l + 4, l + 8, l + 12 of a row's partial: a, b, c or d by lane.
-fn pick(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, d: vec4<f32>, lane: u32) -> vec4<f32> {
-  return select(select(select(a, b, lane == 1u), c, lane == 2u), d, lane == 3u);
-}
-
-fn put(base: u32, c: u32, x: vec4<f32>) {
-  if (c < VALUE_VEC4) {
-    partials[base + c] = x;
-  }
-}
-
-// A quiet NaN made at run time (a NaN constant is a shader-creation error); x only fills the payload.
-fn nan_of(x: u32) -> f32 {
-  return bitcast<f32>(x | 0x7fc00000u);
-}
-
 @compute @workgroup_size(WG)
 fn main(
   @builtin(workgroup_id) wid: vec3<u32>,
@@ -140,64 +105,17 @@ fn main(
   @builtin(local_invocation_index) lid: u32,
   @builtin(subgroup_invocation_id) lane_id: u32,
 ) {
-  let t = workgroup_index(wid, nwg) * WG + lid;
   let lane = lane_id & 3u;
-  // Everything the quad operations' control flow depends on is the same in the 4 lanes of a quad.
-  let quad = t / 4u;
-  let chunk = quad % params.splits;
-  let local_bh = quad / params.splits;
-  if (local_bh >= params.bh_count) {
-    return; // surplus quads of a folded grid
+  let at = begin_chunk(workgroup_index(wid, nwg) * WG + lid, lane);
+  if (!at.live) {
+    return;
   }
-  let bh = params.bh_offset + local_bh;
-  let b = bh / params.heads;
-  let h = bh % params.heads;
-  let kv0 = kv_row0(b, h); // the kv head's first row
-  let chunk_k0 = chunk * params.keys_per_split; // the quad's first key
-  let k0 = chunk_k0 + lane * KEYS;              // this invocation's
+  let bh = at.bh;
+  let b = at.b;
+  let h = at.h;
+  let k0 = at.k0;
 
-  for (var j = 0u; j < KEYS; j++) {
-    let key = k0 + j;
-    let r = kv0 + min(key, params.k_len - 1u);
-    let live = key < params.k_len; // past k_len: zeros (the scores are HIDDEN there anyway)
-    for (var e = 0u; e < HEAD_VEC4; e++) {
-      held[j * STRIDE + e] = select(vec4<f32>(0.0), load_k(r, e), live);
-    }
-  }
-  // v transposed: held[V_BASE + dim * 16 + g] holds dimension dim of keys 4g..4g+3.
-  for (var g = 0u; g < KEYS / 4u; g++) {
-    let key = k0 + 4u * g;
-    let r = kv0 + min(vec4<u32>(key) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(params.k_len - 1u));
-    let live = vec4<u32>(key) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(params.k_len);
-    for (var c = 0u; c < VALUE_VEC4; c++) {
-      let m = transpose(mat4x4<f32>(select(vec4<f32>(0.0), load_v(r.x, c), live.x), select(vec4<f32>(0.0), load_v(r.y, c), live.y),
-                                    select(vec4<f32>(0.0), load_v(r.z, c), live.z), select(vec4<f32>(0.0), load_v(r.w, c), live.w)));
-      held[V_BASE + (4u * c) * 16u + g] = m[0];
-      held[V_BASE + (4u * c + 1u) * 16u + g] = m[1];
-      held[V_BASE + (4u * c + 2u) * 16u + g] = m[2];
-      held[V_BASE + (4u * c + 3u) * 16u + g] = m[3];
-    }
-  }
-
-  // Under a causal rule the rows before `start` see none of the chunk: an empty partial (m HIDDEN,
-  // l 0, zeros, which merge.wgsl weighs by 0), without computing anything.
-  var start = 0u;
-  if (params.causal != 0u) {
-    start = u32(clamp(i32(chunk_k0) - params.causal_offset, 0, i32(params.q_len)));
-  }
-  let row0 = local_bh * params.q_len;
-  for (var i = 0u; i < start; i++) {
-    let slot = (row0 + i) * params.splits + chunk;
-    if (lane == 0u) {
-      stats[slot * 2u] = HIDDEN;
-      stats[slot * 2u + 1u] = 0.0;
-    }
-    for (var x = 0u; x < 4u; x++) {
-      put(slot * VALUE_VEC4, 4u * x + lane, vec4<f32>(0.0));
-    }
-  }
-
-  for (var i = start; i < params.q_len; i++) {
+  for (var i = at.start; i < params.q_len; i++) {
     let q_row = bh * params.q_len + i;
     let end = key_end(i);
     // The row's q, one gather per lane: lane l loads vec4s l, l + 4, l + 8 and l + 12 (clamped
@@ -233,7 +151,7 @@ fn main(
       is_nan4(s.e14) | is_nan4(s.e15);
     let mv = max(max(max(max(s.e0, s.e1), max(s.e2, s.e3)), max(max(s.e4, s.e5), max(s.e6, s.e7))),
                  max(max(max(s.e8, s.e9), max(s.e10, s.e11)), max(max(s.e12, s.e13), max(s.e14, s.e15))));
-    let m = max(HIDDEN, max(max(mv.x, mv.y), max(mv.z, mv.w))); // an additive -inf gives no max below HIDDEN
+    let m = row_max(mv);
     // A hidden key must get weight 0. Against any real max, exp(HIDDEN - m) is 0 (even the lowest
     // real score, one step above HIDDEN, is 2^104 above it); while the max is HIDDEN (nothing to
     // see in this chunk) the weights are taken against 0 instead, which makes them all 0 too. This
@@ -242,16 +160,12 @@ fn main(
     let w = Vec16(
 weights4(s.e0, m_exp), weights4(s.e1, m_exp), weights4(s.e2, m_exp), weights4(s.e3, m_exp), weights4(s.e4, m_exp), weights4(s.e5, m_exp), weights4(s.e6, m_exp), weights4(s.e7, m_exp), weights4(s.e8, m_exp), weights4(s.e9, m_exp), weights4(s.e10, m_exp), weights4(s.e11, m_exp), weights4(s.e12, m_exp), weights4(s.e13, m_exp), weights4(s.e14, m_exp), weights4(s.e15, m_exp));
     let lv = w.e0 + w.e1 + w.e2 + w.e3 + w.e4 + w.e5 + w.e6 + w.e7 + w.e8 + w.e9 + w.e10 + w.e11 + w.e12 + w.e13 + w.e14 + w.e15;
-    // A +Inf score (the max says so) makes the row NaN too, as in the reference (exp(inf - inf));
-    // the exp below would not: SwiftShader's exp(NaN) is +Inf.
-    let l = select(lv.x + lv.y + lv.z + lv.w, nan_of(params.k_len), any(bad) || m > 0x1.fffffep+127f);
+    let l = row_sum(lv, any(bad), m);
 
     // The quad's 4 chunks as one: rescale each to the quad's max and sum (exp(0) = 1 while all are HIDDEN).
-    let m_quad = max(max(quadBroadcast(m, 0u), quadBroadcast(m, 1u)), max(quadBroadcast(m, 2u), quadBroadcast(m, 3u)));
+    let m_quad = quad_max(m);
     let f = exp(m - m_quad);
-    let lf = l * f;
-    let l_sum = lf + quadSwapX(lf);
-    let l_quad = l_sum + quadSwapY(l_sum);
+    let l_quad = quad_sum1(l * f);
     // Every output vec4 computed without a branch (those past Ev as 0s of unwritten held rows, not
     // written): a value assigned under a branch and read after it cost 1.1x on the whole kernel
     // (session 15; at Ev = 32 this way is 0.9x for the wasted half).
@@ -271,11 +185,8 @@ weights4(s.e0, m_exp), weights4(s.e1, m_exp), weights4(s.e2, m_exp), weights4(s.
     let z13 = select(vec4<f32>(0.0), quad_sum(weighted(13u, w) * f), VALUE_VEC4 > 13u);
     let z14 = select(vec4<f32>(0.0), quad_sum(weighted(14u, w) * f), VALUE_VEC4 > 14u);
     let z15 = select(vec4<f32>(0.0), quad_sum(weighted(15u, w) * f), VALUE_VEC4 > 15u);
-    let slot = (row0 + i) * params.splits + chunk;
-    if (lane == 0u) {
-      stats[slot * 2u] = m_quad;
-      stats[slot * 2u + 1u] = l_quad;
-    }
+    let slot = (at.row0 + i) * params.splits + at.chunk;
+    put_stats(slot, m_quad, l_quad, lane);
     let base = slot * VALUE_VEC4;
     put(base, lane, pick(z0, z1, z2, z3, lane));
     put(base, lane + 4u, pick(z4, z5, z6, z7, lane));

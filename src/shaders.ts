@@ -1,12 +1,13 @@
 // The one module that imports WGSL. Each kernel is its own file under shaders/; the pieces it
 // shares with others (shaders/lib/: the parameter block, the q/k/v loaders, the mask lookup, the
-// key-block loads and their quad sharing, the split-keys chunk, the merges' stats pass) are
-// prepended here. Vite inlines the strings at build time.
+// key-block loads and their quad sharing, the split-keys chunk, the merges' stats pass, the
+// held-keys kernel's functions) are prepended here. Vite inlines the strings at build time.
 import paramsWgsl from '../shaders/lib/params.wgsl?raw';
 import maskWgsl from '../shaders/lib/mask.wgsl?raw';
 import kvBlocksWgsl from '../shaders/lib/kv-blocks.wgsl?raw';
 import splitChunkWgsl from '../shaders/lib/split-chunk.wgsl?raw';
 import mergeStatsWgsl from '../shaders/lib/merge-stats.wgsl?raw';
+import heldKeysLibWgsl from '../shaders/lib/held-keys.wgsl?raw';
 import kvShareNoneWgsl from '../shaders/lib/kv-share-none.wgsl?raw';
 import kvShareQuadWgsl from '../shaders/lib/kv-share-quad.wgsl?raw';
 import qkvVec4Wgsl from '../shaders/lib/qkv-vec4.wgsl?raw';
@@ -43,7 +44,7 @@ const body: Record<KernelName, string> = {
   flash: maskWgsl + kvBlocksWgsl + kvShareNoneWgsl + flashWgsl,
   'flash-quad': maskWgsl + kvBlocksWgsl + kvShareQuadWgsl + flashWgsl,
   'flash-tiled': maskWgsl + flashTiledWgsl,
-  'flash-held-keys': maskWgsl + flashHeldKeysWgsl,
+  'flash-held-keys': maskWgsl + heldKeysLibWgsl + flashHeldKeysWgsl,
   'flash-split': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitWgsl,
   'flash-split-quad': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitQuadWgsl,
   merge: mergeStatsWgsl + mergeWgsl,
