@@ -182,7 +182,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
       t.name === 'held-keys'
         ? {
             tile: t.name,
-            kernel: 'flash-held-keys' as const,
+            kernel: t.kernel,
             constants: { ...common, WG: t.workgroupSize },
             // One quad per (batch, head) and chunk of keys that some row sees.
             workgroups: (bhTotal * heldKeysChunks(p.shape, offset) * 4) / t.workgroupSize,
@@ -251,7 +251,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
 
 /** merge-rows.wgsl's constants for a call (what the readiness check and the dispatch both ask for). */
 function mergeRowsConstants(b: ProblemBuffers, Ev: number): Constants {
-  return { WRITE_LSE: !!b.logSumExp, VALUE_VEC4: Ev / 4 };
+  return { WRITE_LSE: !!b.logSumExp, VALUE_VEC4: Ev / 4, HALVES: Ev > 64 };
 }
 
 /**
@@ -272,10 +272,10 @@ function encodeHeldKeys(
   const partials = rec.scratch(heldKeysPartialBytes(p.shape, offset), BufferUsage.STORAGE, 'webgpu-attention held-keys partials');
   const stats = rec.scratch(bhTotal * Lq * splits * 8, BufferUsage.STORAGE, 'webgpu-attention held-keys stats');
   const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits, keysPerSplit: t.chunkKeys });
-  rec.dispatch('flash-held-keys', loads, constants,
+  rec.dispatch(t.kernel, loads, constants,
     [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
     workgroups, t.name);
   rec.dispatch('merge-rows', 'scalar', mergeRowsConstants(b, Ev),
     [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
-    Math.ceil((bhTotal * Lq) / 64), t.name);
+    Math.ceil((bhTotal * Lq * (Ev > 64 ? 2 : 1)) / 64), t.name);
 }

@@ -26,7 +26,9 @@
 //   invocation and serve every row; with few rows or keys that load is the whole cost), of at
 //   least heldKeysMinQuads() quads (one per CPU thread) and, under a causal rule, of at
 //   least HELD_KEYS_MIN_CAUSAL_ROWS (it skips keys only by whole chunks); it runs only the chunks
-//   some row sees (heldKeysChunks).
+//   some row sees (heldKeysChunks). Heads of 68 to 128 dims (multiples of 4) run the same tile from
+//   flash-held-keys-128.wgsl (HELD_KEYS_128): 32 keys an invocation, so chunks of 128 and partials
+//   as large as the score matrix at Ev = 128, and 'auto' gives it calls from 128 rows and keys.
 //
 // 'auto' measures instead of guessing: a tile other than compact is used only on adapters where a
 // one-time probe found it faster (src/tile-tuning.ts), for calls with at least 16 query rows, and
@@ -57,34 +59,58 @@ export interface WorkgroupTile {
   tileKeys: number;
 }
 
-/** The tile of flash-held-keys.wgsl: 64 keys per invocation, a quad per chunk of 256, merged by merge-rows.wgsl. */
+/**
+ * The tile of flash-held-keys.wgsl (heads up to 64 dims: 64 keys per invocation, a quad per chunk
+ * of 256) or flash-held-keys-128.wgsl (up to 128: 32 keys, chunks of 128), merged by merge-rows.wgsl.
+ */
 export interface HeldKeysTile {
   name: 'held-keys';
+  kernel: 'flash-held-keys' | 'flash-held-keys-128';
   /** Invocations per workgroup: one quad. */
   workgroupSize: number;
-  /** Keys per chunk: a quad's 4 invocations of 64 keys each (flash-held-keys.wgsl's 4·KEYS). */
+  /** Keys per chunk: a quad's 4 invocations' KEYS each (4·KEYS of the kernel). */
   chunkKeys: number;
+  /** Under 'auto', the fewest query rows and visible keys of a call it takes, without and with a causal rule. */
+  minRows: number;
+  minCausalRows: number;
 }
 
 export type FusedTile = RegisterTile | WorkgroupTile | HeldKeysTile;
 
-export const HELD_KEYS: HeldKeysTile = { name: 'held-keys', workgroupSize: 4, chunkKeys: 256 };
 /**
- * Under 'auto', the held-keys tile serves calls with at least this many query rows and keys (a
- * quad's chunk of keys). Measured against wide (Node, E=64): 1.3x faster at L=S=256, 0.8x at
- * L=S=128 and at Lq=1024 with Lk=128.
+ * Under 'auto', the held-keys tile (up to 64 dims) serves calls with at least this many query rows
+ * and keys (a quad's chunk of keys). Measured against wide (Node, E=64): 1.3x faster at L=S=256,
+ * 0.8x at L=S=128 and at Lq=1024 with Lk=128.
  */
 export const HELD_KEYS_MIN_ROWS = 256;
 /**
- * Under 'auto' and a causal rule, the held-keys tile serves calls with at least this many query
- * rows and keys. A causal call skips keys there only by whole chunks of 256 (a row computes every
- * key of a chunk it sees any of), where the register tiles skip them 4 at a time. Against wide
- * (session 15, E=64, causal): Chromium 0.89x at L=S=256, 1.13x at 512, 1.40x at 1024; Node 1.0x,
- * 1.05x, 1.28x, and 1.44x at 2048. (Session 14's slower kernel lost to wide on causal calls up
- * to L=S=512 at least, so 'auto' gave it none.)
+ * Under 'auto' and a causal rule, the held-keys tile (up to 64 dims) serves calls with at least this
+ * many query rows and keys. A causal call skips keys there only by whole chunks of 256 (a row
+ * computes every key of a chunk it sees any of), where the register tiles skip them 4 at a time.
+ * Against wide (session 15, E=64, causal): Chromium 0.89x at L=S=256, 1.13x at 512, 1.40x at 1024;
+ * Node 1.0x, 1.05x, 1.28x, and 1.44x at 2048. (Session 14's slower kernel lost to wide on causal
+ * calls up to L=S=512 at least, so 'auto' gave it none.)
  */
 export const HELD_KEYS_MIN_CAUSAL_ROWS = 512;
-/** Quads of the tile probe's problem (B1 H8 L=S=512: 8 heads, 2 chunks of 256 keys). */
+export const HELD_KEYS: HeldKeysTile = {
+  name: 'held-keys', kernel: 'flash-held-keys', workgroupSize: 4, chunkKeys: 256,
+  minRows: HELD_KEYS_MIN_ROWS, minCausalRows: HELD_KEYS_MIN_CAUSAL_ROWS,
+};
+/**
+ * Heads of 68 to 128 dims: 32 keys an invocation, chunks of 128. Against compact, which 'auto'
+ * used there before (session 16, Node, B1 H8 E=128): 2.0-2.1x at L=S=256-1024, 1.76x at 128 and
+ * 1.07x at 64; causal 1.18x at 128, 1.28x at 256, 1.48x at 512 and 1.65x at 1024. So it takes calls
+ * from 128 rows and keys, with or without a causal rule.
+ */
+export const HELD_KEYS_128: HeldKeysTile = {
+  name: 'held-keys', kernel: 'flash-held-keys-128', workgroupSize: 4, chunkKeys: 128, minRows: 128, minCausalRows: 128,
+};
+
+/** The held-keys tile for these head sizes (where heldKeysFit): 64 keys an invocation up to 64 dims, 32 up to 128. */
+export function heldKeysTile(shape: { headDim: number; valueDim: number }): HeldKeysTile {
+  return shape.headDim <= 64 && shape.valueDim <= 64 ? HELD_KEYS : HELD_KEYS_128;
+}
+/** Quads of the tile probe's problem at E=64 (B1 H8 L=S=512: 8 heads, 2 chunks of 256 keys). */
 export const HELD_KEYS_PROBE_QUADS = 16;
 
 /**
@@ -102,17 +128,17 @@ export function heldKeysMinQuads(
   return threads && threads > 0 ? Math.min(HELD_KEYS_PROBE_QUADS, Math.ceil(threads)) : HELD_KEYS_PROBE_QUADS;
 }
 
-type HeldKeysShape = { batch: number; heads: number; queryLength: number; keyLength: number; valueDim: number };
+type HeldKeysShape = { batch: number; heads: number; queryLength: number; keyLength: number; headDim: number; valueDim: number };
 
 /**
- * The chunks of 256 keys the held-keys tile runs for a call: those holding a key some query row
+ * The chunks (256 or 128 keys: heldKeysTile) the held-keys tile runs for a call: those holding a key some query row
  * may see. `causalOffset`: undefined without a causal rule; else key j is visible to row i when
  * j <= i + causalOffset (0 top-left, Lk - Lq bottom-right), so the last row sees the first
  * Lq + causalOffset keys, and a chunk past those holds no live score (a top-left call with
  * Lq 512 and Lk 16384 runs 2 chunks, not 64). Kernel grid, partials and merge all shrink with it.
  */
 export function heldKeysChunks(shape: HeldKeysShape, causalOffset: number | undefined): number {
-  return Math.max(1, Math.ceil(visibleKeys(shape, causalOffset) / HELD_KEYS.chunkKeys));
+  return Math.max(1, Math.ceil(visibleKeys(shape, causalOffset) / heldKeysTile(shape).chunkKeys));
 }
 
 /** How many keys some query row sees: all, or under a causal rule the last row's Lq + offset. */
@@ -127,23 +153,24 @@ export function heldKeysPartialBytes(shape: HeldKeysShape, causalOffset: number 
 
 /**
  * Whether the held-keys tile, where it can run (fusedTile), takes a call of this shape: its
- * partials fit one binding (`maxBinding` bytes), and under 'auto' the call has at least
- * HELD_KEYS_MIN_ROWS query rows and keys that some row sees (HELD_KEYS_MIN_CAUSAL_ROWS under a
- * causal rule) and `minQuads` quads (heldKeysMinQuads()) in the chunks it runs. `causalOffset` as
+ * partials fit one binding (`maxBinding` bytes), and under 'auto' the call has at least the tile's
+ * minRows query rows and keys that some row sees (minCausalRows under a causal rule) and
+ * `minQuads` quads (heldKeysMinQuads()) in the chunks it runs. `causalOffset` as
  * for heldKeysChunks. Otherwise the call runs the wide tile.
  */
 export function heldKeysServes(
   shape: HeldKeysShape, auto: boolean, maxBinding: number, causalOffset: number | undefined, minQuads = heldKeysMinQuads(),
 ): boolean {
   const rows = Math.min(shape.queryLength, visibleKeys(shape, causalOffset));
-  const long = rows >= (causalOffset === undefined ? HELD_KEYS_MIN_ROWS : HELD_KEYS_MIN_CAUSAL_ROWS);
+  const t = heldKeysTile(shape);
+  const long = rows >= (causalOffset === undefined ? t.minRows : t.minCausalRows);
   const parallel = shape.batch * shape.heads * heldKeysChunks(shape, causalOffset) >= minQuads;
   return heldKeysPartialBytes(shape, causalOffset) <= maxBinding && (!auto || (long && parallel));
 }
 
-/** E and Ev multiples of 4 up to 64: what flash-held-keys.wgsl's private arrays and vec4 loads hold. */
+/** E and Ev multiples of 4 up to 128: what the held-keys kernels' private arrays and vec4 loads hold. */
 export function heldKeysFit(shape: { headDim: number; valueDim: number }): boolean {
-  return shape.headDim <= 64 && shape.valueDim <= 64 && shape.headDim % 4 === 0 && shape.valueDim % 4 === 0;
+  return shape.headDim <= 128 && shape.valueDim <= 128 && shape.headDim % 4 === 0 && shape.valueDim % 4 === 0;
 }
 
 export const COMPACT: RegisterTile = { name: 'compact', rowGroups: 1, qInRegisters: false, workgroupSize: 64 };
@@ -194,7 +221,7 @@ export function workgroupTile(shape: { headDim: number; valueDim: number }, devi
 export function fusedTile(name: TileName, shape: { headDim: number; valueDim: number }, quad: boolean, device: GPUDevice): FusedTile {
   if (name === 'workgroup') return workgroupTile(shape, device);
   if (name === 'held-keys') {
-    if (quad && heldKeysFit(shape)) return HELD_KEYS;
+    if (quad && heldKeysFit(shape)) return heldKeysTile(shape);
     name = 'wide';
   }
   if (!namedBlocksFit(shape)) return COMPACT;

@@ -2,7 +2,7 @@
 // Sizes sit on both sides of each tile edge: the staged kernels tile 32 rows x 32 keys (32 value
 // columns), the fused kernel 4 keys a step, 4, 8 or 16 rows an invocation (compact, wide) or 64
 // rows a workgroup with 8-32 keys a tile (workgroup tile) or 64 keys an invocation and 256 a quad
-// (held-keys tile), and vec4 head dims, and where it shares loads across quads of a subgroup,
+// (held-keys tile; 32 and 128 from 68 dims), and vec4 head dims, and where it shares loads across quads of a subgroup,
 // pads each head to whole quads.
 import type { AttentionOptions, CausalOption, KernelChoice, Tensor } from '../src/types.js';
 import { mulberry32 } from './random.js';
@@ -113,8 +113,26 @@ export const cases: Case[] = [
   // Top-left causal with Lq < Lk: the held-keys tile runs only the chunk rows 0..69 see (1 of 3).
   { name: 'causal top-left Lq 70 < Lk 600', B: 1, H: 2, Lq: 70, Lk: 600, E: 8, causal: 'top-left' },
   { name: 'E != Ev (8, 32), Lk 257, causal bottom-right', B: 1, H: 2, Lq: 20, Lk: 257, E: 8, Ev: 32, causal: 'bottom-right' },
+  // Heads of 68-128 dims take flash-held-keys-128.wgsl there: 32 keys per invocation, 128 per quad
+  // (Lk 129: one key in the second chunk; Lq 130 top-left over 3 chunks, rows 0-127 seeing nothing
+  // of the second). No masks at E = 128 here: each mask kind would compile another wide pipeline
+  // (a minute or more on SwiftShader); heldKeys128Cases below has them.
+  { name: 'E 128, Lk 129, causal bottom-right', B: 1, H: 2, Lq: 40, Lk: 129, E: 128, causal: 'bottom-right' },
+  { name: 'E 128, Lq 130, Lk 300, causal top-left', B: 1, H: 1, Lq: 130, Lk: 300, E: 128, causal: true },
   // Split-keys over several chunks with a mask and a row with nothing to attend to.
   { name: 'decode 2 x 300, bool mask + dead row', B: 1, H: 2, Lq: 2, Lk: 300, E: 8, mask: { kind: 'boolean', broadcast: 'full', density: 0.5, deadRows: [1] } },
+];
+
+/**
+ * Cases only the held-keys tile's E <= 128 kernel (flash-held-keys-128.wgsl) runs, in Node's GPU
+ * tests with that tile forced: E != Ev and masks at head sizes over 64, which on the other tiles
+ * would each compile a wide pipeline of their own (a minute or more on SwiftShader).
+ */
+export const heldKeys128Cases: Case[] = [
+  { name: 'E 96 != Ev 128, bool mask + dead row, Lk 200', B: 1, H: 2, Lq: 37, Lk: 200, E: 96, Ev: 128, mask: { kind: 'boolean', broadcast: 'full', density: 0.6, deadRows: [3] } },
+  { name: 'E 128 != Ev 68, GQA 4 -> 2, causal bottom-right + additive mask, Lk 161', B: 1, H: 4, Hkv: 2, Lq: 45, Lk: 161, E: 128, Ev: 68, causal: 'bottom-right', mask: { kind: 'additive', broadcast: 'head1', density: 0.7 } },
+  { name: 'E 68 != Ev 4, Lk 33, causal top-left', B: 2, H: 1, Lq: 50, Lk: 33, E: 68, Ev: 4, causal: true },
+  { name: 'E 4 != Ev 100, Lk 128', B: 1, H: 2, Lq: 20, Lk: 128, E: 4, Ev: 100 },
 ];
 
 export interface CaseInputs {

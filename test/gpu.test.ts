@@ -1,9 +1,9 @@
 // Every case of the shared table on every kernel, on a real WebGPU device in Node (Dawn),
 // against the float64 CPU reference. Fresh inputs each run; the seed is in every failure message.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HELD_KEYS_MIN_CAUSAL_ROWS, HELD_KEYS_MIN_ROWS, HELD_KEYS_PROBE_QUADS, heldKeysChunks, heldKeysFit, heldKeysMinQuads, heldKeysPartialBytes, heldKeysServes, quadSharing } from '../src/tiles.js';
+import { HELD_KEYS, HELD_KEYS_128, HELD_KEYS_MIN_CAUSAL_ROWS, HELD_KEYS_MIN_ROWS, HELD_KEYS_PROBE_QUADS, heldKeysChunks, heldKeysFit, heldKeysMinQuads, heldKeysPartialBytes, heldKeysServes, heldKeysTile, quadSharing } from '../src/tiles.js';
 import { attentionReferenceFull } from '../src/index.js';
-import { ALL_KERNELS, cases, makeInputs, type Case } from './cases.js';
+import { ALL_KERNELS, cases, heldKeys128Cases, makeInputs, type Case } from './cases.js';
 import { agrees, compare, LSE_FLOOR } from './compare.js';
 import { defaultLimitsDevice, gpuFixture, type GPUFixture, useGPUFixture } from './gpu-fixture.js';
 import { runSeed } from './random.js';
@@ -101,10 +101,10 @@ describe(`every fused case on the workgroup tile (seed ${seed})`, { timeout: 120
   it.each(fusedCases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(workgroup.current, 'workgroup', name, c));
 });
 
-// The held-keys tile (64 keys per invocation, the query rows streamed past them, merge-rows.wgsl after),
-// which 'auto' measures on software adapters with 4-lane subgroups: forced here, every fused case
-// whose heads it holds (E, Ev multiples of 4 up to 64) with and without the log-sum-exp, and one it
-// does not hold, which falls back to the wide tile.
+// The held-keys tile (64 keys per invocation, 32 from 68 dims, the query rows streamed past them,
+// merge-rows.wgsl after), which 'auto' measures on software adapters with 4-lane subgroups: forced
+// here, every fused case whose heads it holds (E, Ev multiples of 4 up to 128) and heldKeys128Cases,
+// with and without the log-sum-exp, and one it does not hold, which falls back to the wide tile.
 const heldKeys = useGPUFixture({ fusedTile: 'held-keys' });
 const heldCases = fusedCases.filter((c) => heldKeysFit({ headDim: c.E, valueDim: c.Ev ?? c.E }));
 
@@ -123,11 +123,13 @@ describe(`every fused case on the held-keys tile (seed ${seed})`, { timeout: 120
 
   it.each(heldCases.map((c) => [c.name, c] as const))('%s', (name, c) => checkFused(heldKeys.current, 'held-keys', name, c));
   it.each(heldCases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(heldKeys.current, 'held-keys', name, c));
+  it.each(heldKeys128Cases.map((c) => [c.name, c] as const))('%s', (name, c) => checkFused(heldKeys.current, 'held-keys', name, c));
+  it.each(heldKeys128Cases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(heldKeys.current, 'held-keys', name, c));
   const other = fusedCases.find((c) => c.name === 'E != Ev (5, 3)') as Case;
   it(`${other.name}, which it does not hold (the wide tile instead)`, () => checkFused(heldKeys.current, 'held-keys', other.name, other));
 
   it("takes a call while its partials fit one binding, and under 'auto' only with enough query rows, keys and quads (more under a causal rule)", () => {
-    const shape = { batch: 1, heads: 8, queryLength: 1024, keyLength: 1024, valueDim: 64 };
+    const shape = { batch: 1, heads: 8, queryLength: 1024, keyLength: 1024, headDim: 64, valueDim: 64 };
     const partials = 8 * 1024 * 4 * 64 * 4; // 4 chunks of 256 keys per row
     expect(heldKeysServes(shape, true, partials, undefined)).toBe(true);
     expect(heldKeysServes(shape, false, partials - 1, undefined)).toBe(false);
@@ -143,7 +145,7 @@ describe(`every fused case on the held-keys tile (seed ${seed})`, { timeout: 120
     expect(heldKeysServes({ ...causalShort, queryLength: HELD_KEYS_MIN_CAUSAL_ROWS }, true, partials, 0)).toBe(false);
     expect(heldKeysServes({ ...shape, queryLength: HELD_KEYS_MIN_CAUSAL_ROWS, keyLength: HELD_KEYS_MIN_CAUSAL_ROWS }, true, partials, 0)).toBe(true);
     // Fewer quads (one per head and 256 keys) than the CPU threads, or than the probe had: wide under 'auto'.
-    const tall = { batch: 1, heads: 1, queryLength: 8192, keyLength: 256 * 7, valueDim: 64 };
+    const tall = { batch: 1, heads: 1, queryLength: 8192, keyLength: 256 * 7, headDim: 64, valueDim: 64 };
     expect(heldKeysServes(tall, true, Infinity, undefined, 8)).toBe(false);
     expect(heldKeysServes(tall, true, Infinity, undefined, 7)).toBe(true);
     expect(heldKeysServes(tall, false, Infinity, undefined, 8)).toBe(true); // forced: the tile runs
@@ -164,12 +166,29 @@ describe(`every fused case on the held-keys tile (seed ${seed})`, { timeout: 120
     expect(heldKeysServes(wideKeys, true, heldKeysPartialBytes(wideKeys, 0), 0)).toBe(true); // 16 quads of 2 chunks
     expect(heldKeysServes({ ...wideKeys, heads: 4 }, true, Infinity, 0, 16)).toBe(false); // 8 quads
     expect(heldKeysServes({ ...wideKeys, queryLength: 300 }, true, Infinity, 0)).toBe(false); // 300 rows see 300 keys
+    // Heads of 68 to 128 dims: 32 keys an invocation, chunks of 128, from 128 rows and keys under 'auto'.
+    const e128 = { ...shape, headDim: 128, valueDim: 128 };
+    expect(heldKeysTile(e128)).toBe(HELD_KEYS_128);
+    expect(heldKeysTile({ ...e128, headDim: 64, valueDim: 64 })).toBe(HELD_KEYS);
+    expect(heldKeysTile({ ...e128, headDim: 64, valueDim: 68 })).toBe(HELD_KEYS_128);
+    expect(heldKeysChunks(e128, undefined)).toBe(8);
+    expect(heldKeysChunks({ ...e128, keyLength: 129 }, undefined)).toBe(2);
+    expect(heldKeysPartialBytes(e128, undefined)).toBe(8 * 1024 * 1024 * 4); // the score matrix's size
+    const e128Short = { ...e128, heads: 16, queryLength: 128, keyLength: 128 };
+    expect(heldKeysServes(e128Short, true, Infinity, undefined, 16)).toBe(true);
+    expect(heldKeysServes(e128Short, true, Infinity, 0, 16)).toBe(true); // causal too
+    expect(heldKeysServes({ ...e128Short, queryLength: 127 }, true, Infinity, 0, 16)).toBe(false);
+    expect(heldKeysServes({ ...e128Short, keyLength: 127 }, true, Infinity, undefined, 16)).toBe(false);
+    expect(heldKeysFit({ headDim: 128, valueDim: 128 })).toBe(true);
+    expect(heldKeysFit({ headDim: 132, valueDim: 128 })).toBe(false);
+    expect(heldKeysFit({ headDim: 128, valueDim: 66 })).toBe(false);
   });
 
   it('the cases ran on flash-held-keys where loads are shared across quads, on wide elsewhere', () => {
     const quad = quadSharing(heldKeys.current.ctx.device);
     expect(heldCases.length).toBeGreaterThan(20);
     expect(kernels.includes('webgpu-attention flash-held-keys')).toBe(quad);
+    expect(kernels.includes('webgpu-attention flash-held-keys-128')).toBe(quad); // E 68 to 128
     expect(kernels.some((k) => /webgpu-attention flash(-quad)?$/.test(k))).toBe(true); // the fallback's wide tile
   });
 });

@@ -1,7 +1,7 @@
-// The held-keys kernel's (flash-held-keys.wgsl) functions around its row loop: where an invocation
-// works, filling the held keys, the rows a causal rule gives none of the chunk, the masked scores,
-// the weights, the quad sums and the partials' writes. The kernel declares KEYS, STRIDE, V_BASE,
-// `held`, `partials` and `stats`, so that a variant with other sizes can share them.
+// What the two held-keys kernels share (flash-held-keys.wgsl for heads up to 64 dims,
+// flash-held-keys-128.wgsl up to 128): filling the held keys, the rows a causal rule gives none of
+// the chunk, the masked scores, the weights, the quad sums and the partials' writes. Each kernel
+// declares KEYS, STRIDE, V_BASE, `held`, `partials` and `stats`.
 
 // Where an invocation works: its quad's (batch, head) `bh` (b, h), chunk of keys and first key k0,
 // the head's first row in the partials (row0) and the first row that sees any of the chunk (start).
