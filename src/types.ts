@@ -168,7 +168,7 @@ export interface TileMeasurement {
   wideMs?: number;
   /** The same for the workgroup tile, where it was a candidate (not a software adapter) and compiled. */
   workgroupMs?: number;
-  /** The same for the held-keys tile, where it was a candidate (a software adapter sharing loads across quads, E and Ev <= 64) and compiled. */
+  /** The same for the held-keys tile, where it was a candidate (a software adapter sharing loads across quads, E and Ev multiples of 4 up to 128) and compiled. */
   heldKeysMs?: number;
   /** The fastest tile, if at least 5 % faster than compact; compact otherwise. */
   verdict: TileName;
