@@ -9,8 +9,9 @@
 // consecutive chunks of KEYS keys: they share each q row's loads (quadBroadcast), combine their
 // 4 partial results for the row into one (a chunk of 4·KEYS keys, params.keys_per_split) and each
 // writes a quarter of it; merge-rows.wgsl then combines a row's chunks, as merge.wgsl does for
-// split-keys. Its partials are params.splits × Ev floats per query row. flash-held-keys-128.wgsl
-// is this kernel for heads of 68 to 128 dims; what the two share is in lib/held-keys.wgsl.
+// split-keys. Its partials are params.splits × Ev floats per query row. flash-held-keys-32.wgsl
+// is this kernel with 32 keys per invocation (heads up to 128 dims, and small calls); what the two
+// share is in lib/held-keys.wgsl.
 // Needs E, Ev <= 64 and multiples of 4 (vec4 loads), `enable subgroups;` (src/shaders.ts puts it
 // first) and quads of 4 consecutive invocations starting at a multiple of 4 (src/tiles.ts offers
 // this tile only where quadSharing holds; see lib/kv-share-quad.wgsl).

@@ -74,7 +74,7 @@ export interface ContextDebugOptions {
 /** The kernels each path runs, for error messages. */
 const PATH_KERNELS: Record<Path, string> = {
   staged: 'scores, softmax, weighted-sum',
-  fused: 'flash, flash-quad, flash-tiled, or flash-held-keys or flash-held-keys-128 and merge-rows',
+  fused: 'flash, flash-quad, flash-tiled, or flash-held-keys or flash-held-keys-32 and merge-rows',
   'split-keys': 'flash-split or flash-split-quad, merge',
 };
 

@@ -201,7 +201,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
             // Invocations per head: one per 4·RG query rows, padded to whole quads when they share loads.
             workgroups: Math.ceil((bhTotal * Math.ceil(Math.ceil(Lq / (4 * t.rowGroups)) / (quad ? 4 : 1)) * (quad ? 4 : 1)) / t.workgroupSize),
           };
-    const planOf = (name: TileName) => plan(fusedTile(name, p.shape, quad, rec.device));
+    const planOf = (name: TileName) => plan(fusedTile(name, p.shape, quad, rec.device, offset));
     const ready = (t: TileName) => {
       const pl = planOf(t);
       const kernelReady = rec.ready(pl.kernel, loads, pl.constants);
@@ -214,7 +214,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
       const flops = 4 * bhTotal * Lq * Lk * E;
       name = rec.measuredTile(loads, p.shape, flops, ready);
     }
-    const t = fusedTile(name, p.shape, quad, rec.device);
+    const t = fusedTile(name, p.shape, quad, rec.device, offset);
     if (t.name === 'held-keys') {
       const auto = rec.fusedTile === 'auto';
       if (heldKeysServes(p.shape, auto, maxBinding(rec.device), offset)) {

@@ -20,7 +20,7 @@ import flashTiledWgsl from '../shaders/flash-tiled.wgsl?raw';
 import flashSplitWgsl from '../shaders/flash-split.wgsl?raw';
 import flashSplitQuadWgsl from '../shaders/flash-split-quad.wgsl?raw';
 import flashHeldKeysWgsl from '../shaders/flash-held-keys.wgsl?raw';
-import flashHeldKeys128Wgsl from '../shaders/flash-held-keys-128.wgsl?raw';
+import flashHeldKeys32Wgsl from '../shaders/flash-held-keys-32.wgsl?raw';
 import mergeWgsl from '../shaders/merge.wgsl?raw';
 import mergeRowsWgsl from '../shaders/merge-rows.wgsl?raw';
 
@@ -28,16 +28,16 @@ import mergeRowsWgsl from '../shaders/merge-rows.wgsl?raw';
 // 'flash-split-quad' the split-keys kernel with the dims split across a quad (both need the
 // device's 'subgroups' feature; src/tiles.ts says where they are used). 'flash-tiled' is the fused
 // kernel's workgroup tile, 'flash-held-keys' its held-keys tile (subgroups too; merge-rows.wgsl follows it)
-// and 'flash-held-keys-128' that tile for heads of 68 to 128 dims.
+// and 'flash-held-keys-32' that tile with 32 keys per invocation (heads up to 128 dims; small calls).
 export type KernelName =
-  | 'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'flash-quad' | 'flash-tiled' | 'flash-held-keys' | 'flash-held-keys-128' | 'flash-split'
+  | 'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'flash-quad' | 'flash-tiled' | 'flash-held-keys' | 'flash-held-keys-32' | 'flash-split'
   | 'flash-split-quad' | 'merge' | 'merge-rows';
 
 /** How a kernel reads q, k and v: as vec4 arrays (E and Ev multiples of 4) or as scalars. */
 export type Loads = 'vec4' | 'scalar';
 
 const uses = { scores: true, softmax: false, 'weighted-sum': true, flash: true, 'flash-quad': true, 'flash-tiled': true,
-  'flash-held-keys': true, 'flash-held-keys-128': true, 'flash-split': true, 'flash-split-quad': true, merge: false,
+  'flash-held-keys': true, 'flash-held-keys-32': true, 'flash-split': true, 'flash-split-quad': true, merge: false,
   'merge-rows': false };
 const body: Record<KernelName, string> = {
   scores: maskWgsl + scoresWgsl,
@@ -47,7 +47,7 @@ const body: Record<KernelName, string> = {
   'flash-quad': maskWgsl + kvBlocksWgsl + kvShareQuadWgsl + flashWgsl,
   'flash-tiled': maskWgsl + flashTiledWgsl,
   'flash-held-keys': maskWgsl + heldKeysLibWgsl + flashHeldKeysWgsl,
-  'flash-held-keys-128': maskWgsl + heldKeysLibWgsl + flashHeldKeys128Wgsl,
+  'flash-held-keys-32': maskWgsl + heldKeysLibWgsl + flashHeldKeys32Wgsl,
   'flash-split': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitWgsl,
   'flash-split-quad': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitQuadWgsl,
   merge: mergeStatsWgsl + mergeWgsl,
@@ -60,7 +60,7 @@ export function kernelSource(kernel: KernelName, loads: Loads): string {
   // Directives come before any declaration; the quad operations run in loops whose bounds these
   // kernels make uniform per quad, which WGSL's uniformity analysis cannot see.
   const quadKernel = kernel === 'flash-quad' || kernel === 'flash-split-quad' || kernel === 'flash-held-keys' ||
-    kernel === 'flash-held-keys-128';
+    kernel === 'flash-held-keys-32';
   const directives = quadKernel ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : '';
   return directives + paramsWgsl + loaders + body[kernel];
 }

@@ -15,20 +15,19 @@
 //   workgroup. The shape of flash attention on GPUs; on SwiftShader, where workgroup memory is no
 //   cheaper than a storage buffer and barriers switch coroutines, it is the slowest of the three
 //   (BENCHMARKS.md), so there it is only used when asked for.
-// held-keys (flash-held-keys.wgsl + merge-rows.wgsl): the loops turned around, for software adapters
-//   with 4-lane subgroups (quadSharing) and E, Ev <= 64, multiples of 4. An invocation holds 64
-//   keys' k and v rows in private arrays and streams the query rows past them, so no accumulator
-//   is rewritten per block of keys (what costs most under SwiftShader's JIT); a quad's 4 chunks
-//   are combined into one partial per row and chunk of 256 keys, which merge-rows.wgsl combines per row.
-//   Those partials take Lq·ceil(Lk/256)·Ev floats per head (a quarter of the score matrix at Ev = 64),
+// held-keys (flash-held-keys.wgsl or flash-held-keys-32.wgsl, then merge-rows.wgsl): the loops
+//   turned around, for software adapters with 4-lane subgroups (quadSharing) and E, Ev multiples of
+//   4 up to 128. An invocation holds 64 keys' k and v rows (32 where the heads have more than 64
+//   dims, or the call few rows: heldKeysTile) in private arrays and streams the query rows past
+//   them, so no accumulator is rewritten per block of keys (what costs most under SwiftShader's
+//   JIT); a quad's 4 invocations are combined into one partial per row and chunk of 256 (128)
+//   keys, which merge-rows.wgsl combines per row. Those partials take Lq·ceil(Lk/chunk)·Ev floats
+//   per head (a quarter of the score matrix at Ev = 64 with chunks of 256, all of it at Ev = 128),
 //   so the tile is only used while they fit one binding (heldKeysServes), and under 'auto' only for
-//   calls of at least HELD_KEYS_MIN_ROWS query rows and keys (a chunk's 64 keys are loaded per
-//   invocation and serve every row; with few rows or keys that load is the whole cost), of at
-//   least heldKeysMinQuads() quads (one per CPU thread) and, under a causal rule, of at
-//   least HELD_KEYS_MIN_CAUSAL_ROWS (it skips keys only by whole chunks); it runs only the chunks
-//   some row sees (heldKeysChunks). Heads of 68 to 128 dims (multiples of 4) run the same tile from
-//   flash-held-keys-128.wgsl (HELD_KEYS_128): 32 keys an invocation, so chunks of 128 and partials
-//   as large as the score matrix at Ev = 128, and 'auto' gives it calls from 128 rows and keys.
+//   calls of at least HELD_KEYS_MIN_ROWS query rows and keys (each invocation loads its keys once
+//   for every row; with few rows or keys that load is the whole cost) and of at least
+//   heldKeysMinQuads() quads (one per CPU thread); it runs only the chunks some row sees
+//   (heldKeysChunks).
 //
 // 'auto' measures instead of guessing: a tile other than compact is used only on adapters where a
 // one-time probe found it faster (src/tile-tuning.ts), for calls with at least 16 query rows, and
@@ -60,62 +59,62 @@ export interface WorkgroupTile {
 }
 
 /**
- * The tile of flash-held-keys.wgsl (heads up to 64 dims: 64 keys per invocation, a quad per chunk
- * of 256) or flash-held-keys-128.wgsl (up to 128: 32 keys, chunks of 128), merged by merge-rows.wgsl.
+ * The held-keys tile's two kernels, merged by merge-rows.wgsl: flash-held-keys.wgsl (64 keys per
+ * invocation, a quad per chunk of 256; heads up to 64 dims) and flash-held-keys-32.wgsl (32 keys,
+ * chunks of 128; heads up to 128 dims). heldKeysTile says which a call runs.
  */
 export interface HeldKeysTile {
   name: 'held-keys';
-  kernel: 'flash-held-keys' | 'flash-held-keys-128';
+  kernel: 'flash-held-keys' | 'flash-held-keys-32';
   /** Invocations per workgroup: one quad. */
   workgroupSize: number;
   /** Keys per chunk: a quad's 4 invocations' KEYS each (4·KEYS of the kernel). */
   chunkKeys: number;
-  /** Under 'auto', the fewest query rows and visible keys of a call it takes, without and with a causal rule. */
-  minRows: number;
-  minCausalRows: number;
 }
 
 export type FusedTile = RegisterTile | WorkgroupTile | HeldKeysTile;
 
-/**
- * Under 'auto', the held-keys tile (up to 64 dims) serves calls with at least this many query rows
- * and keys (a quad's chunk of keys). Measured against wide (Node, E=64): 1.3x faster at L=S=256,
- * 0.8x at L=S=128 and at Lq=1024 with Lk=128.
- */
-export const HELD_KEYS_MIN_ROWS = 256;
-/**
- * Under 'auto' and a causal rule, the held-keys tile (up to 64 dims) serves calls with at least this
- * many query rows and keys. A causal call skips keys there only by whole chunks of 256 (a row
- * computes every key of a chunk it sees any of), where the register tiles skip them 4 at a time.
- * Against wide (session 15, E=64, causal): Chromium 0.89x at L=S=256, 1.13x at 512, 1.40x at 1024;
- * Node 1.0x, 1.05x, 1.28x, and 1.44x at 2048. (Session 14's slower kernel lost to wide on causal
- * calls up to L=S=512 at least, so 'auto' gave it none.)
- */
-export const HELD_KEYS_MIN_CAUSAL_ROWS = 512;
-export const HELD_KEYS: HeldKeysTile = {
-  name: 'held-keys', kernel: 'flash-held-keys', workgroupSize: 4, chunkKeys: 256,
-  minRows: HELD_KEYS_MIN_ROWS, minCausalRows: HELD_KEYS_MIN_CAUSAL_ROWS,
-};
-/**
- * Heads of 68 to 128 dims: 32 keys an invocation, chunks of 128. Against compact, which 'auto'
- * used there before (session 16, Node, B1 H8 E=128): 2.0-2.1x at L=S=256-1024, 1.76x at 128 and
- * 1.07x at 64; causal 1.18x at 128, 1.28x at 256, 1.48x at 512 and 1.65x at 1024. So it takes calls
- * from 128 rows and keys, with or without a causal rule.
- */
-export const HELD_KEYS_128: HeldKeysTile = {
-  name: 'held-keys', kernel: 'flash-held-keys-128', workgroupSize: 4, chunkKeys: 128, minRows: 128, minCausalRows: 128,
-};
+export const HELD_KEYS: HeldKeysTile = { name: 'held-keys', kernel: 'flash-held-keys', workgroupSize: 4, chunkKeys: 256 };
+export const HELD_KEYS_32: HeldKeysTile = { name: 'held-keys', kernel: 'flash-held-keys-32', workgroupSize: 4, chunkKeys: 128 };
 
-/** The held-keys tile for these head sizes (where heldKeysFit): 64 keys an invocation up to 64 dims, 32 up to 128. */
-export function heldKeysTile(shape: { headDim: number; valueDim: number }): HeldKeysTile {
-  return shape.headDim <= 64 && shape.valueDim <= 64 ? HELD_KEYS : HELD_KEYS_128;
+/**
+ * Under 'auto', the held-keys tile serves calls with at least this many query rows and keys that
+ * some row sees, with or without a causal rule (on the 32-key kernel below the sizes of
+ * HELD_KEYS_64_MIN_ROWS). Session 16, Node, against the tile 'auto' used there before: E=64
+ * against wide, 1.4x at L=S=128 and 1.6x at 64 (by minimum; level by median), causal level at
+ * 128 and 1.26x at 256; E=128 against compact, 1.76x at 128 and 1.07x at 64, causal 1.18x at 128.
+ */
+export const HELD_KEYS_MIN_ROWS = 128;
+/**
+ * Heads up to 64 dims run the 64-key kernel from this many query rows and visible keys, and from
+ * HELD_KEYS_64_MIN_CAUSAL_ROWS under a causal rule; smaller calls the 32-key one. Session 16, Node,
+ * E=64, both forced in one process (32-key against 64-key): L=S=128 1.63x, 256 0.98x, 512 0.91x,
+ * 1024 0.92x; causal 256 1.12x, 512 1.02x, 1024 0.97x, 2048 0.91x. The 64-key kernel loads each
+ * invocation's keys once for twice as many keys, and its partials are half as large; the 32-key
+ * one has twice the quads to spread over the cores and skips keys under a causal rule by chunks
+ * of 128 rather than 256. (Against wide, session 15, the 64-key kernel: 1.3x at L=S=256 and 0.8x
+ * at 128; causal, Chromium 0.89x at 256, 1.13x at 512 and 1.40x at 1024.)
+ */
+export const HELD_KEYS_64_MIN_ROWS = 256;
+export const HELD_KEYS_64_MIN_CAUSAL_ROWS = 512;
+
+/**
+ * The held-keys kernel for a call (where heldKeysFit): 64 keys an invocation where the heads have
+ * at most 64 dims and the call at least HELD_KEYS_64_MIN_ROWS query rows and visible keys
+ * (HELD_KEYS_64_MIN_CAUSAL_ROWS under a causal rule), 32 otherwise. `causalOffset` as for
+ * heldKeysChunks. Forced and 'auto' calls alike.
+ */
+export function heldKeysTile(shape: HeldKeysShape, causalOffset: number | undefined): HeldKeysTile {
+  if (shape.headDim > 64 || shape.valueDim > 64) return HELD_KEYS_32;
+  const rows = Math.min(shape.queryLength, visibleKeys(shape, causalOffset));
+  return rows >= (causalOffset === undefined ? HELD_KEYS_64_MIN_ROWS : HELD_KEYS_64_MIN_CAUSAL_ROWS) ? HELD_KEYS : HELD_KEYS_32;
 }
 /** Quads of the tile probe's problem at E=64 (B1 H8 L=S=512: 8 heads, 2 chunks of 256 keys). */
 export const HELD_KEYS_PROBE_QUADS = 16;
 
 /**
  * Under 'auto', the held-keys tile serves calls with at least this many quads (one per (batch,
- * head) and chunk of 256 keys, each on one thread of a CPU adapter): one per CPU thread where the
+ * head) and chunk of keys, each on one thread of a CPU adapter): one per CPU thread where the
  * platform says how many (`navigator.hardwareConcurrency`: browsers, Node 21 and later), at most
  * the probe's 16; 16 where it does not say. With fewer quads than threads the tile leaves cores
  * idle that the register tiles, with far more invocations, would use (B1 H1, Lq 8192, Lk 256 is
@@ -131,14 +130,14 @@ export function heldKeysMinQuads(
 type HeldKeysShape = { batch: number; heads: number; queryLength: number; keyLength: number; headDim: number; valueDim: number };
 
 /**
- * The chunks (256 or 128 keys: heldKeysTile) the held-keys tile runs for a call: those holding a key some query row
- * may see. `causalOffset`: undefined without a causal rule; else key j is visible to row i when
+ * The chunks (256 or 128 keys: heldKeysTile) the held-keys tile runs for a call: those holding a
+ * key some query row may see. `causalOffset`: undefined without a causal rule; else key j is visible to row i when
  * j <= i + causalOffset (0 top-left, Lk - Lq bottom-right), so the last row sees the first
  * Lq + causalOffset keys, and a chunk past those holds no live score (a top-left call with
  * Lq 512 and Lk 16384 runs 2 chunks, not 64). Kernel grid, partials and merge all shrink with it.
  */
 export function heldKeysChunks(shape: HeldKeysShape, causalOffset: number | undefined): number {
-  return Math.max(1, Math.ceil(visibleKeys(shape, causalOffset) / heldKeysTile(shape).chunkKeys));
+  return Math.max(1, Math.ceil(visibleKeys(shape, causalOffset) / heldKeysTile(shape, causalOffset).chunkKeys));
 }
 
 /** How many keys some query row sees: all, or under a causal rule the last row's Lq + offset. */
@@ -153,17 +152,16 @@ export function heldKeysPartialBytes(shape: HeldKeysShape, causalOffset: number 
 
 /**
  * Whether the held-keys tile, where it can run (fusedTile), takes a call of this shape: its
- * partials fit one binding (`maxBinding` bytes), and under 'auto' the call has at least the tile's
- * minRows query rows and keys that some row sees (minCausalRows under a causal rule) and
- * `minQuads` quads (heldKeysMinQuads()) in the chunks it runs. `causalOffset` as
+ * partials fit one binding (`maxBinding` bytes), and under 'auto' the call has at least
+ * HELD_KEYS_MIN_ROWS query rows and keys that some row sees and `minQuads` quads
+ * (heldKeysMinQuads()) in the chunks it runs. `causalOffset` as
  * for heldKeysChunks. Otherwise the call runs the wide tile.
  */
 export function heldKeysServes(
   shape: HeldKeysShape, auto: boolean, maxBinding: number, causalOffset: number | undefined, minQuads = heldKeysMinQuads(),
 ): boolean {
   const rows = Math.min(shape.queryLength, visibleKeys(shape, causalOffset));
-  const t = heldKeysTile(shape);
-  const long = rows >= (causalOffset === undefined ? t.minRows : t.minCausalRows);
+  const long = rows >= HELD_KEYS_MIN_ROWS;
   const parallel = shape.batch * shape.heads * heldKeysChunks(shape, causalOffset) >= minQuads;
   return heldKeysPartialBytes(shape, causalOffset) <= maxBinding && (!auto || (long && parallel));
 }
@@ -218,10 +216,12 @@ export function workgroupTile(shape: { headDim: number; valueDim: number }, devi
  * hold). `quad`: loads are shared across quads (quadSharing), so compact holds q in registers
  * where the named blocks fit.
  */
-export function fusedTile(name: TileName, shape: { headDim: number; valueDim: number }, quad: boolean, device: GPUDevice): FusedTile {
+export function fusedTile(
+  name: TileName, shape: HeldKeysShape, quad: boolean, device: GPUDevice, causalOffset: number | undefined,
+): FusedTile {
   if (name === 'workgroup') return workgroupTile(shape, device);
   if (name === 'held-keys') {
-    if (quad && heldKeysFit(shape)) return heldKeysTile(shape);
+    if (quad && heldKeysFit(shape)) return heldKeysTile(shape, causalOffset);
     name = 'wide';
   }
   if (!namedBlocksFit(shape)) return COMPACT;

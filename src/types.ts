@@ -133,7 +133,8 @@ export interface CreateAttentionOptions {
    * subgroups), faster on software adapters; ~8-30 s (E=64) to ~85-105 s (E=128) to compile on
    * SwiftShader; needs E and Ev <= 128 (compact otherwise). 'workgroup': 64 rows per workgroup,
    * the keys staged through workgroup memory, the GPU design. 'held-keys': 64 keys per
-   * invocation (32 where E or Ev > 64) with the query rows streamed past them, and a merge kernel
+   * invocation (32 where E or Ev > 64, or the call has under 256 query rows or keys, 512 under a
+   * causal rule) with the query rows streamed past them, and a merge kernel
    * after; for software adapters with 4-lane subgroups and E, Ev multiples of 4 up to 128 (wide
    * otherwise, and where its partial results, a quarter of the score matrix at Ev = 64 and all
    * of it at Ev = 128, exceed one binding).
@@ -141,9 +142,9 @@ export interface CreateAttentionOptions {
    * another tile (calls with at least 16 query rows); then the other tiles (wide where E, Ev <=
    * 128; workgroup except on software adapters; held-keys where it fits) are compiled in the
    * background and timed against compact once per adapter and head size, and the fastest is used
-   * where it is at least 5 % faster than compact (held-keys only for calls with at least 256
-   * query rows and keys (512 under a causal rule; 128 for both where E or Ev > 64) and a quad of
-   * 4 invocations' keys per CPU thread, up to 16; wide for the others).
+   * where it is at least 5 % faster than compact (held-keys only for calls with at least 128
+   * query rows and keys and a quad of 4 invocations' keys per CPU thread, up to 16; wide for the
+   * others).
    */
   fusedTile?: FusedTileChoice;
 }

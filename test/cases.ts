@@ -2,7 +2,8 @@
 // Sizes sit on both sides of each tile edge: the staged kernels tile 32 rows x 32 keys (32 value
 // columns), the fused kernel 4 keys a step, 4, 8 or 16 rows an invocation (compact, wide) or 64
 // rows a workgroup with 8-32 keys a tile (workgroup tile) or 64 keys an invocation and 256 a quad
-// (held-keys tile; 32 and 128 from 68 dims), and vec4 head dims, and where it shares loads across quads of a subgroup,
+// (held-keys tile; 32 and 128 from 68 dims and for calls under 256 rows or keys, 512 causal), and
+// vec4 head dims, and where it shares loads across quads of a subgroup,
 // pads each head to whole quads.
 import type { AttentionOptions, CausalOption, KernelChoice, Tensor } from '../src/types.js';
 import { mulberry32 } from './random.js';
@@ -105,18 +106,24 @@ export const cases: Case[] = [
   // at Lk 300, split-keys over several chunks.
   { name: 'additive mask of lowest f32 + fully masked rows', B: 1, H: 2, Lq: 9, Lk: 33, E: 8, mask: { kind: 'additive', broadcast: 'full', density: 0.5, deadRows: [0, 5], hidden: F32_LOWEST } },
   { name: 'decode 2 x 300, additive mask of lowest f32 + fully masked row', B: 1, H: 2, Lq: 2, Lk: 300, E: 8, mask: { kind: 'additive', broadcast: 'head1', density: 0.4, deadRows: [1], hidden: F32_LOWEST } },
-  // The held-keys tile's edges: 64 keys per invocation (Lk 65: one key in the second), 256 per
-  // quad (Lk 256; Lk 257 with causal top-left, where rows 0-255 see nothing of the second chunk).
+  // The held-keys tile's edges. Its 32-key kernel (calls this small): 32 keys per invocation (Lk 65:
+  // one key in the third), 128 per quad (Lk 256: two chunks; Lk 257 with causal top-left, where
+  // rows 0-127 see nothing of the second chunk and rows 0-255 nothing of the third).
   { name: 'Lk 65, bool mask, Lq 70', B: 1, H: 2, Lq: 70, Lk: 65, E: 16, mask: { kind: 'boolean', broadcast: '2d', density: 0.6 } },
   { name: 'Lk 256, additive mask, GQA 4 -> 2', B: 1, H: 4, Hkv: 2, Lq: 33, Lk: 256, E: 16, mask: { kind: 'additive', broadcast: 'batch1', density: 0.7 } },
   { name: 'Lk 257 in two chunks, causal top-left, Lq 260', B: 1, H: 2, Lq: 260, Lk: 257, E: 8, causal: true },
-  // Top-left causal with Lq < Lk: the held-keys tile runs only the chunk rows 0..69 see (1 of 3).
+  // Its 64-key kernel (from 256 rows and keys, 512 under a causal rule): 64 keys per invocation, 256
+  // per quad (Lk 513: one key in the third chunk; causal top-left Lq 520: rows 0-255 see nothing of
+  // the second chunk).
+  { name: 'E 64, Lq 260, Lk 513', B: 1, H: 1, Lq: 260, Lk: 513, E: 64 },
+  { name: 'causal top-left + bool mask, Lq 520, Lk 600', B: 1, H: 1, Lq: 520, Lk: 600, E: 8, causal: true, mask: { kind: 'boolean', broadcast: '2d', density: 0.6 } },
+  // Top-left causal with Lq < Lk: the held-keys tile runs only the chunk rows 0..69 see (1 of 5).
   { name: 'causal top-left Lq 70 < Lk 600', B: 1, H: 2, Lq: 70, Lk: 600, E: 8, causal: 'top-left' },
   { name: 'E != Ev (8, 32), Lk 257, causal bottom-right', B: 1, H: 2, Lq: 20, Lk: 257, E: 8, Ev: 32, causal: 'bottom-right' },
-  // Heads of 68-128 dims take flash-held-keys-128.wgsl there: 32 keys per invocation, 128 per quad
+  // Heads of 68-128 dims take flash-held-keys-32.wgsl there: 32 keys per invocation, 128 per quad
   // (Lk 129: one key in the second chunk; Lq 130 top-left over 3 chunks, rows 0-127 seeing nothing
   // of the second). No masks at E = 128 here: each mask kind would compile another wide pipeline
-  // (a minute or more on SwiftShader); heldKeys128Cases below has them.
+  // (a minute or more on SwiftShader); heldKeys32Cases below has them.
   { name: 'E 128, Lk 129, causal bottom-right', B: 1, H: 2, Lq: 40, Lk: 129, E: 128, causal: 'bottom-right' },
   { name: 'E 128, Lq 130, Lk 300, causal top-left', B: 1, H: 1, Lq: 130, Lk: 300, E: 128, causal: true },
   // Split-keys over several chunks with a mask and a row with nothing to attend to.
@@ -124,11 +131,11 @@ export const cases: Case[] = [
 ];
 
 /**
- * Cases only the held-keys tile's E <= 128 kernel (flash-held-keys-128.wgsl) runs, in Node's GPU
+ * Cases only the held-keys tile's 32-key kernel (flash-held-keys-32.wgsl) runs, in Node's GPU
  * tests with that tile forced: E != Ev and masks at head sizes over 64, which on the other tiles
  * would each compile a wide pipeline of their own (a minute or more on SwiftShader).
  */
-export const heldKeys128Cases: Case[] = [
+export const heldKeys32Cases: Case[] = [
   { name: 'E 96 != Ev 128, bool mask + dead row, Lk 200', B: 1, H: 2, Lq: 37, Lk: 200, E: 96, Ev: 128, mask: { kind: 'boolean', broadcast: 'full', density: 0.6, deadRows: [3] } },
   { name: 'E 128 != Ev 68, GQA 4 -> 2, causal bottom-right + additive mask, Lk 161', B: 1, H: 4, Hkv: 2, Lq: 45, Lk: 161, E: 128, Ev: 68, causal: 'bottom-right', mask: { kind: 'additive', broadcast: 'head1', density: 0.7 } },
   { name: 'E 68 != Ev 4, Lk 33, causal top-left', B: 2, H: 1, Lq: 50, Lk: 33, E: 68, Ev: 4, causal: true },

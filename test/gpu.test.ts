@@ -1,9 +1,9 @@
 // Every case of the shared table on every kernel, on a real WebGPU device in Node (Dawn),
 // against the float64 CPU reference. Fresh inputs each run; the seed is in every failure message.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HELD_KEYS, HELD_KEYS_128, HELD_KEYS_MIN_CAUSAL_ROWS, HELD_KEYS_MIN_ROWS, HELD_KEYS_PROBE_QUADS, heldKeysChunks, heldKeysFit, heldKeysMinQuads, heldKeysPartialBytes, heldKeysServes, heldKeysTile, quadSharing } from '../src/tiles.js';
+import { HELD_KEYS, HELD_KEYS_32, HELD_KEYS_64_MIN_CAUSAL_ROWS, HELD_KEYS_64_MIN_ROWS, HELD_KEYS_MIN_ROWS, HELD_KEYS_PROBE_QUADS, heldKeysChunks, heldKeysFit, heldKeysMinQuads, heldKeysPartialBytes, heldKeysServes, heldKeysTile, quadSharing } from '../src/tiles.js';
 import { attentionReferenceFull } from '../src/index.js';
-import { ALL_KERNELS, cases, heldKeys128Cases, makeInputs, type Case } from './cases.js';
+import { ALL_KERNELS, cases, heldKeys32Cases, makeInputs, type Case } from './cases.js';
 import { agrees, compare, LSE_FLOOR } from './compare.js';
 import { defaultLimitsDevice, gpuFixture, type GPUFixture, useGPUFixture } from './gpu-fixture.js';
 import { runSeed } from './random.js';
@@ -101,9 +101,9 @@ describe(`every fused case on the workgroup tile (seed ${seed})`, { timeout: 120
   it.each(fusedCases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(workgroup.current, 'workgroup', name, c));
 });
 
-// The held-keys tile (64 keys per invocation, 32 from 68 dims, the query rows streamed past them,
+// The held-keys tile (64 keys per invocation; 32 from 68 dims and for small calls; the query rows streamed past them,
 // merge-rows.wgsl after), which 'auto' measures on software adapters with 4-lane subgroups: forced
-// here, every fused case whose heads it holds (E, Ev multiples of 4 up to 128) and heldKeys128Cases,
+// here, every fused case whose heads it holds (E, Ev multiples of 4 up to 128) and heldKeys32Cases,
 // with and without the log-sum-exp, and one it does not hold, which falls back to the wide tile.
 const heldKeys = useGPUFixture({ fusedTile: 'held-keys' });
 const heldCases = fusedCases.filter((c) => heldKeysFit({ headDim: c.E, valueDim: c.Ev ?? c.E }));
@@ -123,8 +123,8 @@ describe(`every fused case on the held-keys tile (seed ${seed})`, { timeout: 120
 
   it.each(heldCases.map((c) => [c.name, c] as const))('%s', (name, c) => checkFused(heldKeys.current, 'held-keys', name, c));
   it.each(heldCases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(heldKeys.current, 'held-keys', name, c));
-  it.each(heldKeys128Cases.map((c) => [c.name, c] as const))('%s', (name, c) => checkFused(heldKeys.current, 'held-keys', name, c));
-  it.each(heldKeys128Cases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(heldKeys.current, 'held-keys', name, c));
+  it.each(heldKeys32Cases.map((c) => [c.name, c] as const))('%s', (name, c) => checkFused(heldKeys.current, 'held-keys', name, c));
+  it.each(heldKeys32Cases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(heldKeys.current, 'held-keys', name, c));
   const other = fusedCases.find((c) => c.name === 'E != Ev (5, 3)') as Case;
   it(`${other.name}, which it does not hold (the wide tile instead)`, () => checkFused(heldKeys.current, 'held-keys', other.name, other));
 
@@ -139,11 +139,24 @@ describe(`every fused case on the held-keys tile (seed ${seed})`, { timeout: 120
     expect(heldKeysServes(short, false, partials, undefined)).toBe(true); // forced: the tile runs
     expect(heldKeysServes({ ...shape, keyLength: HELD_KEYS_MIN_ROWS - 1 }, true, partials, undefined)).toBe(false);
     expect(heldKeysServes(shape, true, partials, 0)).toBe(true); // causal, 1024 rows and keys
-    const causalShort = { ...shape, queryLength: HELD_KEYS_MIN_CAUSAL_ROWS - 1, keyLength: HELD_KEYS_MIN_CAUSAL_ROWS - 1 };
-    expect(heldKeysServes(causalShort, true, partials, 0)).toBe(false); // causal and short: wide
-    expect(heldKeysServes(causalShort, true, partials, undefined)).toBe(true); // not causal: long enough
-    expect(heldKeysServes({ ...causalShort, queryLength: HELD_KEYS_MIN_CAUSAL_ROWS }, true, partials, 0)).toBe(false);
-    expect(heldKeysServes({ ...shape, queryLength: HELD_KEYS_MIN_CAUSAL_ROWS, keyLength: HELD_KEYS_MIN_CAUSAL_ROWS }, true, partials, 0)).toBe(true);
+    // Causal or not, from HELD_KEYS_MIN_ROWS rows and keys some row sees (16 heads: 16 quads of one chunk).
+    const small = { ...shape, heads: 16, queryLength: HELD_KEYS_MIN_ROWS, keyLength: HELD_KEYS_MIN_ROWS };
+    expect(heldKeysServes(small, true, Infinity, 0, 16)).toBe(true);
+    expect(heldKeysServes(small, true, Infinity, undefined, 16)).toBe(true);
+    expect(heldKeysServes({ ...small, queryLength: HELD_KEYS_MIN_ROWS - 1 }, true, Infinity, 0, 16)).toBe(false);
+    expect(heldKeysServes({ ...small, keyLength: HELD_KEYS_MIN_ROWS + 50, queryLength: HELD_KEYS_MIN_ROWS - 1 }, true, Infinity, 0, 16)).toBe(false);
+    // Which kernel: 64 keys an invocation from HELD_KEYS_64_MIN_ROWS rows and visible keys (causal: _CAUSAL_), else 32.
+    const at = (queryLength: number, keyLength: number) => ({ ...shape, queryLength, keyLength });
+    expect(heldKeysTile(at(HELD_KEYS_64_MIN_ROWS, HELD_KEYS_64_MIN_ROWS), undefined)).toBe(HELD_KEYS);
+    expect(heldKeysTile(at(HELD_KEYS_64_MIN_ROWS - 1, 4096), undefined)).toBe(HELD_KEYS_32);
+    expect(heldKeysTile(at(4096, HELD_KEYS_64_MIN_ROWS - 1), undefined)).toBe(HELD_KEYS_32);
+    expect(heldKeysTile(at(HELD_KEYS_64_MIN_CAUSAL_ROWS, HELD_KEYS_64_MIN_CAUSAL_ROWS), 0)).toBe(HELD_KEYS);
+    expect(heldKeysTile(at(HELD_KEYS_64_MIN_CAUSAL_ROWS - 1, HELD_KEYS_64_MIN_CAUSAL_ROWS - 1), 0)).toBe(HELD_KEYS_32);
+    expect(heldKeysTile(at(1024, 4096), 0)).toBe(HELD_KEYS); // top-left: 1024 rows see 1024 keys
+    expect(heldKeysTile(at(300, 4096), 0)).toBe(HELD_KEYS_32); // top-left: 300 rows see 300 keys
+    expect(heldKeysTile(at(300, 4096), 4096 - 300)).toBe(HELD_KEYS_32); // bottom-right: 300 rows
+    expect(heldKeysChunks(at(200, 1000), undefined)).toBe(8); // 32-key kernel: chunks of 128
+    expect(heldKeysPartialBytes(at(200, 1000), undefined)).toBe(8 * 200 * 8 * 64 * 4);
     // Fewer quads (one per head and 256 keys) than the CPU threads, or than the probe had: wide under 'auto'.
     const tall = { batch: 1, heads: 1, queryLength: 8192, keyLength: 256 * 7, headDim: 64, valueDim: 64 };
     expect(heldKeysServes(tall, true, Infinity, undefined, 8)).toBe(false);
@@ -165,12 +178,13 @@ describe(`every fused case on the held-keys tile (seed ${seed})`, { timeout: 120
     expect(heldKeysPartialBytes(wideKeys, 0)).toBe(8 * 512 * 2 * 64 * 4);
     expect(heldKeysServes(wideKeys, true, heldKeysPartialBytes(wideKeys, 0), 0)).toBe(true); // 16 quads of 2 chunks
     expect(heldKeysServes({ ...wideKeys, heads: 4 }, true, Infinity, 0, 16)).toBe(false); // 8 quads
-    expect(heldKeysServes({ ...wideKeys, queryLength: 300 }, true, Infinity, 0)).toBe(false); // 300 rows see 300 keys
+    expect(heldKeysServes({ ...wideKeys, queryLength: 300 }, true, Infinity, 0, 16)).toBe(true); // 300 rows see 300 keys: 3 chunks of 128
+    expect(heldKeysServes({ ...wideKeys, queryLength: 100 }, true, Infinity, 0, 1)).toBe(false); // 100 rows see 100 keys
     // Heads of 68 to 128 dims: 32 keys an invocation, chunks of 128, from 128 rows and keys under 'auto'.
     const e128 = { ...shape, headDim: 128, valueDim: 128 };
-    expect(heldKeysTile(e128)).toBe(HELD_KEYS_128);
-    expect(heldKeysTile({ ...e128, headDim: 64, valueDim: 64 })).toBe(HELD_KEYS);
-    expect(heldKeysTile({ ...e128, headDim: 64, valueDim: 68 })).toBe(HELD_KEYS_128);
+    expect(heldKeysTile(e128, undefined)).toBe(HELD_KEYS_32);
+    expect(heldKeysTile({ ...e128, headDim: 64, valueDim: 64 }, undefined)).toBe(HELD_KEYS);
+    expect(heldKeysTile({ ...e128, headDim: 64, valueDim: 68 }, undefined)).toBe(HELD_KEYS_32);
     expect(heldKeysChunks(e128, undefined)).toBe(8);
     expect(heldKeysChunks({ ...e128, keyLength: 129 }, undefined)).toBe(2);
     expect(heldKeysPartialBytes(e128, undefined)).toBe(8 * 1024 * 1024 * 4); // the score matrix's size
@@ -188,7 +202,7 @@ describe(`every fused case on the held-keys tile (seed ${seed})`, { timeout: 120
     const quad = quadSharing(heldKeys.current.ctx.device);
     expect(heldCases.length).toBeGreaterThan(20);
     expect(kernels.includes('webgpu-attention flash-held-keys')).toBe(quad);
-    expect(kernels.includes('webgpu-attention flash-held-keys-128')).toBe(quad); // E 68 to 128
+    expect(kernels.includes('webgpu-attention flash-held-keys-32')).toBe(quad); // E 68 to 128, and few rows
     expect(kernels.some((k) => /webgpu-attention flash(-quad)?$/.test(k))).toBe(true); // the fallback's wide tile
   });
 });

@@ -1,5 +1,5 @@
-// What the two held-keys kernels share (flash-held-keys.wgsl for heads up to 64 dims,
-// flash-held-keys-128.wgsl up to 128): filling the held keys, the rows a causal rule gives none of
+// What the two held-keys kernels share (flash-held-keys.wgsl, 64 keys per invocation, heads up to
+// 64 dims; flash-held-keys-32.wgsl, 32 keys, up to 128): filling the held keys, the rows a causal rule gives none of
 // the chunk, the masked scores, the weights, the quad sums and the partials' writes. Each kernel
 // declares KEYS, STRIDE, V_BASE, `held`, `partials` and `stats`.
 

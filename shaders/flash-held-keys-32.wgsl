@@ -1,9 +1,11 @@
-// Fused path, held-keys tile for heads of 68 to 128 dims (flash-held-keys.wgsl holds up to 64): the
-// same loops turned around, with 32 keys per invocation instead of 64 so that a key's k and v rows of
-// up to 32 vec4 each fit the same 2048-vec4 private array. A quad's chunk is 4·32 = 128 keys, so its
-// partials are params.splits × Ev floats per query row: as many floats as the score matrix at Ev = 128.
-// Everything else (quads, merge-rows.wgsl, the causal start, NaN and HIDDEN handling) is as in
-// flash-held-keys.wgsl; the functions both use are in lib/held-keys.wgsl.
+// Fused path, held-keys tile with 32 keys per invocation instead of flash-held-keys.wgsl's 64: the
+// same loops turned around, for heads of up to 128 dims (a key's k and v rows of up to 32 vec4 each
+// fit the same 2048-vec4 private array) and, at up to 64 dims, for calls with few query rows and
+// keys (src/tiles.ts, heldKeysTile), where a chunk of half as many keys leaves more quads to spread
+// over the cores and skips keys under a causal rule in finer steps. A quad's chunk is 4·32 = 128
+// keys, so its partials are params.splits × Ev floats per query row: as many floats as the score
+// matrix at Ev = 128. Everything else (quads, merge-rows.wgsl, the causal start, NaN and HIDDEN
+// handling) is as in flash-held-keys.wgsl; the functions both use are in lib/held-keys.wgsl.
 @group(0) @binding(5) var<storage, read_write> partials: array<vec4<f32>>; // [row, chunk, Ev / 4]
 @group(0) @binding(6) var<storage, read_write> stats: array<f32>;          // [row, chunk, (m, l)]
 
