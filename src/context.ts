@@ -143,15 +143,17 @@ interface Dispatch {
  */
 function preflight(
   device: GPUDevice, p: Problem, want: Want, fusedTile: FusedTileChoice, software: boolean, collect?: Dispatch[],
-  measured: TileName = 'compact',
+  measured: TileName = 'compact', fallback: TileName = 'compact',
 ): Path {
   const none = {} as GPUBuffer;
   const dry = {
     device,
     fusedTile,
     // Limits: as if 'auto' kept compact (the workgroup tile can dispatch up to 16x more workgroups
-    // at 16 rows, still far below what foldGrid cannot fold). prepare(): the measured tile.
+    // at 16 rows, still far below what foldGrid cannot fold). prepare(): the measured tile, and
+    // for a call the held-keys tile declines, the next-best one.
     measuredTile: () => measured,
+    measuredFallback: () => fallback,
     ready: () => true,
     software,
     reserved: [] as GPUBuffer[],
@@ -518,18 +520,22 @@ class Context implements AttentionContext {
     // A shape the device cannot hold fails here, before the tile measurement or any compile.
     preflight(state.device, p, want, this.#fusedTile, this.#tuner.software);
     let measured: TileName = 'compact';
+    let fallback: TileName = 'compact';
     const s = p.shape;
     if (this.#fusedTile === 'auto' && path === 'fused' && autoMayRetile(s, this.#tuner.software)) {
       const m = await this.#gpuWait(state, this.#tuner.measure(loadsFor(s), s.headDim, s.valueDim));
       measured = m?.verdict ?? 'compact';
+      fallback = this.#tuner.fallback(loadsFor(s), s.headDim, s.valueDim);
     }
-    await this.#compile(state, p, want, this.#fusedTile, measured);
+    await this.#compile(state, p, want, this.#fusedTile, measured, fallback);
   }
 
   /** Compiles, without blocking the thread, every pipeline a call of this problem would record. */
-  async #compile(state: DeviceState, p: Problem, want: Want, tile: FusedTileChoice, measured: TileName): Promise<void> {
+  async #compile(
+    state: DeviceState, p: Problem, want: Want, tile: FusedTileChoice, measured: TileName, fallback: TileName = 'compact',
+  ): Promise<void> {
     const dispatches: Dispatch[] = [];
-    preflight(state.device, p, want, tile, this.#tuner.software, dispatches, measured);
+    preflight(state.device, p, want, tile, this.#tuner.software, dispatches, measured, fallback);
     const compiled = await this.#gpuWait(
       state,
       Promise.all(dispatches.map((d) => compilePipeline(state.device, d.kernel, d.loads, d.constants))),

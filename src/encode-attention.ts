@@ -222,7 +222,8 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
         encodeHeldKeys(rec, p, b, loads, t, pl.constants, pl.workgroups, offset);
         return;
       }
-      name = !auto || ready('wide') ? 'wide' : 'compact'; // under 'auto', wide once it is compiled
+      // Forced: wide. Under 'auto': the next-best measured tile (wide only where it beat compact).
+      name = auto ? rec.measuredFallback(loads, p.shape, ready) : 'wide';
     }
     const pl = planOf(name);
     const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk });

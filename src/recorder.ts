@@ -132,6 +132,15 @@ export class Recorder {
     return verdict && verdict !== 'compact' && ready(verdict) ? verdict : 'compact';
   }
 
+  /**
+   * fusedTile 'auto', for a call the held-keys tile the measurement chose declines: the next-best
+   * measured tile (TileTuner.fallback) once `ready` says it is compiled; compact until then.
+   */
+  measuredFallback(loads: Loads, shape: { headDim: number; valueDim: number }, ready: (tile: TileName) => boolean): TileName {
+    const tile = this.tuner?.fallback(loads, shape.headDim, shape.valueDim) ?? 'compact';
+    return tile !== 'compact' && ready(tile) ? tile : 'compact';
+  }
+
   /** Whether a pipeline is compiled (if not, its compile starts in the background). */
   ready(kernel: KernelName, loads: Loads, constants: Constants): boolean {
     return pipelineReady(this.device, kernel, loads, constants);

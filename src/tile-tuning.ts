@@ -102,6 +102,23 @@ export class TileTuner {
     return undefined;
   }
 
+  /**
+   * For calls the held-keys tile declines (heldKeysServes) after the measurement chose it: the
+   * fastest of the other measured tiles if it was at least 5 % faster than compact, else compact
+   * (at E=128 wide can lose to compact: session 16's review measured 1.2-1.6x slower calls on wide).
+   */
+  fallback(loads: Loads, headDim: number, valueDim: number): TileName {
+    const m = this.#entries().get(this.#key(loads, headDim, valueDim))?.result;
+    if (!m) return 'compact';
+    const timed = [['wide', m.wideMs], ['workgroup', m.workgroupMs]] as const;
+    let best: TileName = 'compact';
+    let bestMs = TILE_MARGIN * m.compactMs;
+    for (const [tile, ms] of timed) {
+      if (ms !== undefined && ms < bestMs) [best, bestMs] = [tile, ms];
+    }
+    return best;
+  }
+
   /** Measures (once per adapter and head size; later callers share the result). Null if it failed. */
   measure(loads: Loads, headDim: number, valueDim: number): Promise<TileMeasurement | null> {
     const entries = this.#entries();

@@ -155,7 +155,7 @@ export function heldKeysPartialBytes(shape: HeldKeysShape, causalOffset: number 
  * partials fit one binding (`maxBinding` bytes), and under 'auto' the call has at least
  * HELD_KEYS_MIN_ROWS query rows and keys that some row sees and `minQuads` quads
  * (heldKeysMinQuads()) in the chunks it runs. `causalOffset` as
- * for heldKeysChunks. Otherwise the call runs the wide tile.
+ * for heldKeysChunks. Otherwise the call runs wide (forced) or, under 'auto', the next-best measured tile.
  */
 export function heldKeysServes(
   shape: HeldKeysShape, auto: boolean, maxBinding: number, causalOffset: number | undefined, minQuads = heldKeysMinQuads(),

@@ -143,8 +143,8 @@ export interface CreateAttentionOptions {
    * 128; workgroup except on software adapters; held-keys where it fits) are compiled in the
    * background and timed against compact once per adapter and head size, and the fastest is used
    * where it is at least 5 % faster than compact (held-keys only for calls with at least 128
-   * query rows and keys and a quad of 4 invocations' keys per CPU thread, up to 16; wide for the
-   * others).
+   * query rows and keys and a quad of 4 invocations' keys per CPU thread, up to 16; the others
+   * get the next-best measured tile).
    */
   fusedTile?: FusedTileChoice;
 }

@@ -74,3 +74,36 @@ describe('which adapter a verdict belongs to', () => {
     expect(adapterName(device({ vendor: 'nvidia', architecture: '', device: '0x2330', description: 'H100' }))).toBe('nvidia / - / 0x2330 / H100');
   });
 });
+
+describe('the tile for calls the held-keys tile declines', () => {
+  // A software adapter with 4-lane subgroups (held-keys is a candidate) whose probe runs take these ms.
+  const tuned = async (architecture: string, ms: Record<string, number>) => {
+    const device = {
+      adapterInfo: { vendor: 'test', architecture, device: '', description: '', isFallbackAdapter: true, subgroupMinSize: 4, subgroupMaxSize: 4 },
+      features: new Set(['subgroups']),
+      limits: { maxComputeWorkgroupStorageSize: 16384 },
+    } as unknown as GPUDevice;
+    const tuner = new TileTuner(device, async (_shape, tile, repeats) => ms[tile] * repeats, true);
+    const m = await tuner.measure('vec4', 128, 128);
+    return { tuner, m };
+  };
+
+  it('is compact where wide measured slower than compact (E=128 on SwiftShader), though held-keys won', async () => {
+    const { tuner, m } = await tuned('fallback-compact', { compact: 118, wide: 149, 'held-keys': 64 });
+    expect(m?.verdict).toBe('held-keys');
+    expect(tuner.fallback('vec4', 128, 128)).toBe('compact');
+  });
+
+  it('is wide where it measured at least 5 % faster than compact', async () => {
+    const { tuner, m } = await tuned('fallback-wide', { compact: 66, wide: 55, 'held-keys': 33 });
+    expect(m?.verdict).toBe('held-keys');
+    expect(tuner.fallback('vec4', 128, 128)).toBe('wide');
+    const { tuner: close } = await tuned('fallback-close', { compact: 100, wide: 96, 'held-keys': 50 });
+    expect(close.fallback('vec4', 128, 128)).toBe('compact'); // within the 5 % margin
+  });
+
+  it('is compact before any measurement', async () => {
+    const device = { adapterInfo: { vendor: 'test', architecture: 'fallback-none' }, features: new Set(), limits: { maxComputeWorkgroupStorageSize: 16384 } } as unknown as GPUDevice;
+    expect(new TileTuner(device, async () => 1, true).fallback('vec4', 64, 64)).toBe('compact');
+  });
+});
