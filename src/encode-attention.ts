@@ -251,7 +251,8 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
 }
 
 /** merge-rows.wgsl's constants for a call (what the readiness check and the dispatch both ask for). */
-function mergeRowsConstants(b: ProblemBuffers, Ev: number): Constants {
+function mergeRowsConstants(b: ProblemBuffers, Ev: number): Constants & { HALVES: boolean } {
+  // Past 64 value dims, two invocations per row (16 vec4 each): the dispatch doubles its grid.
   return { WRITE_LSE: !!b.logSumExp, VALUE_VEC4: Ev / 4, HALVES: Ev > 64 };
 }
 
@@ -276,7 +277,8 @@ function encodeHeldKeys(
   rec.dispatch(t.kernel, loads, constants,
     [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
     workgroups, t.name);
-  rec.dispatch('merge-rows', 'scalar', mergeRowsConstants(b, Ev),
+  const merge = mergeRowsConstants(b, Ev);
+  rec.dispatch('merge-rows', 'scalar', merge,
     [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
-    Math.ceil((bhTotal * Lq * (Ev > 64 ? 2 : 1)) / 64), t.name);
+    Math.ceil((bhTotal * Lq * (merge.HALVES ? 2 : 1)) / 64), t.name);
 }

@@ -34,6 +34,16 @@ const PROBE_ROUNDS = 5;
  */
 const PROBE_LENGTH = { software: 512, gpu: 2048 };
 
+/** The fastest of the timed tiles if it was at least 5 % faster than compact (TILE_MARGIN); compact otherwise. */
+function fastestTile(compactMs: number, timed: ReadonlyArray<readonly [TileName, number | undefined]>): TileName {
+  let best: TileName = 'compact';
+  let bestMs = TILE_MARGIN * compactMs;
+  for (const [tile, ms] of timed) {
+    if (ms !== undefined && ms < bestMs) [best, bestMs] = [tile, ms];
+  }
+  return best;
+}
+
 /** Runs the probe problem `repeats` times on one tile in one submit; resolves to wall-clock ms. */
 export type ProbeRunner = (shape: AttentionShape, tile: TileName, repeats: number) => Promise<number>;
 
@@ -110,13 +120,7 @@ export class TileTuner {
   fallback(loads: Loads, headDim: number, valueDim: number): TileName {
     const m = this.#entries().get(this.#key(loads, headDim, valueDim))?.result;
     if (!m) return 'compact';
-    const timed = [['wide', m.wideMs], ['workgroup', m.workgroupMs]] as const;
-    let best: TileName = 'compact';
-    let bestMs = TILE_MARGIN * m.compactMs;
-    for (const [tile, ms] of timed) {
-      if (ms !== undefined && ms < bestMs) [best, bestMs] = [tile, ms];
-    }
-    return best;
+    return fastestTile(m.compactMs, [['wide', m.wideMs], ['workgroup', m.workgroupMs]]);
   }
 
   /** Measures (once per adapter and head size; later callers share the result). Null if it failed. */
@@ -179,7 +183,6 @@ export class TileTuner {
       for (const tile of tiles) ms[tile] = Math.min(ms[tile] ?? Infinity, (await this.runProbe(probe, tile, repeats)) / repeats);
     }
     const compactMs = ms.compact as number;
-    const best = others.reduce((a, b) => ((ms[b] as number) < (ms[a] as number) ? b : a));
     return {
       adapter: this.#adapter ?? 'unnamed adapter',
       quadShared: this.#quad,
@@ -192,7 +195,7 @@ export class TileTuner {
       ...(ms.wide !== undefined ? { wideMs: ms.wide } : {}),
       ...(ms.workgroup !== undefined ? { workgroupMs: ms.workgroup } : {}),
       ...(ms['held-keys'] !== undefined ? { heldKeysMs: ms['held-keys'] } : {}),
-      verdict: (ms[best] as number) < TILE_MARGIN * compactMs ? best : 'compact',
+      verdict: fastestTile(compactMs, others.map((t) => [t, ms[t]] as const)),
     };
   }
 }

@@ -1,7 +1,8 @@
 // What the two held-keys kernels share (flash-held-keys.wgsl, 64 keys per invocation, heads up to
-// 64 dims; flash-held-keys-32.wgsl, 32 keys, up to 128): filling the held keys, the rows a causal rule gives none of
-// the chunk, the masked scores, the weights, the quad sums and the partials' writes. Each kernel
-// declares KEYS, STRIDE, V_BASE, `held`, `partials` and `stats`.
+// 64 dims; flash-held-keys-32.wgsl, 32 keys, up to 128): where an invocation works, filling the
+// held keys, the rows a causal rule gives none of the chunk, the masked scores, the row's max and
+// sum, the quad sums and the partials' writes. Each kernel declares KEYS, STRIDE, V_BASE, `held`,
+// `partials` and `stats`.
 
 // Where an invocation works: its quad's (batch, head) `bh` (b, h), chunk of keys and first key k0,
 // the head's first row in the partials (row0) and the first row that sees any of the chunk (start).
