@@ -4,13 +4,15 @@
 //   dist/                    the built library (run `npm run build` first)
 //   bench/node.mjs           bench/node.ts and what it imports, bundled into one file
 //   bench/shaders/           the ceiling kernels it reads at run time
+//   check.mjs                scripts/gpu-check.ts (the case table on every kernel and tile) in one file
 //   node_modules/webgpu/     Dawn's Node bindings with only the linux-x64 binary (dawn.node.xz)
 //   run.sh                   unpacks, finds the Vulkan driver, runs the bench, copies the results to $OUT
-// On that machine, from the repository root: `bash .gpu/run.sh [bench options]` (e.g. --quick);
+// On that machine, from the repository root: `bash .gpu/run.sh [bench options]` (e.g. --quick), or
+// `bash .gpu/run.sh check [--tiles ...]` for the correctness check;
 // it unpacks into a temporary folder, so .gpu/ stays as packed. Here, `bash .gpu/run.sh --quick`
 // runs the same bundle on SwiftShader as a check.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -39,6 +41,25 @@ await build({
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
 });
+// The correctness check runs the library's sources: Vite's `?raw` WGSL imports become strings.
+const rawText = {
+  name: 'raw-text',
+  setup(b) {
+    b.onResolve({ filter: /\?raw$/ }, (a) => ({ path: resolve(a.resolveDir, a.path.slice(0, -'?raw'.length)), namespace: 'raw' }));
+    b.onLoad({ filter: /.*/, namespace: 'raw' }, (a) => ({ contents: readFileSync(a.path, 'utf8'), loader: 'text' }));
+  },
+};
+await build({
+  entryPoints: [join(root, 'scripts', 'gpu-check.ts')],
+  outfile: join(out, 'check.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['webgpu'],
+  plugins: [rawText],
+  logLevel: 'warning',
+});
 for (const f of readdirSync(join(root, 'bench', 'shaders'))) copyFileSync(join(root, 'bench', 'shaders', f), join(out, 'bench', 'shaders', f));
 cpSync(join(root, 'dist'), join(out, 'dist'), { recursive: true });
 
@@ -53,13 +74,14 @@ xz(process.execPath, join(out, 'node.xz'));
 writeFileSync(
   join(out, 'run.sh'),
   `#!/bin/sh
-# Written by scripts/gpu-pack.mjs. Runs the packed Node benchmark: bash .gpu/run.sh [bench options].
+# Written by scripts/gpu-pack.mjs. Runs the packed Node benchmark: bash .gpu/run.sh [bench options],
+# or the correctness check (scripts/gpu-check.ts): bash .gpu/run.sh check [--tiles ...] [--seed N].
 # Unpacks into a temporary folder (the unpacked binaries are 120 MB; .gpu/ itself stays small) and
 # copies the results and the log to $OUT when it is set.
 set -e
 pack="$(cd "$(dirname "$0")" && pwd)"
 work="$(mktemp -d "\${TMPDIR:-/tmp}/webgpu-attention-bench.XXXXXX")"
-cp -r "$pack/bench" "$pack/dist" "$pack/node_modules" "$work/"
+cp -r "$pack/bench" "$pack/dist" "$pack/node_modules" "$pack/check.mjs" "$work/"
 # xz -d, or Python's lzma where xz is missing; through a temporary file so a failure leaves nothing.
 unxz() { { xz -dc "$1" 2>/dev/null || python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"; } > "$2.part" && mv "$2.part" "$2"; }
 unxz "$pack/node.xz" "$work/node" && chmod +x "$work/node"
@@ -75,9 +97,18 @@ nvidia=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if [ -z "$VK_DRIVER_FILES" ] && [ -f "$nvidia" ]; then export VK_DRIVER_FILES="$nvidia"; fi
 cd "$work"
 mkdir -p bench/results
-log="\${OUT:-$work}/bench.log"
+# TIME_LIMIT=<seconds>: stop the run there (the device tool kills the whole call at its own limit).
+limit=""
+if [ -n "$TIME_LIMIT" ]; then limit="timeout -k 5 $TIME_LIMIT"; fi
 status=0
-{ ./node --version && ./node bench/node.mjs --lib "$work/dist/index.js" --no-chart "$@"; } > "$log" 2>&1 || status=$?
+if [ "$1" = check ]; then
+  shift
+  log="\${OUT:-$work}/check.log"
+  { ./node --version && $limit ./node check.mjs "$@"; } > "$log" 2>&1 || status=$?
+else
+  log="\${OUT:-$work}/bench.log"
+  { ./node --version && $limit ./node bench/node.mjs --lib "$work/dist/index.js" --no-chart "$@"; } > "$log" 2>&1 || status=$?
+fi
 cat "$log"
 if [ -n "$OUT" ]; then cp bench/results/*.json "$OUT"/ 2>/dev/null || true; fi
 rm -rf "$work"

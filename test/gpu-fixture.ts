@@ -1,35 +1,10 @@
-// A context for GPU tests in Node: real Dawn (SwiftShader where there is no GPU), outputs poisoned
-// with NaN before every run, and any uncaptured GPU error recorded so the test fails on it.
-import { globals } from 'webgpu';
+// GPU test fixtures in Node: a context per suite (test/gpu-context.ts), checked for uncaptured GPU
+// errors and destroyed after it, and a device with WebGPU's default limits.
 import { afterAll, beforeAll, expect } from 'vitest';
-import { createAttention, type AttentionContext, type CreateAttentionOptions } from '../src/index.js';
+import type { CreateAttentionOptions } from '../src/index.js';
+import { gpuFixture, type GPUFixture } from './gpu-context.js';
 
-// Tests use GPUBufferUsage / GPUMapMode like browser code; in Node they come from Dawn's package.
-// (The library itself does not need them.)
-Object.assign(globalThis, globals);
-
-export interface GPUFixture {
-  ctx: AttentionContext;
-  /** Uncaptured GPU errors seen so far (validation errors outside our error scopes). */
-  errors: string[];
-}
-
-/**
- * Context options with outputs poisoned (NaN written into every output buffer before each run), so
- * a call that records nothing, or only part of its work, cannot pass on a pooled buffer's old contents.
- */
-export function poisoned(options: CreateAttentionOptions & { debug?: object } = {}): CreateAttentionOptions {
-  return { ...options, debug: { ...options.debug, poisonOutputs: true } } as CreateAttentionOptions;
-}
-
-export async function gpuFixture(options: CreateAttentionOptions = {}): Promise<GPUFixture> {
-  const ctx = await createAttention(poisoned(options));
-  const errors: string[] = [];
-  ctx.device.addEventListener('uncapturederror', (e) => {
-    errors.push((e as GPUUncapturedErrorEvent).error.message);
-  });
-  return { ctx, errors };
-}
+export { gpuFixture, poisoned, type GPUFixture } from './gpu-context.js';
 
 /**
  * A device with WebGPU's default limits (128 MiB storage bindings), as many browsers and phones

@@ -1,0 +1,108 @@
+// `npm run check:gpu`: the shared case table (test/cases.ts) on every kernel and every fused tile,
+// against the float64 CPU reference, on the adapter Dawn finds (a real GPU where there is one). It
+// is test/gpu.test.ts's core without vitest, so that it runs on a GPU machine that has only Node:
+// scripts/gpu-pack.mjs bundles it and `bash .gpu/run.sh check` runs it there. Fresh seed each run
+// (printed; --seed repeats one); outputs poisoned with NaN; any uncaptured GPU error fails it.
+//   tsx scripts/gpu-check.ts [--tiles auto,compact,wide,workgroup,held-keys] [--seed N]
+import { parseArgs } from 'node:util';
+import { attentionReferenceFull, type KernelChoice } from '../src/index.js';
+import { TILE_CHOICES, type FusedTileChoice } from '../src/tiles.js';
+import { ALL_KERNELS, cases, heldKeys32Cases, makeInputs, type Case } from '../test/cases.js';
+import { agrees, compare, LSE_FLOOR, type Agreement } from '../test/compare.js';
+import { gpuFixture, type GPUFixture } from '../test/gpu-context.js';
+import { runSeed } from '../test/random.js';
+
+const { values } = parseArgs({ options: { tiles: { type: 'string' }, seed: { type: 'string' } } });
+const tiles = (values.tiles ?? TILE_CHOICES.join(',')).split(',').map((t) => t.trim()) as FusedTileChoice[];
+const unknown = tiles.filter((t) => !TILE_CHOICES.includes(t));
+if (unknown.length > 0) {
+  console.error(`--tiles: unknown ${unknown.join(', ')}; expected some of ${TILE_CHOICES.join(', ')}`);
+  process.exit(2);
+}
+if (values.seed !== undefined) process.env.TEST_SEED = values.seed;
+const seed = runSeed();
+
+type Check = 'output' | 'log-sum-exp' | 'weights';
+let failures = 0;
+let worst = { relL2: 0, maxAbs: 0 };
+
+function record(label: string, a: Agreement): void {
+  worst = { relL2: Math.max(worst.relL2, a.relL2), maxAbs: Math.max(worst.maxAbs, a.maxAbs) };
+  if (!agrees(a)) {
+    failures++;
+    console.log(`  FAIL ${label}: ${JSON.stringify(a)}`);
+  }
+}
+
+/** One case on one context: the output, and the log-sum-exp or the weights where asked. */
+async function check(fx: GPUFixture, where: string, c: Case, kernel: KernelChoice, what: Check): Promise<void> {
+  const { q, k, v, options } = makeInputs(c, seed, kernel);
+  const ref = attentionReferenceFull(q, k, v, options);
+  const label = `${c.name} on ${kernel} (${where}), ${what}`;
+  try {
+    if (what === 'log-sum-exp') {
+      const got = await fx.ctx.attentionWithLogSumExp(q, k, v, options);
+      record(`${label} (lse)`, compare(got.logSumExp.data, ref.logSumExp.data, LSE_FLOOR));
+      record(label, compare(got.output.data, ref.output.data));
+    } else if (what === 'weights') {
+      const got = await fx.ctx.attentionWithWeights(q, k, v, options);
+      record(`${label} (weights)`, compare(got.weights.data, ref.weights.data));
+      record(label, compare(got.output.data, ref.output.data));
+    } else {
+      const out = await fx.ctx.attention(q, k, v, options);
+      record(label, compare(out.data, ref.output.data));
+    }
+  } catch (e) {
+    failures++;
+    console.log(`  FAIL ${label}: threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+  }
+  if (fx.errors.length > 0) {
+    failures++;
+    console.log(`  FAIL ${label}: uncaptured GPU errors ${JSON.stringify(fx.errors.splice(0))}`);
+  }
+}
+
+const runsOn = (c: Case, kernel: KernelChoice) => (c.kernels ?? ALL_KERNELS).includes(kernel);
+const fusedCases = cases.filter((c) => runsOn(c, 'fused'));
+
+const started = performance.now();
+console.log(`gpu-check: seed ${seed} (repeat with --seed ${seed}); tiles ${tiles.join(', ')}`);
+for (const tile of tiles) {
+  const t0 = performance.now();
+  const failedBefore = failures;
+  worst = { relL2: 0, maxAbs: 0 };
+  const fx = await gpuFixture({ fusedTile: tile });
+  if (tile === TILE_CHOICES[0]) {
+    const info = fx.ctx.device.adapterInfo;
+    console.log(`adapter: ${info.vendor} ${info.architecture} ${info.device} (${info.description})`);
+  }
+  const where = `fusedTile ${tile}`;
+  let n = 0;
+  const run = async (c: Case, kernel: KernelChoice, what: Check) => {
+    n++;
+    await check(fx, where, c, kernel, what);
+  };
+  if (tile === 'auto') {
+    // The default context: every case on every kernel it runs on, the weights on the staged path,
+    // and the log-sum-exp on the fused and split-keys paths.
+    for (const c of cases) for (const kernel of c.kernels ?? ALL_KERNELS) await run(c, kernel, 'output');
+    for (const c of cases.filter((x) => runsOn(x, 'staged'))) await run(c, 'staged', 'weights');
+    for (const c of fusedCases) for (const kernel of ['fused', 'split-keys'] as const) await run(c, kernel, 'log-sum-exp');
+  } else {
+    // A forced tile: every fused case, output and log-sum-exp (the held-keys tile also its own cases).
+    const tileCases = tile === 'held-keys' ? [...fusedCases, ...heldKeys32Cases] : fusedCases;
+    for (const c of tileCases) {
+      await run(c, 'fused', 'output');
+      await run(c, 'fused', 'log-sum-exp');
+    }
+  }
+  const measured = fx.ctx.tileMeasurements().map((m) => `${m.verdict} (${JSON.stringify(m.probe)})`);
+  fx.ctx.destroy();
+  const s = ((performance.now() - t0) / 1000).toFixed(1);
+  console.log(
+    `${where}: ${n} checks, ${failures - failedBefore} failed, worst relL2 ${worst.relL2.toExponential(2)}, ` +
+      `worst maxAbs ${worst.maxAbs.toExponential(2)} (${s} s)${measured.length ? `; tile measurements: ${measured.join('; ')}` : ''}`,
+  );
+}
+console.log(`gpu-check: ${failures === 0 ? 'all passed' : `${failures} FAILED`} (seed ${seed}, ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+process.exit(failures === 0 ? 0 : 1);
