@@ -17,7 +17,9 @@ process.env.VK_ADD_DRIVER_FILES ??= swiftshaderIcd;
 const { create, globals } = await import('webgpu');
 Object.assign(globalThis, globals);
 // Keep `gpu` referenced for the whole run: a collected instance takes its devices down with it.
-const gpu = create([]);
+// Dawn rounds timestamps down to 2^16 ns (65.5 µs) unless told not to: on a GPU, where a call
+// takes 0.05-5 ms, that rounding was most of the reading (an H200, session 17).
+const gpu = create(['disable-dawn-features=timestamp_quantization']);
 const adapter = await gpu.requestAdapter();
 if (!adapter) {
   console.error('no WebGPU adapter from the `webgpu` package (is VK_ADD_DRIVER_FILES set to a Vulkan driver?)');

@@ -4,8 +4,9 @@
 // the wide tile's shared k/v loads made it ~1.6-1.9x faster than compact (since both share loads
 // across quads there, ~1.3x at E=64, and at E=128 faster on one VM and slower on another) and the
 // workgroup tile is the slowest; on a real GPU the wide tile's register footprint would spill and
-// workgroup memory is what flash attention is built on.
-// So under fusedTile 'auto' nothing is assumed: once a context has run enough work that could take
+// workgroup memory is what flash attention is built on (and on an NVIDIA H200 wide did not even
+// compile in a minute, so GPUs time compact against workgroup only: tileCandidates).
+// So under fusedTile 'auto' little is assumed: once a context has run enough work that could take
 // another tile (HOT_FLOPS, like a JIT's hotness counter), the candidates' pipelines are compiled in
 // the background and every candidate is timed against compact on a fixed probe problem. The
 // verdict is cached per adapter (vendor, architecture, device, description), per head size and

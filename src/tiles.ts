@@ -229,13 +229,16 @@ export function fusedTile(
 }
 
 /**
- * The tiles the one-time measurement times against compact for these head sizes: wide where its
- * named blocks fit, workgroup on adapters that are not software (CPU) adapters, held-keys on
- * software adapters whose loads are shared across quads, where it fits.
+ * The tiles the one-time measurement times against compact for these head sizes: on software (CPU)
+ * adapters wide where its named blocks fit, and held-keys where loads are shared across quads and
+ * it fits; on other adapters (GPUs) workgroup. Not wide on GPUs: its 8-16 rows of unrolled
+ * registers are a CPU's shape, and on an NVIDIA H200 (Dawn on Vulkan, driver 580, session 17) its
+ * pipelines did not compile in a minute (E=128: prepare() past 60 s; the case table on it past 70 s)
+ * where compact and workgroup took seconds. `fusedTile: 'wide'` still forces it.
  */
 export function tileCandidates(shape: { headDim: number; valueDim: number }, software: boolean, quad = false): TileName[] {
   const tiles: TileName[] = ['compact'];
-  if (namedBlocksFit(shape)) tiles.push('wide');
+  if (software && namedBlocksFit(shape)) tiles.push('wide');
   if (!software) tiles.push('workgroup');
   if (software && quad && heldKeysFit(shape)) tiles.push('held-keys');
   return tiles;

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { ContextDestroyedError, createAttention } from '../../src/index.js';
 import { adapterName, HOT_FLOPS, TileTuner } from '../../src/tile-tuning.js';
+import { tileCandidates } from '../../src/tiles.js';
 import { borrowedDevice, uncapturedErrors } from './helpers.js';
 import { poisoned } from '../gpu-fixture.js';
 
@@ -72,6 +73,19 @@ describe('which adapter a verdict belongs to', () => {
   it('an adapter that reveals something is named by all four fields', () => {
     expect(adapterName(device({ vendor: 'google', architecture: 'swiftshader', device: '', description: '' }))).toBe('google / swiftshader / - / -');
     expect(adapterName(device({ vendor: 'nvidia', architecture: '', device: '0x2330', description: 'H100' }))).toBe('nvidia / - / 0x2330 / H100');
+  });
+});
+
+describe('which tiles the measurement times', () => {
+  const e64 = { headDim: 64, valueDim: 64 };
+  it('on a software adapter: compact, wide, and held-keys where loads are quad-shared', () => {
+    expect(tileCandidates(e64, true, true)).toEqual(['compact', 'wide', 'held-keys']);
+    expect(tileCandidates(e64, true, false)).toEqual(['compact', 'wide']);
+    expect(tileCandidates({ headDim: 132, valueDim: 132 }, true, true)).toEqual(['compact']);
+  });
+  it('on a GPU: compact and workgroup, not wide (it did not compile in a minute on an H200)', () => {
+    expect(tileCandidates(e64, false)).toEqual(['compact', 'workgroup']);
+    expect(tileCandidates({ headDim: 128, valueDim: 128 }, false)).toEqual(['compact', 'workgroup']);
   });
 });
 
