@@ -88,8 +88,9 @@ unxz "$pack/node.xz" "$work/node" && chmod +x "$work/node"
 dawn="$work/node_modules/webgpu/dist/linux-x64/dawn.node"
 unxz "$dawn.xz" "$dawn"
 # The Vulkan loader and NVIDIA's driver file where the machine lacks them (device tool README):
-# .gl/ beside .gpu/ holds the loader's Debian packages.
-if [ -d "$pack/../.gl" ] && ! ldconfig -p 2>/dev/null | grep -q libvulkan.so.1; then
+# .gl/ beside .gpu/ holds the loader's Debian packages: libvulkan1, and libglvnd0 and the rest of
+# the README's list, without which NVIDIA's Vulkan driver (libGLX_nvidia.so.0) does not load.
+if [ -d "$pack/../.gl" ] && ! { ldconfig -p 2>/dev/null | grep -q libvulkan.so.1 && ldconfig -p 2>/dev/null | grep -q libGLdispatch.so.0; }; then
   for f in "$pack"/../.gl/*.deb; do dpkg -x "$f" /; done
   ldconfig
 fi
