@@ -5,7 +5,7 @@ import type { Browser } from '@playwright/test';
 import type { BenchResults } from './suite';
 import { defaultStem, fsUrl, hostMeta, launchBrowser, libAvailable, libMeta, openBenchPage, parseCli, printReport, repoRoot, resultsDir, screenshotChart, startPageServer, suiteConfig, writeResults } from './host';
 
-const opts = parseCli('bench:browser', true);
+const opts = parseCli('bench:browser', 'browser');
 const log = (m: string) => console.log(m);
 
 const { server, url } = await startPageServer();

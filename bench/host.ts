@@ -40,7 +40,13 @@ export interface CliOptions {
 }
 
 const KERNEL_NAMES = ['auto', 'fused', 'staged', 'split-keys'];
-const PEER_NAMES = ['tfjs', 'ort'];
+/**
+ * Peers each runner can run. Node: TFJS only, and only when asked, on Dawn through a navigator.gpu
+ * shim (the way to compare with it on a GPU machine without a browser); onnxruntime-web's WebGPU EP
+ * fails there ('Invalid argument' creating its first pipelines on the `webgpu` package).
+ */
+const PEER_NAMES = { browser: ['tfjs', 'ort'], node: ['tfjs'] } as const;
+const DEFAULT_PEERS = { browser: 'tfjs,ort', node: '' } as const;
 
 // Option parsers: a bad value stops the run with commander's message instead of being run as NaN.
 function positiveInt(v: string): number {
@@ -69,7 +75,7 @@ function listOf(known: string[], allowEmpty: boolean) {
 }
 
 /** Parses the runner's command line (`argv` for tests: then errors throw instead of exiting). */
-export function parseCli(name: string, withPeers: boolean, argv?: string[]): CliOptions {
+export function parseCli(name: string, runner: 'node' | 'browser', argv?: string[]): CliOptions {
   const cmd = new Command(name)
     .description('webgpu-attention benchmark (see BENCHMARKS.md)')
     .option('--quick', 'few small shapes, short budgets (smoke check)', false)
@@ -85,12 +91,11 @@ export function parseCli(name: string, withPeers: boolean, argv?: string[]): Cli
     .option('--no-chart', 'skip the PNG chart')
     .option('--lib <path>', 'built library entry (default dist/index.js)')
     .option('--out <name>', 'results file stem under bench/results/ (default: <runner>-<timestamp>)');
-  if (withPeers) {
-    cmd
-      .option('--peers <list>', 'peers to run: tfjs,ort (empty string for none)', listOf(PEER_NAMES, true), PEER_NAMES.join(','))
-      .option('--peer-max-gflop <n>', 'skip peers on shapes above this many GFLOP (default: 2.2 on software adapters, i.e. L=S <= 1024 at H8 E64; no limit on a real GPU)', nonNegative)
-      .option('--headed', 'show the browser window', false);
-  }
+  const peerNames = [...PEER_NAMES[runner]];
+  cmd
+    .option('--peers <list>', `peers to run: ${peerNames.join(',')} (empty string for none)`, listOf(peerNames, true), DEFAULT_PEERS[runner])
+    .option('--peer-max-gflop <n>', 'skip peers on shapes above this many GFLOP (default: 2.2 on software adapters, i.e. L=S <= 1024 at H8 E64; no limit on a real GPU)', nonNegative);
+  if (runner === 'browser') cmd.option('--headed', 'show the browser window', false);
   if (argv) cmd.exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
   cmd.parse(argv ?? process.argv, argv ? { from: 'user' } : undefined);
   const o = cmd.opts();
@@ -102,7 +107,7 @@ export function parseCli(name: string, withPeers: boolean, argv?: string[]): Cli
     gpu: o.gpu,
     shapes: o.shapes,
     kernels: o.kernels,
-    peers: withPeers ? o.peers : '',
+    peers: o.peers,
     reps: o.reps ?? (o.quick ? QUICK_POLICY : DEFAULT_POLICY).reps,
     budget: o.budget ?? (o.quick ? QUICK_POLICY : DEFAULT_POLICY).budgetMs / 1000,
     timeout: o.timeout,

@@ -1,13 +1,14 @@
 // `npm run bench`: our kernels, the ceilings and the CPU reference in Node, on Dawn's `webgpu` package.
-// Peers (TFJS, ORT) need a browser: see bench/browser.ts.
+// Peers: TFJS with `--peers tfjs` (through a navigator.gpu shim on the same Dawn instance), so a GPU
+// machine without a browser can compare with it; ORT runs only in bench/browser.ts.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { AttentionLib } from './suite';
+import type { AttentionLib, Peer } from './suite';
 import { errorText, requestBenchDevice, runSuite } from './suite';
 import { benchDir, defaultStem, hostMeta, libAvailable, libMeta, parseCli, printReport, renderChartStandalone, resultsDir, suiteConfig, writeResults } from './host';
 
-const opts = parseCli('bench', false);
+const opts = parseCli('bench', 'node');
 const log = (m: string) => console.log(m);
 
 // Dawn needs SwiftShader's Vulkan driver named before it loads (it adds to, never replaces, real drivers).
@@ -26,6 +27,14 @@ if (!adapter) {
   process.exit(1);
 }
 const device = await requestBenchDevice(adapter);
+const peers: Peer[] = [];
+if (opts.peers.split(',').includes('tfjs')) {
+  // TFJS's WebGPU backend asks navigator.gpu for its own adapter and device (Node 20 has no navigator).
+  const nav = ((globalThis as { navigator?: object }).navigator ??= {});
+  Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
+  const { tfjsPeer } = await import('./page/peers');
+  peers.push(tfjsPeer());
+}
 device.addEventListener('uncapturederror', (e) => log(`uncaptured GPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
 
 let lib: AttentionLib | undefined;
@@ -60,7 +69,7 @@ const shaders = {
 };
 let exitCode = 0;
 try {
-  const res = await runSuite('node', cfg, { device, lib, libError, shaders, peers: [], log }, meta);
+  const res = await runSuite('node', cfg, { device, lib, libError, shaders, peers, log }, meta);
   res.meta.finished = new Date().toISOString();
   printReport(res);
   const stem = opts.out ?? defaultStem('node');

@@ -36,7 +36,8 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['webgpu', 'vite', '@playwright/test', '../scripts/chromium-launch.mjs'],
+  // TFJS is bundled (`--peers tfjs`); ORT runs only in the browser bench, so it stays out.
+  external: ['webgpu', 'vite', '@playwright/test', '../scripts/chromium-launch.mjs', 'onnxruntime-web', 'onnxruntime-web/webgpu', 'onnx-proto'],
   // commander is CommonJS: give the ESM bundle a require().
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',

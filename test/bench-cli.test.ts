@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCli } from '../bench/host.js';
 
-const parse = (...args: string[]) => parseCli('bench', true, args);
+const parse = (...args: string[]) => parseCli('bench:browser', 'browser', args);
 
 describe('bench command line', () => {
   it('takes good values', () => {
@@ -28,5 +28,13 @@ describe('bench command line', () => {
     [['--shapes', 'zzz'], /--shapes 'zzz' selects no shape/],
   ])('%j → an error naming the option', (args, message) => {
     expect(() => parse(...args)).toThrow(message);
+  });
+
+  it('in Node: no peers unless asked, and TFJS only', () => {
+    const node = (...args: string[]) => parseCli('bench', 'node', args);
+    expect(node().peers).toBe('');
+    expect(node('--peers', 'tfjs').peers).toBe('tfjs');
+    expect(() => node('--peers', 'tfjs,ort')).toThrow(/--peers <list>.*unknown: ort/);
+    expect(parse().peers).toBe('tfjs,ort');
   });
 });

@@ -1,5 +1,5 @@
 // Peers timed in the same page, on the same adapter: TensorFlow.js (WebGPU backend) and
-// ONNX Runtime Web (WebGPU EP). Each runner prepares once per shape, then offers a GPU-resident
+// ONNX Runtime Web (WebGPU EP); bench/node.ts runs the TFJS one in Node too (navigator.gpu shimmed). Each runner prepares once per shape, then offers a GPU-resident
 // run (inputs already on its device) and an end-to-end run (Float32Arrays in and out).
 
 import type { BenchShape, HostTensor, Peer } from '../suite';
@@ -106,7 +106,9 @@ export function tfjsPeer(): Peer {
 type ORT = typeof import('onnxruntime-web/webgpu');
 
 export async function buildMhaModel(s: BenchShape): Promise<Uint8Array> {
-  const { onnx } = await import('onnx-proto');
+  // A CommonJS package: Vite gives its exports by name, Node's import() under `default`.
+  const mod = (await import('onnx-proto')) as typeof import('onnx-proto') & { default?: typeof import('onnx-proto') };
+  const onnx = mod.onnx ?? mod.default!.onnx;
   const D = s.H * s.E;
   const F = onnx.TensorProto.DataType.FLOAT;
   const valueInfo = (name: string, dims: number[]) =>
