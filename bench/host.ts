@@ -31,6 +31,7 @@ export interface CliOptions {
   timeout: number;
   e2e: boolean;
   cpuReference: boolean;
+  fusedTile?: string;
   peerMaxGflop?: number;
   stagedMaxGflop?: number;
   chart: boolean;
@@ -40,6 +41,7 @@ export interface CliOptions {
 }
 
 const KERNEL_NAMES = ['auto', 'fused', 'staged', 'split-keys'];
+const TILE_NAMES = ['auto', 'compact', 'wide', 'workgroup', 'workgroup-split', 'held-keys'];
 /**
  * Peers each runner can run. Node: TFJS only, and only when asked, on Dawn through a navigator.gpu
  * shim (the way to compare with it on a GPU machine without a browser); onnxruntime-web's WebGPU EP
@@ -74,6 +76,13 @@ function listOf(known: string[], allowEmpty: boolean) {
   };
 }
 
+function oneOf(known: string[]) {
+  return (v: string): string => {
+    if (!known.includes(v)) throw new InvalidArgumentError(`expected one of ${known.join(', ')}.`);
+    return v;
+  };
+}
+
 /** Parses the runner's command line (`argv` for tests: then errors throw instead of exiting). */
 export function parseCli(name: string, runner: 'node' | 'browser', argv?: string[]): CliOptions {
   const cmd = new Command(name)
@@ -88,6 +97,7 @@ export function parseCli(name: string, runner: 'node' | 'browser', argv?: string
     .option('--staged-max-gflop <n>', 'skip our staged path above this many GFLOP (default: 2.2 on software adapters)', nonNegative)
     .option('--no-e2e', 'skip end-to-end timings')
     .option('--no-cpu-reference', 'skip timing the CPU reference')
+    .option('--fused-tile <tile>', `force our fused kernel's tile (${TILE_NAMES.join(', ')}; default auto: measured per adapter)`, oneOf(TILE_NAMES))
     .option('--no-chart', 'skip the PNG chart')
     .option('--lib <path>', 'built library entry (default dist/index.js)')
     .option('--out <name>', 'results file stem under bench/results/ (default: <runner>-<timestamp>)');
@@ -113,6 +123,7 @@ export function parseCli(name: string, runner: 'node' | 'browser', argv?: string
     timeout: o.timeout,
     e2e: o.e2e,
     cpuReference: o.cpuReference,
+    fusedTile: o.fusedTile,
     peerMaxGflop: o.peerMaxGflop,
     stagedMaxGflop: o.stagedMaxGflop,
     chart: o.chart,
@@ -131,6 +142,7 @@ export function suiteConfig(o: CliOptions, isRealGpu: boolean): SuiteConfig {
     kernels: o.kernels.split(',').map((s) => s.trim()).filter(Boolean),
     e2e: o.e2e,
     cpuReference: o.cpuReference,
+    fusedTile: o.fusedTile,
     verifyMaxFlops: 4e10, // every default shape, L=S=4096 on a GPU included (the float64 reference: ~25 s and ~0.5 GiB there)
     // Software adapters: TFJS runs 0.3-0.5 GFLOP/s there (L=S=2048: ~20 s a run), so peers stop at
     // L=S=1024 unless asked.

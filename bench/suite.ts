@@ -477,7 +477,7 @@ export interface BenchRow {
 
 /** Library surface the bench uses (dist/index.js), typed loosely so the bench builds before the core does. */
 export interface AttentionLib {
-  createAttention(opts?: { device?: GPUDevice }): Promise<AttentionCtx> | AttentionCtx;
+  createAttention(opts?: { device?: GPUDevice; fusedTile?: string }): Promise<AttentionCtx> | AttentionCtx;
   attentionReference(q: HostTensor, k: HostTensor, v: HostTensor, opts?: Record<string, unknown>): { data: Float32Array | Float64Array; shape: readonly number[] } | Promise<{ data: Float32Array | Float64Array; shape: readonly number[] }>;
 }
 
@@ -487,7 +487,7 @@ export interface AttentionCtx {
   /** Compiles the pipelines a shape will use (under 'auto', after measuring the fused tiles). */
   prepare?(shape: Record<string, number>, opts?: Record<string, unknown>): Promise<void>;
   /** The library's one-time measurements of its fused tiles against each other. */
-  tileMeasurements?(): { compactMs: number; wideMs?: number; workgroupMs?: number; heldKeysMs?: number; verdict: string; probe: Record<string, number> }[];
+  tileMeasurements?(): { compactMs: number; wideMs?: number; workgroupMs?: number; workgroupSplitMs?: number; heldKeysMs?: number; verdict: string; probe: Record<string, number> }[];
   destroy(): void;
 }
 
@@ -556,7 +556,7 @@ export async function benchOurs(s: BenchShape, data: ShapeData, kernel: string, 
         if (notedMeasurements.has(m)) continue;
         notedMeasurements.add(m);
         const p = m.probe;
-        const timed = [['compact', m.compactMs], ['wide', m.wideMs], ['workgroup', m.workgroupMs], ['held-keys', m.heldKeysMs]] as const;
+        const timed = [['compact', m.compactMs], ['wide', m.wideMs], ['workgroup', m.workgroupMs], ['workgroup-split', m.workgroupSplitMs], ['held-keys', m.heldKeysMs]] as const;
         const times = timed.filter(([, ms]) => ms !== undefined).map(([t, ms]) => `${t} ${(ms as number).toFixed(1)} ms`);
         row.notes?.push(`tile probe (L=S=${p.queryLength} H${p.heads} E${p.headDim}): ${times.join(', ')} -> ${m.verdict}`);
       }
@@ -912,6 +912,8 @@ export interface SuiteConfig {
   policy: RepeatPolicy;
   /** Our kernels to time ('auto', 'fused', 'staged', 'split-keys'). */
   kernels: string[];
+  /** The fused kernel's tile for our context (createAttention's fusedTile; 'auto' by default). */
+  fusedTile?: string;
   e2e: boolean;
   cpuReference: boolean;
   /** Verify every implementation on shapes up to this many FLOPs (the CPU reference output is computed once per shape). */
@@ -947,7 +949,7 @@ export async function runSuite(runner: 'node' | 'browser', cfg: SuiteConfig, env
   let ctxError = env.libError;
   if (env.lib) {
     try {
-      ctx = await env.lib.createAttention({ device: env.device });
+      ctx = await env.lib.createAttention({ device: env.device, ...(cfg.fusedTile ? { fusedTile: cfg.fusedTile } : {}) });
     } catch (e) {
       ctxError = `createAttention failed: ${errorText(e)}`;
     }

@@ -9,20 +9,27 @@
 // kept to its row); unlike it, a key of weight 0 (hidden, masked or underflowed) contributes
 // nothing even where its value row holds Inf or NaN.
 //
+// With SPLIT (the workgroup-split tile) a workgroup takes one chunk of keys_per_split keys of its
+// rows instead of all of them, and writes each row's unnormalised accumulator and (max, sum) to
+// `out` and `lse` as the split-keys partials and stats, which merge.wgsl then combines: more
+// workgroups where the rows alone are too few to fill a GPU (B1 H8 L=S=1024 is 128 workgroups of
+// 64 rows; an H200 has 132 compute units, each of which could run many).
+//
 // On GPUs workgroup memory is the fast shared memory every flash-attention kernel is built on. On
 // SwiftShader (a CPU) a workgroup-memory read is a per-lane gather like a storage read and every
 // barrier switches coroutines, so there flash.wgsl's register tiles are faster: src/tiles.ts only
 // offers this tile to the one-time measurement on adapters that are not software ones (a fallback
 // adapter, or SwiftShader by name).
 // q, k, v (bindings 2-4) and load_q / load_k / load_v come from lib/qkv-vec4.wgsl or qkv-scalar.wgsl.
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;  // SPLIT: partials [row, chunk, Ev]
+@group(0) @binding(6) var<storage, read_write> lse: array<f32>;  // SPLIT: stats [row, chunk, (m, l)]
 
 override HEAD_VEC4: u32 = 16u;   // ceil(E / 4)
 override VALUE_VEC4: u32 = 16u;  // ceil(Ev / 4)
 override WRITE_LSE: bool = false;
 override WG: u32 = 64u;          // query rows per workgroup, one per invocation
 override TILE_KEYS: u32 = 32u;   // keys per tile (at most MAX_TILE); src/tiles.ts fits k and v in workgroup memory
+override SPLIT: bool = false;    // one chunk of keys per workgroup, partials out (above)
 const MAX_VEC4: u32 = 64u;       // E, Ev <= 256
 const MAX_TILE: u32 = 32u;
 
@@ -33,9 +40,11 @@ var<workgroup> v_tile: array<vec4<f32>, TILE_KEYS * VALUE_VEC4>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   // Everything up to the key loop's bound depends only on the workgroup: barriers stay uniform.
+  // Row blocks vary fastest, then chunks of keys (one chunk, all keys, without SPLIT), then heads.
   let w = workgroup_index(wid, nwg);
   let per_head = (params.q_len + WG - 1u) / WG;
-  let local_bh = w / per_head;
+  let per_bh = per_head * params.splits;
+  let local_bh = w / per_bh;
   if (local_bh >= params.bh_count) {
     return; // surplus workgroups of a folded grid
   }
@@ -44,14 +53,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let h = bh % params.heads;
   let kv0 = kv_row0(b, h); // the kv head's first row
   let first = (w % per_head) * WG;
+  let split = (w % per_bh) / per_head;
+  let k_lo = split * params.keys_per_split; // this workgroup's keys: [k_lo, k_hi)
+  let k_hi = min(k_lo + params.keys_per_split, params.k_len);
   // key_end grows with the row, so the workgroup's last row sees the most keys.
-  let k_stop = key_end(min(first + WG, params.q_len) - 1u);
+  let k_stop = min(key_end(min(first + WG, params.q_len) - 1u), k_hi);
 
   let i = first + lid;
   let live = i < params.q_len;
   let ic = min(i, params.q_len - 1u);
   let q_row = bh * params.q_len + ic;
-  let end = select(0u, key_end(ic), live); // one past the last key this row may see
+  let end = select(0u, min(key_end(ic), k_hi), live); // one past the last key this row may see here
 
   var qr: array<vec4<f32>, MAX_VEC4>;
   var acc: array<vec4<f32>, MAX_VEC4>;
@@ -66,7 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var nan = 0.0;   // NaN once a score of this row was NaN (max() may drop it)
   var s: array<f32, MAX_TILE>; // this row's scores in the current tile
 
-  for (var t0 = 0u; t0 < k_stop; t0 += TILE_KEYS) {
+  for (var t0 = k_lo; t0 < k_stop; t0 += TILE_KEYS) {
     workgroupBarrier(); // every invocation is done with the previous tile
     for (var x = lid; x < TILE_KEYS * HEAD_VEC4; x += WG) {
       let j = t0 + x / HEAD_VEC4;
@@ -121,11 +133,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   // 1/l (0 for a row with nothing to attend to, NaN for a NaN row), as flash.wgsl's finish().
   let is_nan_row = is_nan(nan);
-  if (WRITE_LSE) {
+  var mul = select(select(0.0, 1.0 / l, l > 0.0), nan, is_nan_row);
+  var base = q_row * params.value_dim;
+  if (SPLIT) {
+    // This chunk's (max, sum) as split-chunk.wgsl's put_stats writes them (a NaN row's sum is its
+    // NaN), and the accumulator as it is: merge.wgsl scales and normalises.
+    let slot = (local_bh * params.q_len + i) * params.splits + split;
+    lse[slot * 2u] = m;
+    lse[slot * 2u + 1u] = select(l, nan, is_nan_row);
+    mul = 1.0;
+    base = slot * params.value_dim;
+  } else if (WRITE_LSE) {
     lse[q_row] = select(select(HIDDEN, m + log(l), l > 0.0), nan, is_nan_row);
   }
-  let mul = select(select(0.0, 1.0 / l, l > 0.0), nan, is_nan_row);
-  let base = q_row * params.value_dim;
   for (var c = 0u; c < VALUE_VEC4; c++) {
     let y = acc[c] * mul;
     for (var e = 0u; e < 4u; e++) {

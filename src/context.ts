@@ -74,7 +74,7 @@ export interface ContextDebugOptions {
 /** The kernels each path runs, for error messages. */
 const PATH_KERNELS: Record<Path, string> = {
   staged: 'scores, softmax, weighted-sum',
-  fused: 'flash, flash-quad, flash-tiled, or flash-held-keys or flash-held-keys-32 and merge-rows',
+  fused: 'flash, flash-quad, flash-tiled (and merge on the workgroup-split tile), or flash-held-keys or flash-held-keys-32 and merge-rows',
   'split-keys': 'flash-split or flash-split-quad, merge',
 };
 
@@ -543,7 +543,7 @@ class Context implements AttentionContext {
     const failed = dispatches.filter((_, i) => compiled[i] === null);
     if (failed.length > 0) {
       const kernels = [...new Set(failed.map((d) => d.kernel))].join(', ');
-      // Under 'auto', the wide and workgroup tiles have a fallback: calls use the compact tile.
+      // Under 'auto', every tile but compact has a fallback: calls use the compact tile.
       // A forced tile has none, and nothing falls back from compact or the other kernels.
       const tiles = new Set(failed.map((d) => (d.tile === 'compact' ? undefined : d.tile)));
       const named = `The ${[...tiles].join(' and ')} fused tile failed to compile for this shape (${kernels})`;

@@ -8,6 +8,7 @@ import type { AttentionBuffers } from './types.js';
 import {
   autoMayRetile, fusedTile, heldKeysChunks, heldKeysPartialBytes, heldKeysServes, namedBlocksFit, quadSharing, type FusedTile, type HeldKeysTile,
   type TileName,
+  workgroupSplits,
 } from './tiles.js';
 import { CausalMode, causalOffset, kvRows, MaskKind, type Problem } from './validate.js';
 
@@ -177,6 +178,8 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     const quad = quadSharing(rec.device);
     // The causal offset, for the held-keys tile's chunks (it runs only those some row sees).
     const offset = p.causal === CausalMode.None ? undefined : causalOffset(p.causal, p.shape);
+    // The workgroup-split tile's chunks of keys (1: the unsplit kernel).
+    const splitChunks = (t: FusedTile) => (t.name === 'workgroup-split' ? workgroupSplits(p.shape, offset, maxBinding(rec.device)).splits : 1);
     // The kernel, constants and grid of one tile.
     const plan = (t: FusedTile) =>
       t.name === 'held-keys'
@@ -187,7 +190,15 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
             // One quad per (batch, head) and chunk of keys that some row sees.
             workgroups: (bhTotal * heldKeysChunks(p.shape, offset) * 4) / t.workgroupSize,
           }
-        : t.name === 'workgroup'
+        : 'tileKeys' in t && splitChunks(t) > 1
+        ? {
+            tile: t.name,
+            kernel: 'flash-tiled' as const,
+            // Partials out; the log-sum-exp comes from the merge.
+            constants: { ...common, WG: t.workgroupSize, TILE_KEYS: t.tileKeys, SPLIT: true },
+            workgroups: bhTotal * Math.ceil(Lq / t.workgroupSize) * splitChunks(t),
+          }
+        : 'tileKeys' in t
         ? {
             tile: t.name,
             kernel: 'flash-tiled' as const,
@@ -205,8 +216,11 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     const ready = (t: TileName) => {
       const pl = planOf(t);
       const kernelReady = rec.ready(pl.kernel, loads, pl.constants);
-      // The held-keys tile's merge too (both asked, so that both compile in the background).
-      const mergeReady = pl.tile !== 'held-keys' || rec.ready('merge-rows', 'scalar', mergeRowsConstants(b, Ev));
+      // The held-keys and workgroup-split tiles' merges too (both asked, so that both compile in the background).
+      const mergeReady =
+        pl.tile === 'held-keys' ? rec.ready('merge-rows', 'scalar', mergeRowsConstants(b, Ev))
+        : 'SPLIT' in pl.constants ? rec.ready('merge', 'scalar', mergeConstants(b))
+        : true;
       return kernelReady && mergeReady;
     };
     let name: TileName = rec.fusedTile === 'auto' ? 'compact' : rec.fusedTile;
@@ -226,6 +240,10 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
       name = auto ? rec.measuredFallback(loads, p.shape, ready) : 'wide';
     }
     const pl = planOf(name);
+    if ('SPLIT' in pl.constants) {
+      encodeWorkgroupSplit(rec, p, b, loads, pl.constants, pl.workgroups, offset);
+      return;
+    }
     const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk });
     rec.dispatch(pl.kernel, loads, pl.constants,
       [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, b.output], [6, b.logSumExp ?? rec.dummyWrite]],
@@ -245,9 +263,37 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     quad ? { ...common, WG: SPLIT_WG } : { ...common, NAMED: Math.ceil(Ev / 4) <= 16, WG: SPLIT_WG },
     [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
     Math.ceil((rows * splits * perItem) / SPLIT_WG));
-  rec.dispatch('merge', 'scalar', { WRITE_LSE: !!b.logSumExp },
+  rec.dispatch('merge', 'scalar', mergeConstants(b),
     [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
     Math.ceil((rows * Math.ceil(Ev / 4)) / 64));
+}
+
+/** merge.wgsl's constants for a call (the split-keys path and the workgroup-split tile). */
+function mergeConstants(b: ProblemBuffers): Constants {
+  return { WRITE_LSE: !!b.logSumExp };
+}
+
+/**
+ * The workgroup-split tile where it splits (more than one chunk, partials within one binding):
+ * flash-tiled.wgsl with SPLIT (the constants and grid of encodeFused's plan) writes each row's partial and (max, sum) per chunk of keys (workgroupSplits), in the
+ * split-keys path's layout, and merge.wgsl combines them. Both dispatches carry the tile's name.
+ */
+function encodeWorkgroupSplit(
+  rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads, constants: Constants, workgroups: number,
+  offset: number | undefined,
+): void {
+  const { batch, heads, queryLength: Lq, valueDim: Ev } = p.shape;
+  const rows = batch * heads * Lq;
+  const { splits, keysPerSplit } = workgroupSplits(p.shape, offset, maxBinding(rec.device));
+  const partials = rec.scratch(rows * splits * Ev * 4, BufferUsage.STORAGE, 'webgpu-attention workgroup-split partials');
+  const stats = rec.scratch(rows * splits * 8, BufferUsage.STORAGE, 'webgpu-attention workgroup-split stats');
+  const params = rec.params(p, { bhOffset: 0, bhCount: batch * heads, splits, keysPerSplit });
+  rec.dispatch('flash-tiled', loads, constants,
+    [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
+    workgroups, 'workgroup-split');
+  rec.dispatch('merge', 'scalar', mergeConstants(b),
+    [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
+    Math.ceil((rows * Math.ceil(Ev / 4)) / 64), 'workgroup-split');
 }
 
 /** merge-rows.wgsl's constants for a call (what the readiness check and the dispatch both ask for). */

@@ -5,7 +5,7 @@
 // across quads there, ~1.3x at E=64, and at E=128 faster on one VM and slower on another) and the
 // workgroup tile is the slowest; on a real GPU the wide tile's register footprint would spill and
 // workgroup memory is what flash attention is built on (and on an NVIDIA H200 wide did not even
-// compile in a minute, so GPUs time compact against workgroup only: tileCandidates).
+// compile in a minute, so GPUs time compact against workgroup and workgroup-split: tileCandidates).
 // So under fusedTile 'auto' little is assumed: once a context has run enough work that could take
 // another tile (HOT_FLOPS, like a JIT's hotness counter), the candidates' pipelines are compiled in
 // the background and every candidate is timed against compact on a fixed probe problem. The
@@ -121,7 +121,7 @@ export class TileTuner {
   fallback(loads: Loads, headDim: number, valueDim: number): TileName {
     const m = this.#entries().get(this.#key(loads, headDim, valueDim))?.result;
     if (!m) return 'compact';
-    return fastestTile(m.compactMs, [['wide', m.wideMs], ['workgroup', m.workgroupMs]]);
+    return fastestTile(m.compactMs, [['wide', m.wideMs], ['workgroup', m.workgroupMs], ['workgroup-split', m.workgroupSplitMs]]);
   }
 
   /** Measures (once per adapter and head size; later callers share the result). Null if it failed. */
@@ -195,6 +195,7 @@ export class TileTuner {
       compactMs,
       ...(ms.wide !== undefined ? { wideMs: ms.wide } : {}),
       ...(ms.workgroup !== undefined ? { workgroupMs: ms.workgroup } : {}),
+      ...(ms['workgroup-split'] !== undefined ? { workgroupSplitMs: ms['workgroup-split'] } : {}),
       ...(ms['held-keys'] !== undefined ? { heldKeysMs: ms['held-keys'] } : {}),
       verdict: fastestTile(compactMs, others.map((t) => [t, ms[t]] as const)),
     };

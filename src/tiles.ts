@@ -34,9 +34,9 @@
 // only once its pipeline is compiled; until then calls run compact (tiered, like a JIT).
 // ctx.prepare() runs the probe and the compiles ahead of time.
 
-export type TileName = 'compact' | 'wide' | 'workgroup' | 'held-keys';
+export type TileName = 'compact' | 'wide' | 'workgroup' | 'workgroup-split' | 'held-keys';
 export type FusedTileChoice = 'auto' | TileName;
-export const TILE_CHOICES: readonly FusedTileChoice[] = ['auto', 'compact', 'wide', 'workgroup', 'held-keys'];
+export const TILE_CHOICES: readonly FusedTileChoice[] = ['auto', 'compact', 'wide', 'workgroup', 'workgroup-split', 'held-keys'];
 
 /** A tile of flash.wgsl: groups of 4 query rows per invocation, the keys streamed from the buffer. */
 export interface RegisterTile {
@@ -49,9 +49,12 @@ export interface RegisterTile {
   workgroupSize: number;
 }
 
-/** The tile of flash-tiled.wgsl: one query row per invocation, keys staged in workgroup memory. */
+/**
+ * The tile of flash-tiled.wgsl: one query row per invocation, keys staged in workgroup memory;
+ * 'workgroup-split' also splits the keys between workgroups (workgroupSplits), merge.wgsl after.
+ */
 export interface WorkgroupTile {
-  name: 'workgroup';
+  name: 'workgroup' | 'workgroup-split';
   /** Query rows (and invocations) per workgroup. */
   workgroupSize: number;
   /** Keys per tile in workgroup memory (its TILE_KEYS). */
@@ -203,11 +206,44 @@ const MAX_TILE_KEYS = 32; // flash-tiled.wgsl's MAX_TILE
  * The workgroup tile for these head sizes: up to 32 keys per tile, as many as fit the device's
  * workgroup memory with their k and v rows (32 at E = Ev = 64 in the default 16 KiB, 8 at 256).
  */
-export function workgroupTile(shape: { headDim: number; valueDim: number }, device: GPUDevice): WorkgroupTile {
+export function workgroupTile(shape: { headDim: number; valueDim: number }, device: GPUDevice, split = false): WorkgroupTile {
   const bytesPerKey = (Math.ceil(shape.headDim / 4) + Math.ceil(shape.valueDim / 4)) * 16;
   let tileKeys = MAX_TILE_KEYS;
   while (tileKeys > 4 && tileKeys * bytesPerKey > device.limits.maxComputeWorkgroupStorageSize) tileKeys /= 2;
-  return { name: 'workgroup', workgroupSize: WORKGROUP_ROWS, tileKeys };
+  return { name: split ? 'workgroup-split' : 'workgroup', workgroupSize: WORKGROUP_ROWS, tileKeys };
+}
+
+/**
+ * Workgroups the workgroup-split tile aims for. On an NVIDIA H200 (132 compute units) the
+ * workgroup tile's time grew with L, not L², up to B1 H8 L=S=2048 (0.17, 0.26, 0.52, 1.02 ms
+ * from 256 to 2048; session 17): 128 workgroups of 64 rows at L=S=1024, two warps per unit, each
+ * walking every key. 1024 is several per unit on the largest GPUs; the one-time measurement
+ * decides per adapter whether splitting pays at all.
+ */
+export const WORKGROUP_SPLIT_TARGET = 1024;
+/** The least keys per chunk (4 tiles of 32): fewer, and writing and merging partials outweighs the work. */
+export const WORKGROUP_SPLIT_MIN_KEYS = 128;
+
+/**
+ * How the workgroup-split tile divides a call's keys: enough chunks for WORKGROUP_SPLIT_TARGET
+ * workgroups, none under WORKGROUP_SPLIT_MIN_KEYS keys, over the keys some row sees (a causal
+ * call's last row's limit, as heldKeysChunks); chunks a whole number of 32-key tiles. One chunk
+ * (the unsplit kernel, no merge) where the rows alone make enough workgroups, or where the
+ * partials (an Ev-wide row per query row and chunk) would exceed `maxBinding` bytes.
+ */
+export function workgroupSplits(
+  shape: HeldKeysShape, causalOffset: number | undefined, maxBinding = Infinity,
+): { splits: number; keysPerSplit: number } {
+  const blocks = shape.batch * shape.heads * Math.ceil(shape.queryLength / WORKGROUP_ROWS);
+  const visible = Math.max(1, visibleKeys(shape, causalOffset));
+  const wanted = Math.ceil(WORKGROUP_SPLIT_TARGET / blocks);
+  const most = Math.max(1, Math.floor(visible / WORKGROUP_SPLIT_MIN_KEYS));
+  const unsplit = { splits: 1, keysPerSplit: shape.keyLength };
+  if (Math.min(wanted, most) <= 1) return unsplit;
+  const keysPerSplit = Math.ceil(visible / Math.min(wanted, most) / MAX_TILE_KEYS) * MAX_TILE_KEYS;
+  const splits = Math.ceil(visible / keysPerSplit);
+  const partialBytes = shape.batch * shape.heads * shape.queryLength * splits * shape.valueDim * 4;
+  return partialBytes <= maxBinding ? { splits, keysPerSplit } : unsplit;
 }
 
 /**
@@ -219,7 +255,7 @@ export function workgroupTile(shape: { headDim: number; valueDim: number }, devi
 export function fusedTile(
   name: TileName, shape: HeldKeysShape, quad: boolean, device: GPUDevice, causalOffset: number | undefined,
 ): FusedTile {
-  if (name === 'workgroup') return workgroupTile(shape, device);
+  if (name === 'workgroup' || name === 'workgroup-split') return workgroupTile(shape, device, name === 'workgroup-split');
   if (name === 'held-keys') {
     if (quad && heldKeysFit(shape)) return heldKeysTile(shape, causalOffset);
     name = 'wide';
@@ -231,7 +267,7 @@ export function fusedTile(
 /**
  * The tiles the one-time measurement times against compact for these head sizes: on software (CPU)
  * adapters wide where its named blocks fit, and held-keys where loads are shared across quads and
- * it fits; on other adapters (GPUs) workgroup. Not wide on GPUs: its 8-16 rows of unrolled
+ * it fits; on other adapters (GPUs) workgroup and workgroup-split. Not wide on GPUs: its 8-16 rows of unrolled
  * registers are a CPU's shape, and on an NVIDIA H200 (Dawn on Vulkan, driver 580, session 17) its
  * pipelines did not compile in a minute (E=128: prepare() past 60 s; the case table on it past 70 s)
  * where compact and workgroup took seconds. `fusedTile: 'wide'` still forces it.
@@ -239,7 +275,7 @@ export function fusedTile(
 export function tileCandidates(shape: { headDim: number; valueDim: number }, software: boolean, quad = false): TileName[] {
   const tiles: TileName[] = ['compact'];
   if (software && namedBlocksFit(shape)) tiles.push('wide');
-  if (!software) tiles.push('workgroup');
+  if (!software) tiles.push('workgroup', 'workgroup-split');
   if (software && quad && heldKeysFit(shape)) tiles.push('held-keys');
   return tiles;
 }

@@ -14,6 +14,8 @@ describe('bench command line', () => {
     expect(o.peers).toBe('');
     expect(o.peerMaxGflop).toBe(0);
     expect(parse().kernels).toBe('auto,fused,staged,split-keys');
+    expect(parse().fusedTile).toBeUndefined();
+    expect(parse('--fused-tile', 'workgroup-split').fusedTile).toBe('workgroup-split');
   });
 
   it.each([
@@ -26,6 +28,7 @@ describe('bench command line', () => {
     [['--kernels', ','], /--kernels <list>.*expected some of/],
     [['--peers', 'tfjs,torch'], /--peers <list>.*unknown: torch/],
     [['--shapes', 'zzz'], /--shapes 'zzz' selects no shape/],
+    [['--fused-tile', 'huge'], /--fused-tile <tile>.*expected one of auto, compact/],
   ])('%j → an error naming the option', (args, message) => {
     expect(() => parse(...args)).toThrow(message);
   });

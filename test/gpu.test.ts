@@ -1,7 +1,7 @@
 // Every case of the shared table on every kernel, on a real WebGPU device in Node (Dawn),
 // against the float64 CPU reference. Fresh inputs each run; the seed is in every failure message.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HELD_KEYS, HELD_KEYS_32, HELD_KEYS_64_MIN_CAUSAL_ROWS, HELD_KEYS_64_MIN_ROWS, HELD_KEYS_MIN_ROWS, HELD_KEYS_PROBE_QUADS, heldKeysChunks, heldKeysFit, heldKeysMinQuads, heldKeysPartialBytes, heldKeysServes, heldKeysTile, quadSharing } from '../src/tiles.js';
+import { HELD_KEYS, HELD_KEYS_32, HELD_KEYS_64_MIN_CAUSAL_ROWS, HELD_KEYS_64_MIN_ROWS, HELD_KEYS_MIN_ROWS, HELD_KEYS_PROBE_QUADS, heldKeysChunks, heldKeysFit, heldKeysMinQuads, heldKeysPartialBytes, heldKeysServes, heldKeysTile, quadSharing, WORKGROUP_SPLIT_MIN_KEYS, WORKGROUP_SPLIT_TARGET, workgroupSplits } from '../src/tiles.js';
 import { attentionReferenceFull } from '../src/index.js';
 import { ALL_KERNELS, cases, heldKeys32Cases, makeInputs, type Case } from './cases.js';
 import { agrees, compare, LSE_FLOOR } from './compare.js';
@@ -99,6 +99,36 @@ describe(`every fused case on the wide tile (seed ${seed})`, { timeout: 300_000 
 describe(`every fused case on the workgroup tile (seed ${seed})`, { timeout: 120_000 }, () => {
   it.each(fusedCases.map((c) => [c.name, c] as const))('%s', (name, c) => checkFused(workgroup.current, 'workgroup', name, c));
   it.each(fusedCases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(workgroup.current, 'workgroup', name, c));
+});
+
+// The workgroup-split tile (the same kernel with the keys split between workgroups, merge.wgsl
+// after), which 'auto' measures on GPUs: every fused case, output and log-sum-exp. The table's
+// cases make few workgroups, so every case with 256 or more keys that some row sees runs in chunks.
+const workgroupSplit = useGPUFixture({ fusedTile: 'workgroup-split' });
+describe(`every fused case on the workgroup-split tile (seed ${seed})`, { timeout: 120_000 }, () => {
+  it('splits the keys where the rows make few workgroups', () => {
+    const at = (batch: number, heads: number, queryLength: number, keyLength: number) => ({ batch, heads, queryLength, keyLength, headDim: 64, valueDim: 64 });
+    // B1 H8 L=S=1024: 128 workgroups of 64 rows; 8 wanted for 1024, 1024 keys allow 8 chunks of 128.
+    expect(workgroupSplits(at(1, 8, 1024, 1024), undefined)).toEqual({ splits: 8, keysPerSplit: 128 });
+    expect(workgroupSplits(at(1, 8, 4096, 4096), undefined)).toEqual({ splits: 2, keysPerSplit: 2048 });
+    expect(workgroupSplits(at(1, 8, 8192, 8192), undefined)).toEqual({ splits: 1, keysPerSplit: 8192 });
+    expect(workgroupSplits(at(1, 1, 10, 255), undefined)).toEqual({ splits: 1, keysPerSplit: 255 }); // under 2 chunks of 128
+    expect(workgroupSplits(at(1, 1, 10, 300), undefined)).toEqual({ splits: 2, keysPerSplit: 160 }); // whole 32-key tiles
+    expect(workgroupSplits(at(1, 1, 10, 513), undefined)).toEqual({ splits: 4, keysPerSplit: 160 });
+    // Causal: only the keys some row sees (top-left Lq 300 of Lk 4096: 300).
+    expect(workgroupSplits(at(1, 1, 300, 4096), 0)).toEqual({ splits: 2, keysPerSplit: 160 });
+    expect(workgroupSplits(at(1, 1, 300, 4096), 4096 - 300)).toEqual({ splits: 32, keysPerSplit: 128 });
+    // Partials past one binding: one chunk (B1 H1, 1023 blocks of 64 rows, Ev 256: 2 chunks are ~128 MiB).
+    const tall = { batch: 1, heads: 1, queryLength: 1023 * 64, keyLength: 256, headDim: 256, valueDim: 256 };
+    expect(workgroupSplits(tall, undefined)).toEqual({ splits: 2, keysPerSplit: 128 });
+    expect(workgroupSplits(tall, undefined, 2 ** 26)).toEqual({ splits: 1, keysPerSplit: 256 });
+    expect(workgroupSplits(tall, undefined, 1023 * 64 * 2 * 256 * 4 - 1)).toEqual({ splits: 1, keysPerSplit: 256 });
+    expect(workgroupSplits(tall, undefined, 1023 * 64 * 2 * 256 * 4)).toEqual({ splits: 2, keysPerSplit: 128 });
+    expect(WORKGROUP_SPLIT_TARGET).toBe(1024);
+    expect(WORKGROUP_SPLIT_MIN_KEYS).toBe(128);
+  });
+  it.each(fusedCases.map((c) => [c.name, c] as const))('%s', (name, c) => checkFused(workgroupSplit.current, 'workgroup-split', name, c));
+  it.each(fusedCases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(workgroupSplit.current, 'workgroup-split', name, c));
 });
 
 // The held-keys tile (64 keys per invocation; 32 from 68 dims and for small calls; the query rows streamed past them,

@@ -64,6 +64,7 @@ describe(`encode() on a preallocated KV cache, shape.keyCapacity (seed ${seed}; 
   const workgroup = useGPUFixture({ fusedTile: 'workgroup' });
   const wide = useGPUFixture({ fusedTile: 'wide' });
   const heldKeys = useGPUFixture({ fusedTile: 'held-keys' });
+  const workgroupSplit = useGPUFixture({ fusedTile: 'workgroup-split' });
 
   it.each(rows)('%s on %s', async (name, kernel) => {
     const c = cases.find((x) => x.name === name)!;
@@ -89,6 +90,12 @@ describe(`encode() on a preallocated KV cache, shape.keyCapacity (seed ${seed}; 
     '%s on the held-keys tile', (name) => check(heldKeys.current, 'held-keys tile', cases.find((x) => x.name === name)!, 'fused', 7));
   it('decode 3 x 1000 bottom-right on the held-keys tile, 3096 spare rows, with the log-sum-exp', () =>
     check(heldKeys.current, 'held-keys tile', cases.find((x) => x.name === 'decode 3 x 1000 bottom-right')!, 'fused', 3096, true));
+
+  // The workgroup-split tile: keys in chunks (decoding 3 x 1000: 7 of 160) read from a cache with spare rows.
+  it.each(picked)('%s on the workgroup-split tile', (name) =>
+    check(workgroupSplit.current, 'workgroup-split tile', cases.find((x) => x.name === name)!, 'fused', 7));
+  it('decode 3 x 1000 bottom-right on the workgroup-split tile, 3096 spare rows, with the log-sum-exp', () =>
+    check(workgroupSplit.current, 'workgroup-split tile', cases.find((x) => x.name === 'decode 3 x 1000 bottom-right')!, 'fused', 3096, true));
 
   // The wide tile compiles per head size for seconds: one case with 8-dim heads.
   it('GQA + causal bottom-right + mask on the wide tile', () =>

@@ -33,7 +33,7 @@ test.afterAll(async () => {
 type Agreement = { relL2: number; maxAbs: number; nans: number };
 type Result = { output: Agreement; weights?: Agreement; lse?: Agreement; shapeOk: boolean; gpuErrors: string[] };
 type Mode = 'output' | 'weights' | 'lse';
-type Tile = 'auto' | 'wide' | 'workgroup' | 'held-keys' | 'plain';
+type Tile = 'auto' | 'wide' | 'workgroup' | 'workgroup-split' | 'held-keys' | 'plain';
 const ok = (a: Agreement) => a.nans === 0 && a.relL2 <= REL_L2_TOL && a.maxAbs <= MAX_ABS_TOL;
 
 /** One case in the page against the float64 reference; every failure names the case, kernel, tile and seed. */
@@ -77,6 +77,15 @@ test(`every fused case on the workgroup tile (seed ${seed})`, async () => {
   for (const c of cases.filter(hasFused)) await check(c.name, 'fused', 'output', 'workgroup');
 });
 
+// The workgroup-split tile (the same kernel with the keys split between workgroups, then
+// merge.wgsl), which 'auto' also measures only on GPUs: every fused case, output and log-sum-exp.
+test(`every fused case on the workgroup-split tile (seed ${seed})`, async () => {
+  for (const c of cases.filter(hasFused)) {
+    await check(c.name, 'fused', 'output', 'workgroup-split');
+    await check(c.name, 'fused', 'lse', 'workgroup-split');
+  }
+});
+
 // The held-keys tile (64 keys per invocation, then merge-rows.wgsl), which 'auto' measures on software
 // adapters with 4-lane subgroups (this one): every fused case whose heads it holds, output and
 // log-sum-exp, compiled by Chromium's Tint.
@@ -100,7 +109,7 @@ for (const c of cases.filter(hasFused)) {
 
 // encode() on a preallocated KV cache (shape.keyCapacity), compiled by Chromium's Tint: GQA, causal
 // bottom-right and a mask, on every kernel, the workgroup tile and the plain kernels.
-for (const [kernel, tile] of [['fused', 'auto'], ['split-keys', 'auto'], ['staged', 'auto'], ['fused', 'workgroup'], ['fused', 'plain'], ['split-keys', 'plain']]) {
+for (const [kernel, tile] of [['fused', 'auto'], ['split-keys', 'auto'], ['staged', 'auto'], ['fused', 'workgroup'], ['fused', 'workgroup-split'], ['fused', 'plain'], ['split-keys', 'plain']]) {
   test(`encode() on a KV cache with spare rows: ${kernel} (${tile}) (seed ${seed})`, async () => {
     const name = 'GQA + causal bottom-right + mask';
     const r = (await page.evaluate(([n, kn, t, s]) => (window as any).runKvCache(n, kn, t, s), [name, kernel, tile, seed] as const)) as {

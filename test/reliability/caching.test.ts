@@ -21,7 +21,7 @@ const compiled = (c: ReturnType<typeof instrument>) => ({
 
 /** The tiles a measurement timed are all real times, and its verdict is the rule's (fastest, by 5 %). */
 function expectVerdictRule(m: TileMeasurement, tiles: TileName[]): void {
-  const msOf = { compact: m.compactMs, wide: m.wideMs, workgroup: m.workgroupMs, 'held-keys': m.heldKeysMs };
+  const msOf = { compact: m.compactMs, wide: m.wideMs, workgroup: m.workgroupMs, 'workgroup-split': m.workgroupSplitMs, 'held-keys': m.heldKeysMs };
   const timed = Object.fromEntries(tiles.map((t) => [t, msOf[t]]));
   for (const ms of Object.values(timed)) expect(ms !== undefined && ms > 0 && Number.isFinite(ms)).toBe(true);
   const [best, bestMs] = Object.entries(timed).reduce((x, y) => ((y[1] as number) < (x[1] as number) ? y : x));
@@ -128,10 +128,10 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const [m, ...more] = ctx.tileMeasurements();
     expect(more).toEqual([]);
     expect(m).toMatchObject({ loads: 'vec4', headDim: 16, valueDim: 16, quadShared: false }); // no 'subgroups' asked
-    // A software adapter (SwiftShader here) times wide against compact; a GPU the workgroup tile too.
+    // A software adapter (SwiftShader here) times wide against compact; a GPU the workgroup tiles instead.
     const software = softwareAdapter(device);
     expect(m.workgroupMs === undefined).toBe(software);
-    expectVerdictRule(m, software ? ['compact', 'wide'] : ['compact', 'wide', 'workgroup']);
+    expectVerdictRule(m, software ? ['compact', 'wide'] : ['compact', 'workgroup', 'workgroup-split']);
     const before = compiled(counters);
     expect(agrees(compare((await ctx.attention(q, k, v, options)).data, ref))).toBe(true); // on the tile measured faster
     expect(compiled(counters)).toEqual(before);
@@ -182,7 +182,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     device.destroy();
   }, 180_000);
 
-  it("treated as a GPU (debug adapterKind 'gpu'), 'auto' times compact and the workgroup tile (not wide), on the GPU probe; after prepare() nothing compiles", async () => {
+  it("treated as a GPU (debug adapterKind 'gpu'), 'auto' times compact and the workgroup tiles (not wide), on the GPU probe; after prepare() nothing compiles", async () => {
     const device = await borrowedDevice();
     const counters = instrument(device);
     const errors = uncapturedErrors(device);
@@ -197,7 +197,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const [m, ...more] = ctx.tileMeasurements();
     expect(more).toEqual([]);
     expect(m.probe.queryLength).toBe(2048);
-    expectVerdictRule(m, ['compact', 'workgroup']);
+    expectVerdictRule(m, ['compact', 'workgroup', 'workgroup-split']);
     expect(m.wideMs).toBeUndefined();
     const before = compiled(counters);
     expect(agrees(compare((await ctx.attention(q, k, v, options)).data, attentionReference(q, k, v, options).data))).toBe(true);

@@ -149,7 +149,7 @@ describe(`context API: bad input → AttentionInputError before any GPU work (se
   it('an unknown fusedTile → AttentionInputError naming the choices, before any GPU work', async () => {
     const before = counters.work();
     await expect(createAttention(poisoned({ device, fusedTile: 'huge' as never }))).rejects.toThrow(
-      /options\.fusedTile must be one of 'auto', 'compact', 'wide', 'workgroup', 'held-keys', got "huge"/,
+      /options\.fusedTile must be one of 'auto', 'compact', 'wide', 'workgroup', 'workgroup-split', 'held-keys', got "huge"/,
     );
     expect(counters.work() - before).toBe(0);
     await expectGoodCall();

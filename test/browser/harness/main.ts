@@ -6,12 +6,12 @@ import { compare, LSE_FLOOR } from '../../compare.js';
 import { kvCacheOf, maskDescriptor, nanBuffer, readBuffer, upload as uploadTo } from '../../gpu-buffers.js';
 
 /** 'plain': a device without 'subgroups', so the plain kernels run (as on GPUs), not the quad-shared ones. */
-type Tile = 'auto' | 'wide' | 'workgroup' | 'held-keys' | 'plain';
+type Tile = 'auto' | 'wide' | 'workgroup' | 'workgroup-split' | 'held-keys' | 'plain';
 type Mode = 'output' | 'weights' | 'lse';
 const ctxPromises = new Map<Tile, Promise<AttentionContext>>();
 const gpuErrors: string[] = [];
 
-/** One context per fused tile: 'auto' (the default), and 'wide', 'workgroup' and 'held-keys' forced so the browser's Tint compiles them too. */
+/** One context per fused tile: 'auto' (the default), and the others forced so the browser's Tint compiles them too. */
 function context(tile: Tile): Promise<AttentionContext> {
   let p = ctxPromises.get(tile);
   if (!p) {
