@@ -66,11 +66,11 @@ function nonNegative(v: string): number {
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number >= 0.');
   return n;
 }
-function listOf(known: string[], allowEmpty: boolean) {
+function listOf(known: string[], allowEmpty: boolean, hint = '') {
   return (v: string): string => {
     const items = v.split(',').map((s) => s.trim()).filter(Boolean);
     const unknown = items.filter((x) => !known.includes(x));
-    if (unknown.length > 0) throw new InvalidArgumentError(`unknown: ${unknown.join(', ')}; expected some of ${known.join(', ')}.`);
+    if (unknown.length > 0) throw new InvalidArgumentError(`unknown: ${unknown.join(', ')}; expected some of ${known.join(', ')}.${hint}`);
     if (!allowEmpty && items.length === 0) throw new InvalidArgumentError(`expected some of ${known.join(', ')}.`);
     return items.join(',');
   };
@@ -103,7 +103,7 @@ export function parseCli(name: string, runner: 'node' | 'browser', argv?: string
     .option('--out <name>', 'results file stem under bench/results/ (default: <runner>-<timestamp>)');
   const peerNames = [...PEER_NAMES[runner]];
   cmd
-    .option('--peers <list>', `peers to run: ${peerNames.join(',')} (empty string for none)`, listOf(peerNames, true), DEFAULT_PEERS[runner])
+    .option('--peers <list>', `peers to run: ${peerNames.join(',')} (empty string for none)`, listOf(peerNames, true, runner === 'node' ? ' ORT runs only in npm run bench:browser (its WebGPU EP fails on the webgpu package).' : ''), DEFAULT_PEERS[runner])
     .option('--peer-max-gflop <n>', 'skip peers on shapes above this many GFLOP (default: 2.2 on software adapters, i.e. L=S <= 1024 at H8 E64; no limit on a real GPU)', nonNegative);
   if (runner === 'browser') cmd.option('--headed', 'show the browser window', false);
   if (argv) cmd.exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
