@@ -1,0 +1,33 @@
+// `npm run check:gpu` (scripts/gpu-check.ts), the case table outside vitest that GPU machines run:
+// it passes on this adapter for a tile, counts its checks, and refuses a tile it does not know.
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cases } from './cases.js';
+
+const root = resolve(import.meta.dirname, '..');
+
+function check(...args: string[]) {
+  const r = spawnSync('npx', ['tsx', '--import', './scripts/raw-import.mjs', 'scripts/gpu-check.ts', ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 240_000,
+  });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+describe('npm run check:gpu', () => {
+  it('runs every fused case, output and log-sum-exp, on a forced tile and reports them passed', () => {
+    const r = check('--tiles', 'workgroup', '--seed', '7');
+    const fused = cases.filter((c) => (c.kernels ?? ['fused']).includes('fused')).length;
+    expect(r.out).toContain(`fusedTile workgroup: ${2 * fused} checks, 0 failed`);
+    expect(r.out).toContain('gpu-check: all passed (seed 7');
+    expect(r.status).toBe(0);
+  }, 240_000);
+
+  it('refuses an unknown tile with the list of tiles', () => {
+    const r = check('--tiles', 'huge');
+    expect(r.out).toMatch(/--tiles: unknown huge; expected some of auto, compact, wide, workgroup, workgroup-split, held-keys/);
+    expect(r.status).toBe(2);
+  });
+});
