@@ -10,6 +10,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { Browser, Page } from '@playwright/test';
 import type { ViteDevServer } from 'vite';
 import type { BenchResults, BenchShape, RepeatPolicy, SuiteConfig } from './suite';
+import { TILE_CHOICES } from '../src/tiles';
 import { buildShapes, DEFAULT_POLICY, QUICK_POLICY, formatCeilings, formatTable, formatTargets, TIMING_NOTES, CPU_REFERENCE_MAX_FLOPS } from './suite';
 
 export const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -41,7 +42,7 @@ export interface CliOptions {
 }
 
 const KERNEL_NAMES = ['auto', 'fused', 'staged', 'split-keys'];
-const TILE_NAMES = ['auto', 'compact', 'wide', 'workgroup', 'workgroup-split', 'held-keys'];
+const TILE_NAMES = [...TILE_CHOICES];
 /**
  * Peers each runner can run. Node: TFJS only, and only when asked, on Dawn through a navigator.gpu
  * shim (the way to compare with it on a GPU machine without a browser); onnxruntime-web's WebGPU EP

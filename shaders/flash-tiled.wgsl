@@ -6,8 +6,9 @@
 // runs FlashAttention-2's online softmax over the tile for its row. Tiles past the causal limit of
 // the workgroup's last row are never loaded, and a row reads no key past its own limit. Same
 // outputs as flash.wgsl (log-sum-exp with WRITE_LSE, 0 for a row with nothing to attend to, NaN
-// kept to its row); unlike it, a key of weight 0 (hidden, masked or underflowed) contributes
-// nothing even where its value row holds Inf or NaN.
+// kept to its row); unlike it, a key of weight 0 (hidden, masked or underflowed, before or after
+// the row's max) contributes nothing even where its value row holds Inf or NaN (merge.wgsl keeps
+// that for a whole chunk of weight 0 under SPLIT).
 //
 // With SPLIT (the workgroup-split tile) a workgroup takes one chunk of keys_per_split keys of its
 // rows instead of all of them, and writes each row's unnormalised accumulator and (max, sum) to
@@ -112,7 +113,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let corr = exp(m - m_new); // 1 while both are HIDDEN; l and acc are 0 then anyway
     l *= corr;
     for (var c = 0u; c < VALUE_VEC4; c++) {
-      acc[c] *= corr;
+      // corr = 0: every earlier key's weight is 0 now; drop them, Inf or NaN values too.
+      acc[c] = select(acc[c] * corr, vec4<f32>(0.0), corr == 0.0);
     }
     for (var j = 0u; j < n; j++) {
       // A masked key has weight 0 even while the row's max is still HIDDEN. A key of weight 0

@@ -36,6 +36,11 @@ fn main(
     let cc = min(vec4<u32>(c0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(Ev - 1u));
     for (var s = 0u; s < S; s++) {
       let w = exp(stats[(first + s) * 2u] - M);
+      // A chunk of weight 0 adds nothing, not even 0 times a non-finite partial (its keys' value
+      // rows may hold Inf or NaN: padding under a large finite bias, say).
+      if (w == 0.0) {
+        continue;
+      }
       L += stats[(first + s) * 2u + 1u] * w;
       let p = (first + s) * Ev;
       sum += w * vec4<f32>(partials[p + cc.x], partials[p + cc.y], partials[p + cc.z], partials[p + cc.w]);

@@ -226,7 +226,7 @@ export const WORKGROUP_SPLIT_MIN_KEYS = 128;
 
 /**
  * How the workgroup-split tile divides a call's keys: enough chunks for WORKGROUP_SPLIT_TARGET
- * workgroups, none under WORKGROUP_SPLIT_MIN_KEYS keys, over the keys some row sees (a causal
+ * workgroups, none but the last under WORKGROUP_SPLIT_MIN_KEYS keys, over the keys some row sees (a causal
  * call's last row's limit, as heldKeysChunks); chunks a whole number of 32-key tiles. One chunk
  * (the unsplit kernel, no merge) where the rows alone make enough workgroups, or where the
  * partials (an Ev-wide row per query row and chunk) would exceed `maxBinding` bytes.

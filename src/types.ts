@@ -133,7 +133,7 @@ export interface CreateAttentionOptions {
    * subgroups), faster on software adapters; ~8-30 s (E=64) to ~85-105 s (E=128) to compile on
    * SwiftShader; needs E and Ev <= 128 (compact otherwise). 'workgroup': 64 rows per workgroup,
    * the keys staged through workgroup memory, the GPU design. 'workgroup-split': the same with the
-   * keys also split between workgroups (chunks of at least 128 keys, aiming at 1024 workgroups)
+   * keys also split between workgroups (chunks of at least 128 keys but the last, aiming at 1024 workgroups)
    * and a merge kernel after, for calls whose rows alone cannot fill a GPU. 'held-keys': 64 keys per
    * invocation (32 where E or Ev > 64, or the call has under 256 query rows or keys, 512 under a
    * causal rule) with the query rows streamed past them, and a merge kernel

@@ -15,6 +15,8 @@ const fixture = useGPUFixture();
 const workgroup = useGPUFixture({ fusedTile: 'workgroup' });
 // And its held-keys tile (64 keys per invocation, merged per row), which 'auto' times on SwiftShader.
 const heldKeys = useGPUFixture({ fusedTile: 'held-keys' });
+// And the workgroup tile with the keys split between workgroups (merge.wgsl after), also a GPU tile.
+const workgroupSplit = useGPUFixture({ fusedTile: 'workgroup-split' });
 
 /** Each kernel on the default context, and the fused kernel on the workgroup and held-keys tiles. */
 const KERNELS = [
@@ -23,6 +25,7 @@ const KERNELS = [
   ['split-keys', 'split-keys', fixture],
   ['fused, workgroup tile', 'fused', workgroup],
   ['fused, held-keys tile', 'fused', heldKeys],
+  ['fused, workgroup-split tile', 'fused', workgroupSplit],
 ] as const satisfies readonly (readonly [string, KernelChoice, { readonly current: GPUFixture }])[];
 
 /** A tensor of the given shape, uniform in [-1, 1). */
@@ -211,7 +214,9 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
   // The workgroup tile reads no key past a row's causal limit and skips keys of weight 0, so an
   // Inf or NaN in a value row that a row gives weight 0 stays out of it, as in the reference. (The
   // register tiles share k and v loads across rows and may give such a row 0 · Inf = NaN: README.)
-  it('on the workgroup tile, Inf and NaN in value rows a row gives weight 0 stay out of that row', async () => {
+  const WORKGROUP_TILES = [['workgroup', workgroup], ['workgroup-split', workgroupSplit]] as const;
+
+  it.each(WORKGROUP_TILES)('on the %s tile, Inf and NaN in value rows a row gives weight 0 stay out of that row', async (_, tile) => {
     const rnd = mulberry32(seed + 5);
     const [lq, lk] = [70, 70]; // more rows than one workgroup (64), so a workgroup's rows differ in their limits
     const q = uniform(rnd, H, lq, E);
@@ -225,11 +230,37 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
     const mask = Uint8Array.from({ length: lq * lk }, (_, x) => (x % lk === 3 ? 0 : 1));
     const options: AttentionOptions = { causal: true, kernel: 'fused', mask: { data: mask, shape: [lq, lk] } };
     const ref = attentionReferenceFull(q, k, v, options).output.data;
-    const out = await workgroup.current.ctx.attention(q, k, v, options);
+    const out = await tile.current.ctx.attention(q, k, v, options);
     const clean = Array.from({ length: H * lq }, (_, r) => r).filter((r) => r % lq < 40);
     expect(rowsOf(ref, Ev, clean).every(Number.isFinite)).toBe(true);
     const a = compare(rowsOf(out.data, Ev, clean), rowsOf(ref, Ev, clean));
     expect(agrees(a), `rows that give the bad keys weight 0, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
-    expect(workgroup.current.errors).toEqual([]);
+    expect(tile.current.errors).toEqual([]);
+  });
+
+  // Padding under a large finite bias (-1e4, whose weight underflows to exactly 0): keys before the
+  // visible ones (their weight falls to 0 only once the row's max is seen) and a whole chunk after
+  // them (the split tile's second chunk of 160 keys, merged with weight 0), with Inf and NaN in
+  // their value rows.
+  it.each(WORKGROUP_TILES)('on the %s tile, padded keys before and after the visible ones add nothing, Inf and NaN values too', async (_, tile) => {
+    const rnd = mulberry32(seed + 6);
+    const [lq, lk] = [5, 300];
+    const q = uniform(rnd, H, lq, E);
+    const k = uniform(rnd, H, lk, E);
+    const v = uniform(rnd, H, lk, Ev);
+    for (let h = 0; h < H; h++) {
+      v.data[(h * lk + 10) * Ev] = NaN;
+      v.data[(h * lk + 139) * Ev + 1] = Infinity;
+      v.data[(h * lk + 200) * Ev + 2] = NaN;
+      v.data[(h * lk + 299) * Ev + 3] = -Infinity;
+    }
+    const bias = Float32Array.from({ length: lq * lk }, (_, x) => (x % lk >= 140 && x % lk < 160 ? 0 : -1e4));
+    const options: AttentionOptions = { kernel: 'fused', mask: { data: bias, shape: [lq, lk] } };
+    const ref = attentionReferenceFull(q, k, v, options).output.data;
+    expect(Array.from(ref).every(Number.isFinite)).toBe(true);
+    const out = await tile.current.ctx.attention(q, k, v, options);
+    const a = compare(out.data, ref);
+    expect(agrees(a), `padded keys, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+    expect(tile.current.errors).toEqual([]);
   });
 });
