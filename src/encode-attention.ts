@@ -275,8 +275,9 @@ function mergeConstants(b: ProblemBuffers): Constants {
 
 /**
  * The workgroup-split tile where it splits (more than one chunk, partials within one binding):
- * flash-tiled.wgsl with SPLIT (the constants and grid of encodeFused's plan) writes each row's partial and (max, sum) per chunk of keys (workgroupSplits), in the
- * split-keys path's layout, and merge.wgsl combines them. Both dispatches carry the tile's name.
+ * flash-tiled.wgsl with SPLIT (the constants and grid of encodeFused's plan) writes each row's
+ * partial and (max, sum) per chunk of keys (workgroupSplits), in the split-keys path's layout,
+ * and merge.wgsl combines them. Both dispatches carry the tile's name.
  */
 function encodeWorkgroupSplit(
   rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads, constants: Constants, workgroups: number,

@@ -226,10 +226,10 @@ export const WORKGROUP_SPLIT_MIN_KEYS = 128;
 
 /**
  * How the workgroup-split tile divides a call's keys: enough chunks for WORKGROUP_SPLIT_TARGET
- * workgroups, none but the last under WORKGROUP_SPLIT_MIN_KEYS keys, over the keys some row sees (a causal
- * call's last row's limit, as heldKeysChunks); chunks a whole number of 32-key tiles. One chunk
- * (the unsplit kernel, no merge) where the rows alone make enough workgroups, or where the
- * partials (an Ev-wide row per query row and chunk) would exceed `maxBinding` bytes.
+ * workgroups, none but the last under WORKGROUP_SPLIT_MIN_KEYS keys, over the keys some row sees
+ * (a causal call's last row's limit, as heldKeysChunks); chunks a whole number of 32-key tiles.
+ * One chunk (the unsplit kernel, no merge) where the rows alone make enough workgroups, or where
+ * the partials (an Ev-wide row per query row and chunk) would exceed `maxBinding` bytes.
  */
 export function workgroupSplits(
   shape: HeldKeysShape, causalOffset: number | undefined, maxBinding = Infinity,
@@ -267,10 +267,11 @@ export function fusedTile(
 /**
  * The tiles the one-time measurement times against compact for these head sizes: on software (CPU)
  * adapters wide where its named blocks fit, and held-keys where loads are shared across quads and
- * it fits; on other adapters (GPUs) workgroup and workgroup-split. Not wide on GPUs: its 8-16 rows of unrolled
- * registers are a CPU's shape, and on an NVIDIA H200 (Dawn on Vulkan, driver 580, session 17) its
- * pipelines did not compile in a minute (E=128: prepare() past 60 s; the case table on it past 70 s)
- * where compact and workgroup took seconds. `fusedTile: 'wide'` still forces it.
+ * it fits; on other adapters (GPUs) workgroup and workgroup-split. Not wide on GPUs: its 8-16
+ * rows of unrolled registers are a CPU's shape, and on an NVIDIA H200 (Dawn on Vulkan, driver
+ * 580, session 17) its pipelines did not compile in a minute (E=128: prepare() past 60 s; the case
+ * table on it past 70 s) where compact and workgroup took seconds. `fusedTile: 'wide'` still
+ * forces it.
  */
 export function tileCandidates(shape: { headDim: number; valueDim: number }, software: boolean, quad = false): TileName[] {
   const tiles: TileName[] = ['compact'];
