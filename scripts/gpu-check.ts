@@ -83,10 +83,11 @@ for (const tile of tiles) {
     adapterShown = true;
     const info = fx.ctx.device.adapterInfo;
     console.log(`adapter: ${info.vendor} ${info.architecture} ${info.device} (${info.description})`);
-    // Unasked, the wide tile is left out on GPUs: on an H200 its pipelines did not compile in a minute.
+    // Unasked, the wide tile is left out on GPUs (on an H200 its pipelines did not compile in a
+    // minute), and held-keys, which falls back to wide there.
     if (values.tiles === undefined && !softwareAdapter(fx.ctx.device)) {
-      tiles = tiles.filter((t) => t !== 'wide');
-      console.log(`a GPU: the wide tile left out (--tiles ${TILE_CHOICES.join(',')} to include it)`);
+      tiles = tiles.filter((t) => t !== 'wide' && t !== 'held-keys');
+      console.log(`a GPU: the wide and held-keys tiles left out (--tiles ${TILE_CHOICES.join(',')} to include them)`);
     }
   }
   if (!tiles.includes(tile)) {
