@@ -152,6 +152,7 @@ export function suiteConfig(o: CliOptions, isRealGpu: boolean): SuiteConfig {
     stagedMaxFlops: (o.stagedMaxGflop ?? (isRealGpu ? Infinity : 2.2)) * 1e9,
     timeoutMs: o.timeout * 1000,
     ceilings: true,
+    rewarmFirst: isRealGpu,
   };
 }
 
