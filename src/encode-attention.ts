@@ -3,12 +3,10 @@
 import { AttentionInputError, DeviceLimitError } from './errors.js';
 import { BufferUsage } from './gpu-constants.js';
 import type { Constants, Recorder } from './recorder.js';
-import type { Loads } from './shaders.js';
+import type { KernelName, Loads } from './shaders.js';
 import type { AttentionBuffers } from './types.js';
 import {
-  autoMayRetile, fusedTile, heldKeysChunks, heldKeysPartialBytes, heldKeysServes, namedBlocksFit, quadSharing, type FusedTile, type HeldKeysTile,
-  type TileName,
-  workgroupSplits,
+  autoMayRetile, fusedTile, heldKeysChunks, heldKeysServes, namedBlocksFit, quadSharing, type FusedTile, type TileName, workgroupSplits,
 } from './tiles.js';
 import { CausalMode, causalOffset, kvRows, MaskKind, type Problem } from './validate.js';
 
@@ -167,60 +165,89 @@ function encodeStaged(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads
   }
 }
 
+/**
+ * One dispatch of a fused kernel: its kernel, constants and grid, and the tile it belongs to (for
+ * compile-failure messages). `chunks`: the kernel writes each row's partial and (max, sum) per
+ * chunk of keys instead of the row, and a merge kernel combines them (encodeChunks).
+ */
+interface KernelPlan {
+  tile?: TileName;
+  kernel: KernelName;
+  constants: Constants;
+  workgroups: number;
+  chunks?: ChunksPlan;
+}
+
+interface ChunksPlan {
+  splits: number;
+  keysPerSplit: number;
+  merge: { kernel: 'merge' | 'merge-rows'; constants: Constants; workgroups: number };
+}
+
 function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads, splitKeys: boolean): void {
   const { batch, heads, queryLength: Lq, keyLength: Lk, headDim: E, valueDim: Ev } = p.shape;
   const bhTotal = batch * heads;
   const rows = bhTotal * Lq;
   const named = namedBlocksFit(p.shape);
   const common = { MASK_KIND: p.mask?.kind ?? 0, HEAD_VEC4: Math.ceil(E / 4), VALUE_VEC4: Math.ceil(Ev / 4) };
-  const mask = b.mask ?? rec.dummyRead;
+  // merge.wgsl (the split-keys path, the workgroup-split tile): one invocation per row and 4 columns.
+  const merge = { kernel: 'merge' as const, constants: { WRITE_LSE: !!b.logSumExp }, workgroups: Math.ceil((rows * Math.ceil(Ev / 4)) / 64) };
   if (!splitKeys) {
     const quad = quadSharing(rec.device);
-    // The causal offset, for the held-keys tile's chunks (it runs only those some row sees).
+    // The causal offset, for the held-keys and workgroup-split tiles' chunks (they run only those some row sees).
     const offset = p.causal === CausalMode.None ? undefined : causalOffset(p.causal, p.shape);
-    // The workgroup-split tile's chunks of keys (1: the unsplit kernel).
-    const splitChunks = (t: FusedTile) => (t.name === 'workgroup-split' ? workgroupSplits(p.shape, offset, maxBinding(rec.device)).splits : 1);
-    // The kernel, constants and grid of one tile.
-    const plan = (t: FusedTile) =>
-      t.name === 'held-keys'
-        ? {
-            tile: t.name,
-            kernel: t.kernel,
-            constants: { ...common, WG: t.workgroupSize },
-            // One quad per (batch, head) and chunk of keys that some row sees.
-            workgroups: (bhTotal * heldKeysChunks(p.shape, offset) * 4) / t.workgroupSize,
-          }
-        : 'tileKeys' in t && splitChunks(t) > 1
-        ? {
-            tile: t.name,
-            kernel: 'flash-tiled' as const,
-            // Partials out; the log-sum-exp comes from the merge.
-            constants: { ...common, WG: t.workgroupSize, TILE_KEYS: t.tileKeys, SPLIT: true },
-            workgroups: bhTotal * Math.ceil(Lq / t.workgroupSize) * splitChunks(t),
-          }
-        : 'tileKeys' in t
-        ? {
-            tile: t.name,
-            kernel: 'flash-tiled' as const,
-            constants: { ...common, WG: t.workgroupSize, TILE_KEYS: t.tileKeys, WRITE_LSE: !!b.logSumExp },
-            workgroups: bhTotal * Math.ceil(Lq / t.workgroupSize),
-          }
-        : {
-            tile: t.name,
-            kernel: quad ? ('flash-quad' as const) : ('flash' as const),
-            constants: { ...common, NAMED: named, RG: t.rowGroups, Q_REGS: t.qInRegisters, WG: t.workgroupSize, WRITE_LSE: !!b.logSumExp },
-            // Invocations per head: one per 4·RG query rows, padded to whole quads when they share loads.
-            workgroups: Math.ceil((bhTotal * Math.ceil(Math.ceil(Lq / (4 * t.rowGroups)) / (quad ? 4 : 1)) * (quad ? 4 : 1)) / t.workgroupSize),
-          };
+    const plan = (t: FusedTile): KernelPlan => {
+      if (t.name === 'held-keys') {
+        // merge-rows.wgsl: past 64 value dims, two invocations per row (16 vec4 each).
+        const halves = Ev > 64;
+        const splits = heldKeysChunks(p.shape, offset);
+        return {
+          tile: t.name,
+          kernel: t.kernel,
+          constants: { ...common, WG: t.workgroupSize },
+          // One quad per (batch, head) and chunk of keys that some row sees.
+          workgroups: (bhTotal * splits * 4) / t.workgroupSize,
+          chunks: {
+            splits,
+            keysPerSplit: t.chunkKeys,
+            merge: { kernel: 'merge-rows', constants: { WRITE_LSE: !!b.logSumExp, VALUE_VEC4: Ev / 4, HALVES: halves }, workgroups: Math.ceil((rows * (halves ? 2 : 1)) / 64) },
+          },
+        };
+      }
+      if ('tileKeys' in t) {
+        const blocks = bhTotal * Math.ceil(Lq / t.workgroupSize);
+        const split = t.name === 'workgroup-split' ? workgroupSplits(p.shape, offset, maxBinding(rec.device)) : undefined;
+        // One chunk (split.splits 1): the unsplit kernel, no merge.
+        return split && split.splits > 1
+          ? {
+              tile: t.name,
+              kernel: 'flash-tiled',
+              // Partials out; the log-sum-exp comes from the merge.
+              constants: { ...common, WG: t.workgroupSize, TILE_KEYS: t.tileKeys, SPLIT: true },
+              workgroups: blocks * split.splits,
+              chunks: { ...split, merge },
+            }
+          : {
+              tile: t.name,
+              kernel: 'flash-tiled',
+              constants: { ...common, WG: t.workgroupSize, TILE_KEYS: t.tileKeys, WRITE_LSE: !!b.logSumExp },
+              workgroups: blocks,
+            };
+      }
+      return {
+        tile: t.name,
+        kernel: quad ? 'flash-quad' : 'flash',
+        constants: { ...common, NAMED: named, RG: t.rowGroups, Q_REGS: t.qInRegisters, WG: t.workgroupSize, WRITE_LSE: !!b.logSumExp },
+        // Invocations per head: one per 4·RG query rows, padded to whole quads when they share loads.
+        workgroups: Math.ceil((bhTotal * Math.ceil(Math.ceil(Lq / (4 * t.rowGroups)) / (quad ? 4 : 1)) * (quad ? 4 : 1)) / t.workgroupSize),
+      };
+    };
     const planOf = (name: TileName) => plan(fusedTile(name, p.shape, quad, rec.device, offset));
+    // A tile is ready when its kernel and its merge are compiled (both asked, so that both compile in the background).
     const ready = (t: TileName) => {
       const pl = planOf(t);
       const kernelReady = rec.ready(pl.kernel, loads, pl.constants);
-      // The held-keys and workgroup-split tiles' merges too (both asked, so that both compile in the background).
-      const mergeReady =
-        pl.tile === 'held-keys' ? rec.ready('merge-rows', 'scalar', mergeRowsConstants(b, Ev))
-        : 'SPLIT' in pl.constants ? rec.ready('merge', 'scalar', mergeConstants(b))
-        : true;
+      const mergeReady = !pl.chunks || rec.ready(pl.chunks.merge.kernel, 'scalar', pl.chunks.merge.constants);
       return kernelReady && mergeReady;
     };
     let name: TileName = rec.fusedTile === 'auto' ? 'compact' : rec.fusedTile;
@@ -228,25 +255,19 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
       const flops = 4 * bhTotal * Lq * Lk * E;
       name = rec.measuredTile(loads, p.shape, flops, ready);
     }
-    const t = fusedTile(name, p.shape, quad, rec.device, offset);
-    if (t.name === 'held-keys') {
+    if (fusedTile(name, p.shape, quad, rec.device, offset).name === 'held-keys') {
       const auto = rec.fusedTile === 'auto';
-      if (heldKeysServes(p.shape, auto, maxBinding(rec.device), offset)) {
-        const pl = plan(t);
-        encodeHeldKeys(rec, p, b, loads, t, pl.constants, pl.workgroups, offset);
-        return;
-      }
-      // Forced: wide. Under 'auto': the next-best measured tile (wide only where it beat compact).
-      name = auto ? rec.measuredFallback(loads, p.shape, ready) : 'wide';
+      // Declined: forced, wide; under 'auto', the next-best measured tile (wide only where it beat compact).
+      if (!heldKeysServes(p.shape, auto, maxBinding(rec.device), offset)) name = auto ? rec.measuredFallback(loads, p.shape, ready) : 'wide';
     }
     const pl = planOf(name);
-    if ('SPLIT' in pl.constants) {
-      encodeWorkgroupSplit(rec, p, b, loads, pl.constants, pl.workgroups, offset);
+    if (pl.chunks) {
+      encodeChunks(rec, p, b, loads, pl, pl.chunks, pl.tile ?? 'fused');
       return;
     }
     const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk });
     rec.dispatch(pl.kernel, loads, pl.constants,
-      [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, b.output], [6, b.logSumExp ?? rec.dummyWrite]],
+      [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [4, b.v], [5, b.output], [6, b.logSumExp ?? rec.dummyWrite]],
       pl.workgroups, pl.tile);
     return;
   }
@@ -254,78 +275,31 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
   const quad = quadSharing(rec.device);
   const perItem = quad ? 4 : 1;
   const { splits, keysPerSplit } = chooseSplits(p, perItem);
-  const partialBytes = rows * splits * Ev * 4;
-  checkBinding(rec.device, 'split-keys partials', partialBytes, "use kernel 'fused' for this shape");
-  const partials = rec.scratch(partialBytes, BufferUsage.STORAGE, 'webgpu-attention split partials');
-  const stats = rec.scratch(rows * splits * 8, BufferUsage.STORAGE, 'webgpu-attention split stats');
-  const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits, keysPerSplit });
-  rec.dispatch(quad ? 'flash-split-quad' : 'flash-split', loads,
-    quad ? { ...common, WG: SPLIT_WG } : { ...common, NAMED: Math.ceil(Ev / 4) <= 16, WG: SPLIT_WG },
-    [[0, params], [1, mask], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
-    Math.ceil((rows * splits * perItem) / SPLIT_WG));
-  rec.dispatch('merge', 'scalar', mergeConstants(b),
-    [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
-    Math.ceil((rows * Math.ceil(Ev / 4)) / 64));
-}
-
-/** merge.wgsl's constants for a call (the split-keys path and the workgroup-split tile). */
-function mergeConstants(b: ProblemBuffers): Constants {
-  return { WRITE_LSE: !!b.logSumExp };
+  checkBinding(rec.device, 'split-keys partials', rows * splits * Ev * 4, "use kernel 'fused' for this shape");
+  const kernel: KernelPlan = {
+    kernel: quad ? 'flash-split-quad' : 'flash-split',
+    constants: quad ? { ...common, WG: SPLIT_WG } : { ...common, NAMED: Math.ceil(Ev / 4) <= 16, WG: SPLIT_WG },
+    workgroups: Math.ceil((rows * splits * perItem) / SPLIT_WG),
+  };
+  encodeChunks(rec, p, b, loads, kernel, { splits, keysPerSplit, merge }, 'split');
 }
 
 /**
- * The workgroup-split tile where it splits (more than one chunk, partials within one binding):
- * flash-tiled.wgsl with SPLIT (the constants and grid of encodeFused's plan) writes each row's
- * partial and (max, sum) per chunk of keys (workgroupSplits), in the split-keys path's layout,
- * and merge.wgsl combines them. Both dispatches carry the tile's name.
+ * A kernel that writes each row's unnormalised partial and (max, sum) per chunk of keys (the
+ * split-keys path, the held-keys and workgroup-split tiles), then the merge that combines them
+ * ([row, chunk, Ev] partials, [row, chunk, (m, l)] stats). Both dispatches carry the plan's tile.
  */
-function encodeWorkgroupSplit(
-  rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads, constants: Constants, workgroups: number,
-  offset: number | undefined,
-): void {
+function encodeChunks(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads, k: KernelPlan, c: ChunksPlan, label: string): void {
   const { batch, heads, queryLength: Lq, valueDim: Ev } = p.shape;
   const rows = batch * heads * Lq;
-  const { splits, keysPerSplit } = workgroupSplits(p.shape, offset, maxBinding(rec.device));
-  const partials = rec.scratch(rows * splits * Ev * 4, BufferUsage.STORAGE, 'webgpu-attention workgroup-split partials');
-  const stats = rec.scratch(rows * splits * 8, BufferUsage.STORAGE, 'webgpu-attention workgroup-split stats');
-  const params = rec.params(p, { bhOffset: 0, bhCount: batch * heads, splits, keysPerSplit });
-  rec.dispatch('flash-tiled', loads, constants,
+  const partials = rec.scratch(rows * c.splits * Ev * 4, BufferUsage.STORAGE, `webgpu-attention ${label} partials`);
+  const stats = rec.scratch(rows * c.splits * 8, BufferUsage.STORAGE, `webgpu-attention ${label} stats`);
+  const params = rec.params(p, { bhOffset: 0, bhCount: batch * heads, splits: c.splits, keysPerSplit: c.keysPerSplit });
+  rec.dispatch(k.kernel, loads, k.constants,
     [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
-    workgroups, 'workgroup-split');
-  rec.dispatch('merge', 'scalar', mergeConstants(b),
+    k.workgroups, k.tile);
+  rec.dispatch(c.merge.kernel, 'scalar', c.merge.constants,
     [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
-    Math.ceil((rows * Math.ceil(Ev / 4)) / 64), 'workgroup-split');
+    c.merge.workgroups, k.tile);
 }
 
-/** merge-rows.wgsl's constants for a call (what the readiness check and the dispatch both ask for). */
-function mergeRowsConstants(b: ProblemBuffers, Ev: number): Constants & { HALVES: boolean } {
-  // Past 64 value dims, two invocations per row (16 vec4 each): the dispatch doubles its grid.
-  return { WRITE_LSE: !!b.logSumExp, VALUE_VEC4: Ev / 4, HALVES: Ev > 64 };
-}
-
-/**
- * The held-keys tile: flash-held-keys.wgsl (with the constants and grid of encodeFused's plan,
- * the pipeline its readiness check asked about) writes each row's partial per chunk of keys that
- * some row sees (heldKeysChunks: under a causal rule, none past the last row's limit) (as
- * split-keys does, with the chunk's max and sum), merge-rows.wgsl combines them (one invocation
- * per row, vec4 reads: merge.wgsl's column split serves decoding's few rows). Both dispatches carry
- * the tile's name, so a compile failure is reported as this tile's.
- */
-function encodeHeldKeys(
-  rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads, t: HeldKeysTile, constants: Constants, workgroups: number,
-  offset: number | undefined,
-): void {
-  const { batch, heads, queryLength: Lq, valueDim: Ev } = p.shape;
-  const bhTotal = batch * heads;
-  const splits = heldKeysChunks(p.shape, offset);
-  const partials = rec.scratch(heldKeysPartialBytes(p.shape, offset), BufferUsage.STORAGE, 'webgpu-attention held-keys partials');
-  const stats = rec.scratch(bhTotal * Lq * splits * 8, BufferUsage.STORAGE, 'webgpu-attention held-keys stats');
-  const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits, keysPerSplit: t.chunkKeys });
-  rec.dispatch(t.kernel, loads, constants,
-    [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
-    workgroups, t.name);
-  const merge = mergeRowsConstants(b, Ev);
-  rec.dispatch('merge-rows', 'scalar', merge,
-    [[0, params], [2, partials], [3, stats], [4, b.output], [5, b.logSumExp ?? rec.dummyWrite]],
-    Math.ceil((bhTotal * Lq * (merge.HALVES ? 2 : 1)) / 64), t.name);
-}

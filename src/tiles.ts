@@ -107,7 +107,7 @@ export const HELD_KEYS_64_MIN_CAUSAL_ROWS = 512;
  * (HELD_KEYS_64_MIN_CAUSAL_ROWS under a causal rule), 32 otherwise. `causalOffset` as for
  * heldKeysChunks. Forced and 'auto' calls alike.
  */
-export function heldKeysTile(shape: HeldKeysShape, causalOffset: number | undefined): HeldKeysTile {
+export function heldKeysTile(shape: CallShape, causalOffset: number | undefined): HeldKeysTile {
   if (shape.headDim > 64 || shape.valueDim > 64) return HELD_KEYS_32;
   const rows = Math.min(shape.queryLength, visibleKeys(shape, causalOffset));
   return rows >= (causalOffset === undefined ? HELD_KEYS_64_MIN_ROWS : HELD_KEYS_64_MIN_CAUSAL_ROWS) ? HELD_KEYS : HELD_KEYS_32;
@@ -130,7 +130,8 @@ export function heldKeysMinQuads(
   return threads && threads > 0 ? Math.min(HELD_KEYS_PROBE_QUADS, Math.ceil(threads)) : HELD_KEYS_PROBE_QUADS;
 }
 
-type HeldKeysShape = { batch: number; heads: number; queryLength: number; keyLength: number; headDim: number; valueDim: number };
+/** What the held-keys and workgroup-split tiles' chunking reads of a call's shape. */
+type CallShape = { batch: number; heads: number; queryLength: number; keyLength: number; headDim: number; valueDim: number };
 
 /**
  * The chunks (256 or 128 keys: heldKeysTile) the held-keys tile runs for a call: those holding a
@@ -139,17 +140,17 @@ type HeldKeysShape = { batch: number; heads: number; queryLength: number; keyLen
  * Lq + causalOffset keys, and a chunk past those holds no live score (a top-left call with
  * Lq 512 and Lk 16384 runs 2 chunks, not 64). Kernel grid, partials and merge all shrink with it.
  */
-export function heldKeysChunks(shape: HeldKeysShape, causalOffset: number | undefined): number {
+export function heldKeysChunks(shape: CallShape, causalOffset: number | undefined): number {
   return Math.max(1, Math.ceil(visibleKeys(shape, causalOffset) / heldKeysTile(shape, causalOffset).chunkKeys));
 }
 
 /** How many keys some query row sees: all, or under a causal rule the last row's Lq + offset. */
-function visibleKeys(shape: HeldKeysShape, causalOffset: number | undefined): number {
+function visibleKeys(shape: CallShape, causalOffset: number | undefined): number {
   return causalOffset === undefined ? shape.keyLength : Math.min(shape.keyLength, shape.queryLength + causalOffset);
 }
 
 /** Bytes of the held-keys tile's partial results: one Ev-wide row per query row and chunk it runs. */
-export function heldKeysPartialBytes(shape: HeldKeysShape, causalOffset: number | undefined): number {
+export function heldKeysPartialBytes(shape: CallShape, causalOffset: number | undefined): number {
   return shape.batch * shape.heads * shape.queryLength * heldKeysChunks(shape, causalOffset) * shape.valueDim * 4;
 }
 
@@ -161,7 +162,7 @@ export function heldKeysPartialBytes(shape: HeldKeysShape, causalOffset: number 
  * for heldKeysChunks. Otherwise the call runs wide (forced) or, under 'auto', the next-best measured tile.
  */
 export function heldKeysServes(
-  shape: HeldKeysShape, auto: boolean, maxBinding: number, causalOffset: number | undefined, minQuads = heldKeysMinQuads(),
+  shape: CallShape, auto: boolean, maxBinding: number, causalOffset: number | undefined, minQuads = heldKeysMinQuads(),
 ): boolean {
   const rows = Math.min(shape.queryLength, visibleKeys(shape, causalOffset));
   const long = rows >= HELD_KEYS_MIN_ROWS;
@@ -232,7 +233,7 @@ export const WORKGROUP_SPLIT_MIN_KEYS = 128;
  * the partials (an Ev-wide row per query row and chunk) would exceed `maxBinding` bytes.
  */
 export function workgroupSplits(
-  shape: HeldKeysShape, causalOffset: number | undefined, maxBinding = Infinity,
+  shape: CallShape, causalOffset: number | undefined, maxBinding = Infinity,
 ): { splits: number; keysPerSplit: number } {
   const blocks = shape.batch * shape.heads * Math.ceil(shape.queryLength / WORKGROUP_ROWS);
   const visible = Math.max(1, visibleKeys(shape, causalOffset));
@@ -253,7 +254,7 @@ export function workgroupSplits(
  * where the named blocks fit.
  */
 export function fusedTile(
-  name: TileName, shape: HeldKeysShape, quad: boolean, device: GPUDevice, causalOffset: number | undefined,
+  name: TileName, shape: CallShape, quad: boolean, device: GPUDevice, causalOffset: number | undefined,
 ): FusedTile {
   if (name === 'workgroup' || name === 'workgroup-split') return workgroupTile(shape, device, name === 'workgroup-split');
   if (name === 'held-keys') {
