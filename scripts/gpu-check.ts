@@ -5,12 +5,13 @@
 // (printed; --seed repeats one); outputs poisoned with NaN; any uncaptured GPU error fails it.
 //   tsx scripts/gpu-check.ts [--tiles auto,compact,wide,workgroup,held-keys] [--seed N]
 import { parseArgs } from 'node:util';
-import { attentionReferenceFull, type KernelChoice } from '../src/index.js';
+import type { KernelChoice } from '../src/index.js';
 import { softwareAdapter, TILE_CHOICES, type FusedTileChoice } from '../src/tiles.js';
-import { ALL_KERNELS, cases, heldKeys32Cases, makeInputs, type Case } from '../test/cases.js';
-import { agrees, compare, LSE_FLOOR, type Agreement } from '../test/compare.js';
+import { ALL_KERNELS, cases, heldKeys32Cases, type Case } from '../test/cases.js';
+import { agrees, type Agreement } from '../test/compare.js';
 import { gpuFixture, type GPUFixture } from '../test/gpu-context.js';
 import { runSeed } from '../test/random.js';
+import { runCase, type CaseCheck } from '../test/run-case.js';
 
 const { values } = parseArgs({ options: { tiles: { type: 'string' }, seed: { type: 'string' } } });
 let tiles = (values.tiles ?? TILE_CHOICES.join(',')).split(',').map((t) => t.trim()) as FusedTileChoice[];
@@ -28,7 +29,6 @@ if (values.seed !== undefined) {
 }
 const seed = runSeed();
 
-type Check = 'output' | 'log-sum-exp' | 'weights';
 let failures = 0;
 let adapterShown = false;
 let worst = { relL2: 0, maxAbs: 0 };
@@ -42,23 +42,10 @@ function record(label: string, a: Agreement): void {
 }
 
 /** One case on one context: the output, and the log-sum-exp or the weights where asked. */
-async function check(fx: GPUFixture, where: string, c: Case, kernel: KernelChoice, what: Check): Promise<void> {
-  const { q, k, v, options } = makeInputs(c, seed, kernel);
-  const ref = attentionReferenceFull(q, k, v, options);
+async function check(fx: GPUFixture, where: string, c: Case, kernel: KernelChoice, what: CaseCheck): Promise<void> {
   const label = `${c.name} on ${kernel} (${where}), ${what}`;
   try {
-    if (what === 'log-sum-exp') {
-      const got = await fx.ctx.attentionWithLogSumExp(q, k, v, options);
-      record(`${label} (lse)`, compare(got.logSumExp.data, ref.logSumExp.data, LSE_FLOOR));
-      record(label, compare(got.output.data, ref.output.data));
-    } else if (what === 'weights') {
-      const got = await fx.ctx.attentionWithWeights(q, k, v, options);
-      record(`${label} (weights)`, compare(got.weights.data, ref.weights.data));
-      record(label, compare(got.output.data, ref.output.data));
-    } else {
-      const out = await fx.ctx.attention(q, k, v, options);
-      record(label, compare(out.data, ref.output.data));
-    }
+    for (const [result, a] of await runCase(fx.ctx, c, seed, kernel, what)) record(`${label} (${result})`, a);
   } catch (e) {
     failures++;
     console.log(`  FAIL ${label}: threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
@@ -96,7 +83,7 @@ for (const tile of tiles) {
   }
   const where = `fusedTile ${tile}`;
   let n = 0;
-  const run = async (c: Case, kernel: KernelChoice, what: Check) => {
+  const run = async (c: Case, kernel: KernelChoice, what: CaseCheck) => {
     n++;
     await check(fx, where, c, kernel, what);
   };

@@ -7,6 +7,7 @@ import { ALL_KERNELS, cases, heldKeys32Cases, makeInputs, type Case } from './ca
 import { agrees, compare, LSE_FLOOR } from './compare.js';
 import { defaultLimitsDevice, gpuFixture, type GPUFixture, useGPUFixture } from './gpu-fixture.js';
 import { runSeed } from './random.js';
+import { runCase } from './run-case.js';
 
 const seed = runSeed();
 const fixture = useGPUFixture();
@@ -70,23 +71,17 @@ const lseCasesSmall = fusedCases.filter((c) => c.E <= 16 && (c.Ev ?? c.E) <= 16)
 
 /** A fused (or split-keys) case on one fixture's context (a tile forced there), against the reference. */
 async function checkFused(fx: GPUFixture, tile: string, name: string, c: Case, kernel: 'fused' | 'split-keys' = 'fused'): Promise<void> {
-  const { q, k, v, options } = makeInputs(c, seed, kernel);
-  const ref = attentionReferenceFull(q, k, v, options);
-  const out = await fx.ctx.attention(q, k, v, options);
-  const a = compare(out.data, ref.output.data);
-  expect(agrees(a), `${name} on the ${tile} tile, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+  for (const [result, a] of await runCase(fx.ctx, c, seed, kernel, 'output')) {
+    expect(agrees(a), `${name} ${result} on the ${tile} tile, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+  }
   expect(fx.errors).toEqual([]);
 }
 
 /** The same with the log-sum-exp. */
 async function checkFusedLse(fx: GPUFixture, tile: string, name: string, c: Case, kernel: 'fused' | 'split-keys' = 'fused'): Promise<void> {
-  const { q, k, v, options } = makeInputs(c, seed, kernel);
-  const ref = attentionReferenceFull(q, k, v, options);
-  const got = await fx.ctx.attentionWithLogSumExp(q, k, v, options);
-  const al = compare(got.logSumExp.data, ref.logSumExp.data, LSE_FLOOR);
-  expect(agrees(al), `${name} lse on the ${tile} tile, seed ${seed}: ${JSON.stringify(al)}`).toBe(true);
-  const ao = compare(got.output.data, ref.output.data);
-  expect(agrees(ao), `${name} output on the ${tile} tile, seed ${seed}: ${JSON.stringify(ao)}`).toBe(true);
+  for (const [result, a] of await runCase(fx.ctx, c, seed, kernel, 'log-sum-exp')) {
+    expect(agrees(a), `${name} ${result} on the ${tile} tile, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+  }
 }
 
 // A wide pipeline takes ~8-30 s (E = 64) to ~105 s (E = 128) to compile on SwiftShader: longer timeouts here.
