@@ -10,7 +10,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { Browser, Page } from '@playwright/test';
 import type { ViteDevServer } from 'vite';
 import type { BenchResults, BenchShape, RepeatPolicy, SuiteConfig } from './suite';
-import { TILE_CHOICES } from '../src/tiles';
+import { SPLIT_TILE_CHOICES, TILE_CHOICES } from '../src/tiles';
 import { buildShapes, DEFAULT_POLICY, QUICK_POLICY, formatCeilings, formatTable, formatTargets, TIMING_NOTES, CPU_REFERENCE_MAX_FLOPS } from './suite';
 
 export const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -33,6 +33,7 @@ export interface CliOptions {
   e2e: boolean;
   cpuReference: boolean;
   fusedTile?: string;
+  splitTile?: string;
   peerMaxGflop?: number;
   stagedMaxGflop?: number;
   chart: boolean;
@@ -43,6 +44,7 @@ export interface CliOptions {
 
 const KERNEL_NAMES = ['auto', 'fused', 'staged', 'split-keys'];
 const TILE_NAMES = [...TILE_CHOICES];
+const SPLIT_TILE_NAMES = [...SPLIT_TILE_CHOICES];
 /**
  * Peers each runner can run. Node: TFJS only, and only when asked, on Dawn through a navigator.gpu
  * shim (the way to compare with it on a GPU machine without a browser); onnxruntime-web's WebGPU EP
@@ -99,6 +101,7 @@ export function parseCli(name: string, runner: 'node' | 'browser', argv?: string
     .option('--no-e2e', 'skip end-to-end timings')
     .option('--no-cpu-reference', 'skip timing the CPU reference')
     .option('--fused-tile <tile>', `force our fused kernel's tile (${TILE_NAMES.join(', ')}; default auto: measured per adapter)`, oneOf(TILE_NAMES))
+    .option('--split-tile <tile>', `force our split-keys (decoding) path's tile (${SPLIT_TILE_NAMES.join(', ')}; default auto: invocation on software adapters, workgroup on GPUs)`, oneOf(SPLIT_TILE_NAMES))
     .option('--no-chart', 'skip the PNG chart')
     .option('--lib <path>', 'built library entry (default dist/index.js)')
     .option('--out <name>', 'results file stem under bench/results/ (default: <runner>-<timestamp>)');
@@ -125,6 +128,7 @@ export function parseCli(name: string, runner: 'node' | 'browser', argv?: string
     e2e: o.e2e,
     cpuReference: o.cpuReference,
     fusedTile: o.fusedTile,
+    splitTile: o.splitTile,
     peerMaxGflop: o.peerMaxGflop,
     stagedMaxGflop: o.stagedMaxGflop,
     chart: o.chart,
@@ -144,6 +148,7 @@ export function suiteConfig(o: CliOptions, isRealGpu: boolean): SuiteConfig {
     e2e: o.e2e,
     cpuReference: o.cpuReference,
     fusedTile: o.fusedTile,
+    splitTile: o.splitTile,
     verifyMaxFlops: 4e10, // every default shape, L=S=4096 on a GPU included (the float64 reference: ~25 s and ~0.5 GiB there)
     // Software adapters: TFJS runs 0.3-0.5 GFLOP/s there (L=S=2048: ~20 s a run), so peers stop at
     // L=S=1024 unless asked.

@@ -477,7 +477,7 @@ export interface BenchRow {
 
 /** Library surface the bench uses (dist/index.js), typed loosely so the bench builds before the core does. */
 export interface AttentionLib {
-  createAttention(opts?: { device?: GPUDevice; fusedTile?: string }): Promise<AttentionCtx> | AttentionCtx;
+  createAttention(opts?: { device?: GPUDevice; fusedTile?: string; splitKeysTile?: string }): Promise<AttentionCtx> | AttentionCtx;
   attentionReference(q: HostTensor, k: HostTensor, v: HostTensor, opts?: Record<string, unknown>): { data: Float32Array | Float64Array; shape: readonly number[] } | Promise<{ data: Float32Array | Float64Array; shape: readonly number[] }>;
 }
 
@@ -915,6 +915,8 @@ export interface SuiteConfig {
   kernels: string[];
   /** The fused kernel's tile for our context (createAttention's fusedTile; 'auto' by default). */
   fusedTile?: string;
+  /** The split-keys path's tile for our context (createAttention's splitKeysTile; 'auto' by default). */
+  splitTile?: string;
   e2e: boolean;
   cpuReference: boolean;
   /** Verify every implementation on shapes up to this many FLOPs (the CPU reference output is computed once per shape). */
@@ -956,7 +958,9 @@ export async function runSuite(runner: 'node' | 'browser', cfg: SuiteConfig, env
   let ctxError = env.libError;
   if (env.lib) {
     try {
-      ctx = await env.lib.createAttention({ device: env.device, ...(cfg.fusedTile ? { fusedTile: cfg.fusedTile } : {}) });
+      ctx = await env.lib.createAttention({
+        device: env.device, ...(cfg.fusedTile ? { fusedTile: cfg.fusedTile } : {}), ...(cfg.splitTile ? { splitKeysTile: cfg.splitTile } : {}),
+      });
     } catch (e) {
       ctxError = `createAttention failed: ${errorText(e)}`;
     }

@@ -3,10 +3,12 @@
 // is test/gpu.test.ts's core without vitest, so that it runs on a GPU machine that has only Node:
 // scripts/gpu-pack.mjs bundles it and `bash .gpu/run.sh check` runs it there. Fresh seed each run
 // (printed; --seed repeats one); outputs poisoned with NaN; any uncaptured GPU error fails it.
-//   tsx scripts/gpu-check.ts [--tiles auto,compact,wide,workgroup,held-keys] [--seed N]
+// Besides the fused tiles, 'split-invocation' and 'split-workgroup' force the split-keys path's
+// tiles (every case that runs on split-keys, output and log-sum-exp).
+//   tsx scripts/gpu-check.ts [--tiles auto,compact,wide,workgroup,held-keys,split-workgroup] [--seed N]
 import { parseArgs } from 'node:util';
 import type { KernelChoice } from '../src/index.js';
-import { softwareAdapter, TILE_CHOICES, type FusedTileChoice } from '../src/tiles.js';
+import { softwareAdapter, TILE_CHOICES } from '../src/tiles.js';
 import { ALL_KERNELS, cases, heldKeys32Cases, type Case } from '../test/cases.js';
 import { agrees, type Agreement } from '../test/compare.js';
 import { gpuFixture, type GPUFixture } from '../test/gpu-context.js';
@@ -14,10 +16,12 @@ import { runSeed } from '../test/random.js';
 import { runCase, type CaseCheck } from '../test/run-case.js';
 
 const { values } = parseArgs({ options: { tiles: { type: 'string' }, seed: { type: 'string' } } });
-let tiles = (values.tiles ?? TILE_CHOICES.join(',')).split(',').map((t) => t.trim()) as FusedTileChoice[];
-const unknown = tiles.filter((t) => !TILE_CHOICES.includes(t));
+const SPLIT_TILES = ['split-invocation', 'split-workgroup'] as const;
+const CHOICES: readonly string[] = [...TILE_CHOICES, ...SPLIT_TILES];
+let tiles = (values.tiles ?? CHOICES.join(',')).split(',').map((t) => t.trim());
+const unknown = tiles.filter((t) => !CHOICES.includes(t));
 if (unknown.length > 0) {
-  console.error(`--tiles: unknown ${unknown.join(', ')}; expected some of ${TILE_CHOICES.join(', ')}`);
+  console.error(`--tiles: unknown ${unknown.join(', ')}; expected some of ${CHOICES.join(', ')}`);
   process.exit(2);
 }
 if (values.seed !== undefined) {
@@ -65,7 +69,8 @@ for (const tile of tiles) {
   const t0 = performance.now();
   const failedBefore = failures;
   worst = { relL2: 0, maxAbs: 0 };
-  const fx = await gpuFixture({ fusedTile: tile });
+  const split = tile === 'split-invocation' ? 'invocation' : tile === 'split-workgroup' ? 'workgroup' : undefined;
+  const fx = await gpuFixture(split ? { splitKeysTile: split } : { fusedTile: tile as (typeof TILE_CHOICES)[number] });
   if (!adapterShown) {
     adapterShown = true;
     const info = fx.ctx.device.adapterInfo;
@@ -74,14 +79,14 @@ for (const tile of tiles) {
     // minute), and held-keys, which falls back to wide there.
     if (values.tiles === undefined && !softwareAdapter(fx.ctx.device)) {
       tiles = tiles.filter((t) => t !== 'wide' && t !== 'held-keys');
-      console.log(`a GPU: the wide and held-keys tiles left out (--tiles ${TILE_CHOICES.join(',')} to include them)`);
+      console.log(`a GPU: the wide and held-keys tiles left out (--tiles ${CHOICES.join(',')} to include them)`);
     }
   }
   if (!tiles.includes(tile)) {
     fx.ctx.destroy();
     continue;
   }
-  const where = `fusedTile ${tile}`;
+  const where = split ? `splitKeysTile ${split}` : `fusedTile ${tile}`;
   let n = 0;
   const run = async (c: Case, kernel: KernelChoice, what: CaseCheck) => {
     n++;
@@ -93,6 +98,10 @@ for (const tile of tiles) {
     for (const c of cases) for (const kernel of c.kernels ?? ALL_KERNELS) await run(c, kernel, 'output');
     for (const c of cases.filter((x) => runsOn(x, 'staged'))) await run(c, 'staged', 'weights');
     for (const c of fusedCases) for (const kernel of ['fused', 'split-keys'] as const) await run(c, kernel, 'log-sum-exp');
+  } else if (split) {
+    // A split-keys tile forced: every case that runs on split-keys, and the log-sum-exp of those with fused.
+    for (const c of cases.filter((x) => runsOn(x, 'split-keys'))) await run(c, 'split-keys', 'output');
+    for (const c of fusedCases) await run(c, 'split-keys', 'log-sum-exp');
   } else {
     // A forced tile: every fused case, output and log-sum-exp (the held-keys tile also its own cases).
     const tileCases = tile === 'held-keys' ? [...fusedCases, ...heldKeys32Cases] : fusedCases;

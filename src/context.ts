@@ -18,7 +18,9 @@ import { compilePipeline, foldGrid, Recorder, type Constants } from './recorder.
 import type { KernelName, Loads } from './shaders.js';
 import { TileTuner } from './tile-tuning.js';
 import { UniformBlocks } from './uniform-blocks.js';
-import { autoMayRetile, softwareAdapter, TILE_CHOICES, type FusedTileChoice, type TileName } from './tiles.js';
+import {
+  autoMayRetile, softwareAdapter, SPLIT_TILE_CHOICES, TILE_CHOICES, type FusedTileChoice, type SplitTileChoice, type TileName,
+} from './tiles.js';
 import type {
   AttentionBuffers,
   AttentionContext,
@@ -38,7 +40,7 @@ import {
 
 /** What the kernels write as the log-sum-exp of a row with nothing to attend to. */
 const LOWEST_F32 = -3.4028234663852886e38;
-const CREATE_OPTIONS = ['device', 'powerPreference', 'fusedTile'];
+const CREATE_OPTIONS = ['device', 'powerPreference', 'fusedTile', 'splitKeysTile'];
 const BUFFER_NAMES: readonly (keyof AttentionBuffers)[] = ['q', 'k', 'v', 'output', 'mask', 'weights', 'logSumExp'];
 
 /** Everything that belongs to one device; replaced when an owned device is lost. */
@@ -142,13 +144,14 @@ interface Dispatch {
  * uploads, no half-recorded pass in the caller's encoder). Returns the path that will run.
  */
 function preflight(
-  device: GPUDevice, p: Problem, want: Want, fusedTile: FusedTileChoice, software: boolean, collect?: Dispatch[],
+  device: GPUDevice, p: Problem, want: Want, fusedTile: FusedTileChoice, splitTile: SplitTileChoice, software: boolean, collect?: Dispatch[],
   measured: TileName = 'compact', fallback: TileName = 'compact',
 ): Path {
   const none = {} as GPUBuffer;
   const dry = {
     device,
     fusedTile,
+    splitTile,
     // Limits: as if 'auto' kept compact (the workgroup tile can dispatch up to 16x more workgroups
     // at 16 rows, still far below what foldGrid cannot fold). prepare(): the measured tile, and
     // for a call the held-keys tile declines, the next-best one.
@@ -211,6 +214,7 @@ class Context implements AttentionContext {
   #powerPreference?: GPUPowerPreference;
   #debug: ContextDebugOptions;
   #fusedTile: FusedTileChoice;
+  #splitTile: SplitTileChoice;
   #tuner: TileTuner;
   #replacing: Promise<void> | null = null;
 
@@ -220,6 +224,7 @@ class Context implements AttentionContext {
     this.#powerPreference = options.powerPreference;
     this.#debug = options.debug ?? {};
     this.#fusedTile = options.fusedTile ?? 'auto';
+    this.#splitTile = options.splitKeysTile ?? 'auto';
     this.#tuner = this.#newTuner(state.device);
     this.#destroyedSignal = new Promise<never>((_, reject) => {
       this.#signalDestroyed = () =>
@@ -290,7 +295,7 @@ class Context implements AttentionContext {
     state: DeviceState, pool: BufferPool, encoder: GPUCommandEncoder, p: Problem, b: ProblemBuffers,
     want: Want, reserved: GPUBuffer[], tile: FusedTileChoice = this.#fusedTile,
   ): Path {
-    const rec = new Recorder(state.device, pool, state.uniforms, state.dummies, state.bindGroups, tile, this.#tuner);
+    const rec = new Recorder(state.device, pool, state.uniforms, state.dummies, state.bindGroups, tile, this.#tuner, this.#splitTile);
     try {
       const path = encodeProblem(rec, p, b, want); // throws before anything is written into the encoder
       rec.emit(encoder);
@@ -319,7 +324,7 @@ class Context implements AttentionContext {
     choosePath(p, want);
     // DeviceLimitError before anything is recorded, and before the buffer sizes: a shape no buffer
     // of this device can hold gets that, not advice to allocate a bigger buffer.
-    preflight(state.device, p, want, this.#fusedTile, this.#tuner.software);
+    preflight(state.device, p, want, this.#fusedTile, this.#splitTile, this.#tuner.software);
     const s = p.shape;
     const need: [keyof AttentionBuffers, number][] = [
       ['q', s.batch * s.heads * s.queryLength * s.headDim * 4],
@@ -383,7 +388,7 @@ class Context implements AttentionContext {
     const data = lost ? copyInputs(p.data) : p.data;
     const state = lost ? await this.#live() : this.#state;
     // Every limit is checked before the first buffer is made: a DeviceLimitError leaves no trace.
-    preflight(state.device, p, want, this.#fusedTile, this.#tuner.software);
+    preflight(state.device, p, want, this.#fusedTile, this.#splitTile, this.#tuner.software);
     const { device, pool } = state;
     const s = p.shape;
     const taken: GPUBuffer[] = [];
@@ -518,7 +523,7 @@ class Context implements AttentionContext {
     const path = choosePath(p, want);
     const state = await this.#live();
     // A shape the device cannot hold fails here, before the tile measurement or any compile.
-    preflight(state.device, p, want, this.#fusedTile, this.#tuner.software);
+    preflight(state.device, p, want, this.#fusedTile, this.#splitTile, this.#tuner.software);
     let measured: TileName = 'compact';
     let fallback: TileName = 'compact';
     const s = p.shape;
@@ -535,7 +540,7 @@ class Context implements AttentionContext {
     state: DeviceState, p: Problem, want: Want, tile: FusedTileChoice, measured: TileName, fallback: TileName = 'compact',
   ): Promise<void> {
     const dispatches: Dispatch[] = [];
-    preflight(state.device, p, want, tile, this.#tuner.software, dispatches, measured, fallback);
+    preflight(state.device, p, want, tile, this.#splitTile, this.#tuner.software, dispatches, measured, fallback);
     const compiled = await this.#gpuWait(
       state,
       Promise.all(dispatches.map((d) => compilePipeline(state.device, d.kernel, d.loads, d.constants))),
@@ -668,6 +673,11 @@ export async function createAttention(
   if (options.fusedTile !== undefined && !TILE_CHOICES.includes(options.fusedTile)) {
     throw new AttentionInputError(
       `options.fusedTile must be one of ${TILE_CHOICES.map((t) => `'${t}'`).join(', ')}, got ${JSON.stringify(options.fusedTile)}`,
+    );
+  }
+  if (options.splitKeysTile !== undefined && !SPLIT_TILE_CHOICES.includes(options.splitKeysTile)) {
+    throw new AttentionInputError(
+      `options.splitKeysTile must be one of ${SPLIT_TILE_CHOICES.map((t) => `'${t}'`).join(', ')}, got ${JSON.stringify(options.splitKeysTile)}`,
     );
   }
   if (options.device) {

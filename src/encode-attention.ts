@@ -6,7 +6,8 @@ import type { Constants, Recorder } from './recorder.js';
 import type { KernelName, Loads } from './shaders.js';
 import type { AttentionBuffers } from './types.js';
 import {
-  autoMayRetile, fusedTile, heldKeysChunks, heldKeysServes, namedBlocksFit, quadSharing, type FusedTile, type TileName, workgroupSplits,
+  autoMayRetile, fusedTile, heldKeysChunks, heldKeysServes, namedBlocksFit, quadSharing, SPLIT_WORKGROUP_SIZE, splitTile, splitWorkgroupChunks,
+  type FusedTile, type TileName, workgroupSplits,
 } from './tiles.js';
 import { CausalMode, causalOffset, kvRows, MaskKind, type Problem } from './validate.js';
 
@@ -269,6 +270,14 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     rec.dispatch(pl.kernel, loads, pl.constants,
       [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [4, b.v], [5, b.output], [6, b.logSumExp ?? rec.dummyWrite]],
       pl.workgroups, pl.tile);
+    return;
+  }
+  if (splitTile(rec.splitTile, rec.software) === 'workgroup') {
+    // flash-decode.wgsl: a workgroup per (row, chunk).
+    const { splits, keysPerSplit } = splitWorkgroupChunks(rows, Lk);
+    checkBinding(rec.device, 'split-keys partials', rows * splits * Ev * 4, "use kernel 'fused' for this shape");
+    const kernel: KernelPlan = { kernel: 'flash-decode', constants: { ...common, WG: SPLIT_WORKGROUP_SIZE }, workgroups: rows * splits };
+    encodeChunks(rec, p, b, loads, kernel, { splits, keysPerSplit, merge }, 'split');
     return;
   }
   // On 4-lane-subgroup software adapters a quad takes each (row, chunk), the dims split between its lanes.

@@ -9,7 +9,7 @@ import { DeviceLimitError } from './errors.js';
 import { kernelSource, type KernelName, type Loads } from './shaders.js';
 import type { TileTuner } from './tile-tuning.js';
 import type { UniformBlocks } from './uniform-blocks.js';
-import { softwareAdapter, type FusedTileChoice, type TileName } from './tiles.js';
+import { softwareAdapter, type FusedTileChoice, type SplitTileChoice, type TileName } from './tiles.js';
 import { CausalMode, causalOffset, kvRows, type Problem } from './validate.js';
 
 // Cached per device, so a lost or destroyed device takes its pipelines with it.
@@ -116,6 +116,8 @@ export class Recorder {
     readonly fusedTile: FusedTileChoice = 'auto',
     /** The context's measurement of the fused tiles on this adapter (fusedTile 'auto'). */
     private readonly tuner?: TileTuner,
+    /** The context's splitKeysTile option. */
+    readonly splitTile: SplitTileChoice = 'auto',
   ) {}
 
   /** Whether the adapter counts as a software one for the tile choice (the tuner's view, else detected). */

@@ -19,6 +19,7 @@ import flashWgsl from '../shaders/flash.wgsl?raw';
 import flashTiledWgsl from '../shaders/flash-tiled.wgsl?raw';
 import flashSplitWgsl from '../shaders/flash-split.wgsl?raw';
 import flashSplitQuadWgsl from '../shaders/flash-split-quad.wgsl?raw';
+import flashDecodeWgsl from '../shaders/flash-decode.wgsl?raw';
 import flashHeldKeysWgsl from '../shaders/flash-held-keys.wgsl?raw';
 import flashHeldKeys32Wgsl from '../shaders/flash-held-keys-32.wgsl?raw';
 import mergeWgsl from '../shaders/merge.wgsl?raw';
@@ -29,15 +30,16 @@ import mergeRowsWgsl from '../shaders/merge-rows.wgsl?raw';
 // device's 'subgroups' feature; src/tiles.ts says where they are used). 'flash-tiled' is the fused
 // kernel's workgroup tile, 'flash-held-keys' its held-keys tile (subgroups too; merge-rows.wgsl follows it)
 // and 'flash-held-keys-32' that tile with 32 keys per invocation (heads up to 128 dims; small calls).
+// 'flash-decode' is the split-keys path's kernel for GPUs: a workgroup per (row, chunk).
 export type KernelName =
   | 'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'flash-quad' | 'flash-tiled' | 'flash-held-keys' | 'flash-held-keys-32' | 'flash-split'
-  | 'flash-split-quad' | 'merge' | 'merge-rows';
+  | 'flash-split-quad' | 'flash-decode' | 'merge' | 'merge-rows';
 
 /** How a kernel reads q, k and v: as vec4 arrays (E and Ev multiples of 4) or as scalars. */
 export type Loads = 'vec4' | 'scalar';
 
 const uses = { scores: true, softmax: false, 'weighted-sum': true, flash: true, 'flash-quad': true, 'flash-tiled': true,
-  'flash-held-keys': true, 'flash-held-keys-32': true, 'flash-split': true, 'flash-split-quad': true, merge: false,
+  'flash-held-keys': true, 'flash-held-keys-32': true, 'flash-split': true, 'flash-split-quad': true, 'flash-decode': true, merge: false,
   'merge-rows': false };
 const body: Record<KernelName, string> = {
   scores: maskWgsl + scoresWgsl,
@@ -50,6 +52,7 @@ const body: Record<KernelName, string> = {
   'flash-held-keys-32': maskWgsl + heldKeysLibWgsl + flashHeldKeys32Wgsl,
   'flash-split': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitWgsl,
   'flash-split-quad': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitQuadWgsl,
+  'flash-decode': maskWgsl + splitChunkWgsl + flashDecodeWgsl,
   merge: mergeStatsWgsl + mergeWgsl,
   'merge-rows': mergeStatsWgsl + mergeRowsWgsl,
 };

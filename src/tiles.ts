@@ -38,6 +38,43 @@ export type TileName = 'compact' | 'wide' | 'workgroup' | 'workgroup-split' | 'h
 export type FusedTileChoice = 'auto' | TileName;
 export const TILE_CHOICES: readonly FusedTileChoice[] = ['auto', 'compact', 'wide', 'workgroup', 'workgroup-split', 'held-keys'];
 
+/**
+ * The split-keys path's kernel (decoding: few query rows, many keys), the other half of a tile
+ * choice. 'invocation': flash-split.wgsl (flash-split-quad.wgsl where loads are quad-shared), one
+ * invocation per (row, chunk of keys), sized for CPU adapters, where it streams K and V within
+ * 1.2-1.5x of the copy bandwidth; on an NVIDIA H200 it took 6.2x (BENCHMARKS.md, "Real GPU").
+ * 'workgroup': flash-decode.wgsl, a workgroup per (row, chunk), the keys of a block shared out
+ * between its invocations (the GPU design). 'auto': invocation on software adapters, workgroup
+ * on GPUs.
+ */
+export type SplitTileName = 'invocation' | 'workgroup';
+export type SplitTileChoice = 'auto' | SplitTileName;
+export const SPLIT_TILE_CHOICES: readonly SplitTileChoice[] = ['auto', 'invocation', 'workgroup'];
+
+export function splitTile(choice: SplitTileChoice, software: boolean): SplitTileName {
+  return choice !== 'auto' ? choice : software ? 'invocation' : 'workgroup';
+}
+
+/** flash-decode.wgsl's invocations per workgroup, and keys per block (at least Ev / 4 <= 64). */
+export const SPLIT_WORKGROUP_SIZE = 64;
+/** The workgroup split tile aims for this many workgroups (rows x chunks) ... */
+export const SPLIT_WORKGROUP_TARGET = 1024;
+/** ... with chunks of about this many keys or more (the last may be shorter), a whole number of blocks. */
+export const SPLIT_WORKGROUP_MIN_KEYS = 256;
+
+/**
+ * How the workgroup split tile divides each row's keys: enough chunks for SPLIT_WORKGROUP_TARGET
+ * workgroups, at most ceil(Lk / SPLIT_WORKGROUP_MIN_KEYS) of them, each a whole number of blocks.
+ * Decoding B1 H8 S=65536 (8 rows): 128 chunks of 512 keys; S=1024: 4 chunks of 256; Lk 300: 2 of 192.
+ */
+export function splitWorkgroupChunks(rows: number, keyLength: number): { splits: number; keysPerSplit: number } {
+  const wanted = Math.max(1, Math.ceil(SPLIT_WORKGROUP_TARGET / rows));
+  const most = Math.max(1, Math.ceil(keyLength / SPLIT_WORKGROUP_MIN_KEYS));
+  const block = SPLIT_WORKGROUP_SIZE;
+  const keysPerSplit = Math.ceil(keyLength / Math.min(wanted, most) / block) * block;
+  return { splits: Math.ceil(keyLength / keysPerSplit), keysPerSplit };
+}
+
 /** A tile of flash.wgsl: groups of 4 query rows per invocation, the keys streamed from the buffer. */
 export interface RegisterTile {
   name: 'compact' | 'wide';

@@ -1,4 +1,4 @@
-import type { FusedTileChoice, TileName } from './tiles.js';
+import type { FusedTileChoice, SplitTileChoice, TileName } from './tiles.js';
 
 /** A dense row-major tensor on the CPU. */
 export interface Tensor {
@@ -149,6 +149,14 @@ export interface CreateAttentionOptions {
    * get the next-best measured tile).
    */
   fusedTile?: FusedTileChoice;
+  /**
+   * The split-keys path's kernel (decoding: under 1024 query rows in all and at least 256 keys;
+   * README: "Tiles"). 'invocation': one invocation per (row, chunk of keys), the design for CPU
+   * adapters. 'workgroup': a workgroup of 64 invocations per (row, chunk of 256 or more keys,
+   * aiming at 1024 workgroups), the design for GPUs. 'auto' (default): invocation on software
+   * adapters, workgroup elsewhere.
+   */
+  splitKeysTile?: SplitTileChoice;
 }
 
 /** A one-time measurement of the fused tiles against each other (README: "Tiles"). */

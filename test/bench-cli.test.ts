@@ -16,6 +16,9 @@ describe('bench command line', () => {
     expect(parse().kernels).toBe('auto,fused,staged,split-keys');
     expect(parse().fusedTile).toBeUndefined();
     expect(parse('--fused-tile', 'workgroup-split').fusedTile).toBe('workgroup-split');
+    expect(parse().splitTile).toBeUndefined();
+    expect(parse('--split-tile', 'workgroup').splitTile).toBe('workgroup');
+    expect(() => parse('--split-tile', 'held-keys')).toThrow();
   });
 
   it.each([

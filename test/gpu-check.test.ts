@@ -17,18 +17,20 @@ function check(...args: string[]) {
 }
 
 describe('npm run check:gpu', () => {
-  it('runs every fused case, output and log-sum-exp, on a forced tile and reports them passed', () => {
-    const r = check('--tiles', 'workgroup', '--seed', '7');
+  it('runs every fused case, output and log-sum-exp, on a forced tile (and the split-keys cases on a split-keys tile) and reports them passed', () => {
+    const r = check('--tiles', 'workgroup,split-workgroup', '--seed', '7');
     const fused = cases.filter((c) => (c.kernels ?? ['fused']).includes('fused')).length;
+    const split = cases.filter((c) => (c.kernels ?? ['split-keys']).includes('split-keys')).length;
     expect(r.out).toMatch(/^adapter: /m);
     expect(r.out).toContain(`fusedTile workgroup: ${2 * fused} checks, 0 failed`);
+    expect(r.out).toContain(`splitKeysTile workgroup: ${split + fused} checks, 0 failed`);
     expect(r.out).toContain('gpu-check: all passed (seed 7');
     expect(r.status).toBe(0);
   }, 240_000);
 
   it('refuses an unknown tile with the list of tiles, and a seed that is not a whole number', () => {
     const r = check('--tiles', 'huge');
-    expect(r.out).toMatch(/--tiles: unknown huge; expected some of auto, compact, wide, workgroup, workgroup-split, held-keys/);
+    expect(r.out).toMatch(/--tiles: unknown huge; expected some of auto, compact, wide, workgroup, workgroup-split, held-keys, split-invocation, split-workgroup/);
     expect(r.status).toBe(2);
     const s = check('--seed', 'abc');
     expect(s.out).toMatch(/--seed: expected a whole number, got "abc"/);

@@ -33,7 +33,7 @@ test.afterAll(async () => {
 type Agreement = { relL2: number; maxAbs: number; nans: number };
 type Result = { output: Agreement; weights?: Agreement; lse?: Agreement; shapeOk: boolean; gpuErrors: string[] };
 type Mode = 'output' | 'weights' | 'lse';
-type Tile = 'auto' | 'wide' | 'workgroup' | 'workgroup-split' | 'held-keys' | 'plain';
+type Tile = 'auto' | 'wide' | 'workgroup' | 'workgroup-split' | 'held-keys' | 'plain' | 'split-workgroup';
 const ok = (a: Agreement) => a.nans === 0 && a.relL2 <= REL_L2_TOL && a.maxAbs <= MAX_ABS_TOL;
 
 /** One case in the page against the float64 reference; every failure names the case, kernel, tile and seed. */
@@ -86,6 +86,15 @@ test(`every fused case on the workgroup-split tile (seed ${seed})`, async () => 
   }
 });
 
+// The split-keys path's workgroup tile (flash-decode.wgsl, then merge.wgsl), GPUs' default: every
+// case that runs on split-keys, output and log-sum-exp, compiled by Chromium's Tint.
+test(`every split-keys case on the split-keys path's workgroup tile (seed ${seed})`, async () => {
+  for (const c of cases.filter((x) => (x.kernels ?? ALL_KERNELS).includes('split-keys'))) {
+    await check(c.name, 'split-keys', 'output', 'split-workgroup');
+    if (hasFused(c)) await check(c.name, 'split-keys', 'lse', 'split-workgroup');
+  }
+});
+
 // The held-keys tile (64 keys per invocation, then merge-rows.wgsl), which 'auto' measures on software
 // adapters with 4-lane subgroups (this one): every fused case whose heads it holds, output and
 // log-sum-exp, compiled by Chromium's Tint.
@@ -109,7 +118,7 @@ for (const c of cases.filter(hasFused)) {
 
 // encode() on a preallocated KV cache (shape.keyCapacity), compiled by Chromium's Tint: GQA, causal
 // bottom-right and a mask, on every kernel, the workgroup tile and the plain kernels.
-for (const [kernel, tile] of [['fused', 'auto'], ['split-keys', 'auto'], ['staged', 'auto'], ['fused', 'workgroup'], ['fused', 'workgroup-split'], ['fused', 'plain'], ['split-keys', 'plain']]) {
+for (const [kernel, tile] of [['fused', 'auto'], ['split-keys', 'auto'], ['staged', 'auto'], ['fused', 'workgroup'], ['fused', 'workgroup-split'], ['fused', 'plain'], ['split-keys', 'plain'], ['split-keys', 'split-workgroup']]) {
   test(`encode() on a KV cache with spare rows: ${kernel} (${tile}) (seed ${seed})`, async () => {
     const name = 'GQA + causal bottom-right + mask';
     const r = (await page.evaluate(([n, kn, t, s]) => (window as any).runKvCache(n, kn, t, s), [name, kernel, tile, seed] as const)) as {

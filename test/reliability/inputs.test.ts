@@ -146,10 +146,13 @@ describe(`context API: bad input → AttentionInputError before any GPU work (se
     await expectGoodCall();
   });
 
-  it('an unknown fusedTile → AttentionInputError naming the choices, before any GPU work', async () => {
+  it('an unknown fusedTile or splitKeysTile → AttentionInputError naming the choices, before any GPU work', async () => {
     const before = counters.work();
     await expect(createAttention(poisoned({ device, fusedTile: 'huge' as never }))).rejects.toThrow(
       /options\.fusedTile must be one of 'auto', 'compact', 'wide', 'workgroup', 'workgroup-split', 'held-keys', got "huge"/,
+    );
+    await expect(createAttention(poisoned({ device, splitKeysTile: 'held-keys' as never }))).rejects.toThrow(
+      /options\.splitKeysTile must be one of 'auto', 'invocation', 'workgroup', got "held-keys"/,
     );
     expect(counters.work() - before).toBe(0);
     await expectGoodCall();
@@ -159,7 +162,7 @@ describe(`context API: bad input → AttentionInputError before any GPU work (se
     const before = counters.work();
     await expect(createAttention(null as never)).rejects.toThrow(/createAttention's options must be an object, got null/);
     await expect(createAttention(poisoned({ device, fusedtile: 'wide' } as never))).rejects.toThrow(
-      /options\.fusedtile is not an option; known options are device, powerPreference, fusedTile$/,
+      /options\.fusedtile is not an option; known options are device, powerPreference, fusedTile, splitKeysTile$/,
     );
     await expect(createAttention({ powerPreference: 'fast' as never })).rejects.toThrow(
       /options\.powerPreference is "fast"; expected 'low-power', 'high-performance' or nothing/,

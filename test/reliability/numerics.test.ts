@@ -17,6 +17,8 @@ const workgroup = useGPUFixture({ fusedTile: 'workgroup' });
 const heldKeys = useGPUFixture({ fusedTile: 'held-keys' });
 // And the workgroup tile with the keys split between workgroups (merge.wgsl after), also a GPU tile.
 const workgroupSplit = useGPUFixture({ fusedTile: 'workgroup-split' });
+// And the split-keys path's workgroup tile (flash-decode.wgsl), which 'auto' uses on GPUs.
+const splitWorkgroup = useGPUFixture({ splitKeysTile: 'workgroup' });
 
 /** Each kernel on the default context, and the fused kernel on the workgroup and held-keys tiles. */
 const KERNELS = [
@@ -26,6 +28,7 @@ const KERNELS = [
   ['fused, workgroup tile', 'fused', workgroup],
   ['fused, held-keys tile', 'fused', heldKeys],
   ['fused, workgroup-split tile', 'fused', workgroupSplit],
+  ['split-keys, workgroup tile', 'split-keys', splitWorkgroup],
 ] as const satisfies readonly (readonly [string, KernelChoice, { readonly current: GPUFixture }])[];
 
 /** A tensor of the given shape, uniform in [-1, 1). */
@@ -211,12 +214,17 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
     for (let h = 0; h < H; h++) expect(Array.from(out.data.subarray((h * Lq + 1) * Ev, (h * Lq + 2) * Ev))).toEqual([0, 0, 0, 0]);
   });
 
-  // The workgroup tile reads no key past a row's causal limit and skips keys of weight 0, so an
-  // Inf or NaN in a value row that a row gives weight 0 stays out of it, as in the reference. (The
-  // register tiles share k and v loads across rows and may give such a row 0 · Inf = NaN: README.)
-  const WORKGROUP_TILES = [['workgroup', workgroup], ['workgroup-split', workgroupSplit]] as const;
+  // The workgroup tiles (the fused kernel's and the split-keys path's) read no key past a row's
+  // causal limit and skip keys of weight 0, so an Inf or NaN in a value row that a row gives weight
+  // 0 stays out of it, as in the reference. (The register tiles and the split-keys path's
+  // invocation tile weigh 4 keys at a time and may give such a row 0 · Inf = NaN: README.)
+  const WORKGROUP_TILES = [
+    ['fused kernel\'s workgroup', workgroup, 'fused'],
+    ['fused kernel\'s workgroup-split', workgroupSplit, 'fused'],
+    ['split-keys path\'s workgroup', splitWorkgroup, 'split-keys'],
+  ] as const;
 
-  it.each(WORKGROUP_TILES)('on the %s tile, Inf and NaN in value rows a row gives weight 0 stay out of that row', async (_, tile) => {
+  it.each(WORKGROUP_TILES)('on the %s tile, Inf and NaN in value rows a row gives weight 0 stay out of that row', async (_, tile, kernel) => {
     const rnd = mulberry32(seed + 5);
     const [lq, lk] = [70, 70]; // more rows than one workgroup (64), so a workgroup's rows differ in their limits
     const q = uniform(rnd, H, lq, E);
@@ -228,7 +236,7 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
       v.data[(h * lk + 3) * Ev] = -Infinity; // key 3 is masked out for every row
     }
     const mask = Uint8Array.from({ length: lq * lk }, (_, x) => (x % lk === 3 ? 0 : 1));
-    const options: AttentionOptions = { causal: true, kernel: 'fused', mask: { data: mask, shape: [lq, lk] } };
+    const options: AttentionOptions = { causal: true, kernel, mask: { data: mask, shape: [lq, lk] } };
     const ref = attentionReferenceFull(q, k, v, options).output.data;
     const out = await tile.current.ctx.attention(q, k, v, options);
     const clean = Array.from({ length: H * lq }, (_, r) => r).filter((r) => r % lq < 40);
@@ -242,7 +250,7 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
   // visible ones (their weight falls to 0 only once the row's max is seen) and a whole chunk after
   // them (the split tile's second chunk of 160 keys, merged with weight 0), with Inf and NaN in
   // their value rows.
-  it.each(WORKGROUP_TILES)('on the %s tile, padded keys before and after the visible ones add nothing, Inf and NaN values too', async (_, tile) => {
+  it.each(WORKGROUP_TILES)('on the %s tile, padded keys before and after the visible ones add nothing, Inf and NaN values too', async (_, tile, kernel) => {
     const rnd = mulberry32(seed + 6);
     const [lq, lk] = [5, 300];
     const q = uniform(rnd, H, lq, E);
@@ -255,7 +263,7 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
       v.data[(h * lk + 299) * Ev + 3] = -Infinity;
     }
     const bias = Float32Array.from({ length: lq * lk }, (_, x) => (x % lk >= 140 && x % lk < 160 ? 0 : -1e4));
-    const options: AttentionOptions = { kernel: 'fused', mask: { data: bias, shape: [lq, lk] } };
+    const options: AttentionOptions = { kernel, mask: { data: bias, shape: [lq, lk] } };
     const ref = attentionReferenceFull(q, k, v, options).output.data;
     expect(Array.from(ref).every(Number.isFinite)).toBe(true);
     const out = await tile.current.ctx.attention(q, k, v, options);

@@ -5,8 +5,11 @@ import { cases, makeInputs } from '../../cases.js';
 import { compare, LSE_FLOOR } from '../../compare.js';
 import { kvCacheOf, maskDescriptor, nanBuffer, readBuffer, upload as uploadTo } from '../../gpu-buffers.js';
 
-/** 'plain': a device without 'subgroups', so the plain kernels run (as on GPUs), not the quad-shared ones. */
-type Tile = 'auto' | 'wide' | 'workgroup' | 'workgroup-split' | 'held-keys' | 'plain';
+/**
+ * 'plain': a device without 'subgroups', so the plain kernels run (as on GPUs), not the quad-shared ones.
+ * 'split-workgroup': the split-keys path's workgroup tile (GPUs' default), the fused tile 'auto'.
+ */
+type Tile = 'auto' | 'wide' | 'workgroup' | 'workgroup-split' | 'held-keys' | 'plain' | 'split-workgroup';
 type Mode = 'output' | 'weights' | 'lse';
 const ctxPromises = new Map<Tile, Promise<AttentionContext>>();
 const gpuErrors: string[] = [];
@@ -24,7 +27,8 @@ function context(tile: Tile): Promise<AttentionContext> {
           requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize },
         });
       }
-      const options = { device, fusedTile: tile === 'plain' ? 'compact' : tile, debug: { poisonOutputs: true } } as Parameters<typeof createAttention>[0];
+      const tiles = tile === 'split-workgroup' ? { splitKeysTile: 'workgroup' } : { fusedTile: tile === 'plain' ? 'compact' : tile };
+      const options = { device, ...tiles, debug: { poisonOutputs: true } } as Parameters<typeof createAttention>[0];
       const ctx = await createAttention(options);
       ctx.device.addEventListener('uncapturederror', (e) => gpuErrors.push((e as GPUUncapturedErrorEvent).error.message));
       return ctx;
