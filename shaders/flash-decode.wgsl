@@ -11,8 +11,8 @@
 //      across its group. Each group keeps its own online softmax (max, sum), so no block-wide
 //      reduction is needed inside the loop;
 //   3. at the chunk's end the groups' (max, sum, accumulator) are combined in workgroup memory
-//      into the chunk's partial and (max, sum), which merge.wgsl combines across chunks as for
-//      flash-split.wgsl.
+//      into the chunk's partial and (max, sum), which merge-decode.wgsl combines across chunks
+//      (as merge.wgsl does for flash-split.wgsl, but a workgroup per row).
 // Chunks are a whole number of blocks (src/encode-attention.ts, chooseSplits); the last may be
 // cut short by k_len or a causal limit.
 override HEAD_VEC4: u32 = 16u;  // ceil(E / 4)
@@ -85,11 +85,11 @@ fn main(
         let sx = scores[x];
         // A hidden key has weight 0 even while the max is still HIDDEN; a key of weight 0 adds
         // nothing, not even 0 times an Inf or NaN in its value row (padding under a large bias).
+        // Selected, not branched on, so that the loop's loads can all be in flight at once.
         let p = select(exp(sx - m), 0.0, sx <= HIDDEN);
-        if (p != 0.0) {
-          l += p;
-          acc += p * load_v(c.k_row0 + j0 + x, col);
-        }
+        let vx = load_v(min(c.k_row0 + j0 + x, c.last), col);
+        l += p;
+        acc += select(p * vx, vec4<f32>(0.0), p == 0.0);
       }
     }
     workgroupBarrier(); // before the next block's scores overwrite these

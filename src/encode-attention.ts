@@ -6,7 +6,7 @@ import type { Constants, Recorder } from './recorder.js';
 import type { KernelName, Loads } from './shaders.js';
 import type { AttentionBuffers } from './types.js';
 import {
-  autoMayRetile, fusedTile, heldKeysChunks, heldKeysServes, namedBlocksFit, quadSharing, SPLIT_WORKGROUP_SIZE, splitTile, splitWorkgroupChunks,
+  autoMayRetile, fusedTile, heldKeysChunks, heldKeysServes, namedBlocksFit, quadSharing, SPLIT_MERGE_WORKGROUP_SIZE, SPLIT_WORKGROUP_SIZE, splitTile, splitWorkgroupChunks,
   type FusedTile, type TileName, workgroupSplits,
 } from './tiles.js';
 import { CausalMode, causalOffset, kvRows, MaskKind, type Problem } from './validate.js';
@@ -182,7 +182,7 @@ interface KernelPlan {
 interface ChunksPlan {
   splits: number;
   keysPerSplit: number;
-  merge: { kernel: 'merge' | 'merge-rows'; constants: Constants; workgroups: number };
+  merge: { kernel: 'merge' | 'merge-rows' | 'merge-decode'; constants: Constants; workgroups: number };
 }
 
 function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads, splitKeys: boolean): void {
@@ -273,11 +273,16 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     return;
   }
   if (splitTile(rec.splitTile, rec.software) === 'workgroup') {
-    // flash-decode.wgsl: a workgroup per (row, chunk).
+    // flash-decode.wgsl: a workgroup per (row, chunk); merge-decode.wgsl: a workgroup per row.
     const { splits, keysPerSplit } = splitWorkgroupChunks(rows, Lk);
     checkBinding(rec.device, 'split-keys partials', rows * splits * Ev * 4, "use kernel 'fused' for this shape");
     const kernel: KernelPlan = { kernel: 'flash-decode', constants: { ...common, WG: SPLIT_WORKGROUP_SIZE }, workgroups: rows * splits };
-    encodeChunks(rec, p, b, loads, kernel, { splits, keysPerSplit, merge }, 'split');
+    const mergeRows = {
+      kernel: 'merge-decode' as const,
+      constants: { WRITE_LSE: !!b.logSumExp, WG: SPLIT_MERGE_WORKGROUP_SIZE },
+      workgroups: rows,
+    };
+    encodeChunks(rec, p, b, loads, kernel, { splits, keysPerSplit, merge: mergeRows }, 'split');
     return;
   }
   // On 4-lane-subgroup software adapters a quad takes each (row, chunk), the dims split between its lanes.

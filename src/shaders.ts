@@ -24,23 +24,25 @@ import flashHeldKeysWgsl from '../shaders/flash-held-keys.wgsl?raw';
 import flashHeldKeys32Wgsl from '../shaders/flash-held-keys-32.wgsl?raw';
 import mergeWgsl from '../shaders/merge.wgsl?raw';
 import mergeRowsWgsl from '../shaders/merge-rows.wgsl?raw';
+import mergeDecodeWgsl from '../shaders/merge-decode.wgsl?raw';
 
 // 'flash-quad' is flash.wgsl with k and v loads shared across quads of a subgroup, and
 // 'flash-split-quad' the split-keys kernel with the dims split across a quad (both need the
 // device's 'subgroups' feature; src/tiles.ts says where they are used). 'flash-tiled' is the fused
 // kernel's workgroup tile, 'flash-held-keys' its held-keys tile (subgroups too; merge-rows.wgsl follows it)
 // and 'flash-held-keys-32' that tile with 32 keys per invocation (heads up to 128 dims; small calls).
-// 'flash-decode' is the split-keys path's kernel for GPUs: a workgroup per (row, chunk).
+// 'flash-decode' is the split-keys path's kernel for GPUs, a workgroup per (row, chunk), and
+// 'merge-decode' its merge, a workgroup per row.
 export type KernelName =
   | 'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'flash-quad' | 'flash-tiled' | 'flash-held-keys' | 'flash-held-keys-32' | 'flash-split'
-  | 'flash-split-quad' | 'flash-decode' | 'merge' | 'merge-rows';
+  | 'flash-split-quad' | 'flash-decode' | 'merge' | 'merge-rows' | 'merge-decode';
 
 /** How a kernel reads q, k and v: as vec4 arrays (E and Ev multiples of 4) or as scalars. */
 export type Loads = 'vec4' | 'scalar';
 
 const uses = { scores: true, softmax: false, 'weighted-sum': true, flash: true, 'flash-quad': true, 'flash-tiled': true,
   'flash-held-keys': true, 'flash-held-keys-32': true, 'flash-split': true, 'flash-split-quad': true, 'flash-decode': true, merge: false,
-  'merge-rows': false };
+  'merge-rows': false, 'merge-decode': false };
 const body: Record<KernelName, string> = {
   scores: maskWgsl + scoresWgsl,
   softmax: softmaxWgsl,
@@ -55,6 +57,7 @@ const body: Record<KernelName, string> = {
   'flash-decode': maskWgsl + splitChunkWgsl + flashDecodeWgsl,
   merge: mergeStatsWgsl + mergeWgsl,
   'merge-rows': mergeStatsWgsl + mergeRowsWgsl,
+  'merge-decode': mergeDecodeWgsl,
 };
 
 /** A kernel's full source: the shared parameter block, the q/k/v loaders it needs, its own file. */

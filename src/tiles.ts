@@ -57,6 +57,8 @@ export function splitTile(choice: SplitTileChoice, software: boolean): SplitTile
 
 /** flash-decode.wgsl's invocations per workgroup, and keys per block (at least Ev / 4 <= 64). */
 export const SPLIT_WORKGROUP_SIZE = 64;
+/** merge-decode.wgsl's invocations per workgroup (one workgroup per row). */
+export const SPLIT_MERGE_WORKGROUP_SIZE = 256;
 /** The workgroup split tile aims for this many workgroups (rows x chunks) ... */
 export const SPLIT_WORKGROUP_TARGET = 1024;
 /** ... with chunks of about this many keys or more (the last may be shorter), a whole number of blocks. */
