@@ -22,11 +22,6 @@ const MAX_VEC4: u32 = 64u;      // E, Ev <= 256
 
 var<workgroup> q_row: array<vec4<f32>, MAX_VEC4>;
 var<workgroup> scores: array<f32, WG>;
-// The groups' (max, sum, NaN seen) and accumulators, for the combination at the chunk's end.
-var<workgroup> group_m: array<f32, WG>;
-var<workgroup> group_l: array<f32, WG>;
-var<workgroup> group_nan: array<f32, WG>;
-var<workgroup> group_acc: array<vec4<f32>, WG>;
 
 @compute @workgroup_size(WG)
 fn main(
@@ -78,7 +73,7 @@ fn main(
       let corr = exp(m - m_new);
       // A factor of exactly 0 drops the accumulator: 0 times an Inf or NaN it holds (from value
       // rows of keys whose weight was not yet 0) must not become NaN.
-      acc = select(acc * corr, vec4<f32>(0.0), corr == 0.0);
+      acc = weigh(acc, corr);
       l *= corr;
       m = m_new;
       for (var x = g; x < WG; x += groups) {
@@ -89,41 +84,18 @@ fn main(
         let p = select(exp(sx - m), 0.0, sx <= HIDDEN);
         let vx = load_v(min(c.k_row0 + j0 + x, c.last), col);
         l += p;
-        acc += select(p * vx, vec4<f32>(0.0), p == 0.0);
+        acc += weigh(vx, p);
       }
     }
     workgroupBarrier(); // before the next block's scores overwrite these
   }
 
-  // 3. The groups combined: M = max m_g, L = Σ l_g e^(m_g - M), acc = Σ acc_g e^(m_g - M).
-  if (sums) {
-    group_acc[lid] = acc;
-    if (col == 0u) {
-      group_m[g] = m;
-      group_l[g] = l;
-      group_nan[g] = nan;
-    }
-  }
-  workgroupBarrier();
+  // 3. The groups combined (lib/softmax-groups.wgsl) into the chunk's partial and (max, sum).
+  let r = combine_groups(lid, g, col, groups, VALUE_VEC4, sums, Group(m, l, nan, acc));
   if (lid < VALUE_VEC4) {
-    var big = HIDDEN;
-    var nan_all = 0.0;
-    for (var x = 0u; x < groups; x++) {
-      big = max(big, group_m[x]);
-      nan_all = select(nan_all, group_nan[x], is_nan(group_nan[x]));
-    }
-    var total = 0.0;
-    var out = vec4<f32>(0.0);
-    for (var x = 0u; x < groups; x++) {
-      let w = exp(group_m[x] - big);
-      if (w != 0.0) { // a group of weight 0 adds nothing (see above)
-        total += group_l[x] * w;
-        out += group_acc[x * VALUE_VEC4 + lid] * w;
-      }
-    }
-    put(c, lid, out);
+    put(c, lid, r.acc);
     if (lid == 0u) {
-      put_stats(c, RowSoftmax(big, total, nan_all));
+      put_stats(c, RowSoftmax(r.m, r.l, r.nan));
     }
   }
 }

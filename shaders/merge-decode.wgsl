@@ -5,25 +5,11 @@
 // Here the invocations split into groups of Ev/4, one output vec4 each, as in flash-decode.wgsl;
 // group g combines chunks g, g + groups, ... online (M = max m_s, L = Σ l_s·e^(m_s − M),
 // out = Σ acc_s·e^(m_s − M), rescaled as M grows), and the groups are then combined in
-// workgroup memory. The same answer as merge.wgsl: a chunk of weight 0 adds nothing (not even 0
+// workgroup memory (lib/softmax-groups.wgsl); lib/merge-out.wgsl writes the row. The same answer as merge.wgsl: a chunk of weight 0 adds nothing (not even 0
 // times a non-finite partial), a NaN chunk sum makes the row NaN, a row with nothing visible gives 0.
 @group(0) @binding(2) var<storage, read> partials: array<f32>; // [row, chunk, Ev]
 @group(0) @binding(3) var<storage, read> stats: array<f32>;    // [row, chunk, (m, l)]
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
-
-override WRITE_LSE: bool = false;
 override WG: u32 = 256u; // at least ceil(Ev / 4), 64 for Ev up to 256
-
-var<workgroup> group_m: array<f32, WG>;
-var<workgroup> group_l: array<f32, WG>;
-var<workgroup> group_nan: array<f32, WG>;
-var<workgroup> group_acc: array<vec4<f32>, WG>;
-
-// Weight w times x, or 0 where w is 0 (x may be Inf or NaN there).
-fn weigh(x: vec4<f32>, w: f32) -> vec4<f32> {
-  return select(x * w, vec4<f32>(0.0), w == 0.0);
-}
 
 @compute @workgroup_size(WG)
 fn main(
@@ -64,38 +50,9 @@ fn main(
       l = select(l * a, 0.0, a == 0.0) + select(ls * b, 0.0, b == 0.0);
       m = m_new;
     }
-    group_acc[lid] = acc;
-    if (col == 0u) {
-      group_m[g] = m;
-      group_l[g] = l;
-      group_nan[g] = nan;
-    }
   }
-  workgroupBarrier();
+  let r = combine_groups(lid, g, col, groups, cols, g < groups, Group(m, l, nan, acc));
   if (lid < cols) {
-    var big = HIDDEN;
-    var nan_all = 0.0;
-    for (var x = 0u; x < groups; x++) {
-      big = max(big, group_m[x]);
-      nan_all = select(nan_all, group_nan[x], is_nan(group_nan[x]));
-    }
-    var total = 0.0;
-    var sum = vec4<f32>(0.0);
-    for (var x = 0u; x < groups; x++) {
-      let w = exp(group_m[x] - big);
-      total += select(group_l[x] * w, 0.0, w == 0.0);
-      sum += weigh(group_acc[x * cols + lid], w);
-    }
-    let nan_seen = is_nan(nan_all);
-    let mul = select(0.0, 1.0 / total, total > 0.0);
-    let row = params.bh_offset * params.q_len + local_row;
-    for (var d = 0u; d < 4u; d++) {
-      if (c0 + d < Ev) {
-        out[row * Ev + c0 + d] = select(sum[d] * mul, nan_all, nan_seen);
-      }
-    }
-    if (WRITE_LSE && lid == 0u) {
-      lse[row] = select(select(HIDDEN, big + log(total), total > 0.0), nan_all, nan_seen);
-    }
+    write_merged(local_row, c0, r.acc, r.m, r.l, r.nan);
   }
 }

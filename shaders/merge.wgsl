@@ -4,10 +4,6 @@
 // One invocation per (row, 4 value columns): decoding has few rows, so columns give the parallelism.
 @group(0) @binding(2) var<storage, read> partials: array<f32>;
 @group(0) @binding(3) var<storage, read> stats: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
-
-override WRITE_LSE: bool = false;
 override WG: u32 = 64u;
 
 @compute @workgroup_size(WG)
@@ -28,8 +24,6 @@ fn main(
   let first = local_row * S;
   let rs = row_stats(first, S);
   let M = rs.m;
-  let nan_seen = rs.nan_seen;
-  let nan = rs.nan;
   var L = 0.0;
   var sum = vec4<f32>(0.0);
   if (M > HIDDEN) {
@@ -46,14 +40,5 @@ fn main(
       sum += w * vec4<f32>(partials[p + cc.x], partials[p + cc.y], partials[p + cc.z], partials[p + cc.w]);
     }
   }
-  let mul = select(0.0, 1.0 / L, L > 0.0);
-  let row = params.bh_offset * params.q_len + local_row;
-  for (var c = 0u; c < 4u; c++) {
-    if (c0 + c < Ev) {
-      out[row * Ev + c0 + c] = select(sum[c] * mul, nan, nan_seen);
-    }
-  }
-  if (WRITE_LSE && c0 == 0u) {
-    lse[row] = select(select(HIDDEN, M + log(L), L > 0.0), nan, nan_seen);
-  }
+  write_merged(local_row, c0, sum, M, L, rs.nan); // lib/merge-out.wgsl
 }

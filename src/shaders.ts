@@ -7,6 +7,8 @@ import maskWgsl from '../shaders/lib/mask.wgsl?raw';
 import kvBlocksWgsl from '../shaders/lib/kv-blocks.wgsl?raw';
 import splitChunkWgsl from '../shaders/lib/split-chunk.wgsl?raw';
 import mergeStatsWgsl from '../shaders/lib/merge-stats.wgsl?raw';
+import mergeOutWgsl from '../shaders/lib/merge-out.wgsl?raw';
+import softmaxGroupsWgsl from '../shaders/lib/softmax-groups.wgsl?raw';
 import heldKeysLibWgsl from '../shaders/lib/held-keys.wgsl?raw';
 import kvShareNoneWgsl from '../shaders/lib/kv-share-none.wgsl?raw';
 import kvShareQuadWgsl from '../shaders/lib/kv-share-quad.wgsl?raw';
@@ -54,10 +56,10 @@ const body: Record<KernelName, string> = {
   'flash-held-keys-32': maskWgsl + heldKeysLibWgsl + flashHeldKeys32Wgsl,
   'flash-split': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitWgsl,
   'flash-split-quad': maskWgsl + kvBlocksWgsl + splitChunkWgsl + flashSplitQuadWgsl,
-  'flash-decode': maskWgsl + splitChunkWgsl + flashDecodeWgsl,
-  merge: mergeStatsWgsl + mergeWgsl,
+  'flash-decode': maskWgsl + splitChunkWgsl + softmaxGroupsWgsl + flashDecodeWgsl,
+  merge: mergeStatsWgsl + mergeOutWgsl + mergeWgsl,
   'merge-rows': mergeStatsWgsl + mergeRowsWgsl,
-  'merge-decode': mergeDecodeWgsl,
+  'merge-decode': softmaxGroupsWgsl + mergeOutWgsl + mergeDecodeWgsl,
 };
 
 /** A kernel's full source: the shared parameter block, the q/k/v loaders it needs, its own file. */
