@@ -64,7 +64,10 @@ interface DeviceState {
 }
 
 export interface ContextDebugOptions {
-  /** Fill outputs with NaN before each run, so an element a kernel forgets to write shows (tests). */
+  /**
+   * Fill outputs, and the scratch buffers a call takes (partials, stats, scores), with NaN before
+   * each run, so an element a kernel forgets to write shows (tests).
+   */
   poisonOutputs?: boolean;
   /**
    * Treat the adapter as this kind for the fused tile choice (tests: 'gpu' makes 'auto' time the
@@ -295,7 +298,8 @@ class Context implements AttentionContext {
     state: DeviceState, pool: BufferPool, encoder: GPUCommandEncoder, p: Problem, b: ProblemBuffers,
     want: Want, reserved: GPUBuffer[], tile: FusedTileChoice = this.#fusedTile,
   ): Path {
-    const rec = new Recorder(state.device, pool, state.uniforms, state.dummies, state.bindGroups, tile, this.#tuner, this.#splitTile);
+    const rec = new Recorder(state.device, pool, state.uniforms, state.dummies, state.bindGroups, tile, this.#tuner, this.#splitTile,
+      !!this.#debug.poisonOutputs);
     try {
       const path = encodeProblem(rec, p, b, want); // throws before anything is written into the encoder
       rec.emit(encoder);

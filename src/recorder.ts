@@ -6,6 +6,7 @@ import { awaitGpu } from './await-gpu.js';
 import type { BindGroupCache } from './bind-group-cache.js';
 import type { BufferPool } from './buffer-pool.js';
 import { DeviceLimitError } from './errors.js';
+import { BufferUsage } from './gpu-constants.js';
 import { kernelSource, type KernelName, type Loads } from './shaders.js';
 import type { TileTuner } from './tile-tuning.js';
 import type { UniformBlocks } from './uniform-blocks.js';
@@ -118,6 +119,8 @@ export class Recorder {
     private readonly tuner?: TileTuner,
     /** The context's splitKeysTile option. */
     readonly splitTile: SplitTileChoice = 'auto',
+    /** Tests (debug.poisonOutputs): fill scratch with NaN as it is taken, so a slot a kernel forgets to write shows. */
+    private readonly poison = false,
   ) {}
 
   /** Whether the adapter counts as a software one for the tile choice (the tuner's view, else detected). */
@@ -149,8 +152,11 @@ export class Recorder {
   }
 
   scratch(bytes: number, usage: number, label: string): GPUBuffer {
-    const b = this.pool.acquire(bytes, usage, label);
+    // Poisoned scratch needs COPY_DST for the write (a pool class of its own: tests only). The write
+    // lands before this recording's commands run: queue writes precede any later submit.
+    const b = this.pool.acquire(bytes, this.poison ? usage | BufferUsage.COPY_DST : usage, label);
     this.reserved.push(b);
+    if (this.poison) this.device.queue.writeBuffer(b, 0, new Float32Array(Math.ceil(bytes / 4)).fill(NaN));
     return b;
   }
 
