@@ -8,7 +8,8 @@
 //   node_modules/webgpu/     Dawn's Node bindings with only the linux-x64 binary (dawn.node.xz)
 //   run.sh                   unpacks, finds the Vulkan driver, runs the bench, copies the results to $OUT
 // On that machine, from the repository root: `bash .gpu/run.sh [bench options]` (e.g. --quick), or
-// `bash .gpu/run.sh check [--tiles ...]` for the correctness check;
+// `bash .gpu/run.sh check [--tiles ...]` for the correctness check, or `bash .gpu/run.sh session`
+// for the check and the measurements BENCHMARKS.md asks of the next GPU session, in one call;
 // it unpacks into a temporary folder, so .gpu/ stays as packed. Here, `bash .gpu/run.sh --quick`
 // runs the same bundle on SwiftShader as a check.
 import { execFileSync } from 'node:child_process';
@@ -76,7 +77,8 @@ writeFileSync(
   join(out, 'run.sh'),
   `#!/bin/sh
 # Written by scripts/gpu-pack.mjs. Runs the packed Node benchmark: bash .gpu/run.sh [bench options],
-# or the correctness check (scripts/gpu-check.ts): bash .gpu/run.sh check [--tiles ...] [--seed N].
+# or the correctness check (scripts/gpu-check.ts): bash .gpu/run.sh check [--tiles ...] [--seed N],
+# or both as the next GPU session's prepared measurements: bash .gpu/run.sh session.
 # Unpacks into a temporary folder (the unpacked binaries are 120 MB; .gpu/ itself stays small) and
 # copies the results and the log to $OUT when it is set.
 set -e
@@ -103,7 +105,19 @@ mkdir -p bench/results
 limit=""
 if [ -n "$TIME_LIMIT" ]; then limit="timeout -k 5 $TIME_LIMIT"; fi
 status=0
-if [ "$1" = check ]; then
+lib="$work/dist/index.js"
+if [ "$1" = session ]; then
+  # The next GPU session's measurements in one call (about 9 minutes; give the call 590 s): each
+  # step has its own limit and log, and a step that fails or runs out of time does not stop the next.
+  step() { name=$1; secs=$2; shift 2; echo "== $name ($secs s): $*"; timeout -k 5 "$secs" "$@" > "\${OUT:-$work}/$name.log" 2>&1 || { echo "   $name: exit $?"; status=1; }; tail -n 25 "\${OUT:-$work}/$name.log"; }
+  ./node --version
+  step check 100 ./node check.mjs --tiles auto,workgroup-split,split-invocation
+  step decode-invocation 45 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels split-keys --shapes L1-S1024,L1-S8192,L1-S65536 --reps 9 --timeout 30 --no-cpu-reference --split-tile invocation --out gpu-decode-invocation
+  step decode-workgroup 45 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels split-keys --shapes L1-S1024,L1-S8192,L1-S65536 --reps 9 --timeout 30 --no-cpu-reference --split-tile workgroup --out gpu-decode-workgroup
+  step fused-workgroup 60 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels fused --shapes L1024-S1024-E64,L2048-S2048-E64,!causal --reps 9 --timeout 30 --no-cpu-reference --fused-tile workgroup --out gpu-fused-workgroup
+  step fused-workgroup-split 60 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels fused --shapes L1024-S1024-E64,L2048-S2048-E64,!causal --reps 9 --timeout 30 --no-cpu-reference --fused-tile workgroup-split --out gpu-fused-workgroup-split
+  step bench 250 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels auto,fused,split-keys --reps 9 --timeout 60 --no-cpu-reference --peers tfjs --out gpu
+elif [ "$1" = check ]; then
   shift
   log="\${OUT:-$work}/check.log"
   { ./node --version && $limit ./node check.mjs "$@"; } > "$log" 2>&1 || status=$?
@@ -111,7 +125,7 @@ else
   log="\${OUT:-$work}/bench.log"
   { ./node --version && $limit ./node bench/node.mjs --lib "$work/dist/index.js" --no-chart "$@"; } > "$log" 2>&1 || status=$?
 fi
-cat "$log"
+if [ "$1" != session ]; then cat "$log"; fi
 if [ -n "$OUT" ]; then cp bench/results/*.json "$OUT"/ 2>/dev/null || true; fi
 rm -rf "$work"
 exit $status
