@@ -461,10 +461,12 @@ class Context implements AttentionContext {
         throw recordError;
       }
       const [validation, oom] = await this.#gpuWait(state, scopes);
-      const gpuError = validation ?? oom;
+      // An allocation that ran out of memory also fails validation wherever the buffer is used
+      // later in the call: the out-of-memory error is the cause, so it is the one reported.
+      const gpuError = oom ?? validation;
       if (gpuError) {
         state.bindGroups.clear(); // one of them may be what failed: the next call makes fresh ones
-        const kind = validation ? 'validation' : 'out-of-memory';
+        const kind = oom ? 'out-of-memory' : 'validation';
         throw new GPUExecutionError(
           `GPU ${kind} error in webgpu-attention's '${path}' kernels (${PATH_KERNELS[path!]}): ${gpuError.message}`,
           path,
