@@ -68,7 +68,9 @@ fn main(
       for (var x = g; x < WG; x += groups) {
         let sx = scores[x];
         m_new = max(m_new, sx);
-        nan = select(nan, sx, is_nan(sx));
+        // A NaN score, or +Inf (an Inf in q or k): the row is NaN, as in the reference (inf - inf).
+        // Flagged here since exp(inf - inf) need not give NaN (SwiftShader's exp(NaN) is +Inf).
+        nan = select(nan, nan_from(sx), is_nan(sx) || sx > MAX_F32);
       }
       let corr = exp(m - m_new);
       // A factor of exactly 0 drops the accumulator: 0 times an Inf or NaN it holds (from value

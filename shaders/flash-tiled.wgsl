@@ -103,8 +103,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         d = fma(qr[e], k_tile[j * HEAD_VEC4 + e], d);
       }
       let sc = with_mask((d.x + d.y + d.z + d.w) * params.scale, b, h, ic, t0 + j);
-      if (is_nan(sc)) {
-        nan = sc;
+      // A NaN score, or +Inf (an Inf in q or k): the row is NaN, as in the reference (inf - inf).
+      // Flagged here since exp(inf - inf) need not give NaN (SwiftShader's exp(NaN) is +Inf).
+      if (is_nan(sc) || sc > MAX_F32) {
+        nan = nan_from(sc);
       }
       s[j] = sc;
       m_tile = max(m_tile, sc);

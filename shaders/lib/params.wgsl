@@ -34,6 +34,14 @@ fn is_nan(x: f32) -> bool {
   return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
 }
 
+// The largest finite f32: a score above it is +Inf.
+const MAX_F32: f32 = 0x1.fffffep+127f;
+
+// A quiet NaN made from x at run time (WGSL's constant expressions cannot hold a NaN); NaN stays NaN.
+fn nan_from(x: f32) -> f32 {
+  return bitcast<f32>(bitcast<u32>(x) | 0x7fc00000u);
+}
+
 fn is_nan4(x: vec4<f32>) -> vec4<bool> {
   return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u);
 }

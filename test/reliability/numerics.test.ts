@@ -171,25 +171,31 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
   });
 
   // An Inf in a query row gives that row scores of +Inf and -Inf: NaN in the reference (inf - inf).
-  // The held-keys tile flags it by its max, since SwiftShader's exp(NaN) is +Inf and the chunk's sum
-  // would otherwise read +Inf, and the log-sum-exp with it.
-  it('on the held-keys tile, an Inf in a query row makes that row and its log-sum-exp NaN, and only that row', async () => {
+  // The held-keys and workgroup tiles flag a +Inf score themselves, since SwiftShader's exp(NaN) is
+  // +Inf and the chunk's sum would otherwise read +Inf, and the log-sum-exp with it.
+  const INF_ROW_TILES = [
+    ['fused kernel\'s held-keys', heldKeys, 'fused'],
+    ['fused kernel\'s workgroup', workgroup, 'fused'],
+    ['fused kernel\'s workgroup-split', workgroupSplit, 'fused'],
+    ['split-keys path\'s workgroup', splitWorkgroup, 'split-keys'],
+  ] as const;
+  it.each(INF_ROW_TILES)('on the %s tile, an Inf in a query row makes that row and its log-sum-exp NaN, and only that row', async (_, tile, kernel) => {
     const rnd = mulberry32(seed + 5);
     const q = uniform(rnd, B, H, Lq, E);
     const k = uniform(rnd, B, H, Lk, E);
     const v = uniform(rnd, B, H, Lk, Ev);
     const infRow = 1 * Lq + 3; // head 1, row 3
     q.data[infRow * E] = Infinity;
-    const options: AttentionOptions = { kernel: 'fused' };
+    const options: AttentionOptions = { kernel };
     const ref = attentionReferenceFull(q, k, v, options);
-    const got = await heldKeys.current.ctx.attentionWithLogSumExp(q, k, v, options);
+    const got = await tile.current.ctx.attentionWithLogSumExp(q, k, v, options);
     expect(Number.isNaN(ref.logSumExp.data[infRow])).toBe(true);
     expect(Number.isNaN(got.logSumExp.data[infRow]), `log-sum-exp ${got.logSumExp.data[infRow]}`).toBe(true);
     expect(Array.from(got.output.data.subarray(infRow * Ev, (infRow + 1) * Ev)).every(Number.isNaN)).toBe(true);
     const others = Array.from({ length: B * H * Lq }, (_, r) => r).filter((r) => r !== infRow);
     const a = compare(rowsOf(got.output.data, Ev, others), rowsOf(ref.output.data, Ev, others));
     expect(agrees(a), `rows other than the Inf row, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
-    expect(heldKeys.current.errors).toEqual([]);
+    expect(tile.current.errors).toEqual([]);
   });
 
   // A boolean mask hides a key whatever its score: a NaN or Inf score there (NaN or Inf in k) is
