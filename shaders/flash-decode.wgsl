@@ -13,8 +13,8 @@
 //   3. at the chunk's end the groups' (max, sum, accumulator) are combined in workgroup memory
 //      into the chunk's partial and (max, sum), which merge-decode.wgsl combines across chunks
 //      (as merge.wgsl does for flash-split.wgsl, but a workgroup per row).
-// Chunks are a whole number of blocks (src/encode-attention.ts, chooseSplits); the last may be
-// cut short by k_len or a causal limit.
+// Chunks are a whole number of blocks (src/tiles.ts, splitWorkgroupChunks); the last may be cut
+// short by k_len or a causal limit.
 override HEAD_VEC4: u32 = 16u;  // ceil(E / 4)
 override VALUE_VEC4: u32 = 16u; // ceil(Ev / 4)
 override WG: u32 = 64u;         // invocations, and keys per block; at least VALUE_VEC4
@@ -62,10 +62,14 @@ fn main(
     scores[lid] = s;
     workgroupBarrier();
 
-    // 2. This group's keys of the block: first their max, then the weighted sum against it.
+    // 2. This group's keys of the block: first their max, then the weighted sum against it. The
+    // loops count to a constant (per pipeline) so that a GPU compiler can unroll them and have
+    // every load in flight at once; a step past the block (WG not a multiple of groups) has weight 0.
+    let steps = (WG + groups - 1u) / groups;
     if (sums) {
       var m_new = m;
-      for (var x = g; x < WG; x += groups) {
+      for (var n = 0u; n < steps; n++) {
+        let x = min(g + n * groups, WG - 1u); // past the block: a repeat of the last key, no change to the max
         let sx = scores[x];
         m_new = max(m_new, sx);
         // A NaN score, or +Inf (an Inf in q or k): the row is NaN, as in the reference (inf - inf).
@@ -78,12 +82,13 @@ fn main(
       acc = weigh(acc, corr);
       l *= corr;
       m = m_new;
-      for (var x = g; x < WG; x += groups) {
-        let sx = scores[x];
+      for (var n = 0u; n < steps; n++) {
+        let x = g + n * groups;
+        let sx = scores[min(x, WG - 1u)];
         // A hidden key has weight 0 even while the max is still HIDDEN; a key of weight 0 adds
         // nothing, not even 0 times an Inf or NaN in its value row (padding under a large bias).
         // Selected, not branched on, so that the loop's loads can all be in flight at once.
-        let p = select(exp(sx - m), 0.0, sx <= HIDDEN);
+        let p = select(exp(sx - m), 0.0, sx <= HIDDEN || x >= WG);
         let vx = load_v(min(c.k_row0 + j0 + x, c.last), col);
         l += p;
         acc += weigh(vx, p);

@@ -70,8 +70,9 @@ export interface ContextDebugOptions {
    */
   poisonOutputs?: boolean;
   /**
-   * Treat the adapter as this kind for the fused tile choice (tests: 'gpu' makes 'auto' time the
-   * workgroup tile on SwiftShader too, with the GPU probe). Default: detected (softwareAdapter).
+   * Treat the adapter as this kind for the tile choices (tests: 'gpu' makes fusedTile 'auto' time
+   * the workgroup tile on SwiftShader too, with the GPU probe, and splitKeysTile 'auto' take the
+   * workgroup tile for decoding). Default: detected (softwareAdapter).
    */
   adapterKind?: 'software' | 'gpu';
 }
@@ -561,7 +562,10 @@ class Context implements AttentionContext {
       throw new GPUExecutionError(
         tiles.has(undefined)
           ? `A pipeline for this shape failed to compile on this device (${kernels}), so calls of this shape will ` +
-              'fail as well; please report it with the adapter (device.adapterInfo) and the shape'
+              'fail as well; please report it with the adapter (device.adapterInfo) and the shape' +
+              (failed.some((d) => d.kernel === 'flash-decode' || d.kernel === 'merge-decode')
+                ? ". Create the context with splitKeysTile: 'invocation' to use the split-keys path's other kernels"
+                : '')
           : tile === 'auto'
             ? `${named}; calls will use the compact tile. Create the context with fusedTile: 'compact' to skip the attempt`
             : `${named}; with fusedTile: '${tile}' calls of this shape will fail as well. Create the context with ` +

@@ -272,7 +272,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
       pl.workgroups, pl.tile);
     return;
   }
-  if (splitTile(rec.splitTile, rec.software) === 'workgroup') {
+  if (splitTile(rec.splitTile, rec.software, p.shape) === 'workgroup') {
     // flash-decode.wgsl: a workgroup per (row, chunk); merge-decode.wgsl: a workgroup per row.
     const { splits, keysPerSplit } = splitWorkgroupChunks(rows, Lk);
     checkBinding(rec.device, 'split-keys partials', rows * splits * Ev * 4, "use kernel 'fused' for this shape");

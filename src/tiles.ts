@@ -44,37 +44,51 @@ export const TILE_CHOICES: readonly FusedTileChoice[] = ['auto', 'compact', 'wid
  * invocation per (row, chunk of keys), sized for CPU adapters, where it streams K and V within
  * 1.2-1.5x of the copy bandwidth; on an NVIDIA H200 it took 6.2x (BENCHMARKS.md, "Real GPU").
  * 'workgroup': flash-decode.wgsl, a workgroup per (row, chunk), the keys of a block shared out
- * between its invocations (the GPU design). 'auto': invocation on software adapters, workgroup
- * on GPUs.
+ * between its invocations (the GPU design). 'auto': invocation on software adapters; on GPUs
+ * workgroup where each kv head serves at most SPLIT_WORKGROUP_MAX_ROWS query rows, else invocation.
  */
 export type SplitTileName = 'invocation' | 'workgroup';
 export type SplitTileChoice = 'auto' | SplitTileName;
 export const SPLIT_TILE_CHOICES: readonly SplitTileChoice[] = ['auto', 'invocation', 'workgroup'];
 
-export function splitTile(choice: SplitTileChoice, software: boolean): SplitTileName {
-  return choice !== 'auto' ? choice : software ? 'invocation' : 'workgroup';
+/**
+ * Under 'auto' on GPUs, the workgroup tile serves calls whose kv heads each serve at most this
+ * many query rows (Lq · H / Hkv): its workgroups serve one row each, so every row re-reads its kv
+ * head's keys, where the invocation tile's neighbouring invocations (rows) share them through the
+ * caches. Decoding (Lq 1, GQA groups up to 8) qualifies; a chunk of 100 prefill rows does not.
+ */
+export const SPLIT_WORKGROUP_MAX_ROWS = 8;
+
+export function splitTile(
+  choice: SplitTileChoice, software: boolean, shape: { queryLength: number; heads: number; kvHeads: number },
+): SplitTileName {
+  if (choice !== 'auto') return choice;
+  if (software) return 'invocation';
+  return shape.queryLength * (shape.heads / shape.kvHeads) <= SPLIT_WORKGROUP_MAX_ROWS ? 'workgroup' : 'invocation';
 }
 
-/** flash-decode.wgsl's invocations per workgroup, and keys per block (at least Ev / 4 <= 64). */
+/** flash-decode.wgsl's invocations per workgroup, and keys per block (at least Ev / 4, which is at most 64). */
 export const SPLIT_WORKGROUP_SIZE = 64;
 /** merge-decode.wgsl's invocations per workgroup (one workgroup per row). */
 export const SPLIT_MERGE_WORKGROUP_SIZE = 256;
 /** The workgroup split tile aims for this many workgroups (rows x chunks) ... */
 export const SPLIT_WORKGROUP_TARGET = 1024;
-/** ... with chunks of about this many keys or more (the last may be shorter), a whole number of blocks. */
-export const SPLIT_WORKGROUP_MIN_KEYS = 256;
+/**
+ * ... in chunks of whole blocks of SPLIT_WORKGROUP_SIZE keys, at most this many per row, so that
+ * merge-decode.wgsl's 16 groups (Ev = 64) combine at most 16 chunks each.
+ */
+export const SPLIT_WORKGROUP_MAX_CHUNKS = 256;
 
 /**
  * How the workgroup split tile divides each row's keys: enough chunks for SPLIT_WORKGROUP_TARGET
- * workgroups, at most ceil(Lk / SPLIT_WORKGROUP_MIN_KEYS) of them, each a whole number of blocks.
- * Decoding B1 H8 S=65536 (8 rows): 128 chunks of 512 keys; S=1024: 4 chunks of 256; Lk 300: 2 of 192.
+ * workgroups, each a whole number of blocks, at most SPLIT_WORKGROUP_MAX_CHUNKS. Decoding B1 H8
+ * (8 rows): S=65536 128 chunks of 512 keys; S=8192 128 of 64; S=1024 16 of 64.
  */
 export function splitWorkgroupChunks(rows: number, keyLength: number): { splits: number; keysPerSplit: number } {
-  const wanted = Math.max(1, Math.ceil(SPLIT_WORKGROUP_TARGET / rows));
-  const most = Math.max(1, Math.ceil(keyLength / SPLIT_WORKGROUP_MIN_KEYS));
   const block = SPLIT_WORKGROUP_SIZE;
-  const keysPerSplit = Math.ceil(keyLength / Math.min(wanted, most) / block) * block;
-  return { splits: Math.ceil(keyLength / keysPerSplit), keysPerSplit };
+  const wanted = Math.min(Math.max(1, Math.ceil(SPLIT_WORKGROUP_TARGET / rows)), SPLIT_WORKGROUP_MAX_CHUNKS);
+  const keysPerSplit = Math.max(1, Math.ceil(keyLength / wanted / block)) * block;
+  return { splits: Math.max(1, Math.ceil(keyLength / keysPerSplit)), keysPerSplit };
 }
 
 /** A tile of flash.wgsl: groups of 4 query rows per invocation, the keys streamed from the buffer. */

@@ -151,10 +151,11 @@ export interface CreateAttentionOptions {
   fusedTile?: FusedTileChoice;
   /**
    * The split-keys path's kernel (decoding: under 1024 query rows in all and at least 256 keys;
-   * README: "Tiles"). 'invocation': one invocation per (row, chunk of keys), the design for CPU
-   * adapters. 'workgroup': a workgroup of 64 invocations per (row, chunk of 256 or more keys,
-   * aiming at 1024 workgroups), the design for GPUs. 'auto' (default): invocation on software
-   * adapters, workgroup elsewhere.
+   * README: "Split-keys"). 'invocation': one invocation per (row, chunk of keys), the design for
+   * CPU adapters. 'workgroup': a workgroup of 64 invocations per (row, chunk of whole 64-key
+   * blocks, aiming at 1024 workgroups), the design for GPUs. 'auto' (default): invocation on
+   * software adapters; on GPUs workgroup where each kv head serves at most 8 query rows (Lq · H /
+   * Hkv: decoding), invocation otherwise (the workgroup tile's rows do not share key reads).
    */
   splitKeysTile?: SplitTileChoice;
 }

@@ -128,8 +128,8 @@ export const cases: Case[] = [
   { name: 'E 128, Lq 130, Lk 300, causal top-left', B: 1, H: 1, Lq: 130, Lk: 300, E: 128, causal: true },
   // Split-keys over several chunks with a mask and a row with nothing to attend to.
   { name: 'decode 2 x 300, bool mask + dead row', B: 1, H: 2, Lq: 2, Lk: 300, E: 8, mask: { kind: 'boolean', broadcast: 'full', density: 0.5, deadRows: [1] } },
-  // One row over many chunks: 64 of 128 keys on the invocation tile; 32 of 256 on the workgroup
-  // tile, whose merge (merge-decode.wgsl, 16 groups at Ev = 64) then combines 2 chunks per group.
+  // One row over many chunks: 64 of 128 keys on the invocation tile; 128 of 64 on the workgroup
+  // tile, whose merge (merge-decode.wgsl, 16 groups at Ev = 64) then combines 8 chunks per group.
   { name: 'decode 1 x 8192, many chunks', B: 1, H: 1, Lq: 1, Lk: 8192, E: 64 },
 ];
 

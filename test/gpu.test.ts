@@ -1,7 +1,7 @@
 // Every case of the shared table on every kernel, on a real WebGPU device in Node (Dawn),
 // against the float64 CPU reference. Fresh inputs each run; the seed is in every failure message.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HELD_KEYS, HELD_KEYS_32, HELD_KEYS_64_MIN_CAUSAL_ROWS, HELD_KEYS_64_MIN_ROWS, HELD_KEYS_MIN_ROWS, HELD_KEYS_PROBE_QUADS, heldKeysChunks, heldKeysFit, heldKeysMinQuads, heldKeysPartialBytes, heldKeysServes, heldKeysTile, quadSharing, SPLIT_WORKGROUP_MIN_KEYS, SPLIT_WORKGROUP_TARGET, splitWorkgroupChunks, WORKGROUP_SPLIT_MIN_KEYS, WORKGROUP_SPLIT_TARGET, workgroupSplits } from '../src/tiles.js';
+import { HELD_KEYS, HELD_KEYS_32, HELD_KEYS_64_MIN_CAUSAL_ROWS, HELD_KEYS_64_MIN_ROWS, HELD_KEYS_MIN_ROWS, HELD_KEYS_PROBE_QUADS, heldKeysChunks, heldKeysFit, heldKeysMinQuads, heldKeysPartialBytes, heldKeysServes, heldKeysTile, quadSharing, SPLIT_WORKGROUP_MAX_CHUNKS, SPLIT_WORKGROUP_MAX_ROWS, SPLIT_WORKGROUP_TARGET, splitTile, splitWorkgroupChunks, WORKGROUP_SPLIT_MIN_KEYS, WORKGROUP_SPLIT_TARGET, workgroupSplits } from '../src/tiles.js';
 import { attentionReferenceFull } from '../src/index.js';
 import { ALL_KERNELS, cases, heldKeys32Cases, makeInputs, type Case } from './cases.js';
 import { agrees, compare, LSE_FLOOR } from './compare.js';
@@ -127,21 +127,34 @@ describe(`every fused case on the workgroup-split tile (seed ${seed})`, { timeou
 });
 
 // The split-keys path's workgroup tile (flash-decode.wgsl: a workgroup per (row, chunk), merge.wgsl
-// after), which 'auto' uses on GPUs: forced here, every case that runs on split-keys, output and
-// log-sum-exp. The table's Lk of 300 to 1000 make 2 to 4 chunks of several 64-key blocks.
+// after), which 'auto' uses on GPUs for decoding: forced here, every case that runs on split-keys,
+// output and log-sum-exp. The table's Lk of 300 to 8192 make up to 128 chunks a row.
 const splitWorkgroup = useGPUFixture({ splitKeysTile: 'workgroup' });
 const splitCases = cases.filter((c) => (c.kernels ?? ALL_KERNELS).includes('split-keys'));
 describe(`every split-keys case on the workgroup split tile (seed ${seed})`, { timeout: 120_000 }, () => {
   it('cuts the keys into whole blocks, aiming at 1024 workgroups', () => {
     expect(splitWorkgroupChunks(8, 65536)).toEqual({ splits: 128, keysPerSplit: 512 });
-    expect(splitWorkgroupChunks(8, 8192)).toEqual({ splits: 32, keysPerSplit: 256 });
-    expect(splitWorkgroupChunks(8, 1024)).toEqual({ splits: 4, keysPerSplit: 256 });
+    expect(splitWorkgroupChunks(8, 8192)).toEqual({ splits: 128, keysPerSplit: 64 });
+    expect(splitWorkgroupChunks(8, 1024)).toEqual({ splits: 16, keysPerSplit: 64 });
     expect(splitWorkgroupChunks(32, 65536)).toEqual({ splits: 32, keysPerSplit: 2048 });
-    expect(splitWorkgroupChunks(4, 700)).toEqual({ splits: 3, keysPerSplit: 256 }); // the last chunk 188 keys
-    expect(splitWorkgroupChunks(2, 300)).toEqual({ splits: 2, keysPerSplit: 192 }); // the last 108 keys
+    expect(splitWorkgroupChunks(1, 65536)).toEqual({ splits: 256, keysPerSplit: 256 }); // at most 256 chunks
+    expect(splitWorkgroupChunks(4, 700)).toEqual({ splits: 11, keysPerSplit: 64 }); // the last chunk 60 keys
+    expect(splitWorkgroupChunks(2, 300)).toEqual({ splits: 5, keysPerSplit: 64 });
+    expect(splitWorkgroupChunks(1000, 300)).toEqual({ splits: 2, keysPerSplit: 192 });
     expect(splitWorkgroupChunks(2000, 5)).toEqual({ splits: 1, keysPerSplit: 64 });
     expect(SPLIT_WORKGROUP_TARGET).toBe(1024);
-    expect(SPLIT_WORKGROUP_MIN_KEYS).toBe(256);
+    expect(SPLIT_WORKGROUP_MAX_CHUNKS).toBe(256);
+  });
+  it("'auto' takes it on GPUs where each kv head serves at most 8 query rows", () => {
+    const at = (queryLength: number, heads: number, kvHeads: number) => ({ queryLength, heads, kvHeads });
+    expect(splitTile('auto', false, at(1, 8, 8))).toBe('workgroup');
+    expect(splitTile('auto', false, at(1, 32, 4))).toBe('workgroup'); // GQA 8 query heads a kv head
+    expect(splitTile('auto', false, at(2, 32, 4))).toBe('invocation');
+    expect(splitTile('auto', false, at(9, 8, 8))).toBe('invocation');
+    expect(splitTile('auto', true, at(1, 8, 8))).toBe('invocation'); // software adapters
+    expect(splitTile('workgroup', true, at(100, 8, 8))).toBe('workgroup'); // forced
+    expect(splitTile('invocation', false, at(1, 8, 8))).toBe('invocation');
+    expect(SPLIT_WORKGROUP_MAX_ROWS).toBe(8);
   });
   it.each(splitCases.map((c) => [c.name, c] as const))('%s', (name, c) => checkFused(splitWorkgroup.current, 'split-keys workgroup', name, c, 'split-keys'));
   it.each(fusedCases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(splitWorkgroup.current, 'split-keys workgroup', name, c, 'split-keys'));

@@ -65,6 +65,7 @@ describe(`encode() on a preallocated KV cache, shape.keyCapacity (seed ${seed}; 
   const wide = useGPUFixture({ fusedTile: 'wide' });
   const heldKeys = useGPUFixture({ fusedTile: 'held-keys' });
   const workgroupSplit = useGPUFixture({ fusedTile: 'workgroup-split' });
+  const splitWorkgroup = useGPUFixture({ splitKeysTile: 'workgroup' });
 
   it.each(rows)('%s on %s', async (name, kernel) => {
     const c = cases.find((x) => x.name === name)!;
@@ -96,6 +97,13 @@ describe(`encode() on a preallocated KV cache, shape.keyCapacity (seed ${seed}; 
     check(workgroupSplit.current, 'workgroup-split tile', cases.find((x) => x.name === name)!, 'fused', 7));
   it('decode 3 x 1000 bottom-right on the workgroup-split tile, 3096 spare rows, with the log-sum-exp', () =>
     check(workgroupSplit.current, 'workgroup-split tile', cases.find((x) => x.name === 'decode 3 x 1000 bottom-right')!, 'fused', 3096, true));
+
+  // The split-keys path's workgroup tile: chunks of 64-key blocks read from a cache with spare rows
+  // (the last key's row clamped for the v reads of a block's past-the-end steps).
+  it.each(picked)('%s on the split-keys workgroup tile', (name) =>
+    check(splitWorkgroup.current, 'split-keys workgroup tile', cases.find((x) => x.name === name)!, 'split-keys', 7));
+  it('decode 3 x 1000 bottom-right on the split-keys workgroup tile, 3096 spare rows, with the log-sum-exp', () =>
+    check(splitWorkgroup.current, 'split-keys workgroup tile', cases.find((x) => x.name === 'decode 3 x 1000 bottom-right')!, 'split-keys', 3096, true));
 
   // The wide tile compiles per head size for seconds: one case with 8-dim heads.
   it('GQA + causal bottom-right + mask on the wide tile', () =>
