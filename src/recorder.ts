@@ -152,9 +152,12 @@ export class Recorder {
   }
 
   scratch(bytes: number, usage: number, label: string): GPUBuffer {
-    // Poisoned scratch needs COPY_DST for the write (a pool class of its own: tests only). The write
-    // lands before this recording's commands run: queue writes precede any later submit.
-    const b = this.pool.acquire(bytes, this.poison ? usage | BufferUsage.COPY_DST : usage, label);
+    // Poisoned scratch needs COPY_DST for the write; INDIRECT (unused) keeps it in a pool class of
+    // its own, apart from the uploads (STORAGE | COPY_DST), so a repeated call still gets the same
+    // buffer for each role (tests only). The write lands before this recording's commands run:
+    // queue writes precede any later submit.
+    const poisoned = usage | BufferUsage.COPY_DST | BufferUsage.INDIRECT;
+    const b = this.pool.acquire(bytes, this.poison ? poisoned : usage, label);
     this.reserved.push(b);
     if (this.poison) this.device.queue.writeBuffer(b, 0, new Float32Array(Math.ceil(bytes / 4)).fill(NaN));
     return b;
