@@ -107,7 +107,12 @@ fn put(g: Rows, c: u32, a: mat4x4<f32>, mul: vec4<f32>) {
 }
 
 // 1/l per row (0 for a row with nothing to attend to, NaN for a NaN row); writes the log-sum-exp.
-fn finish(g: Rows) -> vec4<f32> {
+// A row whose max is +Inf (an Inf in q or k) is NaN too, as in the reference (inf - inf): exp would
+// not say so (SwiftShader's exp(NaN) is +Inf), nor the NaN test of a block's sum when no score is -Inf.
+fn finish(g0: Rows) -> vec4<f32> {
+  var g = g0;
+  let inf = g.m > vec4<f32>(MAX_F32);
+  g.nan = select(g.nan, bitcast<vec4<f32>>(bitcast<vec4<u32>>(g.m) | vec4<u32>(0x7fc00000u)), inf);
   let nan = is_nan4(g.nan);
   if (WRITE_LSE) {
     let lse_r = select(select(vec4<f32>(HIDDEN), g.m + log(g.l), g.l > vec4<f32>(0.0)), g.nan, nan);

@@ -72,9 +72,12 @@ fn softmax_step(st: ptr<function, RowSoftmax>, dots: vec4<f32>, jj: vec4<u32>, c
   return Step(p, corr);
 }
 
+// A NaN score, or a +Inf max (an Inf in q or k: NaN in the reference, inf - inf), makes the
+// chunk's sum NaN, which merge.wgsl carries to the row.
 fn put_stats(c: Chunk, st: RowSoftmax) {
   stats[c.slot * 2u] = st.m;
-  stats[c.slot * 2u + 1u] = select(st.l, st.nan, is_nan(st.nan));
+  let nan = select(st.nan, nan_from(st.m), st.m > MAX_F32);
+  stats[c.slot * 2u + 1u] = select(st.l, nan, is_nan(nan));
 }
 
 // Writes vec4 e of the chunk's partial, leaving out lanes past Ev.

@@ -174,6 +174,8 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
   // The held-keys and workgroup tiles flag a +Inf score themselves, since SwiftShader's exp(NaN) is
   // +Inf and the chunk's sum would otherwise read +Inf, and the log-sum-exp with it.
   const INF_ROW_TILES = [
+    ['fused kernel\'s default (register)', fixture, 'fused'],
+    ['split-keys path\'s invocation', fixture, 'split-keys'],
     ['fused kernel\'s held-keys', heldKeys, 'fused'],
     ['fused kernel\'s workgroup', workgroup, 'fused'],
     ['fused kernel\'s workgroup-split', workgroupSplit, 'fused'],
@@ -186,6 +188,9 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
     const v = uniform(rnd, B, H, Lk, Ev);
     const infRow = 1 * Lq + 3; // head 1, row 3
     q.data[infRow * E] = Infinity;
+    // Every key of head 1 positive in that dim: the row's scores are all +Inf, none -Inf (a block
+    // holding +Inf and -Inf sums to NaN and would flag the row by accident).
+    for (let j = 0; j < Lk; j++) k.data[(1 * Lk + j) * E] = Math.abs(k.data[(1 * Lk + j) * E]) + 0.01;
     const options: AttentionOptions = { kernel };
     const ref = attentionReferenceFull(q, k, v, options);
     const got = await tile.current.ctx.attentionWithLogSumExp(q, k, v, options);
