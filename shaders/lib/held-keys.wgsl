@@ -105,7 +105,7 @@ fn weights4(s: vec4<f32>, m_exp: f32) -> vec4<f32> {
 // or +Inf (the max `m` says so), as in the reference (exp(inf - inf)); the exp would not give it:
 // SwiftShader's exp(NaN) is +Inf.
 fn row_sum(lv: vec4<f32>, bad: bool, m: f32) -> f32 {
-  return select(lv.x + lv.y + lv.z + lv.w, nan_from(m), bad || m > MAX_F32);
+  return select(lv.x + lv.y + lv.z + lv.w, nan_from(bitcast<f32>(params.k_len)), bad || m > MAX_F32);
 }
 
 // The row's largest score from the 4 lanes' maxima `mv`; an additive -inf gives no max below HIDDEN.
