@@ -5,10 +5,12 @@
 // Here the invocations split into groups of Ev/4, one output vec4 each, as in flash-decode.wgsl;
 // group g combines chunks g, g + groups, ... online (M = max m_s, L = Σ l_s·e^(m_s − M),
 // out = Σ acc_s·e^(m_s − M), rescaled as M grows), and the groups are then combined in
-// workgroup memory (lib/softmax-groups.wgsl); lib/merge-out.wgsl writes the row. The same answer as merge.wgsl: a chunk of weight 0 adds nothing (not even 0
-// times a non-finite partial), a NaN chunk sum makes the row NaN, a row with nothing visible gives 0.
+// workgroup memory (lib/softmax-groups.wgsl); lib/merge-out.wgsl writes the row. The same answer
+// as merge.wgsl: a chunk of weight 0 adds nothing (not even 0 times a non-finite partial), a NaN
+// chunk sum makes the row NaN, a row with nothing visible gives 0.
 @group(0) @binding(2) var<storage, read> partials: array<f32>; // [row, chunk, Ev]
 @group(0) @binding(3) var<storage, read> stats: array<f32>;    // [row, chunk, (m, l)]
+
 override WG: u32 = 256u; // at least ceil(Ev / 4), 64 for Ev up to 256
 
 @compute @workgroup_size(WG)
