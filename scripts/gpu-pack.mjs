@@ -111,7 +111,7 @@ if [ "$1" = session ]; then
   # step has its own limit and log, and a step that fails or runs out of time does not stop the next.
   step() { name=$1; secs=$2; shift 2; echo "== $name ($secs s): $*"; timeout -k 5 "$secs" "$@" > "\${OUT:-$work}/$name.log" 2>&1 || { echo "   $name: exit $?"; status=1; }; tail -n 25 "\${OUT:-$work}/$name.log"; }
   ./node --version
-  step check 100 ./node check.mjs --tiles auto,workgroup-split,split-invocation
+  step check 100 ./node check.mjs --tiles auto,workgroup-split,split-invocation,split-workgroup
   step decode-invocation 45 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels split-keys --shapes L1-S1024,L1-S8192,L1-S65536 --reps 9 --timeout 30 --no-cpu-reference --split-tile invocation --out gpu-decode-invocation
   step decode-workgroup 45 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels split-keys --shapes L1-S1024,L1-S8192,L1-S65536 --reps 9 --timeout 30 --no-cpu-reference --split-tile workgroup --out gpu-decode-workgroup
   step fused-workgroup 60 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels fused --shapes L1024-S1024-E64,L2048-S2048-E64,!causal --reps 9 --timeout 30 --no-cpu-reference --fused-tile workgroup --out gpu-fused-workgroup

@@ -559,13 +559,18 @@ class Context implements AttentionContext {
       // A forced tile has none, and nothing falls back from compact or the other kernels.
       const tiles = new Set(failed.map((d) => (d.tile === 'compact' ? undefined : d.tile)));
       const named = `The ${[...tiles].join(' and ')} fused tile failed to compile for this shape (${kernels})`;
+      // The split-keys path's workgroup tile: under 'auto' calls fall back to the invocation tile.
+      const split = `The split-keys path's workgroup tile failed to compile for this shape (${kernels})`;
+      const splitOnly = failed.every((d) => d.kernel === 'flash-decode' || d.kernel === 'merge-decode');
       throw new GPUExecutionError(
-        tiles.has(undefined)
+        splitOnly
+          ? this.#splitTile === 'auto'
+            ? `${split}; calls will use the invocation tile. Create the context with splitKeysTile: 'invocation' to skip the attempt`
+            : `${split}; with splitKeysTile: 'workgroup' calls of this shape will fail as well. Create the context with ` +
+              "splitKeysTile: 'auto' or 'invocation'"
+          : tiles.has(undefined)
           ? `A pipeline for this shape failed to compile on this device (${kernels}), so calls of this shape will ` +
-              'fail as well; please report it with the adapter (device.adapterInfo) and the shape' +
-              (failed.some((d) => d.kernel === 'flash-decode' || d.kernel === 'merge-decode')
-                ? ". Create the context with splitKeysTile: 'invocation' to use the split-keys path's other kernels"
-                : '')
+              'fail as well; please report it with the adapter (device.adapterInfo) and the shape'
           : tile === 'auto'
             ? `${named}; calls will use the compact tile. Create the context with fusedTile: 'compact' to skip the attempt`
             : `${named}; with fusedTile: '${tile}' calls of this shape will fail as well. Create the context with ` +

@@ -282,8 +282,14 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
       constants: { WRITE_LSE: !!b.logSumExp, WG: SPLIT_MERGE_WORKGROUP_SIZE },
       workgroups: rows,
     };
-    encodeChunks(rec, p, b, loads, kernel, { splits, keysPerSplit, merge: mergeRows }, 'split');
-    return;
+    // Under 'auto', once both pipelines are compiled (in the background until then, as the fused
+    // tiles are): calls run the invocation tile meanwhile, and for good if a compile fails.
+    const decodeReady = rec.ready(kernel.kernel, loads, kernel.constants);
+    const mergeReady = rec.ready(mergeRows.kernel, 'scalar', mergeRows.constants);
+    if (rec.splitTile !== 'auto' || (decodeReady && mergeReady)) {
+      encodeChunks(rec, p, b, loads, kernel, { splits, keysPerSplit, merge: mergeRows }, 'split');
+      return;
+    }
   }
   // On 4-lane-subgroup software adapters a quad takes each (row, chunk), the dims split between its lanes.
   const quad = quadSharing(rec.device);

@@ -155,7 +155,9 @@ export interface CreateAttentionOptions {
    * CPU adapters. 'workgroup': a workgroup of 64 invocations per (row, chunk of whole 64-key
    * blocks, aiming at 1024 workgroups), the design for GPUs. 'auto' (default): invocation on
    * software adapters; on GPUs workgroup where each kv head serves at most 8 query rows (Lq · H /
-   * Hkv: decoding), invocation otherwise (the workgroup tile's rows do not share key reads).
+   * Hkv: decoding), invocation otherwise (the workgroup tile's rows do not share key reads);
+   * until its pipelines are compiled (in the background, or by prepare()) calls run invocation,
+   * and for good if they fail to compile.
    */
   splitKeysTile?: SplitTileChoice;
 }

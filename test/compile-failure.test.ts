@@ -82,3 +82,51 @@ describe('a fused tile that fails to compile', () => {
     }
   });
 });
+
+describe("the split-keys path's workgroup tile failing to compile", () => {
+  const decode = { batch: 1, heads: 2, kvHeads: 2, queryLength: 1, keyLength: 600, headDim: 8, valueDim: 8 };
+  const isDecode: Refuse = (d) => d.label === 'webgpu-attention flash-decode';
+
+  it("'auto' on a GPU: prepare() names the tile and says calls fall back; calls run the invocation tile and right", async () => {
+    const { device, refused } = await refusingDevice(isDecode);
+    // The synchronous compile refused too, so a call that recorded the tile would fail.
+    const compileNow = device.createComputePipeline.bind(device);
+    device.createComputePipeline = (d: GPUComputePipelineDescriptor) => {
+      if (isDecode(d)) throw new Error('refused by the test');
+      return compileNow(d);
+    };
+    // adapterKind 'gpu': 'auto' takes the workgroup tile for decoding, as on a GPU.
+    const ctx = await createAttention({ device, debug: { adapterKind: 'gpu' } } as Parameters<typeof createAttention>[0]);
+    try {
+      const err = await ctx.prepare(decode).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(GPUExecutionError);
+      expect((err as Error).message).toMatch(
+        /^The split-keys path's workgroup tile failed to compile for this shape \(flash-decode\); calls will use the invocation tile/,
+      );
+      expect(refused).toContain('webgpu-attention flash-decode');
+      const seed = runSeed();
+      const { q, k, v } = makeInputs({ name: 'decode after a refused tile', B: 1, H: 2, Lq: 1, Lk: 600, E: 8 }, seed);
+      for (let i = 0; i < 2; i++) {
+        const out = await ctx.attention(q, k, v);
+        const a = compare(out.data, attentionReference(q, k, v).data);
+        expect(agrees(a), `call ${i}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+      }
+    } finally {
+      ctx.destroy();
+      device.destroy();
+    }
+  });
+
+  it("forced 'workgroup': prepare() says calls will fail as well", async () => {
+    const { device } = await refusingDevice(isDecode);
+    const ctx = await createAttention({ device, splitKeysTile: 'workgroup' });
+    try {
+      const err = await ctx.prepare(decode).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(GPUExecutionError);
+      expect((err as Error).message).toMatch(/with splitKeysTile: 'workgroup' calls of this shape will fail as well/);
+    } finally {
+      ctx.destroy();
+      device.destroy();
+    }
+  });
+});
