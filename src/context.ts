@@ -19,7 +19,8 @@ import type { KernelName, Loads } from './shaders.js';
 import { TileTuner } from './tile-tuning.js';
 import { UniformBlocks } from './uniform-blocks.js';
 import {
-  autoMayRetile, softwareAdapter, SPLIT_TILE_CHOICES, TILE_CHOICES, type FusedTileChoice, type SplitTileChoice, type TileName,
+  autoMayRetile, softwareAdapter, SPLIT_TILE_CHOICES, TILE_CHOICES, type DispatchTile, type FusedTileChoice, type SplitTileChoice,
+  type TileName,
 } from './tiles.js';
 import type {
   AttentionBuffers,
@@ -81,7 +82,7 @@ export interface ContextDebugOptions {
 const PATH_KERNELS: Record<Path, string> = {
   staged: 'scores, softmax, weighted-sum',
   fused: 'flash, flash-quad, flash-tiled (and merge on the workgroup-split tile), or flash-held-keys or flash-held-keys-32 and merge-rows',
-  'split-keys': 'flash-split or flash-split-quad, merge',
+  'split-keys': 'flash-split or flash-split-quad and merge, or flash-decode and merge-decode',
 };
 
 /** How long a call whose GPU work failed waits for device.lost to report before giving up on it. */
@@ -138,8 +139,8 @@ interface Dispatch {
   kernel: KernelName;
   loads: Loads;
   constants: Constants;
-  /** The fused tile, for the fused kernel's dispatch. */
-  tile?: TileName;
+  /** The tile this dispatch belongs to (a fused tile, or the split-keys workgroup tile). */
+  tile?: DispatchTile;
 }
 
 /**
@@ -561,7 +562,7 @@ class Context implements AttentionContext {
       const named = `The ${[...tiles].join(' and ')} fused tile failed to compile for this shape (${kernels})`;
       // The split-keys path's workgroup tile: under 'auto' calls fall back to the invocation tile.
       const split = `The split-keys path's workgroup tile failed to compile for this shape (${kernels})`;
-      const splitOnly = failed.every((d) => d.kernel === 'flash-decode' || d.kernel === 'merge-decode');
+      const splitOnly = failed.every((d) => d.tile === 'split-keys workgroup');
       throw new GPUExecutionError(
         splitOnly
           ? this.#splitTile === 'auto'

@@ -7,7 +7,7 @@ import type { KernelName, Loads } from './shaders.js';
 import type { AttentionBuffers } from './types.js';
 import {
   autoMayRetile, fusedTile, heldKeysChunks, heldKeysServes, namedBlocksFit, quadSharing, SPLIT_MERGE_WORKGROUP_SIZE, SPLIT_WORKGROUP_SIZE, splitTile, splitWorkgroupChunks,
-  type FusedTile, type TileName, workgroupSplits,
+  type DispatchTile, type FusedTile, type TileName, workgroupSplits,
 } from './tiles.js';
 import { CausalMode, causalOffset, kvRows, MaskKind, type Problem } from './validate.js';
 
@@ -172,7 +172,7 @@ function encodeStaged(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads
  * chunk of keys instead of the row, and a merge kernel combines them (encodeChunks).
  */
 interface KernelPlan {
-  tile?: TileName;
+  tile?: DispatchTile;
   kernel: KernelName;
   constants: Constants;
   workgroups: number;
@@ -276,7 +276,9 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     // flash-decode.wgsl: a workgroup per (row, chunk); merge-decode.wgsl: a workgroup per row.
     const { splits, keysPerSplit } = splitWorkgroupChunks(rows, Lk);
     checkBinding(rec.device, 'split-keys partials', rows * splits * Ev * 4, "use kernel 'fused' for this shape");
-    const kernel: KernelPlan = { kernel: 'flash-decode', constants: { ...common, WG: SPLIT_WORKGROUP_SIZE }, workgroups: rows * splits };
+    const kernel: KernelPlan = {
+      tile: 'split-keys workgroup', kernel: 'flash-decode', constants: { ...common, WG: SPLIT_WORKGROUP_SIZE }, workgroups: rows * splits,
+    };
     const mergeRows = {
       kernel: 'merge-decode' as const,
       constants: { WRITE_LSE: !!b.logSumExp, WG: SPLIT_MERGE_WORKGROUP_SIZE },

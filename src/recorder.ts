@@ -10,7 +10,7 @@ import { BufferUsage } from './gpu-constants.js';
 import { kernelSource, type KernelName, type Loads } from './shaders.js';
 import type { TileTuner } from './tile-tuning.js';
 import type { UniformBlocks } from './uniform-blocks.js';
-import { softwareAdapter, type FusedTileChoice, type SplitTileChoice, type TileName } from './tiles.js';
+import { softwareAdapter, type DispatchTile, type FusedTileChoice, type SplitTileChoice, type TileName } from './tiles.js';
 import { CausalMode, causalOffset, kvRows, type Problem } from './validate.js';
 
 // Cached per device, so a lost or destroyed device takes its pipelines with it.
@@ -195,11 +195,11 @@ export class Recorder {
 
   /**
    * Records one dispatch of `workgroups` workgroups, folded into 2-D/3-D where needed. `_tile`: the
-   * fused tile this dispatch is (only preflight's dry run reads it, to word a compile failure).
+   * tile this dispatch is (only preflight's dry run reads it, to word a compile failure).
    */
   dispatch(
     kernel: KernelName, loads: Loads, constants: Constants, bindings: [number, GPUBuffer][], workgroups: number,
-    _tile?: TileName,
+    _tile?: DispatchTile,
   ): void {
     if (workgroups === 0) return;
     const pipeline = getPipeline(this.device, kernel, loads, constants);

@@ -48,6 +48,8 @@ export const TILE_CHOICES: readonly FusedTileChoice[] = ['auto', 'compact', 'wid
  * workgroup where each kv head serves at most SPLIT_WORKGROUP_MAX_ROWS query rows, else invocation.
  */
 export type SplitTileName = 'invocation' | 'workgroup';
+/** The tile a dispatch belongs to, for compile-failure messages: a fused tile, or the split-keys path's workgroup tile. */
+export type DispatchTile = TileName | 'split-keys workgroup';
 export type SplitTileChoice = 'auto' | SplitTileName;
 export const SPLIT_TILE_CHOICES: readonly SplitTileChoice[] = ['auto', 'invocation', 'workgroup'];
 
