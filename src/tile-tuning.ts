@@ -2,7 +2,7 @@
 //
 // Which tile is faster depends on the adapter far more than on the call: on SwiftShader (a CPU)
 // the wide tile's shared k/v loads made it ~1.6-1.9x faster than compact (since both share loads
-// across quads there, ~1.3x at E=64, and at E=128 faster on one VM and slower on another) and the
+// across quads there, ~1.3x at E=64, and at E=128 slower, so not timed there beside held-keys) and the
 // workgroup tile is the slowest; on a real GPU the wide tile's register footprint would spill and
 // workgroup memory is what flash attention is built on (and on an NVIDIA H200 wide did not even
 // compile in a minute, so GPUs time compact against workgroup and workgroup-split: tileCandidates).

@@ -322,20 +322,32 @@ export function fusedTile(
 
 /**
  * The tiles the one-time measurement times against compact for these head sizes: on software (CPU)
- * adapters wide where its named blocks fit, and held-keys where loads are shared across quads and
- * it fits; on other adapters (GPUs) workgroup and workgroup-split. Not wide on GPUs: its 8-16
- * rows of unrolled registers are a CPU's shape, and on an NVIDIA H200 (Dawn on Vulkan, driver
- * 580, session 17) its pipelines did not compile in a minute (E=128: prepare() past 60 s; the case
- * table on it past 70 s) where compact and workgroup took seconds. `fusedTile: 'wide'` still
- * forces it.
+ * adapters wide where its named blocks fit (but see WIDE_BESIDE_HELD_KEYS), and held-keys where
+ * loads are shared across quads and it fits; on other adapters (GPUs) workgroup and
+ * workgroup-split. Not wide on GPUs: its 8-16 rows of unrolled registers are a CPU's shape, and on
+ * an NVIDIA H200 (Dawn on Vulkan, driver 580, session 17) its pipelines did not compile in a
+ * minute (E=128: prepare() past 60 s; the case table on it past 70 s) where compact and workgroup
+ * took seconds. `fusedTile: 'wide'` still forces it.
  */
 export function tileCandidates(shape: { headDim: number; valueDim: number }, software: boolean, quad = false): TileName[] {
   const tiles: TileName[] = ['compact'];
-  if (software && namedBlocksFit(shape)) tiles.push('wide');
+  const heldKeys = software && quad && heldKeysFit(shape);
+  const wideWorthIt = !heldKeys || Math.max(shape.headDim, shape.valueDim) <= WIDE_BESIDE_HELD_KEYS;
+  if (software && namedBlocksFit(shape) && wideWorthIt) tiles.push('wide');
   if (!software) tiles.push('workgroup', 'workgroup-split');
-  if (software && quad && heldKeysFit(shape)) tiles.push('held-keys');
+  if (heldKeys) tiles.push('held-keys');
   return tiles;
 }
+
+/**
+ * The widest head for which the measurement still times wide where held-keys is a candidate too.
+ * Past 64 dims wide is there only to serve the calls held-keys declines, and it has lost to
+ * compact at E=128 in every quad-shared run since session 9 (probe ms, compact against wide:
+ * 131.6/172.3, 129.5/155.9, 125.2/146.1, 118.4/149.1, 128.3/147.0, 123.5/152.8), while its
+ * compile made up ~60 of prepare()'s 68 s there (session 19). At E <= 64 it compiles in seconds
+ * and beats compact, so it stays.
+ */
+export const WIDE_BESIDE_HELD_KEYS = 64;
 
 /**
  * Whether 'auto' considers a tile other than compact for a call of this shape (then the

@@ -83,6 +83,12 @@ describe('which tiles the measurement times', () => {
     expect(tileCandidates(e64, true, false)).toEqual(['compact', 'wide']);
     expect(tileCandidates({ headDim: 132, valueDim: 132 }, true, true)).toEqual(['compact']);
   });
+  it('past 64 dims, not wide beside held-keys (it lost to compact there and took a minute to compile); wide where held-keys cannot run', () => {
+    expect(tileCandidates({ headDim: 128, valueDim: 128 }, true, true)).toEqual(['compact', 'held-keys']);
+    expect(tileCandidates({ headDim: 64, valueDim: 68 }, true, true)).toEqual(['compact', 'held-keys']);
+    expect(tileCandidates({ headDim: 128, valueDim: 128 }, true, false)).toEqual(['compact', 'wide']);
+    expect(tileCandidates({ headDim: 126, valueDim: 126 }, true, true)).toEqual(['compact', 'wide']); // not multiples of 4: no held-keys
+  });
   it('on a GPU: compact and the workgroup tiles, not wide (it did not compile in a minute on an H200)', () => {
     expect(tileCandidates(e64, false)).toEqual(['compact', 'workgroup', 'workgroup-split']);
     expect(tileCandidates({ headDim: 128, valueDim: 128 }, false)).toEqual(['compact', 'workgroup', 'workgroup-split']);
@@ -91,29 +97,36 @@ describe('which tiles the measurement times', () => {
 
 describe('the tile for calls the held-keys tile declines', () => {
   // A software adapter with 4-lane subgroups (held-keys is a candidate) whose probe runs take these ms.
-  const tuned = async (architecture: string, ms: Record<string, number>) => {
+  const tuned = async (architecture: string, ms: Record<string, number>, dims = 128) => {
     const device = {
       adapterInfo: { vendor: 'test', architecture, device: '', description: '', isFallbackAdapter: true, subgroupMinSize: 4, subgroupMaxSize: 4 },
       features: new Set(['subgroups']),
       limits: { maxComputeWorkgroupStorageSize: 16384 },
     } as unknown as GPUDevice;
     const tuner = new TileTuner(device, async (_shape, tile, repeats) => ms[tile] * repeats, true);
-    const m = await tuner.measure('vec4', 128, 128);
+    const m = await tuner.measure('vec4', dims, dims);
     return { tuner, m };
   };
 
-  it('is compact where wide measured slower than compact (E=128 on SwiftShader), though held-keys won', async () => {
-    const { tuner, m } = await tuned('fallback-compact', { compact: 118, wide: 149, 'held-keys': 64 });
+  it('is compact where wide measured slower than compact, though held-keys won', async () => {
+    const { tuner, m } = await tuned('fallback-compact', { compact: 118, wide: 149, 'held-keys': 64 }, 64);
     expect(m?.verdict).toBe('held-keys');
-    expect(tuner.fallback('vec4', 128, 128)).toBe('compact');
+    expect(tuner.fallback('vec4', 64, 64)).toBe('compact');
   });
 
   it('is wide where it measured at least 5 % faster than compact', async () => {
-    const { tuner, m } = await tuned('fallback-wide', { compact: 66, wide: 55, 'held-keys': 33 });
+    const { tuner, m } = await tuned('fallback-wide', { compact: 66, wide: 55, 'held-keys': 33 }, 64);
     expect(m?.verdict).toBe('held-keys');
-    expect(tuner.fallback('vec4', 128, 128)).toBe('wide');
-    const { tuner: close } = await tuned('fallback-close', { compact: 100, wide: 96, 'held-keys': 50 });
-    expect(close.fallback('vec4', 128, 128)).toBe('compact'); // within the 5 % margin
+    expect(tuner.fallback('vec4', 64, 64)).toBe('wide');
+    const { tuner: close } = await tuned('fallback-close', { compact: 100, wide: 96, 'held-keys': 50 }, 64);
+    expect(close.fallback('vec4', 64, 64)).toBe('compact'); // within the 5 % margin
+  });
+
+  it('is compact at E=128, where wide is not timed beside held-keys, however fast it would be', async () => {
+    const { tuner, m } = await tuned('fallback-128', { compact: 118, wide: 50, 'held-keys': 64 });
+    expect(m?.verdict).toBe('held-keys');
+    expect(m?.wideMs).toBeUndefined();
+    expect(tuner.fallback('vec4', 128, 128)).toBe('compact');
   });
 
   it('is compact before any measurement', async () => {
