@@ -1,10 +1,18 @@
 // Fused path, workgroup tile (for GPUs): softmax(q kᵀ · scale + mask) v without storing the score
 // matrix, the keys streamed through workgroup memory. A workgroup takes WG consecutive query rows
-// of one (batch, head), one row per invocation (its q and accumulator in registers); for every
+// of one (batch, head), one row per invocation (its accumulator in registers); for every
 // TILE_KEYS keys, its invocations load the tile's k and v rows into workgroup memory together
 // (each vec4 read from the buffer once per workgroup instead of once per invocation), then each
 // runs FlashAttention-2's online softmax over the tile for its row. Tiles past the causal limit of
-// the workgroup's last row are never loaded, and a row reads no key past its own limit. Same
+// the workgroup's last row are never loaded, and a row's keys past its own limit get weight 0.
+//
+// Register budget (for GPUs, where this tile runs): the row's q is not held across the tile loop
+// but re-read once per tile (HEAD_VEC4 loads from L1 against TILE_KEYS * HEAD_VEC4 dot products),
+// the scores taken q vec4 by q vec4 over the tile's keys. Holding q as well put E + Ev + TILE_KEYS
+// floats in each invocation: 288 at E = 128, past an NVIDIA GPU's 255 registers, and on an H200
+// the tile ran E = 128 at 8x its E = 64 time for 2x the work (BENCHMARKS.md, session 17). Every
+// loop over the tile counts to TILE_KEYS (a constant) and masks the keys past the row's end with
+// selects, so that a compiler can unroll them and keep the scores in registers. Same
 // outputs as flash.wgsl (log-sum-exp with WRITE_LSE, 0 for a row with nothing to attend to, NaN
 // kept to its row); unlike it, a key of weight 0 (hidden, masked or underflowed, before or after
 // the row's max) contributes nothing even where its value row holds Inf or NaN (merge.wgsl keeps
@@ -66,11 +74,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let q_row = bh * params.q_len + ic;
   let end = select(0u, min(key_end(ic), k_hi), live); // one past the last key this row may see here
 
-  var qr: array<vec4<f32>, MAX_VEC4>;
   var acc: array<vec4<f32>, MAX_VEC4>;
-  for (var e = 0u; e < HEAD_VEC4; e++) {
-    qr[e] = load_q(q_row, e);
-  }
   for (var c = 0u; c < VALUE_VEC4; c++) {
     acc[c] = vec4<f32>(0.0);
   }
@@ -94,20 +98,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier();
 
     // This row's keys in the tile: up to its own end (the causal limit or k_len), not the
-    // workgroup's, so a key the row may not see is never touched (no barrier below this point).
+    // workgroup's. The dot products of the others are computed (the loops keep a constant trip
+    // count) but their scores are HIDDEN, whatever their k rows hold, and they weigh nothing.
     let n = select(0u, min(TILE_KEYS, end - t0), end > t0);
-    var m_tile = HIDDEN;
-    for (var j = 0u; j < n; j++) {
-      var d = vec4<f32>(0.0);
-      for (var e = 0u; e < HEAD_VEC4; e++) {
-        d = fma(qr[e], k_tile[j * HEAD_VEC4 + e], d);
+    for (var j = 0u; j < TILE_KEYS; j++) {
+      s[j] = 0.0;
+    }
+    for (var e = 0u; e < HEAD_VEC4; e++) {
+      let qe = load_q(q_row, e);
+      for (var j = 0u; j < TILE_KEYS; j++) {
+        s[j] += dot(qe, k_tile[j * HEAD_VEC4 + e]);
       }
-      let sc = with_mask((d.x + d.y + d.z + d.w) * params.scale, b, h, ic, t0 + j);
+    }
+    var m_tile = HIDDEN;
+    for (var j = 0u; j < TILE_KEYS; j++) {
+      let sc = select(HIDDEN, with_mask(s[j] * params.scale, b, h, ic, min(t0 + j, params.k_len - 1u)), j < n);
       // A NaN score, or +Inf (an Inf in q or k): the row is NaN, as in the reference (inf - inf).
       // Flagged here since exp(inf - inf) need not give NaN (SwiftShader's exp(NaN) is +Inf).
-      if (is_nan(sc) || sc > MAX_F32) {
-        nan = nan_from(sc);
-      }
+      nan = select(nan, nan_from(sc), is_nan(sc) || sc > MAX_F32);
       s[j] = sc;
       m_tile = max(m_tile, sc);
     }
@@ -118,15 +126,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       // corr = 0: every earlier key's weight is 0 now; drop them, Inf or NaN values too.
       acc[c] = select(acc[c] * corr, vec4<f32>(0.0), corr == 0.0);
     }
-    for (var j = 0u; j < n; j++) {
-      // A masked key has weight 0 even while the row's max is still HIDDEN. A key of weight 0
-      // adds nothing, not even 0 times a non-finite value (as in the float64 reference).
+    for (var j = 0u; j < TILE_KEYS; j++) {
+      // A masked or hidden key has weight 0 even while the row's max is still HIDDEN. A key of
+      // weight 0 adds nothing, not even 0 times a non-finite value (as in the float64 reference):
+      // its product is selected away, not branched around.
       let p = select(exp(s[j] - m_new), 0.0, s[j] <= HIDDEN);
-      if (p != 0.0) {
-        l += p;
-        for (var c = 0u; c < VALUE_VEC4; c++) {
-          acc[c] = fma(vec4<f32>(p), v_tile[j * VALUE_VEC4 + c], acc[c]);
-        }
+      l += p;
+      for (var c = 0u; c < VALUE_VEC4; c++) {
+        acc[c] = select(acc[c], fma(vec4<f32>(p), v_tile[j * VALUE_VEC4 + c], acc[c]), p != 0.0);
       }
     }
     m = m_new;

@@ -225,9 +225,9 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
     for (let h = 0; h < H; h++) expect(Array.from(out.data.subarray((h * Lq + 1) * Ev, (h * Lq + 2) * Ev))).toEqual([0, 0, 0, 0]);
   });
 
-  // The workgroup tiles (the fused kernel's and the split-keys path's) read no key past a row's
-  // causal limit and skip keys of weight 0, so an Inf or NaN in a value row that a row gives weight
-  // 0 stays out of it, as in the reference. (The register tiles and the split-keys path's
+  // The workgroup tiles (the fused kernel's and the split-keys path's) give no weight to a key past
+  // a row's causal limit and skip keys of weight 0, so an Inf or NaN in a value row that a row gives
+  // weight 0 stays out of it, as in the reference. (The register tiles and the split-keys path's
   // invocation tile weigh 4 keys at a time and may give such a row 0 · Inf = NaN: README.)
   const WORKGROUP_TILES = [
     ['fused kernel\'s workgroup', workgroup, 'fused'],
@@ -235,7 +235,7 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
     ['split-keys path\'s workgroup', splitWorkgroup, 'split-keys'],
   ] as const;
 
-  it.each(WORKGROUP_TILES)('on the %s tile, Inf and NaN in value rows a row gives weight 0 stay out of that row', async (_, tile, kernel) => {
+  it.each(WORKGROUP_TILES)('on the %s tile, Inf and NaN in value rows a row gives weight 0 stay out of that row, and in k rows past its causal limit', async (_, tile, kernel) => {
     const rnd = mulberry32(seed + 5);
     const [lq, lk] = [70, 70]; // more rows than one workgroup (64), so a workgroup's rows differ in their limits
     const q = uniform(rnd, H, lq, E);
@@ -245,6 +245,10 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
       v.data[(h * lk + 40) * Ev + 1] = NaN; // rows 0..39 may not see key 40 (causal top-left)
       v.data[(h * lk + 50) * Ev + 2] = Infinity; // nor key 50, which their workgroup (rows 0..63) loads
       v.data[(h * lk + 3) * Ev] = -Infinity; // key 3 is masked out for every row
+      // k rows the workgroup loads but rows 0..39 may not see: their dot products are computed (the
+      // tile's loops run a constant count) and must be dropped, not flag the row NaN.
+      k.data[(h * lk + 45) * E + 1] = NaN;
+      k.data[(h * lk + 50) * E] = Infinity;
     }
     const mask = Uint8Array.from({ length: lq * lk }, (_, x) => (x % lk === 3 ? 0 : 1));
     const options: AttentionOptions = { causal: true, kernel, mask: { data: mask, shape: [lq, lk] } };
