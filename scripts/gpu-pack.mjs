@@ -114,7 +114,7 @@ if [ "$1" = session ]; then
   step check 100 ./node check.mjs --tiles auto,workgroup-split,split-invocation,split-workgroup
   step decode-invocation 45 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels split-keys --shapes L1-S1024,L1-S8192,L1-S65536 --reps 9 --timeout 30 --no-cpu-reference --split-tile invocation --out gpu-decode-invocation
   step decode-workgroup 45 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels split-keys --shapes L1-S1024,L1-S8192,L1-S65536 --reps 9 --timeout 30 --no-cpu-reference --split-tile workgroup --out gpu-decode-workgroup
-  step fused-workgroup 60 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels fused --shapes L1024-S1024-E64,L2048-S2048-E64,!causal --reps 9 --timeout 30 --no-cpu-reference --fused-tile workgroup --out gpu-fused-workgroup
+  step fused-workgroup 60 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels fused,staged --shapes L1024-S1024-E64,L2048-S2048-E64,L512-S512-E128,!causal --reps 9 --timeout 30 --no-cpu-reference --fused-tile workgroup --out gpu-fused-workgroup
   step fused-workgroup-split 60 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels fused --shapes L1024-S1024-E64,L2048-S2048-E64,!causal --reps 9 --timeout 30 --no-cpu-reference --fused-tile workgroup-split --out gpu-fused-workgroup-split
   step bench 250 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels auto,fused,split-keys --reps 9 --timeout 60 --no-cpu-reference --peers tfjs --out gpu
 elif [ "$1" = check ]; then
