@@ -75,17 +75,41 @@ export class TileTuner {
   readonly #adapter: string | null;
   readonly #quad: boolean;
   readonly #software: boolean;
+  readonly #wgMemory: number;
   /** Start of this tuner's keys: the adapter and the kernel variant (quad-shared loads or not). */
   readonly #prefix: string;
 
-  /** `software`: whether to treat the adapter as a software one (default: softwareAdapter's answer). */
-  constructor(device: GPUDevice, private readonly runProbe: ProbeRunner, software = softwareAdapter(device)) {
+  /**
+   * `software`: whether to treat the adapter as a software one (default: softwareAdapter's answer).
+   * `earlier`: measurements made before (createAttention's tileMeasurements), used where they match.
+   */
+  constructor(device: GPUDevice, private readonly runProbe: ProbeRunner, software = softwareAdapter(device),
+    earlier: readonly TileMeasurement[] = []) {
     this.#adapter = adapterName(device);
     this.#quad = quadSharing(device);
     this.#software = software;
     // The workgroup tile's keys per tile follow the device's workgroup memory limit.
-    const wgMemory = device.limits.maxComputeWorkgroupStorageSize;
-    this.#prefix = `${this.#adapter ?? 'this device'}|${this.#quad ? 'quad' : 'plain'}|${wgMemory}|${software ? 'software' : 'gpu'}|`;
+    this.#wgMemory = device.limits.maxComputeWorkgroupStorageSize;
+    this.#prefix = `${this.#adapter ?? 'this device'}|${this.#quad ? 'quad' : 'plain'}|${this.#wgMemory}|${software ? 'software' : 'gpu'}|`;
+    for (const m of earlier) this.#adopt(m);
+  }
+
+  /**
+   * Takes an earlier measurement as this adapter's verdict for its head sizes, if it was made on
+   * an adapter of the same name (an unnamed one matches nothing), kind, loads sharing and workgroup
+   * memory limit, if its verdict is still a candidate there (or compact), and if there is no
+   * verdict yet.
+   */
+  #adopt(m: TileMeasurement): void {
+    const kind = this.#software ? 'software' : 'gpu';
+    if (!this.#adapter || m.adapter !== this.#adapter || m.adapterKind !== kind || m.quadShared !== this.#quad ||
+      m.workgroupStorageSize !== this.#wgMemory) return;
+    const shape = { headDim: m.headDim, valueDim: m.valueDim };
+    if (m.verdict !== 'compact' && !tileCandidates(shape, this.#software, this.#quad).includes(m.verdict)) return;
+    const key = this.#key(m.loads, m.headDim, m.valueDim);
+    if (shared.has(key)) return;
+    const result: TileMeasurement = { ...m, probe: { ...m.probe } };
+    shared.set(key, { owner: this, promise: Promise.resolve(result), result });
   }
 
   /** Whether the adapter counts as a software one here: no workgroup tile, the small probe. */
@@ -187,6 +211,8 @@ export class TileTuner {
     return {
       adapter: this.#adapter ?? 'unnamed adapter',
       quadShared: this.#quad,
+      adapterKind: this.#software ? 'software' : 'gpu',
+      workgroupStorageSize: this.#wgMemory,
       loads,
       headDim: probe.headDim,
       valueDim: probe.valueDim ?? probe.headDim,

@@ -142,7 +142,8 @@ export interface CreateAttentionOptions {
    * of it at Ev = 128, exceed one binding).
    * 'auto' (default): compact, until the context has done 1e9 FLOPs of work that could take
    * another tile (calls with at least 16 query rows); then the other tiles (on software adapters
-   * wide where E, Ev <= 128 and held-keys where it fits; elsewhere workgroup and workgroup-split) are compiled in the
+   * wide where E, Ev <= 128, but only up to 64 where held-keys is a candidate too, and held-keys
+   * where it fits; elsewhere workgroup and workgroup-split) are compiled in the
    * background and timed against compact once per adapter and head size, and the fastest is used
    * where it is at least 5 % faster than compact (held-keys only for calls with at least 128
    * query rows and keys and a quad of 4 invocations' keys per CPU thread, up to 16; the others
@@ -160,6 +161,15 @@ export interface CreateAttentionOptions {
    * and for good if they fail to compile.
    */
   splitKeysTile?: SplitTileChoice;
+  /**
+   * Tile measurements made earlier, as `ctx.tileMeasurements()` returned them (kept by the app, in
+   * localStorage or a file, as JSON). Those of this context's adapter (the same name, kind, loads
+   * sharing and workgroup memory limit) count as measured: under fusedTile 'auto' calls of those
+   * head sizes compile and use the chosen tile without timing the candidates again. The others are
+   * ignored, as is one whose verdict is no longer a candidate for its head size, and one already
+   * measured in this page or process. A malformed entry is an AttentionInputError.
+   */
+  tileMeasurements?: readonly TileMeasurement[];
 }
 
 /** A one-time measurement of the fused tiles against each other (README: "Tiles"). */
@@ -168,6 +178,10 @@ export interface TileMeasurement {
   adapter: string;
   /** Whether the kernels timed shared k and v loads across quads (software adapters with 4-lane subgroups). */
   quadShared: boolean;
+  /** How the adapter was treated: 'software' (a CPU: the small probe, wide and held-keys) or 'gpu' (the workgroup tiles). */
+  adapterKind: 'software' | 'gpu';
+  /** The device's maxComputeWorkgroupStorageSize, which sizes the workgroup tiles' key tiles. */
+  workgroupStorageSize: number;
   /** vec4 loads (E and Ev multiples of 4) or scalar ones. */
   loads: 'vec4' | 'scalar';
   headDim: number;

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { attentionReference, createAttention, type AttentionOptions, type KernelChoice, type TileMeasurement } from '../../src/index.js';
 import { quadSharing, softwareAdapter, type TileName } from '../../src/tiles.js';
+import { adapterName } from '../../src/tile-tuning.js';
 import { makeInputs, type Case } from '../cases.js';
 import { agrees, compare } from '../compare.js';
 import { runSeed } from '../random.js';
@@ -247,4 +248,82 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     ctx.destroy();
     device.destroy();
   }, 120_000);
+
+  describe('measurements made earlier (createAttention({ tileMeasurements }))', () => {
+    // What an app would have saved from ctx.tileMeasurements() on this adapter, for a head size no
+    // other test measures (verdicts are shared per adapter and head size in the process). The times
+    // are made up so that the verdict is a tile the measurement would not choose by itself here:
+    // if the tile the calls use is wide (software) or workgroup (GPU), it came from this entry.
+    const saved = (device: GPUDevice, dims: number): TileMeasurement => {
+      const software = softwareAdapter(device);
+      const tile: TileName = software ? 'wide' : 'workgroup';
+      const probe = { batch: 1, heads: 8, kvHeads: 8, queryLength: 512, keyLength: 512, headDim: dims, valueDim: dims };
+      return JSON.parse(JSON.stringify({
+        adapter: adapterName(device), quadShared: quadSharing(device), adapterKind: software ? 'software' : 'gpu',
+        workgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize, loads: 'vec4', headDim: dims, valueDim: dims,
+        probe, repeats: 1, compactMs: 100, [software ? 'wideMs' : 'workgroupMs']: 1, verdict: tile,
+      }));
+    };
+    /** The labels and constants of the pipelines compiled on `device` from now on. */
+    const pipelines = (device: GPUDevice) => {
+      const seen: { label?: string; constants?: Record<string, number> }[] = [];
+      for (const name of ['createComputePipeline', 'createComputePipelineAsync'] as const) {
+        const orig = device[name].bind(device) as (d: GPUComputePipelineDescriptor) => unknown;
+        (device as unknown as Record<string, unknown>)[name] = (d: GPUComputePipelineDescriptor) => {
+          seen.push({ label: d.label, constants: d.compute.constants as Record<string, number> });
+          return orig(d);
+        };
+      }
+      return seen;
+    };
+    const isTile = (p: { label?: string; constants?: Record<string, number> }, software: boolean) =>
+      software ? /flash(-quad)?$/.test(p.label ?? '') && (p.constants?.RG ?? 1) > 1 : /flash-tiled$/.test(p.label ?? '');
+
+    it('one of this adapter is used as measured: prepare() times nothing, and the calls run its verdict', async () => {
+      const device = await borrowedDevice();
+      const software = softwareAdapter(device);
+      const errors = uncapturedErrors(device);
+      const entry = saved(device, 20);
+      const elsewhere = { ...entry, adapter: 'some / other / adapter / -', headDim: 24, valueDim: 24 };
+      const ctx = await createAttention(poisoned({ device, tileMeasurements: [elsewhere, entry] }));
+      const counters = instrument(device);
+      const seen = pipelines(device);
+      const c: Case = { name: 'earlier', B: 1, H: 2, Lq: 48, Lk: 40, E: 20 };
+      const { q, k, v, options } = makeInputs(c, seed, 'fused');
+      await ctx.prepare({ batch: 1, heads: 2, kvHeads: 2, queryLength: 48, keyLength: 40, headDim: 20, valueDim: 20 }, { kernel: 'fused' });
+      expect(counters.submit).toBe(0); // no probe ran
+      expect(ctx.tileMeasurements().filter((m) => m.headDim === 20)).toEqual([entry]);
+      expect(ctx.tileMeasurements().some((m) => m.adapter === elsewhere.adapter)).toBe(false);
+      expect(seen.some((p) => isTile(p, software)), JSON.stringify(seen)).toBe(true);
+      const before = compiled(counters);
+      expect(agrees(compare((await ctx.attention(q, k, v, options)).data, attentionReference(q, k, v, options).data))).toBe(true);
+      expect(compiled(counters)).toEqual(before); // the verdict's pipeline, compiled by prepare()
+      expect(errors).toEqual([]);
+      ctx.destroy();
+      device.destroy();
+    }, 120_000);
+
+    it('one that does not fit is ignored and the tiles are measured: another kind of adapter, another workgroup memory limit, a verdict no longer a candidate', async () => {
+      const device = await borrowedDevice();
+      const software = softwareAdapter(device);
+      const entry = saved(device, 28);
+      const misfits: TileMeasurement[] = [
+        { ...entry, adapterKind: software ? 'gpu' : 'software' },
+        { ...entry, workgroupStorageSize: entry.workgroupStorageSize + 1 },
+        { ...entry, quadShared: !entry.quadShared },
+        // Not a candidate where it is timed: workgroup on a software adapter, wide on a GPU.
+        { ...entry, verdict: software ? 'workgroup' : 'wide', workgroupMs: 1, wideMs: 1 },
+      ];
+      const ctx = await createAttention(poisoned({ device, tileMeasurements: misfits }));
+      const counters = instrument(device);
+      await ctx.prepare({ batch: 1, heads: 2, kvHeads: 2, queryLength: 48, keyLength: 40, headDim: 28, valueDim: 28 }, { kernel: 'fused' });
+      expect(counters.submit).toBeGreaterThan(0); // the probe ran
+      const [m, ...more] = ctx.tileMeasurements().filter((x) => x.headDim === 28);
+      expect(more).toEqual([]);
+      expect(m.compactMs).not.toBe(100);
+      expectVerdictRule(m, software ? (quadSharing(device) ? ['compact', 'wide', 'held-keys'] : ['compact', 'wide']) : ['compact', 'workgroup', 'workgroup-split']);
+      ctx.destroy();
+      device.destroy();
+    }, 180_000);
+  });
 });

@@ -158,11 +158,37 @@ describe(`context API: bad input → AttentionInputError before any GPU work (se
     await expectGoodCall();
   });
 
+  it('malformed tileMeasurements → AttentionInputError naming the entry and field, before any GPU work', async () => {
+    const good = {
+      adapter: 'google / swiftshader / - / -', quadShared: true, adapterKind: 'software', workgroupStorageSize: 16384,
+      loads: 'vec4', headDim: 64, valueDim: 64, probe: { batch: 1, heads: 8 }, repeats: 1, compactMs: 60, heldKeysMs: 30, verdict: 'held-keys',
+    };
+    const bad = (tileMeasurements: unknown) => createAttention(poisoned({ device, tileMeasurements: tileMeasurements as never }));
+    const before = counters.work();
+    await expect(bad({ ...good })).rejects.toThrow(/options\.tileMeasurements must be an array of what ctx\.tileMeasurements\(\) returns, got \{"adapter"/);
+    await expect(bad([good, 'held-keys'])).rejects.toThrow(/options\.tileMeasurements\[1\] must be an object, got "held-keys"/);
+    await expect(bad([{ ...good, verdict: 'fastest' }])).rejects.toThrow(
+      /options\.tileMeasurements\[0\]\.verdict must be one of 'compact', 'wide', 'workgroup', 'workgroup-split', 'held-keys', got "fastest"; pass entries as ctx\.tileMeasurements\(\) returned them/,
+    );
+    await expect(bad([{ ...good, heldKeysMs: undefined }])).rejects.toThrow(/\[0\]\.heldKeysMs must be the time of the verdict's tile \('held-keys'\), got undefined/);
+    await expect(bad([{ ...good, compactMs: -1 }])).rejects.toThrow(/\[0\]\.compactMs must be a positive number of milliseconds, got -1/);
+    await expect(bad([{ ...good, wideMs: null }])).rejects.toThrow(/\[0\]\.wideMs must be a positive number of milliseconds or absent, got null/);
+    await expect(bad([{ ...good, headDim: 6.5 }])).rejects.toThrow(/\[0\]\.headDim must be a positive integer, got 6\.5/);
+    await expect(bad([{ ...good, adapterKind: undefined }])).rejects.toThrow(/\[0\]\.adapterKind must be 'software' or 'gpu', got undefined/);
+    await expect(bad([{ ...good, loads: 'f16' }])).rejects.toThrow(/\[0\]\.loads must be 'vec4' or 'scalar', got "f16"/);
+    await expect(bad([good, { ...good, quadShared: 1 }])).rejects.toThrow(/\[1\]\.quadShared must be a boolean, got 1/);
+    await expect(bad([{ ...good, probe: null }])).rejects.toThrow(AttentionInputError);
+    expect(counters.work() - before).toBe(0);
+    const ctx2 = await bad([good, { ...good, adapter: 'elsewhere', verdict: 'compact' }]); // well formed: accepted
+    ctx2.destroy();
+    await expectGoodCall();
+  });
+
   it("createAttention's own options: not an object, a typo, a bad powerPreference or device → AttentionInputError", async () => {
     const before = counters.work();
     await expect(createAttention(null as never)).rejects.toThrow(/createAttention's options must be an object, got null/);
     await expect(createAttention(poisoned({ device, fusedtile: 'wide' } as never))).rejects.toThrow(
-      /options\.fusedtile is not an option; known options are device, powerPreference, fusedTile, splitKeysTile$/,
+      /options\.fusedtile is not an option; known options are device, powerPreference, fusedTile, splitKeysTile, tileMeasurements$/,
     );
     await expect(createAttention({ powerPreference: 'fast' as never })).rejects.toThrow(
       /options\.powerPreference is "fast"; expected 'low-power', 'high-performance' or nothing/,
