@@ -1,6 +1,6 @@
 // Owns the page's one AttentionContext: creates it, reports why WebGPU is missing, and turns a lost
 // device into a visible banner (never a silent freeze).
-import { createAttention, DeviceLostError, WebGPUUnavailableError, type AttentionContext } from './lib';
+import { AttentionInputError, createAttention, DeviceLostError, WebGPUUnavailableError, type AttentionContext, type TileMeasurement } from './lib';
 import { $, h } from './util';
 
 export interface Gpu {
@@ -31,7 +31,7 @@ export async function initGpu(): Promise<Gpu> {
     return gpu;
   }
   try {
-    const ctx = await createAttention();
+    const ctx = await createWithSavedTiles();
     gpu.ctx = ctx;
     const info = ctx.device.adapterInfo;
     gpu.adapter = info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') : '';
@@ -41,6 +41,7 @@ export async function initGpu(): Promise<Gpu> {
     });
     window.addEventListener('pagehide', () => {
       leaving = true;
+      saveTiles(ctx);
       ctx.destroy();
     });
   } catch (e) {
@@ -48,6 +49,32 @@ export async function initGpu(): Promise<Gpu> {
     showNoWebGPU(gpu.reason);
   }
   return gpu;
+}
+
+// The fused kernel's tile measurement (a few seconds of compiling and timing on a software adapter)
+// is kept across visits: what ctx.tileMeasurements() says when the page is left is handed to the
+// next visit's context, which then compiles only the chosen tile.
+const SAVED_TILES = 'webgpu-attention tile measurements';
+
+async function createWithSavedTiles(): Promise<AttentionContext> {
+  let saved: TileMeasurement[] | undefined;
+  try {
+    saved = JSON.parse(localStorage.getItem(SAVED_TILES) ?? 'null') ?? undefined;
+  } catch {
+    saved = undefined; // not JSON: measure again
+  }
+  try {
+    return await createAttention({ tileMeasurements: saved });
+  } catch (e) {
+    if (!(e instanceof AttentionInputError)) throw e;
+    localStorage.removeItem(SAVED_TILES); // kept by another version, or damaged: measure again
+    return createAttention();
+  }
+}
+
+function saveTiles(ctx: AttentionContext): void {
+  const measured = ctx.tileMeasurements();
+  if (measured.length > 0) localStorage.setItem(SAVED_TILES, JSON.stringify(measured));
 }
 
 /** Every GPU call goes through this: a DeviceLostError shows the banner instead of a stack trace. */

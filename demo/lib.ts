@@ -7,4 +7,4 @@ export {
   DeviceLostError,
   AttentionInputError,
 } from '../src/index';
-export type { AttentionContext, AttentionOptions, AttentionMask, Tensor, KernelChoice, CausalOption } from '../src/index';
+export type { AttentionContext, AttentionOptions, AttentionMask, Tensor, KernelChoice, CausalOption, TileMeasurement } from '../src/index';

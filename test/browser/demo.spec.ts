@@ -23,6 +23,23 @@ async function runPlayground(page: Page): Promise<string> {
   return (await status.getAttribute('data-state')) ?? '';
 }
 
+test('a damaged or foreign saved tile measurement does not stop the page: it is dropped and the page works', async ({ page, baseURL }) => {
+  const key = 'webgpu-attention tile measurements';
+  for (const stored of ['{not json', JSON.stringify([{ adapter: 'x', verdict: 'fastest' }]), JSON.stringify({ verdict: 'wide' })]) {
+    await page.goto(baseURL ? '/' : DEMO);
+    await page.evaluate(([k, v]) => localStorage.setItem(k, v), [key, stored] as const);
+    const errors = await open(page, baseURL);
+    await expect(page.locator('#seed-where')).toContainText('GPU');
+    await expect(page.getByTestId('seed-output')).toContainText('1.002121');
+    await expect(page.getByTestId('no-webgpu-banner')).toHaveCount(0);
+    // Malformed (an AttentionInputError) is removed; text that is not JSON is left to be overwritten.
+    const left = await page.evaluate((k) => localStorage.getItem(k), key);
+    expect(left === null || left === stored).toBe(true);
+    if (stored.startsWith('[') || stored.startsWith('{"')) expect(left).toBeNull();
+    expect(errors).toEqual([]);
+  }
+});
+
 test('loads without console errors and shows the worked example', async ({ page, baseURL }) => {
   const errors = await open(page, baseURL);
   await expect(page.locator('#adapter')).toContainText('WebGPU adapter');
