@@ -2,7 +2,9 @@
 // One invocation per row, three passes (max, exp and sum, normalise): no barriers, which is
 // what software adapters need; rows are many (B·H·Lq), so the GPU still fills.
 // A row whose keys are all hidden becomes all zeros instead of NaN; a row with a NaN score
-// (a NaN in its query) becomes all NaN, as the reference gives.
+// (a NaN in its query) or a +Inf one (an Inf in q or k, +Inf in an additive mask) becomes all NaN,
+// as the reference gives (exp(inf - inf) is NaN, and the row's sum with it; exp's answer for it
+// here differs by adapter: SwiftShader's is +Inf).
 @group(0) @binding(2) var<storage, read_write> scores: array<f32>;
 
 override WG: u32 = 64u;
@@ -30,9 +32,10 @@ fn main(
       nan = x;
     }
   }
-  if (nan_seen) {
+  if (nan_seen || m > MAX_F32) {
+    let fill = select(nan_from(m), nan, nan_seen);
     for (var j = 0u; j < n; j++) {
-      scores[base + j] = nan;
+      scores[base + j] = fill;
     }
     return;
   }

@@ -70,20 +70,20 @@ export function rejectUnknownKeys(
   }
 }
 
-function checkDims(name: string, shape: unknown): number[] {
+/** `ranks`: what the error says a shape of another rank should be (a tensor's by default). */
+function checkDims(name: string, shape: unknown, ranks = 'rank 2 ([L, E]), 3 ([H, L, E]) or 4 ([B, H, L, E])'): number[] {
   if (!Array.isArray(shape) && !(shape && typeof shape === 'object' && 'length' in shape)) {
-    throw new AttentionInputError(`${name}.shape must be an array of dimensions, got ${String(shape)}`);
+    throw new AttentionInputError(`${name}.shape must be an array of dimensions, got ${show(shape)}`);
   }
   const dims = Array.from(shape as ArrayLike<unknown>);
+  const shown = `[${dims.map(show).join(',')}]`;
   if (dims.length < 2 || dims.length > 4) {
-    throw new AttentionInputError(
-      `${name}.shape ${fmt(dims as number[])} has rank ${dims.length}; expected rank 2 ([L, E]), 3 ([H, L, E]) or 4 ([B, H, L, E])`,
-    );
+    throw new AttentionInputError(`${name}.shape ${shown} has rank ${dims.length}; expected ${ranks}`);
   }
   dims.forEach((d, i) => {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 1) {
       throw new AttentionInputError(
-        `${name}.shape ${fmt(dims as number[])}: dimension ${i} is ${String(d)}; every dimension must be a positive integer`,
+        `${name}.shape ${shown}: dimension ${i} is ${show(d)}; every dimension must be a positive integer`,
       );
     }
   });
@@ -140,7 +140,7 @@ function resolveCommon(
   // null is not "unset" (as for causal and mask): it is rejected.
   const scale = o.scale === undefined ? 1 / Math.sqrt(headDim) : o.scale;
   if (typeof scale !== 'number' || !Number.isFinite(scale)) {
-    throw new AttentionInputError(`options.scale is ${String(o.scale)}; expected a finite number`);
+    throw new AttentionInputError(`options.scale is ${show(o.scale)}; expected a finite number`);
   }
   if (!Number.isFinite(Math.fround(scale))) {
     throw new AttentionInputError(
@@ -163,9 +163,9 @@ function resolveMaskShape(
   shape: AttentionShape,
   length: number | undefined,
 ): ResolvedMask {
-  const m = checkDims('options.mask', dims);
   const { batch: B, heads: H, queryLength: Lq, keyLength: Lk } = shape;
   const expected = `[${Lq},${Lk}] or [${B}|1,${H}|1,${Lq},${Lk}]`;
+  const m = checkDims('options.mask', dims, expected);
   if (m.length === 3) {
     throw new AttentionInputError(`options.mask.shape ${fmt(m)} has rank 3; expected ${expected}`);
   }
@@ -223,6 +223,9 @@ export function checkShape(shape: AttentionShape): void {
   if (!shape || typeof shape !== 'object') {
     throw new AttentionInputError(`shape is missing: expected { ${names.join(', ')} }`);
   }
+  // A misspelt field must not pass: a KV cache's `keycapacity` would read every head past the
+  // first at the wrong rows, with no error.
+  rejectUnknownKeys(shape, [...names, 'keyCapacity'], 'shape', ['a field of the shape', 'fields']);
   for (const n of names) {
     const d = shape[n];
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 1) {

@@ -109,7 +109,7 @@ describe(`encode() on a preallocated KV cache, shape.keyCapacity (seed ${seed}; 
   it('GQA + causal bottom-right + mask on the wide tile', () =>
     check(wide.current, 'wide tile', cases.find((x) => x.name === 'GQA + causal bottom-right + mask')!, 'fused', 7));
 
-  it('keyCapacity below keyLength, or not an integer: AttentionInputError; k and v sized by keyCapacity', () => {
+  it('keyCapacity below keyLength, not an integer, or misspelt: AttentionInputError; k and v sized by keyCapacity', async () => {
     const device = fx.current.ctx.device;
     const shape: AttentionShape = { batch: 1, heads: 2, kvHeads: 2, queryLength: 1, keyLength: 8, headDim: 4, valueDim: 4 };
     const buf = (floats: number) => device.createBuffer({ size: floats * 4, usage: USAGE });
@@ -126,6 +126,11 @@ describe(`encode() on a preallocated KV cache, shape.keyCapacity (seed ${seed}; 
     const huge = () => fx.current.ctx.encode(enc, ok, { ...shape, keyCapacity: 2 ** 40 });
     expect(huge).toThrow(DeviceLimitError);
     expect(huge).toThrow(/k needs .* bytes.*keyCapacity 1099511627776 rows per kv head/);
+    // A misspelt field is an error, not a default: keycapacity would read heads past the first at the wrong rows.
+    expect(() => fx.current.ctx.encode(enc, ok, { ...shape, keycapacity: 16 } as AttentionShape)).toThrow(
+      /shape\.keycapacity is not a field of the shape; known fields are batch, heads, kvHeads, queryLength, keyLength, headDim, valueDim, keyCapacity/,
+    );
+    await expect(fx.current.ctx.prepare({ ...shape, key_length: 8 } as AttentionShape)).rejects.toThrow(/shape\.key_length is not a field of the shape/);
     fx.current.ctx.encode(enc, ok, { ...shape, keyCapacity: 8 }); // the same as leaving it out
     enc.finish();
     for (const b of Object.values(ok)) b.destroy();

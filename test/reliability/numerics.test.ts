@@ -203,6 +203,29 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
     expect(tile.current.errors).toEqual([]);
   });
 
+  // The staged path's weights of such a row: NaN across the row, as the reference's (its sum is
+  // NaN), also for keys whose score is -Inf, which exp alone would weigh 0.
+  it('on staged, an Inf in a query row makes that row\'s weights NaN, every one, and only that row\'s', async () => {
+    const rnd = mulberry32(seed + 7);
+    const q = uniform(rnd, B, H, Lq, E);
+    const k = uniform(rnd, B, H, Lk, E);
+    const v = uniform(rnd, B, H, Lk, Ev);
+    const infRow = 1 * Lq + 3;
+    q.data[infRow * E] = Infinity;
+    // Keys of both signs in that dim: scores of +Inf and -Inf in the row.
+    for (let j = 0; j < Lk; j++) k.data[(1 * Lk + j) * E] = (j % 2 ? 1 : -1) * (Math.abs(k.data[(1 * Lk + j) * E]) + 0.01);
+    const options: AttentionOptions = { kernel: 'staged' };
+    const ref = attentionReferenceFull(q, k, v, options);
+    const got = await fixture.current.ctx.attentionWithWeights(q, k, v, options);
+    expect(ref.weights.data.subarray(infRow * Lk, (infRow + 1) * Lk).every(Number.isNaN)).toBe(true);
+    const row = Array.from(got.weights.data.subarray(infRow * Lk, (infRow + 1) * Lk));
+    expect(row.every(Number.isNaN), `weights of the Inf row: ${row.slice(0, 8)}…`).toBe(true);
+    const others = Array.from({ length: B * H * Lq }, (_, r) => r).filter((r) => r !== infRow);
+    const a = compare(rowsOf(got.weights.data, Lk, others), rowsOf(ref.weights.data, Lk, others));
+    expect(agrees(a), `weights of the other rows, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+    expect(fixture.current.errors).toEqual([]);
+  });
+
   // A boolean mask hides a key whatever its score: a NaN or Inf score there (NaN or Inf in k) is
   // left out as in the reference, not added to the row as NaN + -inf would be.
   it.each(KERNELS)('on %s, NaN and Inf in k at keys a boolean mask hides stay out; a dead row stays 0', async (_, kernel, fx) => {
