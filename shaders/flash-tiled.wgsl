@@ -82,6 +82,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var l = 0.0;     // running sum
   var nan = 0.0;   // NaN once a score of this row was NaN (max() may drop it)
   var s: array<f32, MAX_TILE>; // this row's scores in the current tile
+  var wt: array<f32, MAX_TILE>; // and their weights
 
   for (var t0 = k_lo; t0 < k_stop; t0 += TILE_KEYS) {
     workgroupBarrier(); // every invocation is done with the previous tile
@@ -126,12 +127,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       // corr = 0: every earlier key's weight is 0 now; drop them, Inf or NaN values too.
       acc[c] = select(acc[c] * corr, vec4<f32>(0.0), corr == 0.0);
     }
+    // The weights in an array of their own: the P·V nest below indexes it by its outer loop, which
+    // a compiler may not unroll, and then only `wt` (one write and one read a key) goes to local
+    // memory, not the scores the nest above accumulates into.
     for (var j = 0u; j < TILE_KEYS; j++) {
-      // A masked or hidden key has weight 0 even while the row's max is still HIDDEN. A key of
-      // weight 0 adds nothing, not even 0 times a non-finite value (as in the float64 reference):
-      // its product is selected away, not branched around.
+      // A masked or hidden key has weight 0 even while the row's max is still HIDDEN.
       let p = select(exp(s[j] - m_new), 0.0, s[j] <= HIDDEN);
+      wt[j] = p;
       l += p;
+    }
+    for (var j = 0u; j < TILE_KEYS; j++) {
+      // A key of weight 0 adds nothing, not even 0 times a non-finite value (as in the float64
+      // reference): its product is selected away, not branched around.
+      let p = wt[j];
       for (var c = 0u; c < VALUE_VEC4; c++) {
         acc[c] = select(acc[c], fma(vec4<f32>(p), v_tile[j * VALUE_VEC4 + c], acc[c]), p != 0.0);
       }

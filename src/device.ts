@@ -79,13 +79,16 @@ export async function acquireAdapter(powerPreference?: GPUPowerPreference): Prom
   return { gpu: gpu!, adapter };
 }
 
-/** Asks the platform for an adapter and a device with the adapter's full buffer limits. */
+/** Asks the platform for an adapter and a device with the adapter's full buffer and workgroup memory limits. */
 export async function acquireDevice(powerPreference?: GPUPowerPreference): Promise<AcquiredDevice> {
   const { gpu, adapter } = await acquireAdapter(powerPreference);
   // Ask for the adapter's largest buffers: the defaults (128 MiB bindings) are far below many GPUs.
+  // And its workgroup memory: the workgroup tiles fit their key tiles to it (src/tiles.ts), and at
+  // 32 KiB instead of the default 16 an E=128 tile holds 32 keys instead of 16 (half the barriers).
   const requiredLimits: Record<string, number> = {
     maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
     maxBufferSize: adapter.limits.maxBufferSize,
+    maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
   };
   // 'subgroups' where the adapter has it: the fused kernel shares loads across subgroup lanes on
   // adapters where that pays (src/tiles.ts, quadSharing).
