@@ -4,7 +4,9 @@
 // scripts/gpu-pack.mjs bundles it and `bash .gpu/run.sh check` runs it there. Fresh seed each run
 // (printed; --seed repeats one); outputs poisoned with NaN; any uncaptured GPU error fails it.
 // Besides the fused tiles, 'split-invocation' and 'split-workgroup' force the split-keys path's
-// tiles (every case that runs on split-keys, output and log-sum-exp).
+// tiles (every case that runs on split-keys, output and log-sum-exp). Each context also runs the
+// numerics scenarios (test/numerics-scenarios.ts: huge logits, -Infinity masks, dead rows, NaN and
+// Inf in q, k and v) on its kernels, since a GPU compiler may assume no NaN or Inf.
 //   tsx scripts/gpu-check.ts [--tiles auto,compact,wide,workgroup,held-keys,split-workgroup] [--seed N]
 import { parseArgs } from 'node:util';
 import type { KernelChoice } from '../src/index.js';
@@ -12,6 +14,7 @@ import { softwareAdapter, TILE_CHOICES } from '../src/tiles.js';
 import { ALL_KERNELS, cases, heldKeys32Cases, type Case } from '../test/cases.js';
 import { agrees, type Agreement } from '../test/compare.js';
 import { gpuFixture, type GPUFixture } from '../test/gpu-context.js';
+import { numericsScenarios } from '../test/numerics-scenarios.js';
 import { runSeed } from '../test/random.js';
 import { runCase, type CaseCheck } from '../test/run-case.js';
 
@@ -108,6 +111,24 @@ for (const tile of tiles) {
     for (const c of tileCases) {
       await run(c, 'fused', 'output');
       await run(c, 'fused', 'log-sum-exp');
+    }
+  }
+  // The numerics scenarios on this context's kernels.
+  const kernels: KernelChoice[] = tile === 'auto' ? ['staged', 'fused', 'split-keys'] : split ? ['split-keys'] : ['fused'];
+  for (const kernel of kernels) {
+    for (const scenario of numericsScenarios.filter((x) => x.applies({ kernel, tile }))) {
+      n++;
+      const label = `${scenario.name}, on ${kernel} (${where})`;
+      try {
+        const failed = await scenario.run(fx.ctx, kernel, seed);
+        if (failed.length > 0) {
+          failures++;
+          console.log(`  FAIL ${label}: ${failed.join('; ')}`);
+        }
+      } catch (e) {
+        failures++;
+        console.log(`  FAIL ${label}: threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+      }
     }
   }
   // Errors the GPU reports after the last case's results came back.

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cases } from './cases.js';
+import { numericsScenarios } from './numerics-scenarios.js';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -17,13 +18,16 @@ function check(...args: string[]) {
 }
 
 describe('npm run check:gpu', () => {
-  it('runs every fused case, output and log-sum-exp, on a forced tile (and the split-keys cases on a split-keys tile) and reports them passed', () => {
+  it('runs every fused case, output and log-sum-exp, on a forced tile (and the split-keys cases on a split-keys tile), and the numerics scenarios, and reports them passed', () => {
     const r = check('--tiles', 'workgroup,split-workgroup', '--seed', '7');
     const fused = cases.filter((c) => (c.kernels ?? ['fused']).includes('fused')).length;
     const split = cases.filter((c) => (c.kernels ?? ['split-keys']).includes('split-keys')).length;
     expect(r.out).toMatch(/^adapter: /m);
-    expect(r.out).toContain(`fusedTile workgroup: ${2 * fused} checks, 0 failed`);
-    expect(r.out).toContain(`splitKeysTile workgroup: ${split + fused} checks, 0 failed`);
+    // Plus the numerics scenarios that apply to each context's kernel and tile.
+    const scenarios = (kernel: 'fused' | 'split-keys', tile: string) => numericsScenarios.filter((x) => x.applies({ kernel, tile })).length;
+    expect(scenarios('fused', 'workgroup')).toBe(9); // all but the staged weights
+    expect(r.out).toContain(`fusedTile workgroup: ${2 * fused + scenarios('fused', 'workgroup')} checks, 0 failed`);
+    expect(r.out).toContain(`splitKeysTile workgroup: ${split + fused + scenarios('split-keys', 'split-workgroup')} checks, 0 failed`);
     expect(r.out).toContain('gpu-check: all passed (seed 7');
     expect(r.status).toBe(0);
   }, 240_000);

@@ -137,9 +137,3 @@ export const GPUBufferUsageFlags = {
   STORAGE: 0x0080,
 } as const;
 
-/** The given rows of a [rows, width] f32 array, packed. */
-export function rowsOf(data: Float32Array, width: number, rows: readonly number[]): Float32Array {
-  const out = new Float32Array(rows.length * width);
-  rows.forEach((r, i) => out.set(data.subarray(r * width, (r + 1) * width), i * width));
-  return out;
-}

@@ -1,15 +1,14 @@
-// Numerics on every kernel: logits up to ±1e4 (no overflow, no NaN), -Infinity and huge finite
-// values in additive masks, rows with nothing to attend to (→ 0), and a NaN in one query row
-// that must not reach any other row. Lk = 300 so split-keys really splits (3 chunks of ≥ 100 keys).
+// Numerics on every kernel and on the tiles that differ in how they weigh keys: the scenarios of
+// test/numerics-scenarios.ts (logits up to ±1e4, -Infinity and huge finite values in additive
+// masks, rows with nothing to attend to, NaN and Inf in q, k and v), which scripts/gpu-check.ts
+// also runs on a GPU machine.
 import { describe, expect, it } from 'vitest';
-import { attentionReferenceFull, type AttentionOptions, type KernelChoice, type Tensor } from '../../src/index.js';
-import { agrees, compare, LSE_FLOOR } from '../compare.js';
+import type { KernelChoice } from '../../src/index.js';
 import { useGPUFixture, type GPUFixture } from '../gpu-fixture.js';
-import { mulberry32, runSeed } from '../random.js';
-import { rowsOf } from './helpers.js';
+import { numericsScenarios } from '../numerics-scenarios.js';
+import { runSeed } from '../random.js';
 
 const seed = runSeed();
-const [B, H, Lq, Lk, E, Ev] = [1, 2, 6, 300, 4, 4];
 const fixture = useGPUFixture();
 // The fused kernel's workgroup tile, which 'auto' times only on GPUs: forced on a context of its own.
 const workgroup = useGPUFixture({ fusedTile: 'workgroup' });
@@ -20,293 +19,24 @@ const workgroupSplit = useGPUFixture({ fusedTile: 'workgroup-split' });
 // And the split-keys path's workgroup tile (flash-decode.wgsl), which 'auto' uses on GPUs.
 const splitWorkgroup = useGPUFixture({ splitKeysTile: 'workgroup' });
 
-/** Each kernel on the default context, and the fused kernel on the workgroup and held-keys tiles. */
-const KERNELS = [
-  ['staged', 'staged', fixture],
-  ['fused', 'fused', fixture],
-  ['split-keys', 'split-keys', fixture],
-  ['fused, workgroup tile', 'fused', workgroup],
-  ['fused, held-keys tile', 'fused', heldKeys],
-  ['fused, workgroup-split tile', 'fused', workgroupSplit],
-  ['split-keys, workgroup tile', 'split-keys', splitWorkgroup],
-] as const satisfies readonly (readonly [string, KernelChoice, { readonly current: GPUFixture }])[];
-
-/** A tensor of the given shape, uniform in [-1, 1). */
-function uniform(rnd: () => number, ...shape: number[]): Tensor {
-  return { data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rnd() * 2 - 1), shape };
-}
-
-/**
- * Integer q and k (|x| ≤ 50, E = 4, scale 1) so the logits are exact in f32 and reach ±1e4.
- * Head 0 has keys in [40, 50]: its row 0 sees logits of +6400…+10000 everywhere (a naive exp
- * overflows), its row 1 -6400…-10000 everywhere (a naive exp underflows to 0/0). Head 1 has keys in
- * [-50, 50], so its rows mix logits across ±1e4.
- */
-function bigLogits(rnd: () => number): { q: Tensor; k: Tensor; v: Tensor } {
-  const q = new Float32Array(B * H * Lq * E);
-  const k = new Float32Array(B * H * Lk * E);
-  const v = Float32Array.from({ length: B * H * Lk * Ev }, () => rnd() * 2 - 1);
-  const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
-  for (let h = 0; h < H; h++) {
-    for (let j = 0; j < Lk; j++) {
-      for (let e = 0; e < E; e++) k[(h * Lk + j) * E + e] = h === 0 ? int(40, 50) : int(-50, 50);
-    }
-    for (let i = 0; i < Lq; i++) {
-      for (let e = 0; e < E; e++) {
-        const x = i === 0 ? 50 : i === 1 ? -50 : int(-50, 50);
-        q[(h * Lq + i) * E + e] = x;
-      }
-    }
-  }
-  return { q: { data: q, shape: [B, H, Lq, E] }, k: { data: k, shape: [B, H, Lk, E] }, v: { data: v, shape: [B, H, Lk, Ev] } };
-}
+/** [label, kernel, tile, context]: each kernel on the default context, and the forced tiles. */
+const CONTEXTS = [
+  ['staged', 'staged', 'auto', fixture],
+  ['fused', 'fused', 'auto', fixture],
+  ['split-keys', 'split-keys', 'auto', fixture],
+  ['fused, workgroup tile', 'fused', 'workgroup', workgroup],
+  ['fused, held-keys tile', 'fused', 'held-keys', heldKeys],
+  ['fused, workgroup-split tile', 'fused', 'workgroup-split', workgroupSplit],
+  ['split-keys, workgroup tile', 'split-keys', 'split-workgroup', splitWorkgroup],
+] as const satisfies readonly (readonly [string, KernelChoice, string, { readonly current: GPUFixture }])[];
 
 describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
-  it.each(KERNELS)('logits up to ±1e4 on %s: the reference answer, no overflow, no NaN', async (_, kernel, fx) => {
-    const { q, k, v } = bigLogits(mulberry32(seed));
-    const options: AttentionOptions = { scale: 1, kernel };
-    const ref = attentionReferenceFull(q, k, v, options);
-    // The test inputs really are extreme: every logit of row 0 is ≥ 6400, of row 1 ≤ -6400.
-    expect(ref.logSumExp.data[0]).toBeGreaterThan(6400);
-    expect(ref.logSumExp.data[1]).toBeLessThan(-6000);
-    const out = await fx.current.ctx.attention(q, k, v, options);
-    expect(out.data.every(Number.isFinite)).toBe(true);
-    const a = compare(out.data, ref.output.data);
-    expect(agrees(a), `${kernel}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
-  });
-
-  it.each(KERNELS)('additive mask with -Infinity, -1e30 and +1e4 on %s, with ±1e4 logits', async (_, kernel, fx) => {
-    const rnd = mulberry32(seed + 1);
-    const { q, k, v } = bigLogits(rnd);
-    // Per (head, row): 0 mixed -inf / finite; 1 every key -inf (dead → 0); 2 every key -1e30
-    // (finite: a plain softmax, here the mean of v); 3 one key allowed; 4 large positive biases; 5 none.
-    // The finite biases are multiples of 1/256, so logit + bias (integers up to 2e4) is exact in f32 as
-    // in the float64 reference: an arbitrary bias would be rounded to f32's 1e-3 spacing near 1e4, an
-    // error of the inputs' precision (up to ~1e-4 in the output), not of the kernels (CI seed 2044502422).
-    const m = new Float32Array(H * Lq * Lk);
-    for (let h = 0; h < H; h++) {
-      for (let i = 0; i < Lq; i++) {
-        for (let j = 0; j < Lk; j++) {
-          const at = (h * Lq + i) * Lk + j;
-          if (i === 0) m[at] = rnd() < 0.5 ? -Infinity : Math.round((rnd() * 100 - 50) * 256) / 256;
-          else if (i === 1) m[at] = -Infinity;
-          else if (i === 2) m[at] = -1e30;
-          else if (i === 3) m[at] = j === 137 ? 0 : -Infinity;
-          else if (i === 4) m[at] = rnd() < 0.1 ? 1e4 : 0;
-          else m[at] = 0;
-        }
-      }
-    }
-    const options: AttentionOptions = { scale: 1, kernel, mask: { data: m, shape: [1, H, Lq, Lk] } };
-    const ref = attentionReferenceFull(q, k, v, options);
-    const out = await fx.current.ctx.attention(q, k, v, options);
-    const a = compare(out.data, ref.output.data);
-    expect(agrees(a), `${kernel}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
-    for (let h = 0; h < H; h++) {
-      const dead = out.data.subarray((h * Lq + 1) * Ev, (h * Lq + 2) * Ev);
-      expect(Array.from(dead)).toEqual([0, 0, 0, 0]);
-      // One visible key: exactly that key's value row.
-      const one = out.data.subarray((h * Lq + 3) * Ev, (h * Lq + 4) * Ev);
-      const vRow = v.data.subarray((h * Lk + 137) * Ev, (h * Lk + 138) * Ev);
-      expect(compare(one, vRow).maxAbs).toBeLessThan(1e-6);
-    }
-  });
-
-  it.each(KERNELS)('dead rows → 0 on %s (causal bottom-right with Lq > Lk, boolean mask rows of zeros)', async (_, kernel, fx) => {
-    const rnd = mulberry32(seed + 2);
-    const [lq, lk] = [12, 5];
-    const q = uniform(rnd, H, lq, E);
-    const k = uniform(rnd, H, lk, E);
-    const v = uniform(rnd, H, lk, Ev);
-    const mask = Uint8Array.from({ length: lq * lk }, (_, x) => (Math.floor(x / lk) === 9 ? 0 : 1));
-    // bottom-right with Lq - Lk = 7: rows 0..6 see nothing; the mask kills row 9 too.
-    const options: AttentionOptions = { causal: 'bottom-right', kernel, mask: { data: mask, shape: [lq, lk] } };
-    const ref = attentionReferenceFull(q, k, v, options);
-    const out = await fx.current.ctx.attention(q, k, v, options);
-    expect(agrees(compare(out.data, ref.output.data))).toBe(true);
-    for (let h = 0; h < H; h++) {
-      for (const i of [0, 3, 6, 9]) {
-        expect(Array.from(out.data.subarray((h * lq + i) * Ev, (h * lq + i + 1) * Ev))).toEqual([0, 0, 0, 0]);
-      }
-      expect(out.data.subarray((h * lq + 7) * Ev, (h * lq + 8) * Ev).some((x) => x !== 0)).toBe(true);
-    }
-  });
-
-  it.each(KERNELS.filter(([, kernel]) => kernel !== 'staged'))('dead rows have log-sum-exp -Infinity on %s', async (_, kernel, fx) => {
-    const rnd = mulberry32(seed + 3);
-    const q = { data: Float32Array.from({ length: 4 * E }, () => rnd()), shape: [4, E] };
-    const k = { data: Float32Array.from({ length: Lk * E }, () => rnd()), shape: [Lk, E] };
-    const m = new Float32Array(4 * Lk).fill(0);
-    m.fill(-Infinity, Lk, 2 * Lk); // row 1 dead
-    const options: AttentionOptions = { kernel, mask: { data: m, shape: [4, Lk] } };
-    const got = await fx.current.ctx.attentionWithLogSumExp(q, k, k, options);
-    const ref = attentionReferenceFull(q, k, k, options);
-    expect(got.logSumExp.data[1]).toBe(-Infinity);
-    const al = compare(got.logSumExp.data, ref.logSumExp.data, LSE_FLOOR);
-    const ao = compare(got.output.data, ref.output.data);
-    expect(agrees(al), `log-sum-exp on ${kernel}: ${JSON.stringify(al)}`).toBe(true);
-    expect(agrees(ao), `output on ${kernel}: ${JSON.stringify(ao)}`).toBe(true);
-  });
-
-  describe('a NaN in one query row stays in that row', () => {
-    // The reference (and the README) say the row itself reads NaN and no other row changes.
-    // WGSL max() may drop a NaN, so softmax.wgsl, merge.wgsl and merge-rows.wgsl test scores by bit pattern.
-    it.each(KERNELS)('on %s: the row reads NaN, every other row matches the reference', async (_, kernel, fx) => {
-      const rnd = mulberry32(seed + 4);
-      const q = uniform(rnd, B, H, Lq, E);
-      const k = uniform(rnd, B, H, Lk, E);
-      const v = uniform(rnd, B, H, Lk, Ev);
-      const nanRow = 1 * Lq + 2; // head 1, row 2
-      q.data[nanRow * E + 1] = NaN;
-      const options: AttentionOptions = { kernel };
-      const ref = attentionReferenceFull(q, k, v, options).output.data;
-      const out = await fx.current.ctx.attention(q, k, v, options);
-      const others = Array.from({ length: B * H * Lq }, (_, r) => r).filter((r) => r !== nanRow);
-      const a = compare(rowsOf(out.data, Ev, others), rowsOf(ref, Ev, others));
-      expect(agrees(a), `${kernel}, rows other than the NaN row, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
-      expect(ref.subarray(nanRow * Ev, (nanRow + 1) * Ev).every(Number.isNaN)).toBe(true);
-      const row = Array.from(out.data.subarray(nanRow * Ev, (nanRow + 1) * Ev));
-      expect(row.every(Number.isNaN), `${kernel}: NaN row reads ${row}`).toBe(true);
+  for (const scenario of numericsScenarios) {
+    const where = CONTEXTS.filter(([, kernel, tile]) => scenario.applies({ kernel, tile }));
+    it.each(where)(`${scenario.name}, on %s`, async (_, kernel, _tile, fx) => {
+      const failed = await scenario.run(fx.current.ctx, kernel, seed);
+      expect(failed, `${kernel}, seed ${seed}`).toEqual([]);
+      expect(fx.current.errors).toEqual([]);
     });
-  });
-
-  // An Inf in a query row gives that row scores of +Inf and -Inf: NaN in the reference (inf - inf).
-  // The held-keys and workgroup tiles flag a +Inf score themselves, since SwiftShader's exp(NaN) is
-  // +Inf and the chunk's sum would otherwise read +Inf, and the log-sum-exp with it.
-  const INF_ROW_TILES = [
-    ['fused kernel\'s default (register)', fixture, 'fused'],
-    ['split-keys path\'s invocation', fixture, 'split-keys'],
-    ['fused kernel\'s held-keys', heldKeys, 'fused'],
-    ['fused kernel\'s workgroup', workgroup, 'fused'],
-    ['fused kernel\'s workgroup-split', workgroupSplit, 'fused'],
-    ['split-keys path\'s workgroup', splitWorkgroup, 'split-keys'],
-  ] as const;
-  it.each(INF_ROW_TILES)('on the %s tile, an Inf in a query row makes that row and its log-sum-exp NaN, and only that row', async (_, tile, kernel) => {
-    const rnd = mulberry32(seed + 5);
-    const q = uniform(rnd, B, H, Lq, E);
-    const k = uniform(rnd, B, H, Lk, E);
-    const v = uniform(rnd, B, H, Lk, Ev);
-    const infRow = 1 * Lq + 3; // head 1, row 3
-    q.data[infRow * E] = Infinity;
-    // Every key of head 1 positive in that dim: the row's scores are all +Inf, none -Inf (a block
-    // holding +Inf and -Inf sums to NaN and would flag the row by accident).
-    for (let j = 0; j < Lk; j++) k.data[(1 * Lk + j) * E] = Math.abs(k.data[(1 * Lk + j) * E]) + 0.01;
-    const options: AttentionOptions = { kernel };
-    const ref = attentionReferenceFull(q, k, v, options);
-    const got = await tile.current.ctx.attentionWithLogSumExp(q, k, v, options);
-    expect(Number.isNaN(ref.logSumExp.data[infRow])).toBe(true);
-    expect(Number.isNaN(got.logSumExp.data[infRow]), `log-sum-exp ${got.logSumExp.data[infRow]}`).toBe(true);
-    expect(Array.from(got.output.data.subarray(infRow * Ev, (infRow + 1) * Ev)).every(Number.isNaN)).toBe(true);
-    const others = Array.from({ length: B * H * Lq }, (_, r) => r).filter((r) => r !== infRow);
-    const a = compare(rowsOf(got.output.data, Ev, others), rowsOf(ref.output.data, Ev, others));
-    expect(agrees(a), `rows other than the Inf row, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
-    expect(tile.current.errors).toEqual([]);
-  });
-
-  // The staged path's weights of such a row: NaN across the row, as the reference's (its sum is
-  // NaN), also for keys whose score is -Inf, which exp alone would weigh 0.
-  it('on staged, an Inf in a query row makes that row\'s weights NaN, every one, and only that row\'s', async () => {
-    const rnd = mulberry32(seed + 7);
-    const q = uniform(rnd, B, H, Lq, E);
-    const k = uniform(rnd, B, H, Lk, E);
-    const v = uniform(rnd, B, H, Lk, Ev);
-    const infRow = 1 * Lq + 3;
-    q.data[infRow * E] = Infinity;
-    // Keys of both signs in that dim: scores of +Inf and -Inf in the row.
-    for (let j = 0; j < Lk; j++) k.data[(1 * Lk + j) * E] = (j % 2 ? 1 : -1) * (Math.abs(k.data[(1 * Lk + j) * E]) + 0.01);
-    const options: AttentionOptions = { kernel: 'staged' };
-    const ref = attentionReferenceFull(q, k, v, options);
-    const got = await fixture.current.ctx.attentionWithWeights(q, k, v, options);
-    expect(ref.weights.data.subarray(infRow * Lk, (infRow + 1) * Lk).every(Number.isNaN)).toBe(true);
-    const row = Array.from(got.weights.data.subarray(infRow * Lk, (infRow + 1) * Lk));
-    expect(row.every(Number.isNaN), `weights of the Inf row: ${row.slice(0, 8)}…`).toBe(true);
-    const others = Array.from({ length: B * H * Lq }, (_, r) => r).filter((r) => r !== infRow);
-    const a = compare(rowsOf(got.weights.data, Lk, others), rowsOf(ref.weights.data, Lk, others));
-    expect(agrees(a), `weights of the other rows, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
-    expect(fixture.current.errors).toEqual([]);
-  });
-
-  // A boolean mask hides a key whatever its score: a NaN or Inf score there (NaN or Inf in k) is
-  // left out as in the reference, not added to the row as NaN + -inf would be.
-  it.each(KERNELS)('on %s, NaN and Inf in k at keys a boolean mask hides stay out; a dead row stays 0', async (_, kernel, fx) => {
-    const rnd = mulberry32(seed + 6);
-    const q = uniform(rnd, B, H, Lq, E);
-    const k = uniform(rnd, B, H, Lk, E);
-    const v = uniform(rnd, B, H, Lk, Ev);
-    for (let h = 0; h < H; h++) {
-      k.data[(h * Lk + 100) * E + 1] = NaN;
-      k.data[(h * Lk + 201) * E] = Infinity;
-    }
-    // Keys 100 and 201 hidden from every row; row 1 sees nothing.
-    const mask = Uint8Array.from({ length: Lq * Lk }, (_, x) => (x % Lk === 100 || x % Lk === 201 || Math.floor(x / Lk) === 1 ? 0 : 1));
-    const options: AttentionOptions = { kernel, mask: { data: mask, shape: [Lq, Lk] } };
-    const ref = attentionReferenceFull(q, k, v, options).output.data;
-    expect(ref.every(Number.isFinite)).toBe(true);
-    const out = await fx.current.ctx.attention(q, k, v, options);
-    const a = compare(out.data, ref);
-    expect(agrees(a), `${kernel}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
-    for (let h = 0; h < H; h++) expect(Array.from(out.data.subarray((h * Lq + 1) * Ev, (h * Lq + 2) * Ev))).toEqual([0, 0, 0, 0]);
-  });
-
-  // The workgroup tiles (the fused kernel's and the split-keys path's) give no weight to a key past
-  // a row's causal limit and skip keys of weight 0, so an Inf or NaN in a value row that a row gives
-  // weight 0 stays out of it, as in the reference. (The register tiles and the split-keys path's
-  // invocation tile weigh 4 keys at a time and may give such a row 0 · Inf = NaN: README.)
-  const WORKGROUP_TILES = [
-    ['fused kernel\'s workgroup', workgroup, 'fused'],
-    ['fused kernel\'s workgroup-split', workgroupSplit, 'fused'],
-    ['split-keys path\'s workgroup', splitWorkgroup, 'split-keys'],
-  ] as const;
-
-  it.each(WORKGROUP_TILES)('on the %s tile, Inf and NaN in value rows a row gives weight 0 stay out of that row, and in k rows past its causal limit', async (_, tile, kernel) => {
-    const rnd = mulberry32(seed + 5);
-    const [lq, lk] = [70, 70]; // more rows than one workgroup (64), so a workgroup's rows differ in their limits
-    const q = uniform(rnd, H, lq, E);
-    const k = uniform(rnd, H, lk, E);
-    const v = uniform(rnd, H, lk, Ev);
-    for (let h = 0; h < H; h++) {
-      v.data[(h * lk + 40) * Ev + 1] = NaN; // rows 0..39 may not see key 40 (causal top-left)
-      v.data[(h * lk + 50) * Ev + 2] = Infinity; // nor key 50, which their workgroup (rows 0..63) loads
-      v.data[(h * lk + 3) * Ev] = -Infinity; // key 3 is masked out for every row
-      // k rows the workgroup loads but rows 0..39 may not see: their dot products are computed (the
-      // tile's loops run a constant count) and must be dropped, not flag the row NaN.
-      k.data[(h * lk + 45) * E + 1] = NaN;
-      k.data[(h * lk + 50) * E] = Infinity;
-    }
-    const mask = Uint8Array.from({ length: lq * lk }, (_, x) => (x % lk === 3 ? 0 : 1));
-    const options: AttentionOptions = { causal: true, kernel, mask: { data: mask, shape: [lq, lk] } };
-    const ref = attentionReferenceFull(q, k, v, options).output.data;
-    const out = await tile.current.ctx.attention(q, k, v, options);
-    const clean = Array.from({ length: H * lq }, (_, r) => r).filter((r) => r % lq < 40);
-    expect(rowsOf(ref, Ev, clean).every(Number.isFinite)).toBe(true);
-    const a = compare(rowsOf(out.data, Ev, clean), rowsOf(ref, Ev, clean));
-    expect(agrees(a), `rows that give the bad keys weight 0, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
-    expect(tile.current.errors).toEqual([]);
-  });
-
-  // Padding under a large finite bias (-1e4, whose weight underflows to exactly 0): keys before the
-  // visible ones (their weight falls to 0 only once the row's max is seen) and a whole chunk after
-  // them (the split tile's second chunk of 160 keys, merged with weight 0), with Inf and NaN in
-  // their value rows.
-  it.each(WORKGROUP_TILES)('on the %s tile, padded keys before and after the visible ones add nothing, Inf and NaN values too', async (_, tile, kernel) => {
-    const rnd = mulberry32(seed + 6);
-    const [lq, lk] = [5, 300];
-    const q = uniform(rnd, H, lq, E);
-    const k = uniform(rnd, H, lk, E);
-    const v = uniform(rnd, H, lk, Ev);
-    for (let h = 0; h < H; h++) {
-      v.data[(h * lk + 10) * Ev] = NaN;
-      v.data[(h * lk + 139) * Ev + 1] = Infinity;
-      v.data[(h * lk + 200) * Ev + 2] = NaN;
-      v.data[(h * lk + 299) * Ev + 3] = -Infinity;
-    }
-    const bias = Float32Array.from({ length: lq * lk }, (_, x) => (x % lk >= 140 && x % lk < 160 ? 0 : -1e4));
-    const options: AttentionOptions = { kernel, mask: { data: bias, shape: [lq, lk] } };
-    const ref = attentionReferenceFull(q, k, v, options).output.data;
-    expect(Array.from(ref).every(Number.isFinite)).toBe(true);
-    const out = await tile.current.ctx.attention(q, k, v, options);
-    const a = compare(out.data, ref);
-    expect(agrees(a), `padded keys, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
-    expect(tile.current.errors).toEqual([]);
-  });
+  }
 });
