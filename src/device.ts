@@ -1,5 +1,6 @@
 // Getting a GPUDevice: navigator.gpu in a browser, Dawn's `webgpu` package in Node.
 import { WebGPUUnavailableError } from './errors.js';
+import { softwareAdapterInfo } from './tiles.js';
 
 /** Vulkan driver files of SwiftShader (a software GPU), tried in Node when no adapter is found. */
 const SWIFTSHADER_ICDS = [
@@ -83,13 +84,16 @@ export async function acquireAdapter(powerPreference?: GPUPowerPreference): Prom
 export async function acquireDevice(powerPreference?: GPUPowerPreference): Promise<AcquiredDevice> {
   const { gpu, adapter } = await acquireAdapter(powerPreference);
   // Ask for the adapter's largest buffers: the defaults (128 MiB bindings) are far below many GPUs.
-  // And its workgroup memory: the workgroup tiles fit their key tiles to it (src/tiles.ts), and at
-  // 32 KiB instead of the default 16 an E=128 tile holds 32 keys instead of 16 (half the barriers).
   const requiredLimits: Record<string, number> = {
     maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
     maxBufferSize: adapter.limits.maxBufferSize,
-    maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
   };
+  // And a GPU's workgroup memory: the workgroup tiles fit their key tiles to it (src/tiles.ts), and
+  // at 32 KiB instead of the default 16 an E=128 tile holds 32 keys instead of 16 (half the
+  // barriers). Not on software adapters, which run those tiles only when forced (tests), and where
+  // the bigger tile's unrolled loops cost compile time (14 s more across the test suite).
+  const info = (adapter as { info?: GPUAdapterInfo }).info;
+  if (!softwareAdapterInfo(info)) requiredLimits.maxComputeWorkgroupStorageSize = adapter.limits.maxComputeWorkgroupStorageSize;
   // 'subgroups' where the adapter has it: the fused kernel shares loads across subgroup lanes on
   // adapters where that pays (src/tiles.ts, quadSharing).
   const requiredFeatures: GPUFeatureName[] = adapter.features.has('subgroups') ? ['subgroups' as GPUFeatureName] : [];

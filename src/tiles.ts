@@ -365,11 +365,16 @@ export function autoMayRetile(shape: { headDim: number; valueDim: number; queryL
 export function softwareAdapter(device: GPUDevice): boolean {
   let software = softwareOf.get(device);
   if (software === undefined) {
-    const info = (device as { adapterInfo?: GPUAdapterInfo & { isFallbackAdapter?: boolean } }).adapterInfo;
-    software = info?.isFallbackAdapter === true || info?.architecture === 'swiftshader';
+    software = softwareAdapterInfo((device as { adapterInfo?: GPUAdapterInfo }).adapterInfo);
     softwareOf.set(device, software);
   }
   return software;
+}
+
+/** The same question of an adapter's info (GPUAdapter.info, or a device's adapterInfo). */
+export function softwareAdapterInfo(info: GPUAdapterInfo | undefined): boolean {
+  const i = info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined;
+  return i?.isFallbackAdapter === true || i?.architecture === 'swiftshader';
 }
 
 // Asked on every fused call under 'auto'; a device's adapter never changes.

@@ -11,6 +11,11 @@ export { gpuFixture, poisoned, type GPUFixture } from './gpu-context.js';
  * give, requested directly from the `webgpu` package. Keep `gpu` referenced while the device lives.
  */
 export async function defaultLimitsDevice(): Promise<{ device: GPUDevice; gpu: GPU }> {
+  return deviceWithLimits({});
+}
+
+/** The same with these limits raised (to the adapter's, say), no features. */
+export async function deviceWithLimits(requiredLimits: Record<string, number>): Promise<{ device: GPUDevice; gpu: GPU }> {
   const { existsSync } = await import('node:fs');
   const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
   if (!process.env.VK_ADD_DRIVER_FILES && existsSync(icd)) process.env.VK_ADD_DRIVER_FILES = icd;
@@ -18,7 +23,7 @@ export async function defaultLimitsDevice(): Promise<{ device: GPUDevice; gpu: G
   const gpu = create([]) as GPU;
   const adapter = await gpu.requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter for the test');
-  const device = await adapter.requestDevice();
+  const device = await adapter.requestDevice({ requiredLimits });
   return { device, gpu };
 }
 

@@ -1,11 +1,11 @@
 // Every case of the shared table on every kernel, on a real WebGPU device in Node (Dawn),
 // against the float64 CPU reference. Fresh inputs each run; the seed is in every failure message.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HELD_KEYS, HELD_KEYS_32, HELD_KEYS_64_MIN_CAUSAL_ROWS, HELD_KEYS_64_MIN_ROWS, HELD_KEYS_MIN_ROWS, HELD_KEYS_PROBE_QUADS, heldKeysChunks, heldKeysFit, heldKeysMinQuads, heldKeysPartialBytes, heldKeysServes, heldKeysTile, quadSharing, SPLIT_WORKGROUP_MAX_CHUNKS, SPLIT_WORKGROUP_MAX_ROWS, SPLIT_WORKGROUP_TARGET, splitTile, splitWorkgroupChunks, WORKGROUP_SPLIT_MIN_KEYS, WORKGROUP_SPLIT_TARGET, workgroupSplits } from '../src/tiles.js';
+import { HELD_KEYS, HELD_KEYS_32, HELD_KEYS_64_MIN_CAUSAL_ROWS, HELD_KEYS_64_MIN_ROWS, HELD_KEYS_MIN_ROWS, HELD_KEYS_PROBE_QUADS, heldKeysChunks, heldKeysFit, heldKeysMinQuads, heldKeysPartialBytes, heldKeysServes, heldKeysTile, quadSharing, SPLIT_WORKGROUP_MAX_CHUNKS, SPLIT_WORKGROUP_MAX_ROWS, SPLIT_WORKGROUP_TARGET, splitTile, splitWorkgroupChunks, WORKGROUP_SPLIT_MIN_KEYS, WORKGROUP_SPLIT_TARGET, workgroupSplits, workgroupTile } from '../src/tiles.js';
 import { attentionReferenceFull } from '../src/index.js';
 import { ALL_KERNELS, cases, heldKeys32Cases, makeInputs, type Case } from './cases.js';
 import { agrees, compare, LSE_FLOOR } from './compare.js';
-import { defaultLimitsDevice, gpuFixture, type GPUFixture, useGPUFixture } from './gpu-fixture.js';
+import { defaultLimitsDevice, deviceWithLimits, gpuFixture, type GPUFixture, useGPUFixture } from './gpu-fixture.js';
 import { runSeed } from './random.js';
 import { runCase } from './run-case.js';
 
@@ -94,6 +94,35 @@ describe(`every fused case on the wide tile (seed ${seed})`, { timeout: 300_000 
 describe(`every fused case on the workgroup tile (seed ${seed})`, { timeout: 120_000 }, () => {
   it.each(fusedCases.map((c) => [c.name, c] as const))('%s', (name, c) => checkFused(workgroup.current, 'workgroup', name, c));
   it.each(fusedCases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(workgroup.current, 'workgroup', name, c));
+});
+
+// A context that makes its own device asks a GPU for its workgroup memory limit (src/device.ts), 32
+// KiB or more where WebGPU's default is 16: the workgroup tiles then hold twice the keys past 64
+// dims. SwiftShader gets the default (the tests above), so the GPU's configuration is checked here
+// on a device asking for SwiftShader's 32 KiB: three fused cases of 65-128 dims, both workgroup tiles.
+describe(`the workgroup tiles with 32 KiB of workgroup memory, past 64 dims (seed ${seed})`, { timeout: 120_000 }, () => {
+  let owned: { device: GPUDevice; gpu: GPU };
+  const tiles: Record<string, GPUFixture> = {};
+  // Heads of 65 to 128 dims, where the tile doubles (16 → 32 keys); a few, each is a compile.
+  const wide = fusedCases.filter((c) => Math.max(c.E, c.Ev ?? c.E) > 64 && Math.max(c.E, c.Ev ?? c.E) <= 128).slice(0, 3);
+  beforeAll(async () => {
+    owned = await deviceWithLimits({ maxComputeWorkgroupStorageSize: 32768 });
+    for (const tile of ['workgroup', 'workgroup-split'] as const) tiles[tile] = await gpuFixture({ device: owned.device, fusedTile: tile });
+  });
+  afterAll(() => {
+    for (const fx of Object.values(tiles)) {
+      expect(fx.errors, 'uncaptured GPU errors').toEqual([]);
+      fx.ctx.destroy();
+    }
+    owned.device.destroy();
+  });
+  it('E=128 tiles hold 32 keys there (16 at the default limit)', () => {
+    expect(workgroupTile({ headDim: 128, valueDim: 128 }, owned.device).tileKeys).toBe(32);
+    expect(workgroupTile({ headDim: 128, valueDim: 128 }, { limits: { maxComputeWorkgroupStorageSize: 16384 } } as GPUDevice).tileKeys).toBe(16);
+    expect(wide.length).toBe(3);
+  });
+  it.each(wide.flatMap((c) => (['workgroup', 'workgroup-split'] as const).map((t) => [c.name, t, c] as const)))('%s on %s', (name, tile, c) =>
+    checkFused(tiles[tile], tile, name, c));
 });
 
 // The workgroup-split tile (the same kernel with the keys split between workgroups, merge.wgsl

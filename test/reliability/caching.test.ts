@@ -306,7 +306,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     it('one that does not fit is ignored and the tiles are measured: another kind of adapter, another workgroup memory limit, a verdict no longer a candidate', async () => {
       const device = await borrowedDevice();
       const software = softwareAdapter(device);
-      const entry = saved(device, 28);
+      const entry = saved(device, 8);
       const misfits: TileMeasurement[] = [
         { ...entry, adapterKind: software ? 'gpu' : 'software' },
         { ...entry, workgroupStorageSize: entry.workgroupStorageSize + 1 },
@@ -316,9 +316,9 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
       ];
       const ctx = await createAttention(poisoned({ device, tileMeasurements: misfits }));
       const counters = instrument(device);
-      await ctx.prepare({ batch: 1, heads: 2, kvHeads: 2, queryLength: 48, keyLength: 40, headDim: 28, valueDim: 28 }, { kernel: 'fused' });
+      await ctx.prepare({ batch: 1, heads: 2, kvHeads: 2, queryLength: 48, keyLength: 40, headDim: 8, valueDim: 8 }, { kernel: 'fused' });
       expect(counters.submit).toBeGreaterThan(0); // the probe ran
-      const [m, ...more] = ctx.tileMeasurements().filter((x) => x.headDim === 28);
+      const [m, ...more] = ctx.tileMeasurements().filter((x) => x.headDim === 8);
       expect(more).toEqual([]);
       expect(m.compactMs).not.toBe(100);
       expectVerdictRule(m, software ? (quadSharing(device) ? ['compact', 'wide', 'held-keys'] : ['compact', 'wide']) : ['compact', 'workgroup', 'workgroup-split']);
