@@ -7,18 +7,27 @@
 // tiles (every case that runs on split-keys, output and log-sum-exp). Each context also runs the
 // numerics scenarios (test/numerics-scenarios.ts: huge logits, -Infinity masks, dead rows, NaN and
 // Inf in q, k and v) on its kernels, since a GPU compiler may assume no NaN or Inf.
-//   tsx scripts/gpu-check.ts [--tiles auto,compact,wide,workgroup,held-keys,split-workgroup] [--seed N]
+//   tsx scripts/gpu-check.ts [--tiles auto,compact,wide,workgroup,held-keys,split-workgroup] [--seed N] [--cases control,E 128]
 import { parseArgs } from 'node:util';
 import type { KernelChoice } from '../src/index.js';
 import { softwareAdapter, TILE_CHOICES } from '../src/tiles.js';
-import { ALL_KERNELS, cases, heldKeys32Cases, type Case } from '../test/cases.js';
+import { ALL_KERNELS, cases as allCases, heldKeys32Cases as allHeldKeys32Cases, type Case } from '../test/cases.js';
 import { agrees, type Agreement } from '../test/compare.js';
 import { gpuFixture, type GPUFixture } from '../test/gpu-context.js';
 import { numericsScenarios } from '../test/numerics-scenarios.js';
 import { runSeed } from '../test/random.js';
 import { runCase, type CaseCheck } from '../test/run-case.js';
 
-const { values } = parseArgs({ options: { tiles: { type: 'string' }, seed: { type: 'string' } } });
+const { values } = parseArgs({ options: { tiles: { type: 'string' }, seed: { type: 'string' }, cases: { type: 'string' } } });
+// --cases: only the table's cases whose names contain one of these (comma-separated) substrings.
+const only = values.cases?.split(',').map((x) => x.trim()).filter(Boolean);
+const picked = (c: Case) => !only || only.some((x) => c.name.includes(x));
+const cases = allCases.filter(picked);
+const heldKeys32Cases = allHeldKeys32Cases.filter(picked);
+if (cases.length + heldKeys32Cases.length === 0) {
+  console.error(`--cases: no case name contains ${only!.map((x) => JSON.stringify(x)).join(' or ')}`);
+  process.exit(2);
+}
 const SPLIT_TILES = ['split-invocation', 'split-workgroup'] as const;
 const CHOICES: readonly string[] = [...TILE_CHOICES, ...SPLIT_TILES];
 let tiles = (values.tiles ?? CHOICES.join(',')).split(',').map((t) => t.trim());

@@ -18,10 +18,15 @@ function check(...args: string[]) {
 }
 
 describe('npm run check:gpu', () => {
-  it('runs every fused case, output and log-sum-exp, on a forced tile (and the split-keys cases on a split-keys tile), and the numerics scenarios, and reports them passed', () => {
-    const r = check('--tiles', 'workgroup,split-workgroup', '--seed', '7');
-    const fused = cases.filter((c) => (c.kernels ?? ['fused']).includes('fused')).length;
-    const split = cases.filter((c) => (c.kernels ?? ['split-keys']).includes('split-keys')).length;
+  // The cases themselves are test/gpu.test.ts's; here the script's plumbing, on a few of them
+  // (--cases: names containing 'E 128' or 'decode').
+  it('runs the fused cases, output and log-sum-exp, on a forced tile (and the split-keys cases on a split-keys tile), and the numerics scenarios, and reports them passed', () => {
+    const r = check('--tiles', 'workgroup,split-workgroup', '--seed', '7', '--cases', 'E 128,decode');
+    const picked = cases.filter((c) => c.name.includes('E 128') || c.name.includes('decode'));
+    const fused = picked.filter((c) => (c.kernels ?? ['fused']).includes('fused')).length;
+    const split = picked.filter((c) => (c.kernels ?? ['split-keys']).includes('split-keys')).length;
+    expect(fused).toBeGreaterThan(3);
+    expect(split).toBeGreaterThan(3);
     expect(r.out).toMatch(/^adapter: /m);
     // Plus the numerics scenarios that apply to each context's kernel and tile.
     const scenarios = (kernel: 'fused' | 'split-keys', tile: string) => numericsScenarios.filter((x) => x.applies({ kernel, tile })).length;
@@ -32,12 +37,15 @@ describe('npm run check:gpu', () => {
     expect(r.status).toBe(0);
   }, 240_000);
 
-  it('refuses an unknown tile with the list of tiles, and a seed that is not a whole number', () => {
+  it('refuses an unknown tile with the list of tiles, a seed that is not a whole number, and cases that match nothing', () => {
     const r = check('--tiles', 'huge');
     expect(r.out).toMatch(/--tiles: unknown huge; expected some of auto, compact, wide, workgroup, workgroup-split, held-keys, split-invocation, split-workgroup/);
     expect(r.status).toBe(2);
     const s = check('--seed', 'abc');
     expect(s.out).toMatch(/--seed: expected a whole number, got "abc"/);
     expect(s.status).toBe(2);
+    const c = check('--cases', 'no such case');
+    expect(c.out).toMatch(/--cases: no case name contains "no such case"/);
+    expect(c.status).toBe(2);
   });
 });
