@@ -90,10 +90,18 @@ describe(`every fused case on the wide tile (seed ${seed})`, { timeout: 300_000 
   it.each(lseCasesSmall.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(wide.current, 'wide', name, c));
 });
 
-// Quick to compile (loops, no unrolled blocks): every fused case, and the log-sum-exp of every one.
-describe(`every fused case on the workgroup tile (seed ${seed})`, { timeout: 120_000 }, () => {
-  it.each(fusedCases.map((c) => [c.name, c] as const))('%s', (name, c) => checkFused(workgroup.current, 'workgroup', name, c));
-  it.each(fusedCases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(workgroup.current, 'workgroup', name, c));
+// The workgroup tile: the fused cases of 256 keys or more, output and log-sum-exp. On the others
+// the workgroup-split tile (below) does not split, and runs this tile's very pipeline on the same
+// inputs (src/encode-attention.ts: one chunk is the unsplit kernel), so they are checked there.
+const unsplitCases = fusedCases.filter((c) => c.Lk >= WORKGROUP_SPLIT_MIN_KEYS * 2);
+describe(`the fused cases of 256 keys or more on the workgroup tile (seed ${seed})`, { timeout: 120_000 }, () => {
+  it('are a few, and the workgroup-split tile would split some of them', () => {
+    expect(unsplitCases.length).toBeGreaterThan(5);
+    const shape = (c: Case) => ({ batch: c.B, heads: c.H, queryLength: c.Lq, keyLength: c.Lk, headDim: c.E, valueDim: c.Ev ?? c.E });
+    expect(unsplitCases.some((c) => workgroupSplits(shape(c), undefined).splits > 1)).toBe(true);
+  });
+  it.each(unsplitCases.map((c) => [c.name, c] as const))('%s', (name, c) => checkFused(workgroup.current, 'workgroup', name, c));
+  it.each(unsplitCases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(workgroup.current, 'workgroup', name, c));
 });
 
 // A context that makes its own device asks a GPU for its workgroup memory limit (src/device.ts), 32
