@@ -192,7 +192,7 @@ export interface TileMeasurement {
   repeats: number;
   /** Best wall-clock ms per dispatch over the rounds, submit to onSubmittedWorkDone. */
   compactMs: number;
-  /** The same for the wide tile, where it was a candidate (E and Ev <= 128) and compiled. */
+  /** The same for the wide tile, where it was a candidate (a software adapter, E and Ev <= 128; <= 64 where held-keys is one too) and compiled. */
   wideMs?: number;
   /** The same for the workgroup tile, where it was a candidate (not a software adapter) and compiled. */
   workgroupMs?: number;
