@@ -36,7 +36,7 @@ import type {
   TileMeasurement,
 } from './types.js';
 import {
-  kvRows, PREPARE_OPTIONS, prepareWants, rejectUnknownKeys, resolveEncodeProblem, resolveProblem, type CpuProblem, type Problem,
+  checkTileMeasurements, kvRows, PREPARE_OPTIONS, prepareWants, rejectUnknownKeys, resolveEncodeProblem, resolveProblem, type CpuProblem, type Problem,
 } from './validate.js';
 
 /** What the kernels write as the log-sum-exp of a row with nothing to attend to. */
@@ -705,55 +705,4 @@ export async function createAttention(
   }
   const { device, gpu } = await acquireDevice(options.powerPreference);
   return new Context(makeState(device, gpu, true), true, options);
-}
-
-/**
- * createAttention's tileMeasurements: an array of what ctx.tileMeasurements() returns (as JSON
- * gives it back). Whether an entry applies to this adapter is the tuner's question; here only its
- * form, so that a corrupted store fails loudly instead of steering the tile choice.
- */
-function checkTileMeasurements(list: unknown): void {
-  if (!Array.isArray(list)) {
-    throw new AttentionInputError(
-      `options.tileMeasurements must be an array of what ctx.tileMeasurements() returns, got ${describe(list)}`,
-    );
-  }
-  const tiles = TILE_CHOICES.filter((t) => t !== 'auto');
-  const times: Record<string, string> = { wide: 'wideMs', workgroup: 'workgroupMs', 'workgroup-split': 'workgroupSplitMs', 'held-keys': 'heldKeysMs' };
-  list.forEach((m: unknown, i) => {
-    const at = `options.tileMeasurements[${i}]`;
-    if (m === null || typeof m !== 'object') throw new AttentionInputError(`${at} must be an object, got ${describe(m)}`);
-    const e = m as Record<string, unknown>;
-    const fail = (field: string, what: string) => {
-      throw new AttentionInputError(`${at}.${field} must be ${what}, got ${describe(e[field])}; pass entries as ctx.tileMeasurements() returned them`);
-    };
-    const positive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0;
-    const count = (x: unknown) => Number.isInteger(x) && (x as number) > 0;
-    if (typeof e.adapter !== 'string') fail('adapter', 'a string');
-    if (typeof e.quadShared !== 'boolean') fail('quadShared', 'a boolean');
-    if (e.adapterKind !== 'software' && e.adapterKind !== 'gpu') fail('adapterKind', "'software' or 'gpu'");
-    if (!Number.isInteger(e.workgroupStorageSize) || (e.workgroupStorageSize as number) < 0) fail('workgroupStorageSize', 'a whole number of bytes');
-    if (e.loads !== 'vec4' && e.loads !== 'scalar') fail('loads', "'vec4' or 'scalar'");
-    if (!count(e.headDim)) fail('headDim', 'a positive integer');
-    if (!count(e.valueDim)) fail('valueDim', 'a positive integer');
-    if (e.probe === null || typeof e.probe !== 'object') fail('probe', 'an object (the probe shape)');
-    if (!count(e.repeats)) fail('repeats', 'a positive integer');
-    if (!positive(e.compactMs)) fail('compactMs', 'a positive number of milliseconds');
-    for (const field of Object.values(times)) {
-      if (e[field] !== undefined && !positive(e[field])) fail(field, 'a positive number of milliseconds or absent');
-    }
-    if (!tiles.includes(e.verdict as TileName)) fail('verdict', `one of ${tiles.map((t) => `'${t}'`).join(', ')}`);
-    if (e.verdict !== 'compact' && e[times[e.verdict as string]] === undefined) {
-      fail(times[e.verdict as string], `the time of the verdict's tile ('${e.verdict}')`);
-    }
-  });
-}
-
-function describe(x: unknown): string {
-  if (typeof x === 'string') return JSON.stringify(x);
-  try {
-    return JSON.stringify(x) ?? String(x);
-  } catch {
-    return String(x);
-  }
 }

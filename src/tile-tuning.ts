@@ -35,6 +35,14 @@ const PROBE_ROUNDS = 5;
  */
 const PROBE_LENGTH = { software: 512, gpu: 2048 };
 
+/** The TileMeasurement field holding each tile's time besides compact's (compactMs). */
+export const TILE_TIME_FIELDS = {
+  wide: 'wideMs',
+  workgroup: 'workgroupMs',
+  'workgroup-split': 'workgroupSplitMs',
+  'held-keys': 'heldKeysMs',
+} as const satisfies Record<Exclude<TileName, 'compact'>, keyof TileMeasurement>;
+
 /** The fastest of the timed tiles if it was at least 5 % faster than compact (TILE_MARGIN); compact otherwise. */
 function fastestTile(compactMs: number, timed: ReadonlyArray<readonly [TileName, number | undefined]>): TileName {
   let best: TileName = 'compact';
@@ -145,7 +153,7 @@ export class TileTuner {
   fallback(loads: Loads, headDim: number, valueDim: number): TileName {
     const m = this.#entries().get(this.#key(loads, headDim, valueDim))?.result;
     if (!m) return 'compact';
-    return fastestTile(m.compactMs, [['wide', m.wideMs], ['workgroup', m.workgroupMs], ['workgroup-split', m.workgroupSplitMs]]);
+    return fastestTile(m.compactMs, (['wide', 'workgroup', 'workgroup-split'] as const).map((t) => [t, m[TILE_TIME_FIELDS[t]]] as const));
   }
 
   /** Measures (once per adapter and head size; later callers share the result). Null if it failed. */
@@ -208,6 +216,8 @@ export class TileTuner {
       for (const tile of tiles) ms[tile] = Math.min(ms[tile] ?? Infinity, (await this.runProbe(probe, tile, repeats)) / repeats);
     }
     const compactMs = ms.compact as number;
+    const times: Partial<Record<(typeof TILE_TIME_FIELDS)[keyof typeof TILE_TIME_FIELDS], number>> = {};
+    for (const t of others) times[TILE_TIME_FIELDS[t as keyof typeof TILE_TIME_FIELDS]] = ms[t];
     return {
       adapter: this.#adapter ?? 'unnamed adapter',
       quadShared: this.#quad,
@@ -219,10 +229,7 @@ export class TileTuner {
       probe,
       repeats,
       compactMs,
-      ...(ms.wide !== undefined ? { wideMs: ms.wide } : {}),
-      ...(ms.workgroup !== undefined ? { workgroupMs: ms.workgroup } : {}),
-      ...(ms['workgroup-split'] !== undefined ? { workgroupSplitMs: ms['workgroup-split'] } : {}),
-      ...(ms['held-keys'] !== undefined ? { heldKeysMs: ms['held-keys'] } : {}),
+      ...times,
       verdict: fastestTile(compactMs, others.map((t) => [t, ms[t]] as const)),
     };
   }

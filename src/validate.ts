@@ -1,6 +1,8 @@
 // Input validation and rank normalisation. Everything here runs before any GPU work, so a bad
 // call throws AttentionInputError and leaves the context untouched.
 import { AttentionInputError } from './errors.js';
+import { TILE_TIME_FIELDS } from './tile-tuning.js';
+import { TILE_CHOICES, type TileName } from './tiles.js';
 import type {
   AttentionMask,
   AttentionOptions,
@@ -212,7 +214,15 @@ function resolveCpuMask(
 
 /** A value for an error message: a string quoted and a bigint marked, so '16' or 16n does not read as 16. */
 function show(x: unknown): string {
-  return typeof x === 'string' ? JSON.stringify(x) : typeof x === 'bigint' ? `${x}n` : String(x);
+  if (typeof x === 'bigint') return `${x}n`;
+  if (typeof x === 'string' || (x !== null && typeof x === 'object')) {
+    try {
+      return JSON.stringify(x) ?? String(x);
+    } catch {
+      return String(x); // a cycle
+    }
+  }
+  return String(x);
 }
 
 /** Checks the sizes shared by the CPU and GPU-resident entry points. */
@@ -350,4 +360,46 @@ export function resolveEncodeProblem(shape: AttentionShape, options?: EncodeOpti
 /** Under a causal mode, query i sees keys j <= i + this offset (shared by the reference and the kernels' params). */
 export function causalOffset(causal: CausalMode, shape: AttentionShape): number {
   return causal === CausalMode.BottomRight ? shape.keyLength - shape.queryLength : 0;
+}
+
+/**
+ * createAttention's tileMeasurements: an array of what ctx.tileMeasurements() returns (as JSON
+ * gives it back). Whether an entry applies to this adapter is the tuner's question; here only its
+ * form, so that a corrupted store fails loudly instead of steering the tile choice.
+ */
+export function checkTileMeasurements(list: unknown): void {
+  if (!Array.isArray(list)) {
+    throw new AttentionInputError(
+      `options.tileMeasurements must be an array of what ctx.tileMeasurements() returns, got ${show(list)}`,
+    );
+  }
+  const tiles = TILE_CHOICES.filter((t) => t !== 'auto');
+  const times: Record<string, string> = TILE_TIME_FIELDS;
+  list.forEach((m: unknown, i) => {
+    const at = `options.tileMeasurements[${i}]`;
+    if (m === null || typeof m !== 'object') throw new AttentionInputError(`${at} must be an object, got ${show(m)}`);
+    const e = m as Record<string, unknown>;
+    const fail = (field: string, what: string) => {
+      throw new AttentionInputError(`${at}.${field} must be ${what}, got ${show(e[field])}; pass entries as ctx.tileMeasurements() returned them`);
+    };
+    const positive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0;
+    const count = (x: unknown) => Number.isInteger(x) && (x as number) > 0;
+    if (typeof e.adapter !== 'string') fail('adapter', 'a string');
+    if (typeof e.quadShared !== 'boolean') fail('quadShared', 'a boolean');
+    if (e.adapterKind !== 'software' && e.adapterKind !== 'gpu') fail('adapterKind', "'software' or 'gpu'");
+    if (!Number.isInteger(e.workgroupStorageSize) || (e.workgroupStorageSize as number) < 0) fail('workgroupStorageSize', 'a whole number of bytes');
+    if (e.loads !== 'vec4' && e.loads !== 'scalar') fail('loads', "'vec4' or 'scalar'");
+    if (!count(e.headDim)) fail('headDim', 'a positive integer');
+    if (!count(e.valueDim)) fail('valueDim', 'a positive integer');
+    if (e.probe === null || typeof e.probe !== 'object') fail('probe', 'an object (the probe shape)');
+    if (!count(e.repeats)) fail('repeats', 'a positive integer');
+    if (!positive(e.compactMs)) fail('compactMs', 'a positive number of milliseconds');
+    for (const field of Object.values(times)) {
+      if (e[field] !== undefined && !positive(e[field])) fail(field, 'a positive number of milliseconds or absent');
+    }
+    if (!tiles.includes(e.verdict as TileName)) fail('verdict', `one of ${tiles.map((t) => `'${t}'`).join(', ')}`);
+    if (e.verdict !== 'compact' && e[times[e.verdict as string]] === undefined) {
+      fail(times[e.verdict as string], `the time of the verdict's tile ('${e.verdict}')`);
+    }
+  });
 }
