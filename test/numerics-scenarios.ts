@@ -43,13 +43,28 @@ export function rowsOf(data: Float32Array, width: number, rows: readonly number[
 
 const rowOf = (data: Float32Array, width: number, r: number) => Array.from(data.subarray(r * width, (r + 1) * width));
 
+type Check = (ok: boolean, what: () => string) => void;
+
 /** Collects what went wrong, with the scenario's own words. */
 function failures() {
   const list: string[] = [];
-  const check = (ok: boolean, what: () => string) => {
+  const check: Check = (ok, what) => {
     if (!ok) list.push(what());
   };
   return { list, check };
+}
+
+/**
+ * What a NaN or Inf confined to one row must give: `row` (of `rows`, `width` wide) NaN in the
+ * reference and in `got`, and every other row of `got` agreeing with the reference.
+ */
+function confinedToRow(check: Check, what: string, got: Float32Array, ref: Float32Array, width: number, rows: number, row: number): void {
+  const others = Array.from({ length: rows }, (_, r) => r).filter((r) => r !== row);
+  const a = compare(rowsOf(got, width, others), rowsOf(ref, width, others));
+  check(agrees(a), () => `${what} of the rows other than row ${row} ${JSON.stringify(a)}`);
+  check(rowOf(ref, width, row).every(Number.isNaN), () => `the reference's ${what} of row ${row} is not NaN`);
+  const bad = rowOf(got, width, row);
+  check(bad.every(Number.isNaN), () => `${what} of row ${row}: ${bad.slice(0, 8)}`);
 }
 
 /**
@@ -205,12 +220,7 @@ export const numericsScenarios: NumericsScenario[] = [
       const options: AttentionOptions = { kernel };
       const ref = attentionReferenceFull(q, k, v, options).output.data;
       const out = await ctx.attention(q, k, v, options);
-      const others = Array.from({ length: B * H * Lq }, (_, r) => r).filter((r) => r !== nanRow);
-      const a = compare(rowsOf(out.data, Ev, others), rowsOf(ref, Ev, others));
-      check(agrees(a), () => `rows other than the NaN row ${JSON.stringify(a)}`);
-      check(rowOf(ref, Ev, nanRow).every(Number.isNaN), () => 'the reference row is not NaN');
-      const row = rowOf(out.data, Ev, nanRow);
-      check(row.every(Number.isNaN), () => `the NaN row reads ${row}`);
+      confinedToRow(check, 'output', out.data, ref, Ev, B * H * Lq, nanRow);
       return list;
     },
   },
@@ -236,11 +246,7 @@ export const numericsScenarios: NumericsScenario[] = [
       const got = await ctx.attentionWithLogSumExp(q, k, v, options);
       check(Number.isNaN(ref.logSumExp.data[infRow]), () => "the reference's log-sum-exp is not NaN");
       check(Number.isNaN(got.logSumExp.data[infRow]), () => `log-sum-exp ${got.logSumExp.data[infRow]}`);
-      const row = rowOf(got.output.data, Ev, infRow);
-      check(row.every(Number.isNaN), () => `the Inf row reads ${row}`);
-      const others = Array.from({ length: B * H * Lq }, (_, r) => r).filter((r) => r !== infRow);
-      const a = compare(rowsOf(got.output.data, Ev, others), rowsOf(ref.output.data, Ev, others));
-      check(agrees(a), () => `rows other than the Inf row ${JSON.stringify(a)}`);
+      confinedToRow(check, 'output', got.output.data, ref.output.data, Ev, B * H * Lq, infRow);
       return list;
     },
   },
@@ -262,12 +268,7 @@ export const numericsScenarios: NumericsScenario[] = [
       const options: AttentionOptions = { kernel: 'staged' };
       const ref = attentionReferenceFull(q, k, v, options);
       const got = await ctx.attentionWithWeights(q, k, v, options);
-      check(rowOf(ref.weights.data, Lk, infRow).every(Number.isNaN), () => "the reference's weights are not NaN");
-      const row = rowOf(got.weights.data, Lk, infRow);
-      check(row.every(Number.isNaN), () => `weights of the Inf row: ${row.slice(0, 8)}…`);
-      const others = Array.from({ length: B * H * Lq }, (_, r) => r).filter((r) => r !== infRow);
-      const a = compare(rowsOf(got.weights.data, Lk, others), rowsOf(ref.weights.data, Lk, others));
-      check(agrees(a), () => `weights of the other rows ${JSON.stringify(a)}`);
+      confinedToRow(check, 'weights', got.weights.data, ref.weights.data, Lk, B * H * Lq, infRow);
       return list;
     },
   },
