@@ -49,11 +49,18 @@ let failures = 0;
 let adapterShown = false;
 let worst = { relL2: 0, maxAbs: 0 };
 
+/** One failed check, printed with why. */
+function fail(label: string, why: string): void {
+  failures++;
+  console.log(`  FAIL ${label}: ${why}`);
+}
+
+const threw = (e: unknown) => `threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
+
 function record(label: string, a: Agreement): void {
   worst = { relL2: Math.max(worst.relL2, a.relL2), maxAbs: Math.max(worst.maxAbs, a.maxAbs) };
   if (!agrees(a)) {
-    failures++;
-    console.log(`  FAIL ${label}: ${JSON.stringify(a)}`);
+    fail(label, JSON.stringify(a));
   }
 }
 
@@ -63,12 +70,10 @@ async function check(fx: GPUFixture, where: string, c: Case, kernel: KernelChoic
   try {
     for (const [result, a] of await runCase(fx.ctx, c, seed, kernel, what)) record(`${label} (${result})`, a);
   } catch (e) {
-    failures++;
-    console.log(`  FAIL ${label}: threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    fail(label, threw(e));
   }
   if (fx.errors.length > 0) {
-    failures++;
-    console.log(`  FAIL ${label}: uncaptured GPU errors ${JSON.stringify(fx.errors.splice(0))}`);
+    fail(label, `uncaptured GPU errors ${JSON.stringify(fx.errors.splice(0))}`);
   }
 }
 
@@ -130,21 +135,16 @@ for (const tile of tiles) {
       const label = `${scenario.name}, on ${kernel} (${where})`;
       try {
         const failed = await scenario.run(fx.ctx, kernel, seed);
-        if (failed.length > 0) {
-          failures++;
-          console.log(`  FAIL ${label}: ${failed.join('; ')}`);
-        }
+        if (failed.length > 0) fail(label, failed.join('; '));
       } catch (e) {
-        failures++;
-        console.log(`  FAIL ${label}: threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+        fail(label, threw(e));
       }
     }
   }
   // Errors the GPU reports after the last case's results came back.
   await fx.ctx.device.queue.onSubmittedWorkDone();
   if (fx.errors.length > 0) {
-    failures++;
-    console.log(`  FAIL ${where}: uncaptured GPU errors ${JSON.stringify(fx.errors.splice(0))}`);
+    fail(where, `uncaptured GPU errors ${JSON.stringify(fx.errors.splice(0))}`);
   }
   const measured = fx.ctx.tileMeasurements().map((m) => `${m.verdict} (${JSON.stringify(m.probe)})`);
   fx.ctx.destroy();
