@@ -26,7 +26,7 @@
 //   so the tile is only used while they fit one binding (heldKeysServes), and under 'auto' only for
 //   calls of at least HELD_KEYS_MIN_ROWS query rows and keys (each invocation loads its keys once
 //   for every row; with few rows or keys that load is the whole cost) and of at least
-//   heldKeysMinQuads() quads (one per CPU thread); it runs only the chunks some row sees
+//   heldKeysMinQuads() quads (one per CPU thread: cpuThreads()); it runs only the chunks some row sees
 //   (heldKeysChunks).
 //
 // 'auto' measures instead of guessing: a tile other than compact is used only on adapters where a
@@ -173,16 +173,33 @@ export const HELD_KEYS_PROBE_QUADS = 16;
 /**
  * Under 'auto', the held-keys tile serves calls with at least this many quads (one per (batch,
  * head) and chunk of keys, each on one thread of a CPU adapter): one per CPU thread where the
- * platform says how many (`navigator.hardwareConcurrency`: browsers, Node 21 and later), at most
- * the probe's 16; 16 where it does not say. With fewer quads than threads the tile leaves cores
- * idle that the register tiles, with far more invocations, would use (B1 H1, Lq 8192, Lk 256 is
- * one quad). On this VM's 2 threads (session 15, Node, against wide): B1 H8 L=S=256 (8 quads)
- * 1.57x faster, B1 H1 Lq 4096 Lk 512 (2 quads) 1.58x.
+ * platform says how many (cpuThreads()), at most the probe's 16; 16 where it does not say. With
+ * fewer quads than threads the tile leaves cores idle that the register tiles, with far more
+ * invocations, would use (B1 H1, Lq 8192, Lk 256 is one quad). On this VM's 2 threads (session
+ * 15, Node, against wide): B1 H8 L=S=256 (8 quads) 1.57x faster, B1 H1 Lq 4096 Lk 512 (2 quads) 1.58x.
  */
-export function heldKeysMinQuads(
-  threads: number | undefined = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency,
-): number {
+export function heldKeysMinQuads(threads: number | undefined): number {
   return threads && threads > 0 ? Math.min(HELD_KEYS_PROBE_QUADS, Math.ceil(threads)) : HELD_KEYS_PROBE_QUADS;
+}
+
+/**
+ * The CPU threads this platform reports: `navigator.hardwareConcurrency` (browsers, Deno, Bun,
+ * Node 21 and later), else Node's `os.availableParallelism()` through `process.getBuiltinModule`
+ * (Node 20.16 and later, which have no `navigator`); undefined where neither exists. Reached through
+ * globalThis so that bundlers for the browser see no `process` or `node:os` to polyfill.
+ */
+export function cpuThreads(): number | undefined {
+  const g = globalThis as {
+    navigator?: { hardwareConcurrency?: number };
+    process?: { getBuiltinModule?: (id: string) => { availableParallelism?: () => number } | undefined };
+  };
+  const reported = g.navigator?.hardwareConcurrency;
+  if (reported) return reported;
+  try {
+    return g.process?.getBuiltinModule?.('node:os')?.availableParallelism?.();
+  } catch {
+    return undefined;
+  }
 }
 
 /** What the held-keys and workgroup-split tiles' chunking reads of a call's shape. */
@@ -213,11 +230,11 @@ export function heldKeysPartialBytes(shape: CallShape, causalOffset: number | un
  * Whether the held-keys tile, where it can run (fusedTile), takes a call of this shape: its
  * partials fit one binding (`maxBinding` bytes), and under 'auto' the call has at least
  * HELD_KEYS_MIN_ROWS query rows and keys that some row sees and `minQuads` quads
- * (heldKeysMinQuads()) in the chunks it runs. `causalOffset` as
+ * (heldKeysMinQuads(cpuThreads())) in the chunks it runs. `causalOffset` as
  * for heldKeysChunks. Otherwise the call runs wide (forced) or, under 'auto', the next-best measured tile.
  */
 export function heldKeysServes(
-  shape: CallShape, auto: boolean, maxBinding: number, causalOffset: number | undefined, minQuads = heldKeysMinQuads(),
+  shape: CallShape, auto: boolean, maxBinding: number, causalOffset: number | undefined, minQuads = heldKeysMinQuads(cpuThreads()),
 ): boolean {
   const rows = Math.min(shape.queryLength, visibleKeys(shape, causalOffset));
   const long = rows >= HELD_KEYS_MIN_ROWS;

@@ -1,7 +1,8 @@
 // Every case of the shared table on every kernel, on a real WebGPU device in Node (Dawn),
 // against the float64 CPU reference. Fresh inputs each run; the seed is in every failure message.
+import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HELD_KEYS, HELD_KEYS_32, HELD_KEYS_64_MIN_CAUSAL_ROWS, HELD_KEYS_64_MIN_ROWS, HELD_KEYS_MIN_ROWS, HELD_KEYS_PROBE_QUADS, heldKeysChunks, heldKeysFit, heldKeysMinQuads, heldKeysPartialBytes, heldKeysServes, heldKeysTile, quadSharing, SPLIT_WORKGROUP_MAX_CHUNKS, SPLIT_WORKGROUP_MAX_ROWS, SPLIT_WORKGROUP_TARGET, splitTile, splitWorkgroupChunks, WORKGROUP_SPLIT_MIN_KEYS, WORKGROUP_SPLIT_TARGET, workgroupSplits, workgroupTile } from '../src/tiles.js';
+import { cpuThreads, HELD_KEYS, HELD_KEYS_32, HELD_KEYS_64_MIN_CAUSAL_ROWS, HELD_KEYS_64_MIN_ROWS, HELD_KEYS_MIN_ROWS, HELD_KEYS_PROBE_QUADS, heldKeysChunks, heldKeysFit, heldKeysMinQuads, heldKeysPartialBytes, heldKeysServes, heldKeysTile, quadSharing, SPLIT_WORKGROUP_MAX_CHUNKS, SPLIT_WORKGROUP_MAX_ROWS, SPLIT_WORKGROUP_TARGET, splitTile, splitWorkgroupChunks, WORKGROUP_SPLIT_MIN_KEYS, WORKGROUP_SPLIT_TARGET, workgroupSplits, workgroupTile } from '../src/tiles.js';
 import { attentionReferenceFull } from '../src/index.js';
 import { ALL_KERNELS, cases, heldKeys32Cases, makeInputs, type Case } from './cases.js';
 import { agrees, compare, LSE_FLOOR } from './compare.js';
@@ -262,6 +263,10 @@ describe(`every fused case on the held-keys tile (seed ${seed})`, { timeout: 120
     expect(heldKeysMinQuads(64)).toBe(HELD_KEYS_PROBE_QUADS);
     expect(heldKeysMinQuads(undefined)).toBe(HELD_KEYS_PROBE_QUADS); // no thread count: the probe's
     expect(heldKeysMinQuads(0)).toBe(HELD_KEYS_PROBE_QUADS);
+    // The platform's thread count: in Node 20 (no navigator) from os.availableParallelism().
+    const threads = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? availableParallelism();
+    expect(cpuThreads()).toBe(threads);
+    expect(heldKeysMinQuads(cpuThreads())).toBe(Math.min(HELD_KEYS_PROBE_QUADS, threads));
     expect(heldKeysServes(shape, false, partials, 0)).toBe(true); // forced: the tile runs
     // Causal: only the chunks holding a key some row sees (the last row's limit is Lq + offset).
     const wideKeys = { ...shape, queryLength: 512, keyLength: 16384 };
