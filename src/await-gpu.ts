@@ -8,7 +8,11 @@
 //
 // While any promise passed to awaitGpu is pending, Dawn's poll callbacks run at once within
 // SPIN_MS of the latest awaitGpu call and through `setTimeout(…, 0)` (about a millisecond apart)
-// after that. This covers every Dawn wait in the process during that time, not only the wrapped
+// after that. While a wait on a software adapter is pending (`{ softwareAdapter: true }`: the
+// library's own waits say so), the polls of those first SPIN_MS instead run after a NAP_MS sleep
+// of the main thread (Atomics.wait): a spinning poll there took one of the cores the adapter runs
+// the kernels on, for the whole of a short call (Node, 2 cores: decoding S=1024 end to end 3.5 ms
+// against 1.8, BENCHMARKS.md, session 20), and a timer's millisecond is as long as the call. This covers every Dawn wait in the process during that time, not only the wrapped
 // one. Dawn hands `setImmediate` an anonymous native function with no arguments and a
 // `prototype`; every other callback (user code, Promise resolvers, bound functions) goes through
 // untouched, and the original `setImmediate` is put back when the last wait settles. Where there
@@ -16,6 +20,8 @@
 
 /** A wait shorter than this keeps Dawn's immediate polling, so short calls gain no timer latency. */
 const SPIN_MS = 2;
+/** The sleep before each of those polls while a wait on a software adapter is pending (50 µs). */
+const NAP_MS = 0.05;
 
 type SetImmediate = (callback: (...args: unknown[]) => void, ...args: unknown[]) => unknown;
 type SetTimeout = (callback: (...args: unknown[]) => void, ms: number, ...args: unknown[]) => unknown;
@@ -26,6 +32,8 @@ type SetTimeout = (callback: (...args: unknown[]) => void, ms: number, ...args: 
  */
 interface State {
   pending: number;
+  /** Of those, waits on a software adapter (optional: a copy of this module from before it may have made the state). */
+  softwarePending?: number;
   lastWaitStart: number;
   original?: SetImmediate;
   wrapper?: SetImmediate;
@@ -69,8 +77,10 @@ function install(s: State): void {
   const base = scope.setImmediate!;
   const wrapper: SetImmediate = function (this: unknown, callback, ...args) {
     // A copy of the wrapper that outlived its waits (someone saved and restored it) passes through.
-    if (s.pending > 0 && isDawnPoll(callback) && performance.now() - s.lastWaitStart > SPIN_MS) {
-      return s.realSetTimeout(callback, 0, ...args);
+    if (s.pending > 0 && isDawnPoll(callback)) {
+      if (performance.now() - s.lastWaitStart > SPIN_MS || ((s.softwarePending ?? 0) > 0 && !nap())) {
+        return s.realSetTimeout(callback, 0, ...args);
+      }
     }
     return base.call(this, callback, ...args);
   };
@@ -85,8 +95,21 @@ function install(s: State): void {
   scope.setImmediate = wrapper;
 }
 
-function release(s: State): void {
+let napCell: Int32Array | undefined;
+
+/** Sleeps NAP_MS without spinning; false where the thread may not block (Electron's renderer), and the poll takes a timer. */
+function nap(): boolean {
+  try {
+    Atomics.wait((napCell ??= new Int32Array(new SharedArrayBuffer(4))), 0, 0, NAP_MS);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function release(s: State, software: boolean): void {
   s.pending--;
+  if (software) s.softwarePending = (s.softwarePending ?? 1) - 1;
   if (s.pending > 0) return;
   const scope = globalScope();
   // If someone replaced setImmediate after us, leave theirs (ours only forwards to the original).
@@ -94,20 +117,32 @@ function release(s: State): void {
   s.original = s.wrapper = undefined;
 }
 
+/** Options of awaitGpu. */
+export interface AwaitGpuOptions {
+  /**
+   * The work runs on a software adapter (SwiftShader: its kernels use this process's CPU cores).
+   * While such a wait is pending, the polls of a wait's first 2 ms sleep 50 µs each instead of
+   * spinning. Default false: on a GPU the spin costs no kernel time and finds short work sooner.
+   */
+  softwareAdapter?: boolean;
+}
+
 /**
  * Resolves or rejects as `promise` does. In Node, while it is pending, Dawn's bindings poll for the
  * GPU about once a millisecond (after the first 2 ms) instead of in a tight loop, leaving the CPU
  * to the adapter and to your code. The library waits this way itself; wrap your own awaits on GPU
  * work with it when you use the GPU-resident API in Node:
- * `await awaitGpu(device.queue.onSubmittedWorkDone())`. Without `setImmediate` (browsers) it
- * returns `promise` as is.
+ * `await awaitGpu(device.queue.onSubmittedWorkDone())` (with `{ softwareAdapter: true }` on
+ * SwiftShader). Without `setImmediate` (browsers) it returns `promise` as is.
  */
-export function awaitGpu<T>(promise: T | PromiseLike<T>): Promise<T> {
+export function awaitGpu<T>(promise: T | PromiseLike<T>, options?: AwaitGpuOptions): Promise<T> {
   // A thenable or a plain value is adopted first (a native promise is returned as it is).
   const p = Promise.resolve(promise);
   if (!isNode()) return p;
   const s = state();
+  const software = options?.softwareAdapter === true;
   s.lastWaitStart = performance.now();
+  if (software) s.softwarePending = (s.softwarePending ?? 0) + 1;
   if (s.pending++ === 0) install(s);
-  return p.finally(() => release(s));
+  return p.finally(() => release(s, software));
 }

@@ -250,7 +250,7 @@ class Context implements AttentionContext {
    * the device is lost or the context destroyed; in Node, awaitGpu keeps Dawn's polling off the CPU.
    */
   #gpuWait<T>(state: DeviceState, work: Promise<T>): Promise<T> {
-    return Promise.race([awaitGpu(work), state.lost, this.#destroyedSignal]);
+    return Promise.race([awaitGpu(work, { softwareAdapter: softwareAdapter(state.device) }), state.lost, this.#destroyedSignal]);
   }
 
   #checkDestroyed(): void {

@@ -2,7 +2,7 @@
 // types the public API names (GPUDevice, GPUBuffer, ...) resolve in a consumer's TypeScript.
 /// <reference types="@webgpu/types" preserve="true" />
 export { createAttention, type ContextDebugOptions } from './context.js';
-export { awaitGpu } from './await-gpu.js';
+export { awaitGpu, type AwaitGpuOptions } from './await-gpu.js';
 export { attentionReference, attentionReferenceFull, type ReferenceResult } from './reference.js';
 export {
   AttentionInputError,

@@ -68,7 +68,7 @@ export function compilePipeline(device: GPUDevice, kernel: KernelName, loads: Lo
   if (!inFlight) compiling.set(device, (inFlight = new Map()));
   let p = inFlight.get(key);
   if (!p) {
-    p = awaitGpu(device.createComputePipelineAsync(pipelineDescriptor(device, kernel, loads, constants))).then(
+    p = awaitGpu(device.createComputePipelineAsync(pipelineDescriptor(device, kernel, loads, constants)), { softwareAdapter: softwareAdapter(device) }).then(
       (pipeline) => {
         cacheOf(device).set(key, pipeline);
         return pipeline;

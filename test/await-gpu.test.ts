@@ -1,5 +1,5 @@
-// awaitGpu: while a GPU wait is pending in Node, Dawn's poll callbacks go through timers instead
-// of a setImmediate loop; everything else about setImmediate and the promise stays as it was.
+// awaitGpu: while a GPU wait is pending in Node, Dawn's poll callbacks go through timers (or, on a
+// software adapter, naps) instead of a setImmediate loop; everything else about setImmediate and the promise stays as it was.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awaitGpu, createAttention } from '../src/index.js';
 import { isDawnPoll } from '../src/await-gpu.js';
@@ -146,6 +146,51 @@ describe('awaitGpu with Dawn', () => {
     expect(scope.setImmediate(poll)?.constructor?.name).toBe('Immediate'); // no wait pending
     // A copy of the wrapper kept past its waits (saved and restored by someone else) passes through.
     expect(wrapper(poll)?.constructor?.name).toBe('Immediate');
+    await pastSpin();
+  });
+
+  it("naps before each poll of a wait's first milliseconds while a wait on a software adapter is pending, and only then", async () => {
+    const poll = (await job(1, (p) => p)).callbacks[0] as () => void;
+    const atomics = Atomics as unknown as { wait: (...args: unknown[]) => string };
+    const realWait = atomics.wait;
+    const naps: unknown[][] = [];
+    const open: (() => void)[] = []; // resolved in `finally` too, so a failure here leaves no wait pending
+    const pending = (options?: { softwareAdapter: boolean }) => {
+      let resolve!: () => void;
+      const wait = awaitGpu(new Promise<void>((r) => open.push((resolve = r))), options);
+      return async () => (resolve(), await wait);
+    };
+    try {
+      atomics.wait = (...args: unknown[]) => (naps.push(args), 'timed-out');
+      const endGpu = pending();
+      expect(scope.setImmediate(poll)?.constructor?.name).toBe('Immediate'); // a GPU's wait spins
+      expect(naps).toHaveLength(0);
+      const endSoftware = pending({ softwareAdapter: true });
+      expect(scope.setImmediate(poll)?.constructor?.name).toBe('Immediate');
+      expect(naps).toHaveLength(1);
+      expect(naps[0][3]).toBe(0.05); // 50 µs
+      scope.setImmediate(() => {}); // not Dawn's: never delayed
+      expect(naps).toHaveLength(1);
+      await pastSpin();
+      expect(scope.setImmediate(poll)?.constructor?.name).toBe('Timeout'); // past the first 2 ms: a timer, no nap
+      expect(naps).toHaveLength(1);
+      await endSoftware();
+      const endGpu2 = pending(); // a new wait's first milliseconds, no software wait left: spins again
+      expect(scope.setImmediate(poll)?.constructor?.name).toBe('Immediate');
+      expect(naps).toHaveLength(1);
+      await endGpu2();
+      await endGpu();
+      // Where the thread may not block (Electron's renderer throws), the poll takes a timer instead.
+      atomics.wait = () => {
+        throw new TypeError('Atomics.wait cannot be called in this context');
+      };
+      const endBlocked = pending({ softwareAdapter: true });
+      expect(scope.setImmediate(poll)?.constructor?.name).toBe('Timeout');
+      await endBlocked();
+    } finally {
+      atomics.wait = realWait;
+      open.forEach((resolve) => resolve());
+    }
     await pastSpin();
   });
 
