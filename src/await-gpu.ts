@@ -12,11 +12,12 @@
 // library's own waits say so), the polls of those first SPIN_MS instead run after a NAP_MS sleep
 // of the main thread (Atomics.wait): a spinning poll there took one of the cores the adapter runs
 // the kernels on, for the whole of a short call (Node, 2 cores: decoding S=1024 end to end 3.5 ms
-// against 1.8, BENCHMARKS.md, session 20), and a timer's millisecond is as long as the call. This covers every Dawn wait in the process during that time, not only the wrapped
-// one. Dawn hands `setImmediate` an anonymous native function with no arguments and a
-// `prototype`; every other callback (user code, Promise resolvers, bound functions) goes through
-// untouched, and the original `setImmediate` is put back when the last wait settles. Where there
-// is no `setImmediate` (browsers: their GPU process waits without spinning) this does nothing.
+// against 1.8, BENCHMARKS.md, session 20), and a timer's millisecond is as long as the call.
+// This covers every Dawn wait in the process during that time, not only the wrapped one. Dawn
+// hands `setImmediate` an anonymous native function with no arguments and a `prototype`; every
+// other callback (user code, Promise resolvers, bound functions) goes through untouched, and the
+// original `setImmediate` is put back when the last wait settles. Where there is no
+// `setImmediate` (browsers: their GPU process waits without spinning) this does nothing.
 
 /** A wait shorter than this keeps Dawn's immediate polling, so short calls gain no timer latency. */
 const SPIN_MS = 2;
