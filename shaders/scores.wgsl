@@ -3,7 +3,10 @@
 // Each invocation computes a 4 x 4 block (4 query rows x 4 keys) in four named vec4 registers:
 // register blocking with vec4 loads, no workgroup memory (barriers cost more than they save on
 // software adapters, and fixed names keep the block out of per-invocation memory).
-// q and k (bindings 2, 3) and load_q / load_k come from lib/qkv-vec4.wgsl or lib/qkv-scalar.wgsl.
+// q and k (bindings 2, 3) and load_q / load_k come from lib/qkv-vec4.wgsl or lib/qkv-scalar.wgsl;
+// Invocation, SHARE_LANES, quad_lane and from_lanes4 from lib/lanes-none.wgsl, or on software
+// adapters with 4-lane subgroups lib/lanes-quad.wgsl: the 4 invocations of a quad take the same 4
+// query rows (and 4 different blocks of keys), so each loads one of the rows' q vec4 and shares it.
 @group(0) @binding(5) var<storage, read_write> scores: array<f32>;
 
 override HEAD_VEC4: u32 = 16u; // ceil(E / 4)
@@ -29,12 +32,20 @@ fn store_row(local_bh: u32, b: u32, h: u32, i: u32, j: vec4<u32>, raw: vec4<f32>
   }
 }
 
+// vec4 e of the q rows qr, as the columns of a matrix: loaded by this invocation, or one row per
+// lane of its quad and shared.
+fn q_rows(qr: vec4<u32>, e: u32, id: Invocation) -> mat4x4<f32> {
+  if (SHARE_LANES == 4u) {
+    return from_lanes4(load_q(qr[quad_lane(id)], e));
+  }
+  return mat4x4<f32>(load_q(qr.x, e), load_q(qr.y, e), load_q(qr.z, e), load_q(qr.w, e));
+}
+
 @compute @workgroup_size(WG_X, WG_Y)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_id) lid: vec3<u32>,
-) {
+fn main(id: Invocation) {
+  let wid = id.wid;
+  let nwg = id.nwg;
+  let lid = id.lid;
   let tile_rows = 4u * WG_Y;
   let tile_cols = 4u * WG_X;
   let tiles_q = (params.q_len + tile_rows - 1u) / tile_rows;
@@ -65,14 +76,11 @@ fn main(
     let k1 = load_k(kr.y, e);
     let k2 = load_k(kr.z, e);
     let k3 = load_k(kr.w, e);
-    let q0 = load_q(qr.x, e);
-    s0 += vec4<f32>(dot(q0, k0), dot(q0, k1), dot(q0, k2), dot(q0, k3));
-    let q1 = load_q(qr.y, e);
-    s1 += vec4<f32>(dot(q1, k0), dot(q1, k1), dot(q1, k2), dot(q1, k3));
-    let q2 = load_q(qr.z, e);
-    s2 += vec4<f32>(dot(q2, k0), dot(q2, k1), dot(q2, k2), dot(q2, k3));
-    let q3 = load_q(qr.w, e);
-    s3 += vec4<f32>(dot(q3, k0), dot(q3, k1), dot(q3, k2), dot(q3, k3));
+    let qm = q_rows(qr, e, id);
+    s0 += vec4<f32>(dot(qm[0], k0), dot(qm[0], k1), dot(qm[0], k2), dot(qm[0], k3));
+    s1 += vec4<f32>(dot(qm[1], k0), dot(qm[1], k1), dot(qm[1], k2), dot(qm[1], k3));
+    s2 += vec4<f32>(dot(qm[2], k0), dot(qm[2], k1), dot(qm[2], k2), dot(qm[2], k3));
+    s3 += vec4<f32>(dot(qm[3], k0), dot(qm[3], k1), dot(qm[3], k2), dot(qm[3], k3));
   }
   store_row(local_bh, b, h, i.x, j, s0);
   store_row(local_bh, b, h, i.y, j, s1);

@@ -80,7 +80,7 @@ export interface ContextDebugOptions {
 
 /** The kernels each path runs, for error messages. */
 const PATH_KERNELS: Record<Path, string> = {
-  staged: 'scores, softmax, weighted-sum',
+  staged: 'scores or scores-quad, softmax, weighted-sum or weighted-sum-quad',
   fused: 'flash, flash-quad, flash-tiled (and merge on the workgroup-split tile), or flash-held-keys or flash-held-keys-32 and merge-rows',
   'split-keys': 'flash-split or flash-split-quad and merge, or flash-decode and merge-decode',
 };

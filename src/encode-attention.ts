@@ -154,14 +154,16 @@ function encodeStaged(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads
     scores = rec.scratch(chunk * perBH, BufferUsage.STORAGE, 'webgpu-attention scores');
   }
   const maskKind = p.mask?.kind ?? 0;
+  // Where quads share loads (software adapters with 4-lane subgroups): each row's q and weights loaded once per quad.
+  const quad = quadSharing(rec.device);
   for (let off = 0; off < bhTotal; off += chunk) {
     const count = Math.min(chunk, bhTotal - off);
     const params = rec.params(p, { bhOffset: off, bhCount: count });
-    rec.dispatch('scores', loads, { MASK_KIND: maskKind, HEAD_VEC4: Math.ceil(E / 4) },
+    rec.dispatch(quad ? 'scores-quad' : 'scores', loads, { MASK_KIND: maskKind, HEAD_VEC4: Math.ceil(E / 4) },
       [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [5, scores]],
       count * Math.ceil(Lq / 32) * Math.ceil(Lk / 32));
     rec.dispatch('softmax', 'scalar', {}, [[0, params], [2, scores]], Math.ceil((count * Lq) / 64));
-    rec.dispatch('weighted-sum', loads, {}, [[0, params], [4, b.v], [5, scores], [6, b.output]],
+    rec.dispatch(quad ? 'weighted-sum-quad' : 'weighted-sum', loads, {}, [[0, params], [4, b.v], [5, scores], [6, b.output]],
       count * Math.ceil(Lq / 32) * Math.ceil(Ev / 32));
   }
 }

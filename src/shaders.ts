@@ -12,6 +12,8 @@ import softmaxGroupsWgsl from '../shaders/lib/softmax-groups.wgsl?raw';
 import heldKeysLibWgsl from '../shaders/lib/held-keys.wgsl?raw';
 import kvShareNoneWgsl from '../shaders/lib/kv-share-none.wgsl?raw';
 import kvShareQuadWgsl from '../shaders/lib/kv-share-quad.wgsl?raw';
+import lanesNoneWgsl from '../shaders/lib/lanes-none.wgsl?raw';
+import lanesQuadWgsl from '../shaders/lib/lanes-quad.wgsl?raw';
 import qkvVec4Wgsl from '../shaders/lib/qkv-vec4.wgsl?raw';
 import qkvScalarWgsl from '../shaders/lib/qkv-scalar.wgsl?raw';
 import scoresWgsl from '../shaders/scores.wgsl?raw';
@@ -28,7 +30,9 @@ import mergeWgsl from '../shaders/merge.wgsl?raw';
 import mergeRowsWgsl from '../shaders/merge-rows.wgsl?raw';
 import mergeDecodeWgsl from '../shaders/merge-decode.wgsl?raw';
 
-// 'flash-quad' is flash.wgsl with k and v loads shared across quads of a subgroup, and
+// 'scores-quad' and 'weighted-sum-quad' are the staged kernels with each query row's loads shared
+// across quads of a subgroup (lib/lanes-quad.wgsl). 'flash-quad' is flash.wgsl with k and v loads
+// shared across quads of a subgroup, and
 // 'flash-split-quad' the split-keys kernel with the dims split across a quad (both need the
 // device's 'subgroups' feature; src/tiles.ts says where they are used). 'flash-tiled' is the fused
 // kernel's workgroup tile, 'flash-held-keys' its held-keys tile (subgroups too; merge-rows.wgsl follows it)
@@ -36,19 +40,21 @@ import mergeDecodeWgsl from '../shaders/merge-decode.wgsl?raw';
 // 'flash-decode' is the split-keys path's kernel for GPUs, a workgroup per (row, chunk), and
 // 'merge-decode' its merge, a workgroup per row.
 export type KernelName =
-  | 'scores' | 'softmax' | 'weighted-sum' | 'flash' | 'flash-quad' | 'flash-tiled' | 'flash-held-keys' | 'flash-held-keys-32' | 'flash-split'
+  | 'scores' | 'scores-quad' | 'softmax' | 'weighted-sum' | 'weighted-sum-quad' | 'flash' | 'flash-quad' | 'flash-tiled' | 'flash-held-keys' | 'flash-held-keys-32' | 'flash-split'
   | 'flash-split-quad' | 'flash-decode' | 'merge' | 'merge-rows' | 'merge-decode';
 
 /** How a kernel reads q, k and v: as vec4 arrays (E and Ev multiples of 4) or as scalars. */
 export type Loads = 'vec4' | 'scalar';
 
-const uses = { scores: true, softmax: false, 'weighted-sum': true, flash: true, 'flash-quad': true, 'flash-tiled': true,
+const uses = { scores: true, 'scores-quad': true, softmax: false, 'weighted-sum': true, 'weighted-sum-quad': true, flash: true, 'flash-quad': true, 'flash-tiled': true,
   'flash-held-keys': true, 'flash-held-keys-32': true, 'flash-split': true, 'flash-split-quad': true, 'flash-decode': true, merge: false,
   'merge-rows': false, 'merge-decode': false };
 const body: Record<KernelName, string> = {
-  scores: maskWgsl + scoresWgsl,
+  scores: maskWgsl + lanesNoneWgsl + scoresWgsl,
+  'scores-quad': maskWgsl + lanesQuadWgsl + scoresWgsl,
   softmax: softmaxWgsl,
-  'weighted-sum': weightedSumWgsl,
+  'weighted-sum': lanesNoneWgsl + weightedSumWgsl,
+  'weighted-sum-quad': lanesQuadWgsl + weightedSumWgsl,
   flash: maskWgsl + kvBlocksWgsl + kvShareNoneWgsl + flashWgsl,
   'flash-quad': maskWgsl + kvBlocksWgsl + kvShareQuadWgsl + flashWgsl,
   'flash-tiled': maskWgsl + flashTiledWgsl,
@@ -68,7 +74,7 @@ export function kernelSource(kernel: KernelName, loads: Loads): string {
   // Directives come before any declaration; the quad operations run in loops whose bounds these
   // kernels make uniform per quad, which WGSL's uniformity analysis cannot see.
   const quadKernel = kernel === 'flash-quad' || kernel === 'flash-split-quad' || kernel === 'flash-held-keys' ||
-    kernel === 'flash-held-keys-32';
+    kernel === 'flash-held-keys-32' || kernel === 'scores-quad' || kernel === 'weighted-sum-quad';
   const directives = quadKernel ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : '';
   return directives + paramsWgsl + loaders + body[kernel];
 }

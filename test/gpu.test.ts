@@ -313,7 +313,7 @@ describe(`every fused case on the held-keys tile (seed ${seed})`, { timeout: 120
 // (flash-split-quad). A device without the 'subgroups' feature runs the plain kernels, as real
 // GPUs do: every fused case on the compact tile, on the wide tile the cases with heads up to 8 dims
 // (each head size is a ~10-30 s compile of the wide tile), and every split-keys case.
-describe(`every fused and split-keys case on the plain kernels, without subgroups (seed ${seed})`, { timeout: 300_000 }, () => {
+describe(`every fused, split-keys and staged case on the plain kernels, without subgroups (seed ${seed})`, { timeout: 300_000 }, () => {
   let owned: { device: GPUDevice; gpu: GPU };
   let compact: GPUFixture;
   let wideTile: GPUFixture;
@@ -348,4 +348,11 @@ describe(`every fused and split-keys case on the plain kernels, without subgroup
   const splitCases = cases.filter((c) => (c.kernels ?? ALL_KERNELS).includes('split-keys'));
   it.each(splitCases.map((c) => [c.name, c] as const))('%s, split-keys', (name, c) => checkFused(compact, 'plain split-keys', name, c, 'split-keys'));
   it.each(lseCasesSmall.map((c) => [c.name, c] as const))('%s, split-keys, log-sum-exp', (name, c) => checkFusedLse(compact, 'plain split-keys', name, c, 'split-keys'));
+  // The staged kernels without quad sharing (scores and weighted-sum; the suites above run scores-quad and weighted-sum-quad on SwiftShader).
+  it.each(weightCases.map((c) => [c.name, c] as const))('%s, staged, weights', async (name, c) => {
+    for (const [result, a] of await runCase(compact.ctx, c, seed, 'staged', 'weights')) {
+      expect(agrees(a), `${name} ${result} on the plain staged kernels, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+    }
+    expect(compact.errors).toEqual([]);
+  });
 });

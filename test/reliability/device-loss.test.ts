@@ -216,7 +216,7 @@ describe(`GPU errors inside our kernels (seed ${seed})`, () => {
       expect(err).toBeInstanceOf(GPUExecutionError);
       expect(err.kernel).toBe(kernel);
       expect(err.kind).toBe('validation');
-      expect(err.message).toMatch(kernel === 'staged' ? /'staged' kernels \(scores, softmax, weighted-sum\)/ : /'fused' kernels \(flash, flash-quad, flash-tiled \(and merge on the workgroup-split tile\), or flash-held-keys or flash-held-keys-32 and merge-rows\)/);
+      expect(err.message).toMatch(kernel === 'staged' ? /'staged' kernels \(scores or scores-quad, softmax, weighted-sum or weighted-sum-quad\)/ : /'fused' kernels \(flash, flash-quad, flash-tiled \(and merge on the workgroup-split tile\), or flash-held-keys or flash-held-keys-32 and merge-rows\)/);
       expect(err.message).toMatch(/destroyed/i);
       expect(errors, 'nothing escaped as an uncaptured error').toEqual([]);
       await expectCorrect(ctx.attention(q, k, v, options), q, k, v, options, 'the next call');
