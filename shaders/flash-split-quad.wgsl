@@ -55,6 +55,7 @@ fn main(
   for (var j = c.k0; j < c.end; j += 4u) {
     let jj = j + lanes;
     let r = min(c.k_row0 + jj, vec4<u32>(c.last)); // past the end: the last key, weight 0
+    let live = jj < vec4<u32>(c.end); // keys past the chunk's end: value 0 too (v_block)
     var dots = vec4<f32>(0.0);
     if (HEAD_VEC4 > 0u) { dots += select(vec4<f32>(0.0), q0 * k_block(r, min(lane + 0u, HEAD_VEC4 - 1u)), lane + 0u < HEAD_VEC4); }
     if (HEAD_VEC4 > 4u) { dots += select(vec4<f32>(0.0), q1 * k_block(r, min(lane + 4u, HEAD_VEC4 - 1u)), lane + 4u < HEAD_VEC4); }
@@ -77,22 +78,22 @@ fn main(
     let step = softmax_step(&st, dots, jj, c);
     let corr = step.corr;
     let p = step.p;
-    if (VALUE_VEC4 > 0u) { x0 = x0 * corr + v_block(r, min(lane + 0u, VALUE_VEC4 - 1u)) * p; }
-    if (VALUE_VEC4 > 4u) { x1 = x1 * corr + v_block(r, min(lane + 4u, VALUE_VEC4 - 1u)) * p; }
-    if (VALUE_VEC4 > 8u) { x2 = x2 * corr + v_block(r, min(lane + 8u, VALUE_VEC4 - 1u)) * p; }
-    if (VALUE_VEC4 > 12u) { x3 = x3 * corr + v_block(r, min(lane + 12u, VALUE_VEC4 - 1u)) * p; }
-    if (VALUE_VEC4 > 16u) { x4 = x4 * corr + v_block(r, min(lane + 16u, VALUE_VEC4 - 1u)) * p; }
-    if (VALUE_VEC4 > 20u) { x5 = x5 * corr + v_block(r, min(lane + 20u, VALUE_VEC4 - 1u)) * p; }
-    if (VALUE_VEC4 > 24u) { x6 = x6 * corr + v_block(r, min(lane + 24u, VALUE_VEC4 - 1u)) * p; }
-    if (VALUE_VEC4 > 28u) { x7 = x7 * corr + v_block(r, min(lane + 28u, VALUE_VEC4 - 1u)) * p; }
-    if (VALUE_VEC4 > 32u) { x8 = x8 * corr + v_block(r, min(lane + 32u, VALUE_VEC4 - 1u)) * p; }
-    if (VALUE_VEC4 > 36u) { x9 = x9 * corr + v_block(r, min(lane + 36u, VALUE_VEC4 - 1u)) * p; }
-    if (VALUE_VEC4 > 40u) { x10 = x10 * corr + v_block(r, min(lane + 40u, VALUE_VEC4 - 1u)) * p; }
-    if (VALUE_VEC4 > 44u) { x11 = x11 * corr + v_block(r, min(lane + 44u, VALUE_VEC4 - 1u)) * p; }
-    if (VALUE_VEC4 > 48u) { x12 = x12 * corr + v_block(r, min(lane + 48u, VALUE_VEC4 - 1u)) * p; }
-    if (VALUE_VEC4 > 52u) { x13 = x13 * corr + v_block(r, min(lane + 52u, VALUE_VEC4 - 1u)) * p; }
-    if (VALUE_VEC4 > 56u) { x14 = x14 * corr + v_block(r, min(lane + 56u, VALUE_VEC4 - 1u)) * p; }
-    if (VALUE_VEC4 > 60u) { x15 = x15 * corr + v_block(r, min(lane + 60u, VALUE_VEC4 - 1u)) * p; }
+    if (VALUE_VEC4 > 0u) { x0 = x0 * corr + v_block(r, live, min(lane + 0u, VALUE_VEC4 - 1u)) * p; }
+    if (VALUE_VEC4 > 4u) { x1 = x1 * corr + v_block(r, live, min(lane + 4u, VALUE_VEC4 - 1u)) * p; }
+    if (VALUE_VEC4 > 8u) { x2 = x2 * corr + v_block(r, live, min(lane + 8u, VALUE_VEC4 - 1u)) * p; }
+    if (VALUE_VEC4 > 12u) { x3 = x3 * corr + v_block(r, live, min(lane + 12u, VALUE_VEC4 - 1u)) * p; }
+    if (VALUE_VEC4 > 16u) { x4 = x4 * corr + v_block(r, live, min(lane + 16u, VALUE_VEC4 - 1u)) * p; }
+    if (VALUE_VEC4 > 20u) { x5 = x5 * corr + v_block(r, live, min(lane + 20u, VALUE_VEC4 - 1u)) * p; }
+    if (VALUE_VEC4 > 24u) { x6 = x6 * corr + v_block(r, live, min(lane + 24u, VALUE_VEC4 - 1u)) * p; }
+    if (VALUE_VEC4 > 28u) { x7 = x7 * corr + v_block(r, live, min(lane + 28u, VALUE_VEC4 - 1u)) * p; }
+    if (VALUE_VEC4 > 32u) { x8 = x8 * corr + v_block(r, live, min(lane + 32u, VALUE_VEC4 - 1u)) * p; }
+    if (VALUE_VEC4 > 36u) { x9 = x9 * corr + v_block(r, live, min(lane + 36u, VALUE_VEC4 - 1u)) * p; }
+    if (VALUE_VEC4 > 40u) { x10 = x10 * corr + v_block(r, live, min(lane + 40u, VALUE_VEC4 - 1u)) * p; }
+    if (VALUE_VEC4 > 44u) { x11 = x11 * corr + v_block(r, live, min(lane + 44u, VALUE_VEC4 - 1u)) * p; }
+    if (VALUE_VEC4 > 48u) { x12 = x12 * corr + v_block(r, live, min(lane + 48u, VALUE_VEC4 - 1u)) * p; }
+    if (VALUE_VEC4 > 52u) { x13 = x13 * corr + v_block(r, live, min(lane + 52u, VALUE_VEC4 - 1u)) * p; }
+    if (VALUE_VEC4 > 56u) { x14 = x14 * corr + v_block(r, live, min(lane + 56u, VALUE_VEC4 - 1u)) * p; }
+    if (VALUE_VEC4 > 60u) { x15 = x15 * corr + v_block(r, live, min(lane + 60u, VALUE_VEC4 - 1u)) * p; }
   }
 
   if (lane == 0u) {

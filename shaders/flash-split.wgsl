@@ -29,6 +29,7 @@ fn main(
   for (var j = c.k0; j < c.end; j += 4u) {
     let jj = j + lanes;
     let r = min(c.k_row0 + jj, vec4<u32>(c.last)); // past the end: the last key, weight 0
+    let live = jj < vec4<u32>(c.end); // keys past the chunk's end: value 0 too (v_block)
     var dots = vec4<f32>(0.0);
     for (var e = 0u; e < HEAD_VEC4; e++) {
       dots += load_q(c.q_row, e) * k_block(r, e);
@@ -37,25 +38,25 @@ fn main(
     let corr = step.corr;
     let p = step.p;
     if (NAMED) {
-      if (VALUE_VEC4 > 0u) { x0 = x0 * corr + v_block(r, 0u) * p; }
-      if (VALUE_VEC4 > 1u) { x1 = x1 * corr + v_block(r, 1u) * p; }
-      if (VALUE_VEC4 > 2u) { x2 = x2 * corr + v_block(r, 2u) * p; }
-      if (VALUE_VEC4 > 3u) { x3 = x3 * corr + v_block(r, 3u) * p; }
-      if (VALUE_VEC4 > 4u) { x4 = x4 * corr + v_block(r, 4u) * p; }
-      if (VALUE_VEC4 > 5u) { x5 = x5 * corr + v_block(r, 5u) * p; }
-      if (VALUE_VEC4 > 6u) { x6 = x6 * corr + v_block(r, 6u) * p; }
-      if (VALUE_VEC4 > 7u) { x7 = x7 * corr + v_block(r, 7u) * p; }
-      if (VALUE_VEC4 > 8u) { x8 = x8 * corr + v_block(r, 8u) * p; }
-      if (VALUE_VEC4 > 9u) { x9 = x9 * corr + v_block(r, 9u) * p; }
-      if (VALUE_VEC4 > 10u) { x10 = x10 * corr + v_block(r, 10u) * p; }
-      if (VALUE_VEC4 > 11u) { x11 = x11 * corr + v_block(r, 11u) * p; }
-      if (VALUE_VEC4 > 12u) { x12 = x12 * corr + v_block(r, 12u) * p; }
-      if (VALUE_VEC4 > 13u) { x13 = x13 * corr + v_block(r, 13u) * p; }
-      if (VALUE_VEC4 > 14u) { x14 = x14 * corr + v_block(r, 14u) * p; }
-      if (VALUE_VEC4 > 15u) { x15 = x15 * corr + v_block(r, 15u) * p; }
+      if (VALUE_VEC4 > 0u) { x0 = x0 * corr + v_block(r, live, 0u) * p; }
+      if (VALUE_VEC4 > 1u) { x1 = x1 * corr + v_block(r, live, 1u) * p; }
+      if (VALUE_VEC4 > 2u) { x2 = x2 * corr + v_block(r, live, 2u) * p; }
+      if (VALUE_VEC4 > 3u) { x3 = x3 * corr + v_block(r, live, 3u) * p; }
+      if (VALUE_VEC4 > 4u) { x4 = x4 * corr + v_block(r, live, 4u) * p; }
+      if (VALUE_VEC4 > 5u) { x5 = x5 * corr + v_block(r, live, 5u) * p; }
+      if (VALUE_VEC4 > 6u) { x6 = x6 * corr + v_block(r, live, 6u) * p; }
+      if (VALUE_VEC4 > 7u) { x7 = x7 * corr + v_block(r, live, 7u) * p; }
+      if (VALUE_VEC4 > 8u) { x8 = x8 * corr + v_block(r, live, 8u) * p; }
+      if (VALUE_VEC4 > 9u) { x9 = x9 * corr + v_block(r, live, 9u) * p; }
+      if (VALUE_VEC4 > 10u) { x10 = x10 * corr + v_block(r, live, 10u) * p; }
+      if (VALUE_VEC4 > 11u) { x11 = x11 * corr + v_block(r, live, 11u) * p; }
+      if (VALUE_VEC4 > 12u) { x12 = x12 * corr + v_block(r, live, 12u) * p; }
+      if (VALUE_VEC4 > 13u) { x13 = x13 * corr + v_block(r, live, 13u) * p; }
+      if (VALUE_VEC4 > 14u) { x14 = x14 * corr + v_block(r, live, 14u) * p; }
+      if (VALUE_VEC4 > 15u) { x15 = x15 * corr + v_block(r, live, 15u) * p; }
     } else {
       for (var e = 0u; e < VALUE_VEC4; e++) {
-        acc[e] = acc[e] * corr + v_block(r, e) * p;
+        acc[e] = acc[e] * corr + v_block(r, live, e) * p;
       }
     }
   }

@@ -21,7 +21,10 @@
 
 /** A wait shorter than this keeps Dawn's immediate polling, so short calls gain no timer latency. */
 const SPIN_MS = 2;
-/** The sleep before each of those polls while a wait on a software adapter is pending (50 µs). */
+/**
+ * The sleep asked for before each of those polls while a wait on a software adapter is pending:
+ * 50 µs, which Linux stretches to ~0.13-0.16 ms (1000 naps took 126 ms on this project's VM).
+ */
 const NAP_MS = 0.05;
 
 type SetImmediate = (callback: (...args: unknown[]) => void, ...args: unknown[]) => unknown;

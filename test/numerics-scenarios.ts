@@ -273,6 +273,54 @@ export const numericsScenarios: NumericsScenario[] = [
     },
   },
   {
+    // A NaN in one key's k row gives every row of its head a NaN score there, and the reference NaN
+    // weights across those rows (their sum is NaN). WGSL max() may drop a NaN, so softmax.wgsl tests
+    // the scores by bit pattern, whichever of a loop step's 4 keys the NaN is (key 101 is the second).
+    name: "a NaN in one k row makes its head's weights NaN, every one, and no other head's",
+    applies: (w) => w.kernel === 'staged',
+    async run(ctx, _kernel, seed) {
+      const { list, check } = failures();
+      const rnd = mulberry32(seed + 8);
+      const q = uniform(rnd, B, H, Lq, E);
+      const k = uniform(rnd, B, H, Lk, E);
+      const v = uniform(rnd, B, H, Lk, Ev);
+      k.data[(1 * Lk + 101) * E + 2] = NaN; // head 1, key 101
+      const options: AttentionOptions = { kernel: 'staged' };
+      const ref = attentionReferenceFull(q, k, v, options).weights.data;
+      const got = (await ctx.attentionWithWeights(q, k, v, options)).weights.data;
+      const head = Lq * Lk;
+      const a = compare(got.subarray(0, head), ref.subarray(0, head));
+      check(agrees(a), () => `head 0's weights ${JSON.stringify(a)}`);
+      check(ref.subarray(head).every(Number.isNaN), () => "the reference's weights of head 1 are not all NaN");
+      const numbers = got.subarray(head).filter((x) => !Number.isNaN(x)).length;
+      check(numbers === 0, () => `${numbers} of head 1's ${head} weights are not NaN`);
+      return list;
+    },
+  },
+  {
+    // Lk not a multiple of 4: the kernels that take keys 4 at a time reread the last key past the
+    // end with weight 0, and must read its value as 0 too, or an Inf there (a key every row sees,
+    // with a weight above 0, so the reference reads +Inf) turns the output NaN (0 · Inf).
+    name: "an Inf in the last key's value row, Lk not a multiple of 4: +Inf as in the reference, not NaN",
+    applies: everywhere,
+    async run(ctx, kernel, seed) {
+      const { list, check } = failures();
+      const rnd = mulberry32(seed + 9);
+      const lk = Lk + 1;
+      const q = uniform(rnd, B, H, Lq, E);
+      const k = uniform(rnd, B, H, lk, E);
+      const v = uniform(rnd, B, H, lk, Ev);
+      v.data[(1 * lk + lk - 1) * Ev] = Infinity; // head 1, the last key, column 0
+      const options: AttentionOptions = { kernel };
+      const ref = attentionReferenceFull(q, k, v, options).output.data;
+      check(ref.filter((x) => x === Infinity).length === Lq, () => "the reference does not read +Inf once in each of head 1's rows");
+      const out = await ctx.attention(q, k, v, options);
+      const a = compare(out.data, ref);
+      check(agrees(a), () => `output ${JSON.stringify(a)}`);
+      return list;
+    },
+  },
+  {
     // A boolean mask hides a key whatever its score: a NaN or Inf score there (NaN or Inf in k) is
     // left out as in the reference, not added to the row as NaN + -inf would be.
     name: 'NaN and Inf in k at keys a boolean mask hides stay out; a dead row stays 0',

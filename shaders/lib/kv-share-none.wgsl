@@ -20,6 +20,6 @@ fn k_share(r: vec4<u32>, mine: u32, e: u32) -> mat4x4<f32> {
   return k_block(r, e);
 }
 
-fn v_share(r: vec4<u32>, mine: u32, c: u32) -> mat4x4<f32> {
-  return v_block(r, c);
+fn v_share(r: vec4<u32>, live: vec4<bool>, mine: u32, mine_live: bool, c: u32) -> mat4x4<f32> {
+  return v_block(r, live, c);
 }

@@ -34,7 +34,8 @@ fn k_share(r: vec4<u32>, mine: u32, e: u32) -> mat4x4<f32> {
   return mat4x4<f32>(quadBroadcast(x, 0u), quadBroadcast(x, 1u), quadBroadcast(x, 2u), quadBroadcast(x, 3u));
 }
 
-fn v_share(r: vec4<u32>, mine: u32, c: u32) -> mat4x4<f32> {
-  let x = load_v(mine, c);
+// A key past the end (`mine_live` false) reads as zeros, as in v_block.
+fn v_share(r: vec4<u32>, live: vec4<bool>, mine: u32, mine_live: bool, c: u32) -> mat4x4<f32> {
+  let x = select(vec4<f32>(0.0), load_v(mine, c), mine_live);
   return mat4x4<f32>(quadBroadcast(x, 0u), quadBroadcast(x, 1u), quadBroadcast(x, 2u), quadBroadcast(x, 3u));
 }

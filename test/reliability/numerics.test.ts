@@ -2,9 +2,9 @@
 // test/numerics-scenarios.ts (logits up to ±1e4, -Infinity and huge finite values in additive
 // masks, rows with nothing to attend to, NaN and Inf in q, k and v), which scripts/gpu-check.ts
 // also runs on a GPU machine.
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelChoice } from '../../src/index.js';
-import { useGPUFixture, type GPUFixture } from '../gpu-fixture.js';
+import { defaultLimitsDevice, gpuFixture, useGPUFixture, type GPUFixture } from '../gpu-fixture.js';
 import { numericsScenarios } from '../numerics-scenarios.js';
 import { runSeed } from '../random.js';
 
@@ -19,6 +19,20 @@ const workgroupSplit = useGPUFixture({ fusedTile: 'workgroup-split' });
 // And the split-keys path's workgroup tile (flash-decode.wgsl), which 'auto' uses on GPUs.
 const splitWorkgroup = useGPUFixture({ splitKeysTile: 'workgroup' });
 
+// And the plain kernels (flash, flash-split, scores and weighted-sum without quad sharing, as GPUs
+// run them): a device without subgroups, the compact tile forced (no measurement).
+const plain = { current: undefined as unknown as GPUFixture };
+let plainDevice: { device: GPUDevice; gpu: GPU };
+beforeAll(async () => {
+  plainDevice = await defaultLimitsDevice();
+  plain.current = await gpuFixture({ device: plainDevice.device, fusedTile: 'compact' });
+});
+afterAll(() => {
+  expect(plain.current.errors, 'uncaptured GPU errors').toEqual([]);
+  plain.current.ctx.destroy();
+  plainDevice.device.destroy();
+});
+
 /** [label, kernel, tile, context]: each kernel on the default context, and the forced tiles. */
 const CONTEXTS = [
   ['staged', 'staged', 'auto', fixture],
@@ -28,6 +42,9 @@ const CONTEXTS = [
   ['fused, held-keys tile', 'fused', 'held-keys', heldKeys],
   ['fused, workgroup-split tile', 'fused', 'workgroup-split', workgroupSplit],
   ['split-keys, workgroup tile', 'split-keys', 'split-workgroup', splitWorkgroup],
+  ['staged, plain kernels', 'staged', 'plain', plain],
+  ['fused, plain kernels', 'fused', 'plain', plain],
+  ['split-keys, plain kernels', 'split-keys', 'plain', plain],
 ] as const satisfies readonly (readonly [string, KernelChoice, string, { readonly current: GPUFixture }])[];
 
 describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
