@@ -34,6 +34,12 @@ function uniform(rnd: () => number, ...shape: number[]): Tensor {
   return { data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rnd() * 2 - 1), shape };
 }
 
+/** The scenarios' q, k and v (`lk` keys), uniform in [-1, 1), drawn in that order from one stream. */
+function qkv(seed: number, lk = Lk): { q: Tensor; k: Tensor; v: Tensor } {
+  const rnd = mulberry32(seed);
+  return { q: uniform(rnd, B, H, Lq, E), k: uniform(rnd, B, H, lk, E), v: uniform(rnd, B, H, lk, Ev) };
+}
+
 /** The given rows of a [rows, width] f32 array, packed. */
 export function rowsOf(data: Float32Array, width: number, rows: readonly number[]): Float32Array {
   const out = new Float32Array(rows.length * width);
@@ -211,10 +217,7 @@ export const numericsScenarios: NumericsScenario[] = [
     applies: everywhere,
     async run(ctx, kernel, seed) {
       const { list, check } = failures();
-      const rnd = mulberry32(seed + 4);
-      const q = uniform(rnd, B, H, Lq, E);
-      const k = uniform(rnd, B, H, Lk, E);
-      const v = uniform(rnd, B, H, Lk, Ev);
+      const { q, k, v } = qkv(seed + 4);
       const nanRow = 1 * Lq + 2; // head 1, row 2
       q.data[nanRow * E + 1] = NaN;
       const options: AttentionOptions = { kernel };
@@ -232,10 +235,7 @@ export const numericsScenarios: NumericsScenario[] = [
     applies: notStaged,
     async run(ctx, kernel, seed) {
       const { list, check } = failures();
-      const rnd = mulberry32(seed + 5);
-      const q = uniform(rnd, B, H, Lq, E);
-      const k = uniform(rnd, B, H, Lk, E);
-      const v = uniform(rnd, B, H, Lk, Ev);
+      const { q, k, v } = qkv(seed + 5);
       const infRow = 1 * Lq + 3; // head 1, row 3
       q.data[infRow * E] = Infinity;
       // Every key of head 1 positive in that dim: the row's scores are all +Inf, none -Inf (a block
@@ -257,10 +257,7 @@ export const numericsScenarios: NumericsScenario[] = [
     applies: (w) => w.kernel === 'staged',
     async run(ctx, _kernel, seed) {
       const { list, check } = failures();
-      const rnd = mulberry32(seed + 7);
-      const q = uniform(rnd, B, H, Lq, E);
-      const k = uniform(rnd, B, H, Lk, E);
-      const v = uniform(rnd, B, H, Lk, Ev);
+      const { q, k, v } = qkv(seed + 7);
       const infRow = 1 * Lq + 3;
       q.data[infRow * E] = Infinity;
       // Keys of both signs in that dim: scores of +Inf and -Inf in the row.
@@ -280,10 +277,7 @@ export const numericsScenarios: NumericsScenario[] = [
     applies: (w) => w.kernel === 'staged',
     async run(ctx, _kernel, seed) {
       const { list, check } = failures();
-      const rnd = mulberry32(seed + 8);
-      const q = uniform(rnd, B, H, Lq, E);
-      const k = uniform(rnd, B, H, Lk, E);
-      const v = uniform(rnd, B, H, Lk, Ev);
+      const { q, k, v } = qkv(seed + 8);
       k.data[(1 * Lk + 101) * E + 2] = NaN; // head 1, key 101
       const options: AttentionOptions = { kernel: 'staged' };
       const ref = attentionReferenceFull(q, k, v, options).weights.data;
@@ -305,11 +299,8 @@ export const numericsScenarios: NumericsScenario[] = [
     applies: everywhere,
     async run(ctx, kernel, seed) {
       const { list, check } = failures();
-      const rnd = mulberry32(seed + 9);
       const lk = Lk + 1;
-      const q = uniform(rnd, B, H, Lq, E);
-      const k = uniform(rnd, B, H, lk, E);
-      const v = uniform(rnd, B, H, lk, Ev);
+      const { q, k, v } = qkv(seed + 9, lk);
       v.data[(1 * lk + lk - 1) * Ev] = Infinity; // head 1, the last key, column 0
       const options: AttentionOptions = { kernel };
       const ref = attentionReferenceFull(q, k, v, options).output.data;
@@ -327,10 +318,7 @@ export const numericsScenarios: NumericsScenario[] = [
     applies: everywhere,
     async run(ctx, kernel, seed) {
       const { list, check } = failures();
-      const rnd = mulberry32(seed + 6);
-      const q = uniform(rnd, B, H, Lq, E);
-      const k = uniform(rnd, B, H, Lk, E);
-      const v = uniform(rnd, B, H, Lk, Ev);
+      const { q, k, v } = qkv(seed + 6);
       for (let h = 0; h < H; h++) {
         k.data[(h * Lk + 100) * E + 1] = NaN;
         k.data[(h * Lk + 201) * E] = Infinity;
