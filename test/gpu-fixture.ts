@@ -42,3 +42,23 @@ export function useGPUFixture(options: CreateAttentionOptions = {}): { readonly 
   });
   return holder;
 }
+
+/**
+ * The same on a device of its own requested without features (no subgroups: the plain kernels, as
+ * GPUs run them), `fusedTile: 'compact'` unless the options say otherwise. The device is destroyed
+ * with the context.
+ */
+export function usePlainFixture(options: CreateAttentionOptions = {}): { readonly current: GPUFixture } {
+  const holder = { current: undefined as unknown as GPUFixture };
+  let owned: { device: GPUDevice; gpu: GPU };
+  beforeAll(async () => {
+    owned = await defaultLimitsDevice();
+    holder.current = await gpuFixture({ fusedTile: 'compact', ...options, device: owned.device });
+  });
+  afterAll(() => {
+    expect(holder.current.errors, 'uncaptured GPU errors').toEqual([]);
+    holder.current.ctx.destroy();
+    owned.device.destroy();
+  });
+  return holder;
+}

@@ -6,7 +6,7 @@ import { cpuThreads, HELD_KEYS, HELD_KEYS_32, HELD_KEYS_64_MIN_CAUSAL_ROWS, HELD
 import { attentionReferenceFull } from '../src/index.js';
 import { ALL_KERNELS, cases, heldKeys32Cases, makeInputs, type Case } from './cases.js';
 import { agrees, compare, LSE_FLOOR } from './compare.js';
-import { defaultLimitsDevice, deviceWithLimits, gpuFixture, type GPUFixture, useGPUFixture } from './gpu-fixture.js';
+import { deviceWithLimits, gpuFixture, type GPUFixture, useGPUFixture, usePlainFixture } from './gpu-fixture.js';
 import { runSeed } from './random.js';
 import { runCase } from './run-case.js';
 
@@ -314,23 +314,11 @@ describe(`every fused case on the held-keys tile (seed ${seed})`, { timeout: 120
 // GPUs do: every fused case on the compact tile, on the wide tile the cases with heads up to 8 dims
 // (each head size is a ~10-30 s compile of the wide tile), and every split-keys case.
 describe(`every fused, split-keys and staged case on the plain kernels, without subgroups (seed ${seed})`, { timeout: 300_000 }, () => {
-  let owned: { device: GPUDevice; gpu: GPU };
-  let compact: GPUFixture;
-  let wideTile: GPUFixture;
-  beforeAll(async () => {
-    owned = await defaultLimitsDevice(); // requested with no features
-    compact = await gpuFixture({ device: owned.device, fusedTile: 'compact' });
-    wideTile = await gpuFixture({ device: owned.device, fusedTile: 'wide' });
-  });
-  afterAll(() => {
-    expect([...compact.errors, ...wideTile.errors], 'uncaptured GPU errors').toEqual([]);
-    compact.ctx.destroy();
-    wideTile.ctx.destroy();
-    owned.device.destroy();
-  });
+  const plainCompact = usePlainFixture();
+  const plainWide = usePlainFixture({ fusedTile: 'wide' });
 
   it('the device has no subgroups, so no quad sharing', () => {
-    expect(quadSharing(owned.device)).toBe(false);
+    expect(quadSharing(plainCompact.current.ctx.device)).toBe(false);
   });
 
   it("on SwiftShader the library's own device shares loads across quads (so the suites above test flash-quad and flash-split-quad)", () => {
@@ -341,18 +329,18 @@ describe(`every fused, split-keys and staged case on the plain kernels, without 
     expect(quadSharing(device)).toBe(expected);
   });
 
-  it.each(fusedCases.map((c) => [c.name, c] as const))('%s, compact', (name, c) => checkFused(compact, 'plain compact', name, c));
+  it.each(fusedCases.map((c) => [c.name, c] as const))('%s, compact', (name, c) => checkFused(plainCompact.current, 'plain compact', name, c));
   const small = fusedCases.filter((c) => c.E <= 8 && (c.Ev ?? c.E) <= 8);
-  it.each(small.map((c) => [c.name, c] as const))('%s, wide', (name, c) => checkFused(wideTile, 'plain wide', name, c));
-  it.each(lseCasesSmall.map((c) => [c.name, c] as const))('%s, compact, log-sum-exp', (name, c) => checkFusedLse(compact, 'plain compact', name, c));
+  it.each(small.map((c) => [c.name, c] as const))('%s, wide', (name, c) => checkFused(plainWide.current, 'plain wide', name, c));
+  it.each(lseCasesSmall.map((c) => [c.name, c] as const))('%s, compact, log-sum-exp', (name, c) => checkFusedLse(plainCompact.current, 'plain compact', name, c));
   const splitCases = cases.filter((c) => (c.kernels ?? ALL_KERNELS).includes('split-keys'));
-  it.each(splitCases.map((c) => [c.name, c] as const))('%s, split-keys', (name, c) => checkFused(compact, 'plain split-keys', name, c, 'split-keys'));
-  it.each(lseCasesSmall.map((c) => [c.name, c] as const))('%s, split-keys, log-sum-exp', (name, c) => checkFusedLse(compact, 'plain split-keys', name, c, 'split-keys'));
+  it.each(splitCases.map((c) => [c.name, c] as const))('%s, split-keys', (name, c) => checkFused(plainCompact.current, 'plain split-keys', name, c, 'split-keys'));
+  it.each(lseCasesSmall.map((c) => [c.name, c] as const))('%s, split-keys, log-sum-exp', (name, c) => checkFusedLse(plainCompact.current, 'plain split-keys', name, c, 'split-keys'));
   // The staged kernels without quad sharing (scores and weighted-sum; the suites above run scores-quad and weighted-sum-quad on SwiftShader).
   it.each(weightCases.map((c) => [c.name, c] as const))('%s, staged, weights', async (name, c) => {
-    for (const [result, a] of await runCase(compact.ctx, c, seed, 'staged', 'weights')) {
+    for (const [result, a] of await runCase(plainCompact.current.ctx, c, seed, 'staged', 'weights')) {
       expect(agrees(a), `${name} ${result} on the plain staged kernels, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
     }
-    expect(compact.errors).toEqual([]);
+    expect(plainCompact.current.errors).toEqual([]);
   });
 });

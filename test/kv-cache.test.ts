@@ -1,13 +1,13 @@
 // A preallocated KV cache: encode() on k and v buffers of [B, kvHeads, keyCapacity, E] of which
 // only the first keyLength rows of each head are attended to (shape.keyCapacity). The rows past
 // keyLength hold NaN, so a kernel that read one, or used the wrong head stride, fails the check.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AttentionInputError, attentionReferenceFull, DeviceLimitError, type AttentionShape, type KernelChoice } from '../src/index.js';
 import { heldKeysFit } from '../src/tiles.js';
 import { cases, makeInputs, type Case } from './cases.js';
 import { agrees, compare, LSE_FLOOR } from './compare.js';
 import { kvCacheOf, maskDescriptor, nanBuffer, readBuffer, upload } from './gpu-buffers.js';
-import { defaultLimitsDevice, gpuFixture, type GPUFixture, useGPUFixture } from './gpu-fixture.js';
+import { type GPUFixture, useGPUFixture, usePlainFixture } from './gpu-fixture.js';
 import { runSeed } from './random.js';
 
 const seed = runSeed();
@@ -139,20 +139,10 @@ describe(`encode() on a preallocated KV cache, shape.keyCapacity (seed ${seed}; 
 
 // The plain kernels (a device without subgroups, as most GPUs run them).
 describe(`the same on the plain kernels, without subgroups (seed ${seed})`, () => {
-  let owned: { device: GPUDevice; gpu: GPU };
-  let plain: GPUFixture;
-  beforeAll(async () => {
-    owned = await defaultLimitsDevice();
-    plain = await gpuFixture({ device: owned.device, fusedTile: 'compact' });
-  });
-  afterAll(() => {
-    expect(plain.errors, 'uncaptured GPU errors').toEqual([]);
-    plain.ctx.destroy();
-    owned.device.destroy();
-  });
+  const plain = usePlainFixture();
   it.each(picked)('%s, fused and split-keys', async (name) => {
     const c = cases.find((x) => x.name === name)!;
-    await check(plain, 'plain', c, 'fused', 11);
-    await check(plain, 'plain', c, 'split-keys', 11);
+    await check(plain.current, 'plain', c, 'fused', 11);
+    await check(plain.current, 'plain', c, 'split-keys', 11);
   });
 });

@@ -2,9 +2,9 @@
 // test/numerics-scenarios.ts (logits up to ±1e4, -Infinity and huge finite values in additive
 // masks, rows with nothing to attend to, NaN and Inf in q, k and v), which scripts/gpu-check.ts
 // also runs on a GPU machine.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { KernelChoice } from '../../src/index.js';
-import { defaultLimitsDevice, gpuFixture, useGPUFixture, type GPUFixture } from '../gpu-fixture.js';
+import { useGPUFixture, usePlainFixture, type GPUFixture } from '../gpu-fixture.js';
 import { numericsScenarios } from '../numerics-scenarios.js';
 import { runSeed } from '../random.js';
 
@@ -20,18 +20,8 @@ const workgroupSplit = useGPUFixture({ fusedTile: 'workgroup-split' });
 const splitWorkgroup = useGPUFixture({ splitKeysTile: 'workgroup' });
 
 // And the plain kernels (flash, flash-split, scores and weighted-sum without quad sharing, as GPUs
-// run them): a device without subgroups, the compact tile forced (no measurement).
-const plain = { current: undefined as unknown as GPUFixture };
-let plainDevice: { device: GPUDevice; gpu: GPU };
-beforeAll(async () => {
-  plainDevice = await defaultLimitsDevice();
-  plain.current = await gpuFixture({ device: plainDevice.device, fusedTile: 'compact' });
-});
-afterAll(() => {
-  expect(plain.current.errors, 'uncaptured GPU errors').toEqual([]);
-  plain.current.ctx.destroy();
-  plainDevice.device.destroy();
-});
+// run them), the compact tile forced (no measurement).
+const plain = usePlainFixture();
 
 /** [label, kernel, tile, context]: each kernel on the default context, and the forced tiles. */
 const CONTEXTS = [
