@@ -186,9 +186,18 @@ export function heldKeysMinQuads(threads: number | undefined): number {
  * The CPU threads this platform reports: `navigator.hardwareConcurrency` (browsers, Deno, Bun,
  * Node 21 and later), else Node's `os.availableParallelism()` through `process.getBuiltinModule`
  * (Node 20.16 and later, which have no `navigator`); undefined where neither exists. Reached through
- * globalThis so that bundlers for the browser see no `process` or `node:os` to polyfill.
+ * globalThis so that bundlers for the browser see no `process` or `node:os` to polyfill. Asked
+ * once per page or process (every fused call under 'auto' reads it; Node's answer is a system call).
  */
 export function cpuThreads(): number | undefined {
+  if (threadsKnown) return threads;
+  threadsKnown = true;
+  return (threads = platformThreads());
+}
+let threadsKnown = false;
+let threads: number | undefined;
+
+function platformThreads(): number | undefined {
   const g = globalThis as {
     navigator?: { hardwareConcurrency?: number };
     process?: { getBuiltinModule?: (id: string) => { availableParallelism?: () => number } | undefined };
