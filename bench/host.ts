@@ -50,7 +50,7 @@ const SPLIT_TILE_NAMES = [...SPLIT_TILE_CHOICES];
  * shim (the way to compare with it on a GPU machine without a browser); onnxruntime-web's WebGPU EP
  * fails there ('Invalid argument' creating its first pipelines on the `webgpu` package).
  */
-const PEER_NAMES = { browser: ['tfjs', 'ort'], node: ['tfjs'] } as const;
+const PEER_NAMES = { browser: ['tfjs', 'ort'], node: ['tfjs', 'ort'] } as const;
 const DEFAULT_PEERS = { browser: 'tfjs,ort', node: '' } as const;
 
 // Option parsers: a bad value stops the run with commander's message instead of being run as NaN.
@@ -69,11 +69,11 @@ function nonNegative(v: string): number {
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number >= 0.');
   return n;
 }
-function listOf(known: string[], allowEmpty: boolean, hint = '') {
+function listOf(known: string[], allowEmpty: boolean) {
   return (v: string): string => {
     const items = v.split(',').map((s) => s.trim()).filter(Boolean);
     const unknown = items.filter((x) => !known.includes(x));
-    if (unknown.length > 0) throw new InvalidArgumentError(`unknown: ${unknown.join(', ')}; expected some of ${known.join(', ')}.${hint}`);
+    if (unknown.length > 0) throw new InvalidArgumentError(`unknown: ${unknown.join(', ')}; expected some of ${known.join(', ')}.`);
     if (!allowEmpty && items.length === 0) throw new InvalidArgumentError(`expected some of ${known.join(', ')}.`);
     return items.join(',');
   };
@@ -107,7 +107,7 @@ export function parseCli(name: string, runner: 'node' | 'browser', argv?: string
     .option('--out <name>', 'results file stem under bench/results/ (default: <runner>-<timestamp>)');
   const peerNames = [...PEER_NAMES[runner]];
   cmd
-    .option('--peers <list>', `peers to run: ${peerNames.join(',')} (empty string for none)`, listOf(peerNames, true, runner === 'node' ? ' ORT runs only in npm run bench:browser (its WebGPU EP fails on the webgpu package).' : ''), DEFAULT_PEERS[runner])
+    .option('--peers <list>', `peers to run: ${peerNames.join(',')} (empty string for none)`, listOf(peerNames, true), DEFAULT_PEERS[runner])
     .option('--peer-max-gflop <n>', 'skip peers on shapes above this many GFLOP (default: 2.2 on software adapters, i.e. L=S <= 1024 at H8 E64; no limit on a real GPU)', nonNegative);
   if (runner === 'browser') cmd.option('--headed', 'show the browser window', false);
   if (argv) cmd.exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });

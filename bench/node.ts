@@ -1,10 +1,11 @@
 // `npm run bench`: our kernels, the ceilings and the CPU reference in Node, on Dawn's `webgpu` package.
-// Peers: TFJS with `--peers tfjs` (through a navigator.gpu shim on the same Dawn instance), so a GPU
-// machine without a browser can compare with it; ORT runs only in bench/browser.ts.
+// Peers only when asked (`--peers tfjs,ort`), through a navigator.gpu shim on the same Dawn instance,
+// so that a GPU machine without a browser can compare with them too.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AttentionLib, Peer } from './suite';
+import { copySharedUploads } from './shared-uploads';
 import { errorText, requestBenchDevice, runSuite } from './suite';
 import { benchDir, defaultStem, hostMeta, libAvailable, libMeta, parseCli, printReport, renderChartStandalone, resultsDir, suiteConfig, writeResults } from './host';
 
@@ -28,12 +29,18 @@ if (!adapter) {
 }
 const device = await requestBenchDevice(adapter);
 const peers: Peer[] = [];
-if (opts.peers.split(',').includes('tfjs')) {
-  // TFJS's WebGPU backend asks navigator.gpu for its own adapter and device (Node 20 has no navigator).
+const peerNames = opts.peers.split(',').filter(Boolean);
+if (peerNames.length > 0) {
+  // TFJS's WebGPU backend and ORT's WebGPU EP ask navigator.gpu for their own adapter and device
+  // (Node 20 has no navigator).
   const nav = ((globalThis as { navigator?: object }).navigator ??= {});
   Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
-  const { tfjsPeer } = await import('./page/peers');
-  peers.push(tfjsPeer());
+  const { ortPeer, tfjsPeer } = await import('./page/peers');
+  if (peerNames.includes('tfjs')) peers.push(tfjsPeer());
+  if (peerNames.includes('ort')) {
+    copySharedUploads(Object.getPrototypeOf(device.queue) as GPUQueue); // ORT's own device's queue shares it
+    peers.push(ortPeer(pathToFileURL(join(benchDir, '../node_modules/onnxruntime-web/dist/')).href));
+  }
 }
 device.addEventListener('uncapturederror', (e) => log(`uncaptured GPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
 

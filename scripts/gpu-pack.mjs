@@ -6,6 +6,7 @@
 //   bench/shaders/           the ceiling kernels it reads at run time
 //   check.mjs                scripts/gpu-check.ts (the case table on every kernel and tile) in one file
 //   node_modules/webgpu/     Dawn's Node bindings with only the linux-x64 binary (dawn.node.xz)
+//   node_modules/onnxruntime-web/dist/  ORT's wasm (xz), for `--peers ort`
 //   run.sh                   unpacks, finds the Vulkan driver, runs the bench, copies the results to $OUT
 // On that machine, from the repository root: `bash .gpu/run.sh [bench options]` (e.g. --quick), or
 // `bash .gpu/run.sh check [--tiles ...]` for the correctness check, or `bash .gpu/run.sh session`
@@ -37,8 +38,8 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  // TFJS is bundled (`--peers tfjs`); ORT runs only in the browser bench, so it stays out.
-  external: ['webgpu', 'vite', '@playwright/test', '../scripts/chromium-launch.mjs', 'onnxruntime-web', 'onnxruntime-web/webgpu', 'onnx-proto'],
+  // TFJS and ORT's JavaScript are bundled (`--peers tfjs,ort`); ORT's wasm is copied below.
+  external: ['webgpu', 'vite', '@playwright/test', '../scripts/chromium-launch.mjs'],
   // commander is CommonJS: give the ESM bundle a require().
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
@@ -72,6 +73,12 @@ for (const f of ['package.json', 'index.js', 'LICENSE.md']) copyFileSync(join(we
 const xz = (from, to) => writeFileSync(to, execFileSync('xz', ['-T2', '-6', '-c', from], { maxBuffer: 1 << 30 }));
 xz(join(webgpu, 'dist', 'linux-x64', 'dawn.node'), join(webgpuOut, 'dist', 'linux-x64', 'dawn.node.xz'));
 xz(process.execPath, join(out, 'node.xz'));
+// ORT's wasm where bench/node.ts looks for it (node_modules/onnxruntime-web/dist/ beside bench/).
+const ortDist = join(root, 'node_modules', 'onnxruntime-web', 'dist');
+const ortOut = join(out, 'node_modules', 'onnxruntime-web', 'dist');
+mkdirSync(ortOut, { recursive: true });
+copyFileSync(join(ortDist, 'ort-wasm-simd-threaded.asyncify.mjs'), join(ortOut, 'ort-wasm-simd-threaded.asyncify.mjs'));
+xz(join(ortDist, 'ort-wasm-simd-threaded.asyncify.wasm'), join(ortOut, 'ort-wasm-simd-threaded.asyncify.wasm.xz'));
 
 writeFileSync(
   join(out, 'run.sh'),
@@ -90,6 +97,8 @@ unxz() { { xz -dc "$1" 2>/dev/null || python3 -c 'import lzma,shutil,sys; shutil
 unxz "$pack/node.xz" "$work/node" && chmod +x "$work/node"
 dawn="$work/node_modules/webgpu/dist/linux-x64/dawn.node"
 unxz "$dawn.xz" "$dawn"
+ortWasm="$work/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm"
+unxz "$ortWasm.xz" "$ortWasm"
 # The Vulkan loader and NVIDIA's driver file where the machine lacks them (device tool README):
 # .gl/ beside .gpu/ holds the loader's Debian packages: libvulkan1, and libglvnd0 and the rest of
 # the README's list, without which NVIDIA's Vulkan driver (libGLX_nvidia.so.0) does not load.
@@ -116,7 +125,7 @@ if [ "$1" = session ]; then
   step decode-workgroup 45 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels split-keys --shapes L1-S1024,L1-S8192,L1-S65536 --reps 9 --timeout 30 --no-cpu-reference --split-tile workgroup --out gpu-decode-workgroup
   step fused-workgroup 60 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels fused,staged --shapes L1024-S1024-E64,L2048-S2048-E64,L512-S512-E128,!causal --reps 9 --timeout 30 --no-cpu-reference --fused-tile workgroup --out gpu-fused-workgroup
   step fused-workgroup-split 60 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels fused --shapes L1024-S1024-E64,L2048-S2048-E64,!causal --reps 9 --timeout 30 --no-cpu-reference --fused-tile workgroup-split --out gpu-fused-workgroup-split
-  step bench 250 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels auto,fused,split-keys --reps 9 --timeout 60 --no-cpu-reference --peers tfjs --out gpu
+  step bench 250 ./node bench/node.mjs --lib "$lib" --no-chart --gpu --kernels auto,fused,split-keys --reps 9 --timeout 60 --no-cpu-reference --peers tfjs,ort --out gpu
 elif [ "$1" = check ]; then
   shift
   log="\${OUT:-$work}/check.log"
