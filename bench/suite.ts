@@ -843,7 +843,7 @@ export const TIMING_NOTES = [
   "vs TFJS / vs ORT: peer resident time / ours on the same shape (higher is better for us): GPU time against GPU time where both have it (TFJS: tf.time(), the sum of its kernels' timestamp-query times, gaps between kernels left out), else wall clock against wall clock (ORT); the wall-clock ratio in brackets.",
   'KV-stream ratio (decode rows): resident ms / (bytes of K and V / measured copy bandwidth); copy bandwidth counts read + write bytes.',
   'reps: timed runs (resident/e2e) after a warm-up of at least one run and 250 ms each: at least 5; up to --reps where the budget allows; short calls up to 200, to fill 250 ms.',
-  "Node: every GPU wait (ours, the ceilings, and inside attention() from the library's awaitGpu) lets Dawn's polling tick about once a millisecond after its first 2 ms instead of spinning a CPU core; on a software adapter the polls of those first 2 ms sleep 50 µs each instead of spinning.",
+  "Node: every GPU wait (ours, the ceilings, and inside attention() from the library's awaitGpu) lets Dawn's polling tick about once a millisecond after its first 2 ms instead of spinning a CPU core; on a software adapter the polls of those first 2 ms sleep 50 µs each instead of spinning, and each peer call runs inside such a wait too.",
   "On a real GPU each shape's first kernel of ours is timed twice and the first timing dropped (the GPU idles during the shape's CPU reference; on an H200 the kernel timed first after it ran up to 2.8x slower).",
 ];
 
@@ -869,8 +869,12 @@ export interface Peer {
 /**
  * Verifies the peer against the CPU reference where the shape is small enough, then times it.
  * `failedOn`: a shape where this peer gave a wrong answer; it is then not timed on shapes too large to check.
+ * `software`: the device's adapter is a software one; then each of the peer's calls runs inside an
+ * awaitGpu wait, so that in Node Dawn's polling during the call naps as it does during ours
+ * instead of spinning one of the cores the adapter computes on (in the browser this changes nothing).
+ * On a GPU the peers' waits keep the spin, which never makes them slower.
  */
-export async function benchPeer(s: BenchShape, data: ShapeData, peer: Peer, cfg: SuiteConfig, reference?: ArrayLike<number>, failedOn?: string): Promise<BenchRow> {
+export async function benchPeer(s: BenchShape, data: ShapeData, peer: Peer, cfg: SuiteConfig, software: boolean, reference?: ArrayLike<number>, failedOn?: string): Promise<BenchRow> {
   const row: BenchRow = { impl: peer.name, shapeId: s.id, shape: s, flops: attentionFlops(s), notes: [] };
   if (!reference && failedOn) {
     row.error = `not timed: wrong answer on ${failedOn}, and this shape is too large to verify`;
@@ -884,7 +888,9 @@ export async function benchPeer(s: BenchShape, data: ShapeData, peer: Peer, cfg:
   try {
     runner = await withTimeout(peer.prepare(s, data), cfg.timeoutMs, `${peer.name} prepare`);
     row.notes!.push(...runner.notes);
-    const r = runner;
+    const run = runner;
+    const wait = <T>(p: Promise<T>) => (software ? awaitGpu(p, { softwareAdapter: true }) : p);
+    const r = { output: () => wait(run.output()), resident: () => wait(run.resident()), e2e: () => wait(run.e2e()) };
     if (reference) {
       const out = await withTimeout(r.output(), cfg.timeoutMs, `${peer.name} verify`);
       row.relError = relativeError(out, reference);
@@ -1016,7 +1022,7 @@ export async function runSuite(runner: 'node' | 'browser', cfg: SuiteConfig, env
         push({ impl: peer.name, shapeId: s.id, shape: s, flops: attentionFlops(s), error });
         continue;
       }
-      const row = await benchPeer(s, data, peer, cfg, reference, wrongOn.get(peer.name));
+      const row = await benchPeer(s, data, peer, cfg, softwareAdapter(env.device), reference, wrongOn.get(peer.name));
       if (row.error?.startsWith('wrong answer') && !wrongOn.has(peer.name)) wrongOn.set(peer.name, s.id);
       push(row);
     }
