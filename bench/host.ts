@@ -46,11 +46,10 @@ const KERNEL_NAMES = ['auto', 'fused', 'staged', 'split-keys'];
 const TILE_NAMES = [...TILE_CHOICES];
 const SPLIT_TILE_NAMES = [...SPLIT_TILE_CHOICES];
 /**
- * Peers each runner can run. Node: TFJS only, and only when asked, on Dawn through a navigator.gpu
- * shim (the way to compare with it on a GPU machine without a browser); onnxruntime-web's WebGPU EP
- * fails there ('Invalid argument' creating its first pipelines on the `webgpu` package).
+ * The peers. Both runners can run both; Node only when asked, on Dawn through a navigator.gpu shim
+ * (the way to compare with them on a GPU machine without a browser; bench/node.ts).
  */
-const PEER_NAMES = { browser: ['tfjs', 'ort'], node: ['tfjs', 'ort'] } as const;
+const PEER_NAMES = ['tfjs', 'ort'];
 const DEFAULT_PEERS = { browser: 'tfjs,ort', node: '' } as const;
 
 // Option parsers: a bad value stops the run with commander's message instead of being run as NaN.
@@ -105,9 +104,8 @@ export function parseCli(name: string, runner: 'node' | 'browser', argv?: string
     .option('--no-chart', 'skip the PNG chart')
     .option('--lib <path>', 'built library entry (default dist/index.js)')
     .option('--out <name>', 'results file stem under bench/results/ (default: <runner>-<timestamp>)');
-  const peerNames = [...PEER_NAMES[runner]];
   cmd
-    .option('--peers <list>', `peers to run: ${peerNames.join(',')} (empty string for none)`, listOf(peerNames, true), DEFAULT_PEERS[runner])
+    .option('--peers <list>', `peers to run: ${PEER_NAMES.join(',')} (empty string for none)`, listOf(PEER_NAMES, true), DEFAULT_PEERS[runner])
     .option('--peer-max-gflop <n>', 'skip peers on shapes above this many GFLOP (default: 2.2 on software adapters, i.e. L=S <= 1024 at H8 E64; no limit on a real GPU)', nonNegative);
   if (runner === 'browser') cmd.option('--headed', 'show the browser window', false);
   if (argv) cmd.exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
