@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { AttentionLib, Peer } from './suite';
+import type { AttentionLib, BenchResults, Peer } from './suite';
 import { copySharedUploads } from './shared-uploads';
 import { errorText, requestBenchDevice, runSuite } from './suite';
 import { benchDir, defaultStem, hostMeta, libAvailable, libMeta, parseCli, printReport, renderChartStandalone, resultsDir, suiteConfig, writeResults } from './host';
@@ -75,11 +75,13 @@ const shaders = {
   copy: readFileSync(join(benchDir, 'shaders/copy-bandwidth.wgsl'), 'utf8'),
 };
 let exitCode = 0;
+const stem = opts.out ?? defaultStem('node');
 try {
-  const res = await runSuite('node', cfg, { device, lib, libError, shaders, peers, log }, meta);
+  // The file is rewritten after every shape (meta.partial says how far it got), then once more at the end.
+  const onShape = (partial: BenchResults) => void writeResults(partial, stem);
+  const res = await runSuite('node', cfg, { device, lib, libError, shaders, peers, log, onShape }, meta);
   res.meta.finished = new Date().toISOString();
   printReport(res);
-  const stem = opts.out ?? defaultStem('node');
   log(`\nresults: ${writeResults(res, stem)}`);
   if (opts.chart) {
     const png = join(resultsDir, `${stem}.png`);

@@ -951,6 +951,8 @@ export interface SuiteEnv {
   shaders: CeilingShaders;
   peers: Peer[];
   log(msg: string): void;
+  /** Called with the results so far after each shape (the Node runner saves them: a run cut off by a time limit keeps its shapes). */
+  onShape?(partial: BenchResults): void;
 }
 
 export async function runSuite(runner: 'node' | 'browser', cfg: SuiteConfig, env: SuiteEnv, meta: Record<string, unknown>): Promise<BenchResults> {
@@ -1030,6 +1032,7 @@ export async function runSuite(runner: 'node' | 'browser', cfg: SuiteConfig, env
       if (env.lib) push(await benchCpuReference(s, data, env.lib, cfg.policy));
       else push({ impl: 'cpu-reference', shapeId: s.id, shape: s, flops: attentionFlops(s), error: ctxError ?? 'library not loaded' });
     }
+    env.onShape?.({ ...res, meta: { ...res.meta, partial: `${cfg.shapes.indexOf(s) + 1} of ${cfg.shapes.length} shapes` }, targets: evaluateTargets(res) });
   }
   ctx?.destroy();
   res.targets = evaluateTargets(res);
