@@ -7,7 +7,7 @@
 //   check.mjs                scripts/gpu-check.ts (the case table on every kernel and tile) in one file
 //   node_modules/webgpu/     Dawn's Node bindings with only the linux-x64 binary (dawn.node.xz)
 //   node_modules/onnxruntime-web/dist/  ORT's wasm (xz), for `--peers ort`
-//   run.sh                   unpacks, finds the Vulkan driver, runs the bench, copies the results to $OUT
+//   run.sh                   unpacks, finds the Vulkan driver, runs the bench, writes the results to $OUT
 // On that machine, from the repository root: `bash .gpu/run.sh [bench options]` (e.g. --quick), or
 // `bash .gpu/run.sh check [--tiles ...]` for the correctness check, or `bash .gpu/run.sh session`
 // for the check and the measurements BENCHMARKS.md asks of the next GPU session, in one call;
@@ -87,7 +87,7 @@ writeFileSync(
 # or the correctness check (scripts/gpu-check.ts): bash .gpu/run.sh check [--tiles ...] [--seed N],
 # or both as the next GPU session's prepared measurements: bash .gpu/run.sh session.
 # Unpacks into a temporary folder (the unpacked binaries are 120 MB; .gpu/ itself stays small) and
-# copies the results and the log to $OUT when it is set.
+# writes the results and the logs to $OUT when it is set.
 set -e
 pack="$(cd "$(dirname "$0")" && pwd)"
 work="$(mktemp -d "\${TMPDIR:-/tmp}/webgpu-attention-bench.XXXXXX")"
@@ -109,7 +109,9 @@ fi
 nvidia=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if [ -z "$VK_DRIVER_FILES" ] && [ -f "$nvidia" ]; then export VK_DRIVER_FILES="$nvidia"; fi
 cd "$work"
-mkdir -p bench/results
+# Results are written straight into $OUT when it is set (the bench rewrites its file after every
+# shape), so a call killed at the device tool's limit still returns the shapes it finished.
+if [ -n "$OUT" ]; then mkdir -p "$OUT" && ln -s "$OUT" bench/results; else mkdir -p bench/results; fi
 # TIME_LIMIT=<seconds>: stop the run there (the device tool kills the whole call at its own limit).
 limit=""
 if [ -n "$TIME_LIMIT" ]; then limit="timeout -k 5 $TIME_LIMIT"; fi
@@ -135,7 +137,6 @@ else
   { ./node --version && $limit ./node bench/node.mjs --lib "$work/dist/index.js" --no-chart "$@"; } > "$log" 2>&1 || status=$?
 fi
 if [ "$1" != session ]; then cat "$log"; fi
-if [ -n "$OUT" ]; then cp bench/results/*.json "$OUT"/ 2>/dev/null || true; fi
 rm -rf "$work"
 exit $status
 `,
