@@ -4,12 +4,11 @@
 //   1 s on SwiftShader. Where loads are shared across quads (a CPU adapter, see quadSharing) it
 //   holds q in registers too (COMPACT_Q_REGS; 2-8 s to compile).
 // wide (flash.wgsl): 16 query rows per invocation with q held in registers: every k and v load
-//   serves 16 rows (8 rows where loads are quad-shared and the head has at most 64 dims:
-//   WIDE_8_ROWS). On SwiftShader, where loads (per-invocation gathers) dominate, that measured
-//   ~1.9x faster than compact (E=64 at L=S=1024, E=128 at L=S=512); with quad-shared loads and q
-//   in registers on both tiles, ~1.3x at E=64 and, at E=128, 1.4x on one VM and 0.77x on another.
-//   Compiling its unrolled code takes ~6-30 s there for E=64 (8 or 16 rows, by machine) and
-//   ~70-105 s for E=128.
+//   serves 16 rows (8 where loads are quad-shared: WIDE_8_ROWS). On SwiftShader, where loads
+//   (per-invocation gathers) dominate, that measured ~1.9x faster than compact (E=64 at L=S=1024,
+//   E=128 at L=S=512); with quad-shared loads and q in registers on both tiles, ~1.3x at E=64 and,
+//   at E=128, 1.4x on one VM and 0.77x on another. Compiling its unrolled code takes ~6-30 s there
+//   for E=64 (by machine) and, at E=128, ~45 s with 8 rows, ~70-155 s with 16.
 // workgroup (flash-tiled.wgsl): 64 query rows per workgroup, one per invocation, the keys staged
 //   through workgroup memory a tile at a time: each k and v vec4 is read from the buffer once per
 //   workgroup. The shape of flash attention on GPUs; on SwiftShader, where workgroup memory is no
@@ -264,15 +263,18 @@ export const COMPACT_Q_REGS: RegisterTile = { ...COMPACT, qInRegisters: true };
 // 16 per workgroup: a head of 128 rows is 8 wide invocations, so B1 H8 L=128 makes 4 workgroups
 // rather than 1, and a CPU adapter spreads them over its cores (measured 1.28x at L=S=128).
 export const WIDE: RegisterTile = { name: 'wide', rowGroups: 4, qInRegisters: true, workgroupSize: 16 };
-// The wide tile where loads are quad-shared and E, Ev <= 64: 8 rows per invocation, as fast as 16
-// there within noise (minimum of alternating calls, 8 vs 16 rows: Node L=S=512 117.9 vs 136.4 ms,
+// The wide tile where loads are quad-shared: 8 rows per invocation. At E=64 as fast as 16 there
+// within noise (minimum of alternating calls, 8 vs 16 rows: Node L=S=512 117.9 vs 136.4 ms,
 // L=S=1024 525.9 vs 512.9; Chromium 107.2 vs 90.9 and 431.2 vs 477.0) for an 8 s compile instead
-// of 20 s. At E=128 16 rows stay 1.26x faster (Node), so they keep WIDE.
+// of 20 s. At E=128 (session 22, B1 H8 L=S=512, forced wide) 8 rows compile ~3x faster:
+// prepare() 44-48 s against 122-155 s. Calls ran 1.2-1.4x faster too, but on a slow day (session 6
+// had measured 16 rows 1.26x faster); past 64 dims 'auto' no longer times wide beside held-keys,
+// so this serves forced calls, where the compile matters more.
 export const WIDE_8_ROWS: RegisterTile = { name: 'wide', rowGroups: 2, qInRegisters: true, workgroupSize: 32 };
 
-/** The wide tile for these head sizes: 8 rows where loads are quad-shared and E, Ev <= 64, else 16. */
-export function wideTile(shape: { headDim: number; valueDim: number }, quad: boolean): RegisterTile {
-  return quad && shape.headDim <= 64 && shape.valueDim <= 64 ? WIDE_8_ROWS : WIDE;
+/** The wide tile: 8 rows where loads are quad-shared, else 16. */
+export function wideTile(quad: boolean): RegisterTile {
+  return quad ? WIDE_8_ROWS : WIDE;
 }
 
 /** E and Ev up to 128: flash.wgsl's unrolled named blocks (its NAMED) fit; the wide tile needs them. */
@@ -343,7 +345,7 @@ export function fusedTile(
     name = 'wide';
   }
   if (!namedBlocksFit(shape)) return COMPACT;
-  return name === 'wide' ? wideTile(shape, quad) : quad ? COMPACT_Q_REGS : COMPACT;
+  return name === 'wide' ? wideTile(quad) : quad ? COMPACT_Q_REGS : COMPACT;
 }
 
 /**
