@@ -54,7 +54,7 @@ export const cases: Case[] = [
   { name: 'rows 63', B: 1, H: 1, Lq: 63, Lk: 20, E: 4 },
   { name: 'rows 64', B: 1, H: 1, Lq: 64, Lk: 21, E: 4 },
   { name: 'rows 65', B: 1, H: 1, Lq: 65, Lk: 22, E: 4 },
-  // The wide fused tile takes 8 rows per invocation here (16 from E = 65, or without quad sharing: src/tiles.ts).
+  // The wide fused tile takes 8 rows per invocation where loads are quad-shared, 16 without (src/tiles.ts).
   { name: 'rows 15', B: 1, H: 2, Lq: 15, Lk: 18, E: 16 },
   { name: 'rows 16', B: 1, H: 2, Lq: 16, Lk: 19, E: 16 },
   { name: 'E 64, rows 17', B: 1, H: 2, Lq: 17, Lk: 70, E: 64 },
@@ -64,8 +64,8 @@ export const cases: Case[] = [
   { name: 'E != Ev (3, 33)', B: 1, H: 2, Lq: 7, Lk: 34, E: 3, Ev: 33 },
   // Heads up to 128 take flash.wgsl's unrolled named blocks; wider ones take its arrays.
   { name: 'E 128, rows 18', B: 1, H: 1, Lq: 18, Lk: 23, E: 128 },
-  // Where loads are quad-shared, 16 rows per invocation is the wide tile only from E = 65 to 128:
-  // heads padded to whole quads over several heads, causal and GQA on it (the same pipeline as above).
+  // The E = 65 to 128 pipelines (named blocks of up to 32 vec4) with heads padded to whole quads
+  // over several heads, causal and GQA (the same pipelines as the case above).
   { name: 'E 128, causal, GQA 4 -> 2, rows 70', B: 1, H: 4, Hkv: 2, Lq: 70, Lk: 53, E: 128, causal: true },
   { name: 'E 132', B: 1, H: 1, Lq: 9, Lk: 14, E: 132 },
   // flash.wgsl's arrays with causal and a mask; the workgroup tile's 16-key tiles at E = 132, Lk a multiple of 16.
