@@ -372,8 +372,10 @@ export function tileCandidates(shape: { headDim: number; valueDim: number }, sof
  * Past 64 dims wide is there only to serve the calls held-keys declines, and it has lost to
  * compact at E=128 in every quad-shared run since session 9 (probe ms, compact against wide:
  * 131.6/172.3, 129.5/155.9, 125.2/146.1, 118.4/149.1, 128.3/147.0, 123.5/152.8), while its
- * compile made up ~60 of prepare()'s 68 s there (session 19). At E <= 64 it compiles in seconds
- * and beats compact, so it stays.
+ * compile made up ~60 of prepare()'s 68 s there (session 19). Those were 16-row timings; the
+ * 8-row tile it runs there since session 22 compiles in ~45 s and beat compact in that session's
+ * forced-tile runs (B1 H8 L=S=512: 350.6 against 623.2 ms, on a slow day), still behind held-keys
+ * (290.2), so the rule stands for now. At E <= 64 it compiles in seconds and beats compact, so it stays.
  */
 export const WIDE_BESIDE_HELD_KEYS = 64;
 
