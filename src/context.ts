@@ -15,7 +15,7 @@ import {
 } from './errors.js';
 import { BufferUsage, MapMode } from './gpu-constants.js';
 import { compilePipeline, foldGrid, Recorder, type Constants } from './recorder.js';
-import type { KernelName, Loads } from './shaders.js';
+import { KERNEL_STORAGE_BUFFERS, type KernelName, type Loads } from './shaders.js';
 import { TileTuner } from './tile-tuning.js';
 import { UniformBlocks } from './uniform-blocks.js';
 import {
@@ -701,6 +701,15 @@ export async function createAttention(
   }
   if (options.tileMeasurements !== undefined) checkTileMeasurements(options.tileMeasurements);
   if (options.device) {
+    const storage = options.device.limits?.maxStorageBuffersPerShaderStage;
+    if (storage < KERNEL_STORAGE_BUFFERS) {
+      throw new DeviceLimitError(
+        `options.device allows ${storage} storage buffers per shader stage (limits.maxStorageBuffersPerShaderStage) ` +
+          `and the attention kernels bind up to ${KERNEL_STORAGE_BUFFERS}: request the device with requiredLimits: ` +
+          `{ maxStorageBuffersPerShaderStage: ${KERNEL_STORAGE_BUFFERS} } where its adapter allows that, or from an adapter ` +
+          `requested without featureLevel: 'compatibility'`,
+      );
+    }
     return new Context(makeState(options.device, undefined, false), false, options);
   }
   const { device, gpu } = await acquireDevice(options.powerPreference);

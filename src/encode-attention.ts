@@ -6,7 +6,7 @@ import type { Constants, Recorder } from './recorder.js';
 import type { KernelName, Loads } from './shaders.js';
 import type { AttentionBuffers } from './types.js';
 import {
-  autoMayRetile, fusedTile, heldKeysChunks, heldKeysServes, namedBlocksFit, quadSharing, SPLIT_MERGE_WORKGROUP_SIZE, SPLIT_WORKGROUP_SIZE, splitTile, splitWorkgroupChunks,
+  autoMayRetile, fusedTile, heldKeysChunks, heldKeysServes, namedBlocksFit, quadSharing, splitMergeWorkgroupSize, SPLIT_WORKGROUP_SIZE, splitTile, splitWorkgroupChunks,
   type DispatchTile, type FusedTile, type TileName, workgroupSplits,
 } from './tiles.js';
 import { CausalMode, causalOffset, kvRows, MaskKind, type Problem } from './validate.js';
@@ -83,17 +83,29 @@ export function chooseSplits(p: Problem, perItem = 1): { splits: number; keysPer
   return { splits, keysPerSplit };
 }
 
+/**
+ * The kernels index bindings with u32: a boolean mask by byte, so a binding past 4 GiB (a limit
+ * some devices report) would wrap. Bindings are held to that, whatever the device allows.
+ */
+export const MAX_BINDING_BYTES = 2 ** 32;
+
 function maxBinding(device: GPUDevice): number {
-  return Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  return Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize, MAX_BINDING_BYTES);
 }
 
 function checkBinding(device: GPUDevice, name: string, bytes: number, hint: string): void {
   const limit = maxBinding(device);
   if (bytes > limit) {
-    throw new DeviceLimitError(
-      `${name} needs ${bytes} bytes, over this device's maxStorageBufferBindingSize/maxBufferSize (${limit}); ${hint}`,
-    );
+    const over = limit === MAX_BINDING_BYTES ? 'over the 4 GiB the kernels can index' : `over this device's maxStorageBufferBindingSize/maxBufferSize (${limit})`;
+    throw new DeviceLimitError(`${name} needs ${bytes} bytes, ${over}; ${hint}`);
   }
+}
+
+/** The split-keys path's scratch: partials (Ev floats) and stats (2 floats) per row and chunk, each one binding. */
+function checkChunkScratch(device: GPUDevice, rowChunks: number, Ev: number): void {
+  const hint = "use kernel 'fused' for this shape";
+  checkBinding(device, 'split-keys partials', rowChunks * Ev * 4, hint);
+  checkBinding(device, 'split-keys stats', rowChunks * 2 * 4, hint);
 }
 
 /** Bytes a mask's binding spans: f32 per element (additive), or one byte each rounded to 4 (boolean). */
@@ -277,13 +289,13 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
   if (splitTile(rec.splitTile, rec.software, p.shape) === 'workgroup') {
     // flash-decode.wgsl: a workgroup per (row, chunk); merge-decode.wgsl: a workgroup per row.
     const { splits, keysPerSplit } = splitWorkgroupChunks(rows, Lk);
-    checkBinding(rec.device, 'split-keys partials', rows * splits * Ev * 4, "use kernel 'fused' for this shape");
+    checkChunkScratch(rec.device, rows * splits, Ev);
     const kernel: KernelPlan = {
       tile: 'split-keys workgroup', kernel: 'flash-decode', constants: { ...common, WG: SPLIT_WORKGROUP_SIZE }, workgroups: rows * splits,
     };
     const mergeRows = {
       kernel: 'merge-decode' as const,
-      constants: { WRITE_LSE: !!b.logSumExp, WG: SPLIT_MERGE_WORKGROUP_SIZE },
+      constants: { WRITE_LSE: !!b.logSumExp, WG: splitMergeWorkgroupSize(rec.device) },
       workgroups: rows,
     };
     // Under 'auto', once both pipelines are compiled (in the background until then, as the fused
@@ -299,7 +311,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
   const quad = quadSharing(rec.device);
   const perItem = quad ? 4 : 1;
   const { splits, keysPerSplit } = chooseSplits(p, perItem);
-  checkBinding(rec.device, 'split-keys partials', rows * splits * Ev * 4, "use kernel 'fused' for this shape");
+  checkChunkScratch(rec.device, rows * splits, Ev);
   const kernel: KernelPlan = {
     kernel: quad ? 'flash-split-quad' : 'flash-split',
     constants: quad ? { ...common, WG: SPLIT_WG } : { ...common, NAMED: Math.ceil(Ev / 4) <= 16, WG: SPLIT_WG },

@@ -43,6 +43,12 @@ export type KernelName =
   | 'scores' | 'scores-quad' | 'softmax' | 'weighted-sum' | 'weighted-sum-quad' | 'flash' | 'flash-quad' | 'flash-tiled' | 'flash-held-keys' | 'flash-held-keys-32' | 'flash-split'
   | 'flash-split-quad' | 'flash-decode' | 'merge' | 'merge-rows' | 'merge-decode';
 
+/**
+ * The most storage buffers one kernel binds (flash: mask, q, k, v, output, log-sum-exp). WebGPU's
+ * core default is 8; a compatibility-mode device may allow 4, and createAttention refuses it.
+ */
+export const KERNEL_STORAGE_BUFFERS = 6;
+
 /** How a kernel reads q, k and v: as vec4 arrays (E and Ev multiples of 4) or as scalars. */
 export type Loads = 'vec4' | 'scalar';
 

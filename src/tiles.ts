@@ -70,13 +70,23 @@ export function splitTile(
 
 /** flash-decode.wgsl's invocations per workgroup, and keys per block (at least Ev / 4, which is at most 64). */
 export const SPLIT_WORKGROUP_SIZE = 64;
-/** merge-decode.wgsl's invocations per workgroup (one workgroup per row). */
+/** merge-decode.wgsl's invocations per workgroup (one workgroup per row), where the device allows it. */
 export const SPLIT_MERGE_WORKGROUP_SIZE = 256;
+
+/**
+ * merge-decode.wgsl's workgroup size on this device: SPLIT_MERGE_WORKGROUP_SIZE, or fewer where the
+ * device's limits are lower (a compatibility-mode device allows 128). Any size of at least
+ * ceil(Ev / 4) = 64 serves (fewer groups, more chunks each); every WebGPU device allows 128.
+ */
+export function splitMergeWorkgroupSize(device: GPUDevice): number {
+  const { maxComputeInvocationsPerWorkgroup: n, maxComputeWorkgroupSizeX: x } = device.limits;
+  return Math.min(SPLIT_MERGE_WORKGROUP_SIZE, n, x);
+}
 /** The workgroup split tile aims for this many workgroups (rows x chunks) ... */
 export const SPLIT_WORKGROUP_TARGET = 1024;
 /**
  * ... in chunks of whole blocks of SPLIT_WORKGROUP_SIZE keys, at most this many per row, so that
- * merge-decode.wgsl's 16 groups (Ev = 64) combine at most 16 chunks each.
+ * merge-decode.wgsl's 16 groups (Ev = 64, 256 invocations) combine at most 16 chunks each.
  */
 export const SPLIT_WORKGROUP_MAX_CHUNKS = 256;
 
@@ -313,7 +323,7 @@ export const WORKGROUP_SPLIT_MIN_KEYS = 128;
  * workgroups, none but the last under WORKGROUP_SPLIT_MIN_KEYS keys, over the keys some row sees
  * (a causal call's last row's limit, as heldKeysChunks); chunks a whole number of 32-key tiles.
  * One chunk (the unsplit kernel, no merge) where the rows alone make enough workgroups, or where
- * the partials (an Ev-wide row per query row and chunk) would exceed `maxBinding` bytes.
+ * the partials or stats (chunkScratchBytes) would exceed `maxBinding` bytes.
  */
 export function workgroupSplits(
   shape: CallShape, causalOffset: number | undefined, maxBinding = Infinity,
@@ -326,8 +336,17 @@ export function workgroupSplits(
   if (Math.min(wanted, most) <= 1) return unsplit;
   const keysPerSplit = Math.ceil(visible / Math.min(wanted, most) / MAX_TILE_KEYS) * MAX_TILE_KEYS;
   const splits = Math.ceil(visible / keysPerSplit);
-  const partialBytes = shape.batch * shape.heads * shape.queryLength * splits * shape.valueDim * 4;
-  return partialBytes <= maxBinding ? { splits, keysPerSplit } : unsplit;
+  const bytes = chunkScratchBytes(shape.batch * shape.heads * shape.queryLength * splits, shape.valueDim);
+  return bytes <= maxBinding ? { splits, keysPerSplit } : unsplit;
+}
+
+/**
+ * The larger of the two scratch bindings a chunked call writes for `rowChunks` (query row, chunk)
+ * pairs: the partials (Ev floats each) or the stats (max and sum: 2 floats each, the larger where Ev
+ * is 1). Both must fit one binding.
+ */
+export function chunkScratchBytes(rowChunks: number, valueDim: number): number {
+  return rowChunks * Math.max(valueDim, 2) * 4;
 }
 
 /**

@@ -157,6 +157,10 @@ describe(`every fused case on the workgroup-split tile (seed ${seed})`, { timeou
     expect(workgroupSplits(tall, undefined, 2 ** 26)).toEqual({ splits: 1, keysPerSplit: 256 });
     expect(workgroupSplits(tall, undefined, 1023 * 64 * 2 * 256 * 4 - 1)).toEqual({ splits: 1, keysPerSplit: 256 });
     expect(workgroupSplits(tall, undefined, 1023 * 64 * 2 * 256 * 4)).toEqual({ splits: 2, keysPerSplit: 128 });
+    // At Ev 1 the stats (max and sum: 8 bytes a row and chunk) are the larger binding, twice the partials.
+    const narrow = { ...tall, valueDim: 1 };
+    expect(workgroupSplits(narrow, undefined, 1023 * 64 * 2 * 8 - 1)).toEqual({ splits: 1, keysPerSplit: 256 });
+    expect(workgroupSplits(narrow, undefined, 1023 * 64 * 2 * 8)).toEqual({ splits: 2, keysPerSplit: 128 });
     expect(WORKGROUP_SPLIT_TARGET).toBe(1024);
     expect(WORKGROUP_SPLIT_MIN_KEYS).toBe(128);
   });

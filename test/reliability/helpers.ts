@@ -28,6 +28,18 @@ export async function borrowedDevice(
   return adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'reliability test device' });
 }
 
+/**
+ * A device from an adapter requested with featureLevel 'compatibility' (Dawn: WebGPU's
+ * compatibility mode, for older graphics APIs; among its lower limits, 128 invocations per workgroup).
+ */
+export async function compatibilityDevice(): Promise<GPUDevice> {
+  const { gpu } = await acquireAdapter();
+  keepAlive.push(gpu);
+  const adapter = await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+  if (!adapter) throw new Error('no compatibility-mode adapter');
+  return adapter.requestDevice({ label: 'compatibility-mode test device' });
+}
+
 /** Uncaptured GPU errors (outside any error scope) seen on a device. */
 export function uncapturedErrors(device: GPUDevice): string[] {
   const errors: string[] = [];

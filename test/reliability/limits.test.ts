@@ -4,11 +4,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attentionReferenceFull, createAttention, DeviceLimitError, type AttentionContext, type Tensor } from '../../src/index.js';
 import { sizeClass } from '../../src/buffer-pool.js';
-import { agrees, compare } from '../compare.js';
+import { agrees, compare, LSE_FLOOR } from '../compare.js';
 import { mulberry32, runSeed } from '../random.js';
 import { upload } from '../gpu-buffers.js';
-import { borrowedDevice, GPUBufferUsageFlags, type GPUCounters, instrument, uncapturedErrors } from './helpers.js';
+import { borrowedDevice, compatibilityDevice, GPUBufferUsageFlags, type GPUCounters, instrument, uncapturedErrors } from './helpers.js';
 import { poisoned } from '../gpu-fixture.js';
+import { KERNEL_STORAGE_BUFFERS, kernelSource, type KernelName } from '../../src/shaders.js';
+import { splitMergeWorkgroupSize } from '../../src/tiles.js';
 
 const seed = runSeed();
 const MiB = 1024 * 1024;
@@ -181,6 +183,17 @@ describe(`work split to fit the reported limits (seed ${seed}; rerun with TEST_S
     expect(counters.work() - before).toBe(0);
   });
 
+  it("split-keys with Ev 1: stats (8 bytes a row and chunk) past the limit where q, output and partials fit → DeviceLimitError naming them, before any GPU work", async () => {
+    const rnd = mulberry32(seed + 5);
+    const q = tensor([1, 1, 130_000, 1], rnd); // 520 kB of q, output and partials (one chunk); 1.04 MB of stats
+    const kv = tensor([1, 1, 4, 1], rnd);
+    const before = counters.work();
+    const err = await ctx.attention(q, kv, kv, { kernel: 'split-keys' }).catch((e) => e);
+    expect(err).toBeInstanceOf(DeviceLimitError);
+    expect(err.message).toMatch(/^split-keys stats needs 1040000 bytes, over .*maxStorageBufferBindingSize.*\(1000000\); use kernel 'fused'/);
+    expect(counters.work() - before).toBe(0);
+  });
+
   it('no pooled STORAGE buffer is rounded past maxStorageBufferBindingSize (kernels bind whole buffers)', async () => {
     // 400×400 scores = 640 kB: a power-of-two pool rounds that to 1 MiB, past the 1 MB limit.
     const rnd = mulberry32(seed + 4);
@@ -205,5 +218,95 @@ describe('pooled buffers respect a binding limit that is not a power of two', ()
     }
     expect(sizeClass(1000, limit)).toBe(1024);
     expect(sizeClass(2147483640, 2147483644)).toBe(2147483644); // NVIDIA-style limit, not a multiple of 256
+  });
+});
+
+describe('limits the kernels themselves set', () => {
+  it('KERNEL_STORAGE_BUFFERS is the most storage buffers any kernel binds (counted in the sources)', () => {
+    const kernels = {
+      scores: 0, 'scores-quad': 0, softmax: 0, 'weighted-sum': 0, 'weighted-sum-quad': 0, flash: 0, 'flash-quad': 0, 'flash-tiled': 0,
+      'flash-held-keys': 0, 'flash-held-keys-32': 0, 'flash-split': 0, 'flash-split-quad': 0, 'flash-decode': 0, merge: 0,
+      'merge-rows': 0, 'merge-decode': 0,
+    } satisfies Record<KernelName, number>;
+    const counts = Object.keys(kernels).flatMap((k) =>
+      (['vec4', 'scalar'] as const).map((loads) => kernelSource(k as KernelName, loads).match(/var<storage/g)?.length ?? 0));
+    expect(Math.max(...counts)).toBe(KERNEL_STORAGE_BUFFERS);
+  });
+
+  it('a device allowing fewer storage buffers per shader stage than that (compatibility mode may allow 4) → DeviceLimitError from createAttention', async () => {
+    const device = await borrowedDevice('default');
+    try {
+      reportLimits(device, { maxStorageBuffersPerShaderStage: 4 });
+      const err = await createAttention({ device }).catch((e) => e);
+      expect(err).toBeInstanceOf(DeviceLimitError);
+      expect(err.message).toMatch(/^options\.device allows 4 storage buffers per shader stage \(limits\.maxStorageBuffersPerShaderStage\) and the attention kernels bind up to 6: .*requiredLimits/);
+      reportLimits(device, { maxStorageBuffersPerShaderStage: KERNEL_STORAGE_BUFFERS });
+      (await createAttention({ device })).destroy();
+    } finally {
+      device.destroy();
+    }
+  });
+
+  it('a mask past 4 GiB → DeviceLimitError even where the device reports larger bindings (the kernels index a boolean mask by byte in 32 bits)', async () => {
+    const device = await borrowedDevice('default');
+    const ctx = await createAttention({ device });
+    const small = upload(device, new Float32Array(4));
+    const out = upload(device, new Float32Array(4));
+    try {
+      reportLimits(device, { maxStorageBufferBindingSize: 2 ** 34, maxBufferSize: 2 ** 34 });
+      const encoder = device.createCommandEncoder();
+      const shape = { batch: 1, heads: 1, kvHeads: 1, queryLength: 65536, keyLength: 65537, headDim: 1, valueDim: 1 };
+      const call = () => ctx.encode(encoder, { q: small, k: small, v: small, output: out, mask: small }, shape,
+        { kernel: 'fused', mask: { kind: 'boolean', shape: [65536, 65537] } });
+      expect(call).toThrow(DeviceLimitError);
+      expect(call).toThrow(/^mask \(4295032832 elements\) needs 4295032832 bytes, over the 4 GiB the kernels can index/);
+      encoder.finish();
+    } finally {
+      ctx.destroy();
+      small.destroy();
+      out.destroy();
+      device.destroy();
+    }
+  });
+});
+
+describe(`a compatibility-mode device (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
+  let device: GPUDevice;
+  let errors: string[];
+  let ctx: AttentionContext;
+
+  beforeAll(async () => {
+    device = await compatibilityDevice();
+    errors = uncapturedErrors(device);
+    ctx = await createAttention(poisoned({ device, splitKeysTile: 'workgroup' }));
+  });
+  afterAll(() => {
+    ctx.destroy();
+    device.destroy();
+  });
+
+  it('allows 128 invocations per workgroup, so merge-decode runs 128 instead of 256', () => {
+    expect(device.limits.maxComputeInvocationsPerWorkgroup).toBe(128);
+    expect(splitMergeWorkgroupSize(device)).toBe(128);
+  });
+
+  // Decoding on the split-keys path's workgroup tile, whose merge needed 256 invocations: Ev 256 is
+  // merge-decode's widest row (64 columns: 2 groups of 128), Ev 1 its narrowest; GQA and log-sum-exp too.
+  it.each([
+    { name: 'Ev 256, Lk 700', H: 2, Hkv: 2, Lk: 700, E: 8, Ev: 256 },
+    { name: 'Ev 1, Lk 4100, GQA 4 -> 2', H: 4, Hkv: 2, Lk: 4100, E: 16, Ev: 1 },
+    { name: 'E = Ev = 64, Lk 2000, causal bottom-right', H: 8, Hkv: 8, Lk: 2000, E: 64, Ev: 64, causal: 'bottom-right' as const },
+  ])("split-keys on the workgroup tile matches the reference: $name", async ({ H, Hkv, Lk, E, Ev, causal }) => {
+    const rnd = mulberry32(seed + Lk);
+    const q = tensor([1, H, 1, E], rnd);
+    const k = tensor([1, Hkv, Lk, E], rnd);
+    const v = tensor([1, Hkv, Lk, Ev], rnd);
+    const options = { kernel: 'split-keys' as const, causal };
+    const ref = attentionReferenceFull(q, k, v, options);
+    const { output, logSumExp } = await ctx.attentionWithLogSumExp(q, k, v, options);
+    const a = compare(output.data, ref.output.data);
+    expect(agrees(a), `seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+    expect(agrees(compare(logSumExp.data, ref.logSumExp.data, LSE_FLOOR)), `log-sum-exp, seed ${seed}`).toBe(true);
+    expect(errors).toEqual([]);
   });
 });
