@@ -431,18 +431,21 @@ const softwareOf = new WeakMap<GPUDevice, boolean>();
 
 /**
  * Whether the fused kernel shares k and v loads across quads of a subgroup (flash.wgsl with
- * lib/kv-share-quad.wgsl): on a fallback (software, CPU) adapter whose subgroups are exactly 4
- * lanes wide, on a device with the 'subgroups' feature. That is SwiftShader (4-wide SIMD, one
- * invocation per lane), where a storage load is a per-lane gather and one gather per quad instead
- * of four measured 1.4-1.7x faster. GPUs keep the plain kernel: their loads are not the bottleneck
- * this works around, and COMPACT_Q_REGS would spill their registers.
+ * lib/kv-share-quad.wgsl): on SwiftShader (adapter architecture 'swiftshader', a fallback adapter)
+ * with subgroups exactly 4 lanes wide, on a device with the 'subgroups' feature. SwiftShader runs 4
+ * invocations on the 4 lanes of a SIMD register, where a storage load is a per-lane gather and one
+ * gather per quad instead of four measured 1.4-1.7x faster. GPUs keep the plain kernel: their loads
+ * are not the bottleneck this works around, and COMPACT_Q_REGS would spill their registers. Other
+ * CPU adapters keep it too: the quad kernels take a quad's lanes (subgroup_invocation_id & 3) to be
+ * its invocations in local_invocation_index order, which WebGPU does not promise and the tests check
+ * on SwiftShader only.
  */
 export function quadSharing(device: GPUDevice): boolean {
   let quad = quadSharingOf.get(device);
   if (quad === undefined) {
     type Info = GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean };
     const info = (device as { adapterInfo?: Info }).adapterInfo; // missing in older browsers: plain kernel
-    quad = device.features.has('subgroups') && info?.isFallbackAdapter === true &&
+    quad = device.features.has('subgroups') && info?.isFallbackAdapter === true && info.architecture === 'swiftshader' &&
       info.subgroupMinSize === 4 && info.subgroupMaxSize === 4;
     quadSharingOf.set(device, quad);
   }

@@ -328,9 +328,22 @@ describe(`every fused, split-keys and staged case on the plain kernels, without 
   it("on SwiftShader the library's own device shares loads across quads (so the suites above test flash-quad and flash-split-quad)", () => {
     const device = fixture.current.ctx.device;
     const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-    // SwiftShader in Dawn: 'subgroups', 4-lane subgroups, a fallback adapter. Elsewhere: GPUs keep the plain kernel.
-    const expected = info?.architecture === 'swiftshader' || (device.features.has('subgroups') && !!(info as { isFallbackAdapter?: boolean })?.isFallbackAdapter);
+    // SwiftShader in Dawn: 'subgroups', 4-lane subgroups, a fallback adapter. Elsewhere: the plain kernel.
+    const expected = info?.architecture === 'swiftshader';
     expect(quadSharing(device)).toBe(expected);
+  });
+
+  it('only SwiftShader shares loads across quads: another CPU adapter with 4-lane subgroups keeps the plain kernels', () => {
+    // Stand-in devices: quadSharing reads only the features and the adapter's info.
+    const device = (architecture: string, subgroups = 4, features = ['subgroups']) => ({
+      features: new Set(features),
+      adapterInfo: { architecture, isFallbackAdapter: true, subgroupMinSize: subgroups, subgroupMaxSize: subgroups },
+    }) as unknown as GPUDevice;
+    expect(quadSharing(device('swiftshader'))).toBe(true);
+    expect(quadSharing(device('llvmpipe'))).toBe(false); // its lanes need not be a quad's invocations in order
+    expect(quadSharing(device(''))).toBe(false);
+    expect(quadSharing(device('swiftshader', 8))).toBe(false);
+    expect(quadSharing(device('swiftshader', 4, []))).toBe(false);
   });
 
   it.each(fusedCases.map((c) => [c.name, c] as const))('%s, compact', (name, c) => checkFused(plainCompact.current, 'plain compact', name, c));

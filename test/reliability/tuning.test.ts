@@ -96,10 +96,11 @@ describe('which tiles the measurement times', () => {
 });
 
 describe('the tile for calls the held-keys tile declines', () => {
-  // A software adapter with 4-lane subgroups (held-keys is a candidate) whose probe runs take these ms.
-  const tuned = async (architecture: string, ms: Record<string, number>, dims = 128) => {
+  // SwiftShader with 4-lane subgroups (held-keys is a candidate) whose probe runs take these ms;
+  // `name` keeps each test's measurements apart (they are kept per adapter).
+  const tuned = async (name: string, ms: Record<string, number>, dims = 128) => {
     const device = {
-      adapterInfo: { vendor: 'test', architecture, device: '', description: '', isFallbackAdapter: true, subgroupMinSize: 4, subgroupMaxSize: 4 },
+      adapterInfo: { vendor: 'test', architecture: 'swiftshader', device: name, description: '', isFallbackAdapter: true, subgroupMinSize: 4, subgroupMaxSize: 4 },
       features: new Set(['subgroups']),
       limits: { maxComputeWorkgroupStorageSize: 16384 },
     } as unknown as GPUDevice;
