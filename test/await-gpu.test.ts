@@ -120,8 +120,22 @@ describe('awaitGpu with Dawn', () => {
     return { callbacks, ms: performance.now() - t0 };
   }
 
+  /**
+   * A plain wait's setImmediate callbacks, from a job long enough to have some: a 1-step job can
+   * finish before Dawn polls at all (seen once in a clean-clone CI run on a busy machine).
+   */
+  async function polledJob() {
+    let steps = 1;
+    let r = await job(steps, (p) => p);
+    while (r.callbacks.length === 0 && steps < 1 << 20) {
+      steps *= 8;
+      r = await job(steps, (p) => p);
+    }
+    return r;
+  }
+
   it("recognises Dawn's poll callback and nothing else", async () => {
-    const { callbacks } = await job(1, (p) => p);
+    const { callbacks } = await polledJob();
     expect(callbacks.length).toBeGreaterThan(0);
     expect(callbacks.every(isDawnPoll)).toBe(true);
     let resolver: unknown;
@@ -133,7 +147,7 @@ describe('awaitGpu with Dawn', () => {
   });
 
   it("sends Dawn's polls through timers only after the wait's first milliseconds, and only while a wait is pending", async () => {
-    const poll = (await job(1, (p) => p)).callbacks[0] as () => void;
+    const poll = (await polledJob()).callbacks[0] as () => void;
     let resolve!: () => void;
     const wait = awaitGpu(new Promise<void>((r) => (resolve = r)));
     const wrapper = scope.setImmediate;
@@ -150,7 +164,7 @@ describe('awaitGpu with Dawn', () => {
   });
 
   it("naps before each poll of a wait's first milliseconds while a wait on a software adapter is pending, and only then", async () => {
-    const poll = (await job(1, (p) => p)).callbacks[0] as () => void;
+    const poll = (await polledJob()).callbacks[0] as () => void;
     const atomics = Atomics as unknown as { wait: (...args: unknown[]) => string };
     const realWait = atomics.wait;
     const naps: unknown[][] = [];
