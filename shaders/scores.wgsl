@@ -4,8 +4,8 @@
 // register blocking with vec4 loads, no workgroup memory (barriers cost more than they save on
 // software adapters, and fixed names keep the block out of per-invocation memory).
 // q and k (bindings 2, 3) and load_q / load_k come from lib/qkv-vec4.wgsl or lib/qkv-scalar.wgsl;
-// Invocation, SHARE_LANES, quad_lane and from_lanes4 from lib/lanes-none.wgsl, or on software
-// adapters with 4-lane subgroups lib/lanes-quad.wgsl: the 4 invocations of a quad take the same 4
+// Invocation, SHARE_LANES, quad_lane and from_lanes4 from lib/lanes-none.wgsl, or on SwiftShader
+// (4-lane subgroups) lib/lanes-quad.wgsl: the 4 invocations of a quad take the same 4
 // query rows (and 4 different blocks of keys), so each loads one of the rows' q vec4 and shares it.
 @group(0) @binding(5) var<storage, read_write> scores: array<f32>;
 

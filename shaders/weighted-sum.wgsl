@@ -2,8 +2,8 @@
 // Each invocation owns 4 query rows x 4 adjacent value columns (one vec4 of v) in four named
 // registers. Keys past the causal limit of the invocation's last row have weight 0 and are skipped.
 // v (binding 4) and load_v come from lib/qkv-vec4.wgsl or lib/qkv-scalar.wgsl; Invocation,
-// SHARE_LANES, quad_lane and from_lanes from lib/lanes-none.wgsl, or on software adapters with
-// 4-lane subgroups lib/lanes-quad.wgsl: the 4 invocations of a quad take the same 4 query rows (and
+// SHARE_LANES, quad_lane and from_lanes from lib/lanes-none.wgsl, or on SwiftShader (4-lane
+// subgroups) lib/lanes-quad.wgsl: the 4 invocations of a quad take the same 4 query rows (and
 // 4 different value columns), so each loads one row's weight per key and shares it.
 @group(0) @binding(5) var<storage, read> weights: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;

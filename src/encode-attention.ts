@@ -84,21 +84,26 @@ export function chooseSplits(p: Problem, perItem = 1): { splits: number; keysPer
 }
 
 /**
- * The kernels index bindings with u32: a boolean mask by byte, so a binding past 4 GiB (a limit
- * some devices report) would wrap. Bindings are held to that, whatever the device allows.
+ * The kernels index bindings in u32: f32 arrays by element (16 GiB), a boolean mask by byte (4 GiB).
+ * Bindings are held to that, whatever the device allows (some report more than 4 GiB).
  */
-export const MAX_BINDING_BYTES = 2 ** 32;
+export const F32_INDEX_BYTES = 2 ** 34;
+export const BYTE_INDEX_BYTES = 2 ** 32;
 
-function maxBinding(device: GPUDevice): number {
-  return Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize, MAX_BINDING_BYTES);
+function maxBinding(device: GPUDevice, indexBytes = F32_INDEX_BYTES): number {
+  return Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize, indexBytes);
 }
 
-function checkBinding(device: GPUDevice, name: string, bytes: number, hint: string): void {
-  const limit = maxBinding(device);
-  if (bytes > limit) {
-    const over = limit === MAX_BINDING_BYTES ? 'over the 4 GiB the kernels can index' : `over this device's maxStorageBufferBindingSize/maxBufferSize (${limit})`;
-    throw new DeviceLimitError(`${name} needs ${bytes} bytes, ${over}; ${hint}`);
-  }
+/** What a binding of more than `limit` bytes is over: the device's limits, or what the kernels can index. */
+function over(limit: number, indexBytes = F32_INDEX_BYTES): string {
+  return limit === indexBytes
+    ? `over the ${indexBytes / 2 ** 30} GiB the kernels can index`
+    : `over this device's maxStorageBufferBindingSize/maxBufferSize (${limit})`;
+}
+
+function checkBinding(device: GPUDevice, name: string, bytes: number, hint: string, indexBytes = F32_INDEX_BYTES): void {
+  const limit = maxBinding(device, indexBytes);
+  if (bytes > limit) throw new DeviceLimitError(`${name} needs ${bytes} bytes, ${over(limit, indexBytes)}; ${hint}`);
 }
 
 /** The split-keys path's scratch: partials (Ev floats) and stats (2 floats) per row and chunk, each one binding. */
@@ -133,8 +138,10 @@ export function encodeProblem(rec: Recorder, p: Problem, b: ProblemBuffers, want
   checkBinding(dev, 'v', s.batch * s.kvHeads * kvRows(s) * s.valueDim * 4, kvHint);
   checkBinding(dev, 'output', s.batch * s.heads * s.queryLength * s.valueDim * 4, hint);
   if (p.mask) {
+    const boolean = p.mask.kind === MaskKind.Boolean;
     checkBinding(dev, `mask (${p.mask.elements} elements)`, maskBytes(p.mask),
-      'give it shape [Lq, Lk] or a batch or head dimension of 1 where it repeats, or a boolean mask (1 byte an element)');
+      `give it shape [Lq, Lk] or a batch or head dimension of 1 where it repeats${boolean ? '' : ', or a boolean mask (1 byte an element)'}`,
+      boolean ? BYTE_INDEX_BYTES : F32_INDEX_BYTES);
   }
   const loads = loadsFor(s);
   if (path === 'staged') encodeStaged(rec, p, b, loads);
@@ -159,14 +166,14 @@ function encodeStaged(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads
     chunk = Math.min(bhTotal, Math.floor(limit / perBH));
     if (chunk === 0) {
       throw new DeviceLimitError(
-        `one head's score matrix (${Lq}×${Lk} f32 = ${perBH} bytes) exceeds this device's ` +
-          `maxStorageBufferBindingSize/maxBufferSize (${limit}); use kernel 'fused' or 'auto', which never stores it`,
+        `one head's score matrix (${Lq}×${Lk} f32 = ${perBH} bytes) is ${over(limit)}; ` +
+          `use kernel 'fused' or 'auto', which never stores it`,
       );
     }
     scores = rec.scratch(chunk * perBH, BufferUsage.STORAGE, 'webgpu-attention scores');
   }
   const maskKind = p.mask?.kind ?? 0;
-  // Where quads share loads (software adapters with 4-lane subgroups): each row's q and weights loaded once per quad.
+  // Where quads share loads (SwiftShader's 4-lane subgroups): each row's q and weights loaded once per quad.
   const quad = quadSharing(rec.device);
   for (let off = 0; off < bhTotal; off += chunk) {
     const count = Math.min(chunk, bhTotal - off);
@@ -307,7 +314,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
       return;
     }
   }
-  // On 4-lane-subgroup software adapters a quad takes each (row, chunk), the dims split between its lanes.
+  // On SwiftShader (4-lane subgroups) a quad takes each (row, chunk), the dims split between its lanes.
   const quad = quadSharing(rec.device);
   const perItem = quad ? 4 : 1;
   const { splits, keysPerSplit } = chooseSplits(p, perItem);

@@ -45,7 +45,8 @@ export type KernelName =
 
 /**
  * The most storage buffers one kernel binds (flash: mask, q, k, v, output, log-sum-exp). WebGPU's
- * core default is 8; a compatibility-mode device may allow 4, and createAttention refuses it.
+ * core default is 8 (and compatibility mode's today); early compatibility-mode implementations
+ * reported 4, and createAttention refuses such a device.
  */
 export const KERNEL_STORAGE_BUFFERS = 6;
 

@@ -15,7 +15,7 @@
 //   cheaper than a storage buffer and barriers switch coroutines, it is the slowest of the three
 //   (BENCHMARKS.md), so there it is only used when asked for.
 // held-keys (flash-held-keys.wgsl or flash-held-keys-32.wgsl, then merge-rows.wgsl): the loops
-//   turned around, for software adapters with 4-lane subgroups (quadSharing) and E, Ev multiples of
+//   turned around, for SwiftShader with 4-lane subgroups (quadSharing) and E, Ev multiples of
 //   4 up to 128. An invocation holds 64 keys' k and v rows (32 where the heads have more than 64
 //   dims, or the call few rows: heldKeysTile) in private arrays and streams the query rows past
 //   them, so no accumulator is rewritten per block of keys (what costs most under SwiftShader's

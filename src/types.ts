@@ -129,15 +129,15 @@ export interface CreateAttentionOptions {
   powerPreference?: GPUPowerPreference;
   /**
    * The fused kernel's tile (README: "Tiles"). 'compact': 4 rows per invocation, quick to compile.
-   * 'wide': 16 rows with q in registers (8 at E, Ev <= 64 on software adapters with 4-lane
-   * subgroups), faster on software adapters; ~8-30 s (E=64) to ~85-105 s (E=128) to compile on
-   * SwiftShader; needs E and Ev <= 128 (compact otherwise). 'workgroup': 64 rows per workgroup,
+   * 'wide': 16 rows with q in registers (8 on SwiftShader with 4-lane subgroups), faster on
+   * software adapters; ~6-30 s (E=64) to ~45 s (E=128) to compile on SwiftShader; needs E and
+   * Ev <= 128 (compact otherwise). 'workgroup': 64 rows per workgroup,
    * the keys staged through workgroup memory, the GPU design. 'workgroup-split': the same with the
    * keys also split between workgroups (chunks of at least 128 keys but the last, aiming at 1024 workgroups)
    * and a merge kernel after, for calls whose rows alone cannot fill a GPU. 'held-keys': 64 keys per
    * invocation (32 where E or Ev > 64, or the call has under 256 query rows or keys, 512 under a
    * causal rule) with the query rows streamed past them, and a merge kernel
-   * after; for software adapters with 4-lane subgroups and E, Ev multiples of 4 up to 128 (wide
+   * after; for SwiftShader with 4-lane subgroups and E, Ev multiples of 4 up to 128 (wide
    * otherwise, and where its partial results, a quarter of the score matrix at Ev = 64 and all
    * of it at Ev = 128, exceed one binding).
    * 'auto' (default): compact, until the context has done 1e9 FLOPs of work that could take
@@ -176,7 +176,7 @@ export interface CreateAttentionOptions {
 export interface TileMeasurement {
   /** The adapter the verdict applies to: `vendor / architecture / device / description`. */
   adapter: string;
-  /** Whether the kernels timed shared k and v loads across quads (software adapters with 4-lane subgroups). */
+  /** Whether the kernels timed shared k and v loads across quads (SwiftShader with 4-lane subgroups). */
   quadShared: boolean;
   /** How the adapter was treated: 'software' (a CPU: the small probe, wide and held-keys) or 'gpu' (the workgroup tiles). */
   adapterKind: 'software' | 'gpu';

@@ -131,6 +131,7 @@ describe('awaitGpu with Dawn', () => {
       steps *= 8;
       r = await job(steps, (p) => p);
     }
+    expect(r.callbacks.length, `no setImmediate from Dawn in a plain wait of ${steps} steps`).toBeGreaterThan(0);
     return r;
   }
 

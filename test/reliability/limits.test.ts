@@ -187,10 +187,18 @@ describe(`work split to fit the reported limits (seed ${seed}; rerun with TEST_S
     const rnd = mulberry32(seed + 5);
     const q = tensor([1, 1, 130_000, 1], rnd); // 520 kB of q, output and partials (one chunk); 1.04 MB of stats
     const kv = tensor([1, 1, 4, 1], rnd);
-    const before = counters.work();
-    const err = await ctx.attention(q, kv, kv, { kernel: 'split-keys' }).catch((e) => e);
-    expect(err).toBeInstanceOf(DeviceLimitError);
-    expect(err.message).toMatch(/^split-keys stats needs 1040000 bytes, over .*maxStorageBufferBindingSize.*\(1000000\); use kernel 'fused'/);
+    // The invocation tile ('auto' on SwiftShader) and the workgroup tile (GPUs' default for decoding), one chunk each.
+    const workgroupTile = await createAttention(poisoned({ device, splitKeysTile: 'workgroup' }));
+    const before = counters.work(); // after the context's own two small buffers
+    try {
+      for (const c of [ctx, workgroupTile]) {
+        const err = await c.attention(q, kv, kv, { kernel: 'split-keys' }).catch((e) => e);
+        expect(err).toBeInstanceOf(DeviceLimitError);
+        expect(err.message).toMatch(/^split-keys stats needs 1040000 bytes, over .*maxStorageBufferBindingSize.*\(1000000\); use kernel 'fused'/);
+      }
+    } finally {
+      workgroupTile.destroy();
+    }
     expect(counters.work() - before).toBe(0);
   });
 
@@ -233,7 +241,7 @@ describe('limits the kernels themselves set', () => {
     expect(Math.max(...counts)).toBe(KERNEL_STORAGE_BUFFERS);
   });
 
-  it('a device allowing fewer storage buffers per shader stage than that (compatibility mode may allow 4) → DeviceLimitError from createAttention', async () => {
+  it('a device allowing fewer storage buffers per shader stage than that (early compatibility-mode implementations reported 4) → DeviceLimitError from createAttention', async () => {
     const device = await borrowedDevice('default');
     try {
       reportLimits(device, { maxStorageBuffersPerShaderStage: 4 });
@@ -247,19 +255,24 @@ describe('limits the kernels themselves set', () => {
     }
   });
 
-  it('a mask past 4 GiB → DeviceLimitError even where the device reports larger bindings (the kernels index a boolean mask by byte in 32 bits)', async () => {
+  it('bindings past what the kernels index in 32 bits (a boolean mask by byte: 4 GiB; f32 by element: 16 GiB) → DeviceLimitError, whatever limits the device reports', async () => {
     const device = await borrowedDevice('default');
     const ctx = await createAttention({ device });
     const small = upload(device, new Float32Array(4));
     const out = upload(device, new Float32Array(4));
     try {
-      reportLimits(device, { maxStorageBufferBindingSize: 2 ** 34, maxBufferSize: 2 ** 34 });
+      reportLimits(device, { maxStorageBufferBindingSize: 2 ** 36, maxBufferSize: 2 ** 36 });
       const encoder = device.createCommandEncoder();
       const shape = { batch: 1, heads: 1, kvHeads: 1, queryLength: 65536, keyLength: 65537, headDim: 1, valueDim: 1 };
-      const call = () => ctx.encode(encoder, { q: small, k: small, v: small, output: out, mask: small }, shape,
-        { kernel: 'fused', mask: { kind: 'boolean', shape: [65536, 65537] } });
-      expect(call).toThrow(DeviceLimitError);
-      expect(call).toThrow(/^mask \(4295032832 elements\) needs 4295032832 bytes, over the 4 GiB the kernels can index/);
+      const masked = (kind: 'boolean' | 'additive') => () => ctx.encode(encoder, { q: small, k: small, v: small, output: out, mask: small }, shape,
+        { kernel: 'fused', mask: { kind, shape: [65536, 65537] } });
+      expect(masked('boolean')).toThrow(DeviceLimitError);
+      expect(masked('boolean')).toThrow(/^mask \(4295032832 elements\) needs 4295032832 bytes, over the 4 GiB the kernels can index; give it shape \[Lq, Lk\] or a batch or head dimension of 1 where it repeats$/);
+      expect(masked('additive')).toThrow(/^mask \(4295032832 elements\) needs 17180131328 bytes, over the 16 GiB the kernels can index; .*or a boolean mask/);
+      // Under 16 GiB an f32 tensor passes the limits (and then fails on this small buffer's size).
+      const tall = (queryLength: number) => () => ctx.encode(encoder, { q: small, k: small, v: small, output: out }, { ...shape, queryLength, keyLength: 4 });
+      expect(tall(2 ** 32 + 1)).toThrow(/^q needs 17179869188 bytes, over the 16 GiB the kernels can index/);
+      expect(tall(2 ** 32)).toThrow(/^buffers\.q has 16 bytes but the shape needs 17179869184/);
       encoder.finish();
     } finally {
       ctx.destroy();
@@ -307,6 +320,19 @@ describe(`a compatibility-mode device (seed ${seed}; rerun with TEST_SEED=${seed
     const a = compare(output.data, ref.output.data);
     expect(agrees(a), `seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
     expect(agrees(compare(logSumExp.data, ref.logSumExp.data, LSE_FLOOR)), `log-sum-exp, seed ${seed}`).toBe(true);
+    expect(errors).toEqual([]);
+  });
+
+  it.each(['staged', 'fused'] as const)('prefill on the %s path matches the reference (boolean mask, GQA)', async (kernel) => {
+    const rnd = mulberry32(seed + 7);
+    const q = tensor([1, 4, 40, 12], rnd);
+    const k = tensor([1, 2, 70, 12], rnd);
+    const v = tensor([1, 2, 70, 8], rnd);
+    const mask = { data: Uint8Array.from({ length: 40 * 70 }, () => (rnd() < 0.7 ? 1 : 0)), shape: [40, 70] };
+    const options = { kernel, mask };
+    const out = await ctx.attention(q, k, v, options);
+    const a = compare(out.data, attentionReferenceFull(q, k, v, options).output.data);
+    expect(agrees(a), `seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
     expect(errors).toEqual([]);
   });
 });
