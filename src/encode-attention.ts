@@ -87,8 +87,8 @@ export function chooseSplits(p: Problem, perItem = 1): { splits: number; keysPer
  * The kernels index bindings in u32: f32 arrays by element (16 GiB), a boolean mask by byte (4 GiB).
  * Bindings are held to that, whatever the device allows (some report more than 4 GiB).
  */
-export const F32_INDEX_BYTES = 2 ** 34;
-export const BYTE_INDEX_BYTES = 2 ** 32;
+const F32_INDEX_BYTES = 2 ** 34;
+const BYTE_INDEX_BYTES = 2 ** 32;
 
 function maxBinding(device: GPUDevice, indexBytes = F32_INDEX_BYTES): number {
   return Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize, indexBytes);
