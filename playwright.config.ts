@@ -9,7 +9,9 @@ process.env.TEST_SEED ??= String(Math.floor(Math.random() * 2 ** 31));
 export default defineConfig({
   testDir: 'test/browser',
   timeout: 120_000,
-  workers: 1,
+  // Two spec files at a time: a page's GPU work keeps about one core busy (the case table is split
+  // in two files, attention.spec.ts and attention-tiles.spec.ts, so the workers get even shares).
+  workers: 2,
   reporter: 'list',
   use: {
     browserName: 'chromium',

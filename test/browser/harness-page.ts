@@ -1,0 +1,56 @@
+// The harness page the case-table specs share: one page a spec file (each file runs in its own
+// worker), every error it logs failing the run, and check(), which runs one case in the page
+// against the float64 reference.
+import { expect, test, type Page } from '@playwright/test';
+import { ALL_KERNELS, cases } from '../cases.js';
+import { REL_L2_TOL, MAX_ABS_TOL } from '../compare.js';
+import { runSeed } from '../random.js';
+
+export const seed = runSeed();
+const HARNESS = 'http://localhost:4175/';
+
+export type Agreement = { relL2: number; maxAbs: number; nans: number };
+type Result = { output: Agreement; weights?: Agreement; lse?: Agreement; shapeOk: boolean; gpuErrors: string[] };
+export type Mode = 'output' | 'weights' | 'lse';
+export type Tile = 'auto' | 'wide' | 'workgroup' | 'workgroup-split' | 'held-keys' | 'plain' | 'split-workgroup';
+export const ok = (a: Agreement) => a.nans === 0 && a.relL2 <= REL_L2_TOL && a.maxAbs <= MAX_ABS_TOL;
+export const hasFused = (c: (typeof cases)[number]) => (c.kernels ?? ALL_KERNELS).includes('fused');
+
+/** Opens the harness page before the file's tests (serial, one page) and checks its console after. */
+export function useHarnessPage(): { readonly page: Page } {
+  const holder = { page: undefined as unknown as Page };
+  const consoleErrors: string[] = [];
+  test.describe.configure({ mode: 'serial' });
+  test.beforeAll(async ({ browser }) => {
+    const page = (holder.page = await browser.newPage());
+    // Every error the page logs fails the run, except the browser's own request for a favicon.
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico')) consoleErrors.push(`${m.text()} (${m.location().url})`);
+    });
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+    await page.goto(HARNESS);
+    await expect(page.locator('#status')).toHaveText('ready', { timeout: 60_000 });
+    const hasGPU = await page.evaluate(() => !!navigator.gpu);
+    expect(hasGPU, 'navigator.gpu in headless Chromium (flags in scripts/chromium-launch.mjs)').toBe(true);
+  });
+  test.afterAll(async () => {
+    await holder.page?.close();
+    expect(consoleErrors, 'errors logged by the page').toEqual([]);
+  });
+  return holder;
+}
+
+/** One case in the page against the float64 reference; every failure names the case, kernel, tile and seed. */
+export async function check(page: Page, name: string, kernel: string, mode: Mode = 'output', tile: Tile = 'auto'): Promise<void> {
+  const what = `${name} on ${kernel}${tile === 'auto' ? '' : ` (${tile} tile)`}${mode === 'output' ? '' : `, ${mode}`}, seed ${seed}`;
+  const r = (await page
+    .evaluate(([n, kn, s, m, t]) => (window as any).runCase(n, kn, s, m, t), [name, kernel, seed, mode, tile] as const)
+    .catch((e: unknown) => {
+      throw new Error(`${what}: ${String(e)}`);
+    })) as Result;
+  expect(ok(r.output), `${what}: ${JSON.stringify(r.output)}`).toBe(true);
+  if (mode === 'weights') expect(ok(r.weights!), `${what}: ${JSON.stringify(r.weights)}`).toBe(true);
+  if (mode === 'lse') expect(ok(r.lse!), `${what}: ${JSON.stringify(r.lse)}`).toBe(true);
+  expect(r.shapeOk, `${what}: shape`).toBe(true);
+  expect(r.gpuErrors, `${what}: uncaptured GPU errors`).toEqual([]);
+}
