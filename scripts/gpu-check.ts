@@ -1,6 +1,6 @@
 // `npm run check:gpu`: the shared case table (test/cases.ts) on every kernel and every fused tile,
 // against the float64 CPU reference, on the adapter Dawn finds (a real GPU where there is one). It
-// is test/gpu.test.ts's and test/gpu-*.test.ts's core without vitest, so that it runs on a GPU machine that has only Node:
+// is the core of test/gpu.test.ts and its forced-tile suites without vitest, so that it runs on a GPU machine that has only Node:
 // scripts/gpu-pack.mjs bundles it and `bash .gpu/run.sh check` runs it there. Fresh seed each run
 // (printed; --seed repeats one); outputs poisoned with NaN; any uncaptured GPU error fails it.
 // Besides the fused tiles, 'split-invocation' and 'split-workgroup' force the split-keys path's

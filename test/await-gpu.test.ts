@@ -1,6 +1,6 @@
 // awaitGpu: while a GPU wait is pending in Node, Dawn's poll callbacks go through timers (or, on a
 // software adapter, naps) instead of a setImmediate loop; everything else about setImmediate and the promise stays as it was.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { awaitGpu, createAttention } from '../src/index.js';
 import { isDawnPoll } from '../src/await-gpu.js';
 import { defaultLimitsDevice } from './gpu-fixture.js';
@@ -10,6 +10,16 @@ const scope = globalThis as unknown as { setImmediate: Immediate };
 
 /** 5 ms: past awaitGpu's 2 ms of immediate polling. */
 const pastSpin = () => new Promise((r) => setTimeout(r, 5));
+
+/**
+ * performance.now held still, so that no pause of this process (another test file shares the
+ * cores) ends a wait's first 2 ms between two lines; `pastSpin` moves it on by 5 ms.
+ */
+function heldClock(): { pastSpin: () => Promise<void>; restore: () => void } {
+  let now = performance.now();
+  const spy = vi.spyOn(performance, 'now').mockImplementation(() => now);
+  return { pastSpin: async () => void (now += 5), restore: () => spy.mockRestore() };
+}
 
 describe('awaitGpu', () => {
   it('resolves and rejects as the promise does, and puts setImmediate back after the last wait', async () => {
@@ -149,18 +159,23 @@ describe('awaitGpu with Dawn', () => {
 
   it("sends Dawn's polls through timers only after the wait's first milliseconds, and only while a wait is pending", async () => {
     const poll = (await polledJob()).callbacks[0] as () => void;
-    let resolve!: () => void;
-    const wait = awaitGpu(new Promise<void>((r) => (resolve = r)));
-    const wrapper = scope.setImmediate;
-    expect(scope.setImmediate(poll)?.constructor?.name).toBe('Immediate'); // a short wait spins
-    await pastSpin();
-    expect(scope.setImmediate(poll)?.constructor?.name).toBe('Timeout');
-    resolve();
-    await wait;
-    expect(scope.setImmediate).not.toBe(wrapper);
-    expect(scope.setImmediate(poll)?.constructor?.name).toBe('Immediate'); // no wait pending
-    // A copy of the wrapper kept past its waits (saved and restored by someone else) passes through.
-    expect(wrapper(poll)?.constructor?.name).toBe('Immediate');
+    const clock = heldClock();
+    try {
+      let resolve!: () => void;
+      const wait = awaitGpu(new Promise<void>((r) => (resolve = r)));
+      const wrapper = scope.setImmediate;
+      expect(scope.setImmediate(poll)?.constructor?.name).toBe('Immediate'); // a short wait spins
+      await clock.pastSpin();
+      expect(scope.setImmediate(poll)?.constructor?.name).toBe('Timeout');
+      resolve();
+      await wait;
+      expect(scope.setImmediate).not.toBe(wrapper);
+      expect(scope.setImmediate(poll)?.constructor?.name).toBe('Immediate'); // no wait pending
+      // A copy of the wrapper kept past its waits (saved and restored by someone else) passes through.
+      expect(wrapper(poll)?.constructor?.name).toBe('Immediate');
+    } finally {
+      clock.restore();
+    }
     await pastSpin();
   });
 
@@ -175,6 +190,7 @@ describe('awaitGpu with Dawn', () => {
       const wait = awaitGpu(new Promise<void>((r) => open.push((resolve = r))), options);
       return async () => (resolve(), await wait);
     };
+    const clock = heldClock();
     try {
       atomics.wait = (...args: unknown[]) => (naps.push(args), 'timed-out');
       const endGpu = pending();
@@ -186,7 +202,7 @@ describe('awaitGpu with Dawn', () => {
       expect(naps[0][3]).toBe(0.05); // 50 µs
       scope.setImmediate(() => {}); // not Dawn's: never delayed
       expect(naps).toHaveLength(1);
-      await pastSpin();
+      await clock.pastSpin();
       expect(scope.setImmediate(poll)?.constructor?.name).toBe('Timeout'); // past the first 2 ms: a timer, no nap
       expect(naps).toHaveLength(1);
       await endSoftware();
@@ -203,6 +219,7 @@ describe('awaitGpu with Dawn', () => {
       expect(scope.setImmediate(poll)?.constructor?.name).toBe('Timeout');
       await endBlocked();
     } finally {
+      clock.restore();
       atomics.wait = realWait;
       open.forEach((resolve) => resolve());
     }

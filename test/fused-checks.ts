@@ -1,5 +1,6 @@
-// The case lists and checks the per-tile GPU suites share (test/gpu-*.test.ts): each file forces
-// one tile family on its own contexts, so vitest can run the files side by side.
+// The case lists and checks the forced-tile GPU suites share (test/gpu-wide, gpu-split, gpu-held-keys
+// and gpu-plain.test.ts): each file runs one tile family on its own contexts, so vitest can run the
+// files side by side.
 import { expect } from 'vitest';
 import { ALL_KERNELS, cases, type Case } from './cases.js';
 import { agrees } from './compare.js';

@@ -18,7 +18,7 @@ function check(...args: string[]) {
 }
 
 describe('npm run check:gpu', () => {
-  // The cases themselves are test/gpu.test.ts's and test/gpu-*.test.ts's; here the script's plumbing, on a few of them
+  // The cases themselves are test/gpu.test.ts's and the forced-tile suites'; here the script's plumbing, on a few of them
   // (--cases: names containing 'E 128' or 'decode').
   it('runs the fused cases, output and log-sum-exp, on a forced tile (and the split-keys cases on a split-keys tile), and the numerics scenarios, and reports them passed', () => {
     const r = check('--tiles', 'workgroup,split-workgroup', '--seed', '7', '--cases', 'E 128,decode');

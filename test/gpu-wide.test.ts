@@ -39,7 +39,7 @@ describe(`the fused cases of 256 keys or more on the workgroup tile (seed ${seed
 
 // A context that makes its own device asks a GPU for its workgroup memory limit (src/device.ts), 32
 // KiB or more where WebGPU's default is 16: the workgroup tiles then hold twice the keys past 64
-// dims. SwiftShader gets the default (the tests above), so the GPU's configuration is checked here
+// dims. SwiftShader gets the default (the workgroup tile above; gpu-split.test.ts the workgroup-split tile), so the GPU's configuration is checked here
 // on a device asking for SwiftShader's 32 KiB: three fused cases of 65-128 dims, both workgroup tiles.
 describe(`the workgroup tiles with 32 KiB of workgroup memory, past 64 dims (seed ${seed})`, { timeout: 120_000 }, () => {
   let owned: { device: GPUDevice; gpu: GPU };

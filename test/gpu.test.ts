@@ -1,6 +1,7 @@
 // Every case of the shared table on every kernel, on a real WebGPU device in Node (Dawn),
 // against the float64 CPU reference. Fresh inputs each run; the seed is in every failure message.
-// The forced tiles' suites are in test/gpu-*.test.ts (one tile family a file, so they run side by side).
+// The forced tiles' suites are test/gpu-wide, gpu-split, gpu-held-keys and gpu-plain.test.ts (one
+// tile family a file, so that they run side by side).
 import { describe, expect, it } from 'vitest';
 import { attentionReferenceFull } from '../src/index.js';
 import { ALL_KERNELS, cases, makeInputs } from './cases.js';

@@ -21,6 +21,7 @@ test(`the fused cases of 256 keys or more on the workgroup tile (seed ${seed})`,
 // The workgroup-split tile (the same kernel with the keys split between workgroups, then
 // merge.wgsl), which 'auto' also measures only on GPUs: every fused case, output and log-sum-exp.
 test(`every fused case on the workgroup-split tile (seed ${seed})`, async () => {
+  test.setTimeout(300_000); // a minute alone on SwiftShader; another spec file shares the cores
   for (const c of cases.filter(hasFused)) {
     await check(c.name, 'fused', 'output', 'workgroup-split');
     await check(c.name, 'fused', 'lse', 'workgroup-split');
@@ -30,6 +31,7 @@ test(`every fused case on the workgroup-split tile (seed ${seed})`, async () => 
 // The split-keys path's workgroup tile (flash-decode.wgsl, then merge.wgsl), GPUs' default: every
 // case that runs on split-keys, output and log-sum-exp, compiled by Chromium's Tint.
 test(`every split-keys case on the split-keys path's workgroup tile (seed ${seed})`, async () => {
+  test.setTimeout(300_000); // a minute alone on SwiftShader; another spec file shares the cores
   for (const c of cases.filter((x) => (x.kernels ?? ALL_KERNELS).includes('split-keys'))) {
     await check(c.name, 'split-keys', 'output', 'split-workgroup');
     if (hasFused(c)) await check(c.name, 'split-keys', 'lse', 'split-workgroup');
@@ -40,6 +42,7 @@ test(`every split-keys case on the split-keys path's workgroup tile (seed ${seed
 // adapters with 4-lane subgroups (this one): every fused case whose heads it holds, output and
 // log-sum-exp, compiled by Chromium's Tint.
 test(`every fused case on the held-keys tile (seed ${seed})`, async () => {
+  test.setTimeout(300_000); // a minute alone on SwiftShader; another spec file shares the cores
   const held = cases.filter((c) => hasFused(c) && heldKeysFit({ headDim: c.E, valueDim: c.Ev ?? c.E }));
   expect(held.length).toBeGreaterThan(20);
   for (const c of held) {

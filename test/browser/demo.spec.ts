@@ -10,7 +10,7 @@ async function open(page: Page, baseURL: string | undefined): Promise<string[]> 
   page.on('console', (m) => m.type() === 'error' && errors.push(`console.error: ${m.text()}`));
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   await page.goto(baseURL ? '/' : DEMO);
-  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 60_000 });
   return errors;
 }
 
@@ -19,7 +19,7 @@ async function runPlayground(page: Page): Promise<string> {
   const status = page.getByTestId('run-status');
   const before = Number((await status.getAttribute('data-runs')) ?? 0);
   await page.getByTestId('run').click();
-  await expect(status).toHaveAttribute('data-runs', String(before + 1), { timeout: 30_000 });
+  await expect(status).toHaveAttribute('data-runs', String(before + 1), { timeout: 60_000 });
   return (await status.getAttribute('data-state')) ?? '';
 }
 

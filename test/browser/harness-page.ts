@@ -1,5 +1,5 @@
-// The harness page the case-table specs share: one page a spec file (each file runs in its own
-// worker), every error it logs failing the run, and check(), which runs one case in the page
+// The harness page the case-table specs share: one page a spec file, opened in that file's
+// beforeAll, every error it logs failing the run, and check(), which runs one case in the page
 // against the float64 reference.
 import { expect, test, type Page } from '@playwright/test';
 import { ALL_KERNELS, cases } from '../cases.js';
