@@ -13,12 +13,12 @@ const pastSpin = () => new Promise((r) => setTimeout(r, 5));
 
 /**
  * performance.now held still, so that no pause of this process (another test file shares the
- * cores) ends a wait's first 2 ms between two lines; `pastSpin` moves it on by 5 ms.
+ * cores) ends a wait's first 2 ms between two lines; `skipSpin` moves it on by 5 ms.
  */
-function heldClock(): { pastSpin: () => Promise<void>; restore: () => void } {
+function heldClock(): { skipSpin: () => void; restore: () => void } {
   let now = performance.now();
   const spy = vi.spyOn(performance, 'now').mockImplementation(() => now);
-  return { pastSpin: async () => void (now += 5), restore: () => spy.mockRestore() };
+  return { skipSpin: () => void (now += 5), restore: () => spy.mockRestore() };
 }
 
 describe('awaitGpu', () => {
@@ -165,7 +165,7 @@ describe('awaitGpu with Dawn', () => {
       const wait = awaitGpu(new Promise<void>((r) => (resolve = r)));
       const wrapper = scope.setImmediate;
       expect(scope.setImmediate(poll)?.constructor?.name).toBe('Immediate'); // a short wait spins
-      await clock.pastSpin();
+      clock.skipSpin();
       expect(scope.setImmediate(poll)?.constructor?.name).toBe('Timeout');
       resolve();
       await wait;
@@ -202,7 +202,7 @@ describe('awaitGpu with Dawn', () => {
       expect(naps[0][3]).toBe(0.05); // 50 µs
       scope.setImmediate(() => {}); // not Dawn's: never delayed
       expect(naps).toHaveLength(1);
-      await clock.pastSpin();
+      clock.skipSpin();
       expect(scope.setImmediate(poll)?.constructor?.name).toBe('Timeout'); // past the first 2 ms: a timer, no nap
       expect(naps).toHaveLength(1);
       await endSoftware();
