@@ -9,15 +9,17 @@
 @group(0) @binding(5) var<storage, read_write> partials: array<vec4<f32>>; // [row, chunk, Ev / 4]
 @group(0) @binding(6) var<storage, read_write> stats: array<f32>;          // [row, chunk, (m, l)]
 
-override HEAD_VEC4: u32 = 32u;  // E / 4
-override VALUE_VEC4: u32 = 32u; // Ev / 4
+// E / 4 and Ev / 4: consts that src/shaders.ts writes per call (heldKeysSource), as in
+// flash-held-keys.wgsl, where `held` is sized by them.
+const HEAD_VEC4: u32 = 32u;
+const VALUE_VEC4: u32 = 32u;
 override WG: u32 = 4u;
-const KEYS: u32 = 32u;   // keys each invocation holds
-const STRIDE: u32 = 32u; // vec4 per held key row (E, Ev <= 128)
+const KEYS: u32 = 32u;          // keys each invocation holds
+const STRIDE: u32 = HEAD_VEC4;  // vec4 per held key row (E, Ev <= 128)
 // k rows at [0, V_BASE), STRIDE vec4 a key; from V_BASE, v transposed (vec4 V_BASE + dim * 8 + g
-// holds dimension dim of keys 4g..4g+3).
-const V_BASE: u32 = 1024u; // KEYS * STRIDE
-alias Held = array<vec4<f32>, 2048>;
+// holds dimension dim of keys 4g..4g+3). 2048 vec4 at E = Ev = 128.
+const V_BASE: u32 = KEYS * STRIDE;
+alias Held = array<vec4<f32>, V_BASE + VALUE_VEC4 * KEYS>;
 var<private> held: Held;
 
 // 32 vec4: a q row.

@@ -26,18 +26,22 @@
 @group(0) @binding(5) var<storage, read_write> partials: array<vec4<f32>>; // [row, chunk, Ev / 4]
 @group(0) @binding(6) var<storage, read_write> stats: array<f32>;          // [row, chunk, (m, l)]
 
-override HEAD_VEC4: u32 = 16u;  // E / 4
-override VALUE_VEC4: u32 = 16u; // Ev / 4
+// E / 4 and Ev / 4: consts, not overrides, because they size `held` (a private array's length must
+// be a const-expression); src/shaders.ts writes the call's values here (heldKeysSource).
+const HEAD_VEC4: u32 = 16u;
+const VALUE_VEC4: u32 = 16u;
 override WG: u32 = 4u;
-const KEYS: u32 = 64u;   // keys each invocation holds
-const STRIDE: u32 = 16u; // vec4 per held key row (E, Ev <= 64)
+const KEYS: u32 = 64u;          // keys each invocation holds
+const STRIDE: u32 = HEAD_VEC4;  // vec4 per held key row
 
 // This invocation's held keys: k rows at [0, V_BASE), STRIDE vec4 a key; from V_BASE, v transposed
-// (vec4 V_BASE + dim * 16 + g holds dimension dim of keys 4g..4g+3). On
+// (vec4 V_BASE + dim * 16 + g holds dimension dim of keys 4g..4g+3). At E = Ev = 64, on
 // SwiftShader (4 lanes a SIMD group) that is 128 KiB of stack per group; twice that crashed the
-// process in a prototype, so KEYS stays at 64.
-const V_BASE: u32 = 1024u; // KEYS * STRIDE
-alias Held = array<vec4<f32>, 2048>;
+// process in a prototype, so KEYS stays at 64. Sized to the head: SwiftShader's compile time grows
+// with the array's length (every element is zero-initialized in straight-line code; 2048 vec4 took
+// ~3 s of a ~4.5 s compile at E = 4, BENCHMARKS.md, session 25), not with the dims the call uses.
+const V_BASE: u32 = KEYS * STRIDE;
+alias Held = array<vec4<f32>, V_BASE + VALUE_VEC4 * KEYS>;
 var<private> held: Held;
 
 // 16 vec4: a q row, or the 64 scores or weights of a row (keys 4g..4g+3 in e{g}).

@@ -7,7 +7,7 @@ import type { BindGroupCache } from './bind-group-cache.js';
 import type { BufferPool } from './buffer-pool.js';
 import { DeviceLimitError } from './errors.js';
 import { BufferUsage } from './gpu-constants.js';
-import { kernelSource, type KernelName, type Loads } from './shaders.js';
+import { kernelSource, SOURCE_CONSTANTS, type KernelName, type Loads } from './shaders.js';
 import type { TileTuner } from './tile-tuning.js';
 import type { UniformBlocks } from './uniform-blocks.js';
 import { softwareAdapter, type DispatchTile, type FusedTileChoice, type SplitTileChoice, type TileName } from './tiles.js';
@@ -26,13 +26,16 @@ function pipelineKey(kernel: KernelName, loads: Loads, constants: Constants): st
 function pipelineDescriptor(device: GPUDevice, kernel: KernelName, loads: Loads, constants: Constants): GPUComputePipelineDescriptor {
   let modules = moduleCache.get(device);
   if (!modules) moduleCache.set(device, (modules = new Map()));
-  let module = modules.get(`${kernel}:${loads}`);
+  // Constants written into the source (SOURCE_CONSTANTS) make a module per value; the rest are overrides.
+  const inSource = SOURCE_CONSTANTS[kernel] ?? [];
+  const moduleKey = `${kernel}:${loads}${inSource.map((name) => `:${name}=${constants[name]}`).join('')}`;
+  let module = modules.get(moduleKey);
   if (!module) {
-    module = device.createShaderModule({ code: kernelSource(kernel, loads), label: `webgpu-attention ${kernel}` });
-    modules.set(`${kernel}:${loads}`, module);
+    module = device.createShaderModule({ code: kernelSource(kernel, loads, constants), label: `webgpu-attention ${kernel}` });
+    modules.set(moduleKey, module);
   }
   const numeric: Record<string, number> = {};
-  for (const [k, v] of Object.entries(constants)) numeric[k] = typeof v === 'boolean' ? Number(v) : v;
+  for (const [k, v] of Object.entries(constants)) if (!inSource.includes(k)) numeric[k] = typeof v === 'boolean' ? Number(v) : v;
   return { layout: 'auto', compute: { module, entryPoint: 'main', constants: numeric }, label: `webgpu-attention ${kernel}` };
 }
 

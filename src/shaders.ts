@@ -75,13 +75,36 @@ const body: Record<KernelName, string> = {
   'merge-decode': softmaxGroupsWgsl + mergeOutWgsl + mergeDecodeWgsl,
 };
 
-/** A kernel's full source: the shared parameter block, the q/k/v loaders it needs, its own file. */
-export function kernelSource(kernel: KernelName, loads: Loads): string {
+/**
+ * The constants a kernel's source has written in rather than set as overrides: the held-keys
+ * kernels' head sizes, which size their private array of held keys (a private array's length must
+ * be a const-expression, and SwiftShader's compile time grows with it). Each value gets its own
+ * shader module.
+ */
+export const SOURCE_CONSTANTS: Partial<Record<KernelName, readonly string[]>> = {
+  'flash-held-keys': ['HEAD_VEC4', 'VALUE_VEC4'],
+  'flash-held-keys-32': ['HEAD_VEC4', 'VALUE_VEC4'],
+};
+
+/**
+ * A kernel's full source: the shared parameter block, the q/k/v loaders it needs, its own file,
+ * with the values `constants` gives for its SOURCE_CONSTANTS written in.
+ */
+export function kernelSource(kernel: KernelName, loads: Loads, constants: Record<string, number | boolean> = {}): string {
   const loaders = uses[kernel] ? (loads === 'vec4' ? qkvVec4Wgsl : qkvScalarWgsl) : '';
   // Directives come before any declaration; the quad operations run in loops whose bounds these
   // kernels make uniform per quad, which WGSL's uniformity analysis cannot see.
   const quadKernel = kernel === 'flash-quad' || kernel === 'flash-split-quad' || kernel === 'flash-held-keys' ||
     kernel === 'flash-held-keys-32' || kernel === 'scores-quad' || kernel === 'weighted-sum-quad';
   const directives = quadKernel ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : '';
-  return directives + paramsWgsl + loaders + body[kernel];
+  let own = body[kernel];
+  for (const name of SOURCE_CONSTANTS[kernel] ?? []) {
+    const value = constants[name];
+    if (value === undefined) continue; // the file's own value (a source read for its text, as limits.test.ts does)
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new Error(`${kernel}: ${name} must be a whole number >= 1, got ${value}`);
+    const line = new RegExp(`^const ${name}: u32 = \\d+u;$`, 'm');
+    if (!line.test(own)) throw new Error(`${kernel}: its source has no "const ${name}: u32 = ...u;" line to write ${name} into`);
+    own = own.replace(line, `const ${name}: u32 = ${value}u;`);
+  }
+  return directives + paramsWgsl + loaders + own;
 }

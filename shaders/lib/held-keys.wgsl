@@ -1,8 +1,8 @@
 // What the two held-keys kernels share (flash-held-keys.wgsl, 64 keys per invocation, heads up to
 // 64 dims; flash-held-keys-32.wgsl, 32 keys, up to 128): where an invocation works, filling the
 // held keys, the rows a causal rule gives none of the chunk, the masked scores, the row's max and
-// sum, the quad sums and the partials' writes. Each kernel declares KEYS, STRIDE, V_BASE, `held`,
-// `partials` and `stats`.
+// sum, the quad sums and the partials' writes. Each kernel declares HEAD_VEC4, VALUE_VEC4, KEYS,
+// STRIDE, V_BASE, `held`, `partials` and `stats`.
 
 // Where an invocation works: its quad's (batch, head) `bh` (b, h), chunk of keys and first key k0,
 // the head's first row in the partials (row0) and the first row that sees any of the chunk (start).
@@ -76,7 +76,7 @@ fn empty_rows(row0: u32, chunk: u32, chunk_k0: u32, lane: u32) -> u32 {
   for (var i = 0u; i < start; i++) {
     let slot = (row0 + i) * params.splits + chunk;
     put_stats(slot, HIDDEN, 0.0, lane);
-    for (var x = 0u; x < STRIDE / 4u; x++) {
+    for (var x = 0u; x < (VALUE_VEC4 + 3u) / 4u; x++) {
       put(slot * VALUE_VEC4, 4u * x + lane, vec4<f32>(0.0));
     }
   }
