@@ -28,7 +28,8 @@ for (const [name, line] of Object.entries(templates)) {
 }
 if (process.argv.includes('--check')) {
   if (text !== before) {
-    const at = [...text].findIndex((ch, i) => ch !== before[i]);
+    let at = 0;
+    while (at < text.length && text[at] === before[at]) at++; // the first difference (or the shorter text's end)
     const line = before.slice(0, at).split('\n').length;
     console.error(`flash.wgsl differs from scripts/unroll-flash.mjs's templates from line ${line}: edit the template, then run node scripts/unroll-flash.mjs`);
     process.exit(1);

@@ -1,6 +1,6 @@
 // Fused path, held-keys tile with 32 keys per invocation instead of flash-held-keys.wgsl's 64: the
 // same loops turned around, for heads of up to 128 dims (a key's k and v rows of up to 32 vec4 each
-// fit the same 2048-vec4 private array) and, at up to 64 dims, for calls with few query rows and
+// fit a private array of at most 2048 vec4, as there) and, at up to 64 dims, for calls with few query rows and
 // keys (src/tiles.ts, heldKeysTile), where a chunk of half as many keys leaves more quads to spread
 // over the cores and skips keys under a causal rule in finer steps. A quad's chunk is 4·32 = 128
 // keys, so its partials are params.splits × Ev floats per query row: as many floats as the score
@@ -9,7 +9,7 @@
 @group(0) @binding(5) var<storage, read_write> partials: array<vec4<f32>>; // [row, chunk, Ev / 4]
 @group(0) @binding(6) var<storage, read_write> stats: array<f32>;          // [row, chunk, (m, l)]
 
-// E / 4 and Ev / 4: consts that src/shaders.ts writes per call (heldKeysSource), as in
+// E / 4 and Ev / 4: consts that src/shaders.ts writes per call (kernelSource, SOURCE_CONSTANTS), as in
 // flash-held-keys.wgsl, where `held` is sized by them.
 const HEAD_VEC4: u32 = 32u;
 const VALUE_VEC4: u32 = 32u;
@@ -83,7 +83,9 @@ fn scores4(g: u32, x: Vec32, k0: u32, end: u32, b: u32, h: u32, i: u32) -> vec4<
 
 // vec4 c of Σ_j w_j v_j over the 32 held keys (v held transposed: dims 4c..4c+3 side by side).
 fn weighted(c: u32, w: Vec8) -> vec4<f32> {
-  let b = V_BASE + 4u * c * 8u;
+  // Columns past Ev (whose sums the caller discards) read the last column's keys: every read stays
+  // in the array, which is sized to Ev, without relying on the robustness clamp.
+  let b = V_BASE + 4u * min(c, VALUE_VEC4 - 1u) * 8u;
   var z = vec4<f32>(dot(w.e0, held[b + 0u]), dot(w.e0, held[b + 8u]), dot(w.e0, held[b + 16u]), dot(w.e0, held[b + 24u]));
   z += vec4<f32>(dot(w.e1, held[b + 1u]), dot(w.e1, held[b + 9u]), dot(w.e1, held[b + 17u]), dot(w.e1, held[b + 25u]));
   z += vec4<f32>(dot(w.e2, held[b + 2u]), dot(w.e2, held[b + 10u]), dot(w.e2, held[b + 18u]), dot(w.e2, held[b + 26u]));

@@ -27,7 +27,7 @@
 @group(0) @binding(6) var<storage, read_write> stats: array<f32>;          // [row, chunk, (m, l)]
 
 // E / 4 and Ev / 4: consts, not overrides, because they size `held` (a private array's length must
-// be a const-expression); src/shaders.ts writes the call's values here (heldKeysSource).
+// be a const-expression); src/shaders.ts writes the call's values here (kernelSource, SOURCE_CONSTANTS).
 const HEAD_VEC4: u32 = 16u;
 const VALUE_VEC4: u32 = 16u;
 override WG: u32 = 4u;
@@ -38,8 +38,8 @@ const STRIDE: u32 = HEAD_VEC4;  // vec4 per held key row
 // (vec4 V_BASE + dim * 16 + g holds dimension dim of keys 4g..4g+3). At E = Ev = 64, on
 // SwiftShader (4 lanes a SIMD group) that is 128 KiB of stack per group; twice that crashed the
 // process in a prototype, so KEYS stays at 64. Sized to the head: SwiftShader's compile time grows
-// with the array's length (every element is zero-initialized in straight-line code; 2048 vec4 took
-// ~3 s of a ~4.5 s compile at E = 4, BENCHMARKS.md, session 25), not with the dims the call uses.
+// with the array's length, not with the dims the call uses (2048 vec4 were ~3.4-4.2 s of a ~4.5 s
+// compile at E = 4; likely its zero initializer, written element by element: BENCHMARKS.md, session 25).
 const V_BASE: u32 = KEYS * STRIDE;
 alias Held = array<vec4<f32>, V_BASE + VALUE_VEC4 * KEYS>;
 var<private> held: Held;
@@ -83,7 +83,9 @@ fn scores4(g: u32, x: Vec16, k0: u32, end: u32, b: u32, h: u32, i: u32) -> vec4<
 
 // vec4 c of Σ_j w_j v_j over the 64 held keys (v held transposed: dims 4c..4c+3 side by side).
 fn weighted(c: u32, w: Vec16) -> vec4<f32> {
-  let b = V_BASE + 4u * c * 16u;
+  // Columns past Ev (whose sums the caller discards) read the last column's keys: every read stays
+  // in the array, which is sized to Ev, without relying on the robustness clamp.
+  let b = V_BASE + 4u * min(c, VALUE_VEC4 - 1u) * 16u;
   var z = vec4<f32>(dot(w.e0, held[b]), dot(w.e0, held[b + 16u]), dot(w.e0, held[b + 32u]), dot(w.e0, held[b + 48u]));
   z += vec4<f32>(dot(w.e1, held[b + 1u]), dot(w.e1, held[b + 17u]), dot(w.e1, held[b + 33u]), dot(w.e1, held[b + 49u]));
   z += vec4<f32>(dot(w.e2, held[b + 2u]), dot(w.e2, held[b + 18u]), dot(w.e2, held[b + 34u]), dot(w.e2, held[b + 50u]));
@@ -171,7 +173,7 @@ weights4(s.e0, m_exp), weights4(s.e1, m_exp), weights4(s.e2, m_exp), weights4(s.
     let m_quad = quad_max(m);
     let f = exp(m - m_quad);
     let l_quad = quad_sum1(l * f);
-    // Every output vec4 computed without a branch (those past Ev as 0s of unwritten held rows, not
+    // Every output vec4 computed without a branch (those past Ev from clamped reads, then discarded, not
     // written): a value assigned under a branch and read after it cost 1.1x on the whole kernel
     // (session 15; at Ev = 32 this way is 0.9x for the wasted half).
     let z0 = quad_sum(weighted(0u, w) * f);
