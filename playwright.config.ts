@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from '@playwright/test';
 import { chromiumLaunchOptions } from './scripts/chromium-launch.mjs';
 
@@ -9,9 +10,10 @@ process.env.TEST_SEED ??= String(Math.floor(Math.random() * 2 ** 31));
 export default defineConfig({
   testDir: 'test/browser',
   timeout: 120_000,
-  // Two spec files at a time: a page's GPU work keeps about one core busy (the case table is split
-  // in two files, attention.spec.ts and attention-tiles.spec.ts, so the workers get even shares).
-  workers: 2,
+  // Two spec files at a time (one on a one-core machine, as vitest.config.ts does): a page's GPU work
+  // keeps about one core busy (the case table is split in two files, attention.spec.ts and
+  // attention-tiles.spec.ts, so the workers get even shares).
+  workers: Math.min(2, Math.max(1, availableParallelism())),
   reporter: 'list',
   use: {
     browserName: 'chromium',
