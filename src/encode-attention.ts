@@ -306,10 +306,14 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
       workgroups: rows,
     };
     // Under 'auto', once both pipelines are compiled (in the background until then, as the fused
-    // tiles are): calls run the invocation tile meanwhile, and for good if a compile fails.
-    const decodeReady = rec.ready(kernel.kernel, loads, kernel.constants);
-    const mergeReady = rec.ready(mergeRows.kernel, 'scalar', mergeRows.constants);
-    if (rec.splitTile !== 'auto' || (decodeReady && mergeReady)) {
+    // tiles are): calls run the invocation tile meanwhile, and for good if a compile fails. Forced,
+    // the dispatch compiles them now; asking ready() as well would compile each a second time.
+    const ready = () => {
+      const decodeReady = rec.ready(kernel.kernel, loads, kernel.constants);
+      const mergeReady = rec.ready(mergeRows.kernel, 'scalar', mergeRows.constants);
+      return decodeReady && mergeReady;
+    };
+    if (rec.splitTile !== 'auto' || ready()) {
       encodeChunks(rec, p, b, loads, kernel, { splits, keysPerSplit, merge: mergeRows }, 'split');
       return;
     }

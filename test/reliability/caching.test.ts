@@ -108,6 +108,40 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     device.destroy();
   });
 
+  // A forced tile is compiled when the call records it: nothing goes to the background, where the
+  // same pipeline would be compiled a second time (the forced split-keys workgroup tile did that).
+  const forced: { name: string; options: Parameters<typeof createAttention>[0]; c: Case; kernel: KernelChoice }[] = [
+    { name: "splitKeysTile 'workgroup'", options: { splitKeysTile: 'workgroup' }, c: { name: 'fs', B: 1, H: 2, Lq: 1, Lk: 300, E: 8 }, kernel: 'split-keys' },
+    { name: "fusedTile 'workgroup-split'", options: { fusedTile: 'workgroup-split' }, c: { name: 'fw', B: 1, H: 1, Lq: 8, Lk: 300, E: 8 }, kernel: 'fused' },
+    { name: "fusedTile 'held-keys'", options: { fusedTile: 'held-keys' }, c: { name: 'fh', B: 1, H: 2, Lq: 16, Lk: 40, E: 8 }, kernel: 'fused' },
+  ];
+  for (const { name, options: tiles, c, kernel } of forced) {
+    it(`${name}: the first call compiles each of its pipelines once, in the call, and none in the background`, async () => {
+      const device = await borrowedDevice();
+      const errors = uncapturedErrors(device);
+      const ctx = await createAttention(poisoned({ device, ...tiles }));
+      const counters = instrument(device);
+      const keys: string[] = [];
+      for (const entry of ['createComputePipeline', 'createComputePipelineAsync'] as const) {
+        const orig = device[entry].bind(device) as (d: GPUComputePipelineDescriptor) => unknown;
+        (device as unknown as Record<string, unknown>)[entry] = (d: GPUComputePipelineDescriptor) => {
+          keys.push(`${d.label} ${JSON.stringify(d.compute.constants)}`);
+          return orig(d);
+        };
+      }
+      const { q, k, v, options } = makeInputs(c, seed, kernel);
+      const out = await ctx.attention(q, k, v, options);
+      await new Promise((r) => setTimeout(r, 50)); // a background compile would have started by now
+      expect(agrees(compare(out.data, attentionReference(q, k, v, options).data)), `seed ${seed}`).toBe(true);
+      expect(counters.createComputePipelineAsync).toBe(0);
+      expect(counters.createComputePipeline).toBeGreaterThan(0);
+      expect(new Set(keys).size, keys.join('\n')).toBe(keys.length);
+      expect(errors).toEqual([]);
+      ctx.destroy();
+      device.destroy();
+    });
+  }
+
   // 4·8·512·512·16 = 1.3e8 FLOPs per call: 8 calls pass WIDE_HOT_FLOPS (1e9).
   const big: Case = { name: 'big', B: 1, H: 8, Lq: 512, Lk: 512, E: 16 };
   const bigShape = { batch: 1, heads: 8, kvHeads: 8, queryLength: 512, keyLength: 512, headDim: 16, valueDim: 16 };
