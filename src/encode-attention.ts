@@ -272,16 +272,19 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
       const mergeReady = !pl.chunks || rec.ready(pl.chunks.merge.kernel, 'scalar', pl.chunks.merge.constants);
       return kernelReady && mergeReady;
     };
-    let name: TileName = rec.fusedTile === 'auto' ? 'compact' : rec.fusedTile;
-    if (rec.fusedTile === 'auto' && autoMayRetile(p.shape, rec.software)) {
+    const auto = rec.fusedTile === 'auto';
+    // The held-keys tile declines calls too short or too narrow for it (heldKeysServes).
+    const declined = (t: TileName) =>
+      fusedTile(t, p.shape, quad, rec.device, offset).name === 'held-keys' && !heldKeysServes(p.shape, auto, maxBinding(rec.device), offset);
+    let name: TileName = auto ? 'compact' : rec.fusedTile;
+    if (auto && autoMayRetile(p.shape, rec.software)) {
       const flops = 4 * bhTotal * Lq * Lk * E;
-      name = rec.measuredTile(loads, p.shape, flops, ready);
+      // A verdict this call declines is not asked for (ready() would compile it in the background
+      // for nothing): the call takes the fallback, as prepare() does.
+      name = rec.measuredTile(loads, p.shape, flops, ready, declined);
     }
-    if (fusedTile(name, p.shape, quad, rec.device, offset).name === 'held-keys') {
-      const auto = rec.fusedTile === 'auto';
-      // Declined: forced, wide; under 'auto', the next-best measured tile (wide only where it beat compact).
-      if (!heldKeysServes(p.shape, auto, maxBinding(rec.device), offset)) name = auto ? rec.measuredFallback(loads, p.shape, ready) : 'wide';
-    }
+    // Declined: forced, wide; under 'auto', the next-best measured tile (wide only where it beat compact).
+    if (declined(name)) name = auto ? rec.measuredFallback(loads, p.shape, ready) : 'wide';
     const pl = planOf(name);
     if (pl.chunks) {
       encodeChunks(rec, p, b, loads, pl, pl.chunks, pl.tile ?? 'fused');

@@ -73,7 +73,12 @@ export function compilePipeline(device: GPUDevice, kernel: KernelName, loads: Lo
   if (!p) {
     p = awaitGpu(device.createComputePipelineAsync(pipelineDescriptor(device, kernel, loads, constants)), { softwareAdapter: softwareAdapter(device) }).then(
       (pipeline) => {
-        cacheOf(device).set(key, pipeline);
+        // A call may have compiled the same pipeline meanwhile (getPipeline): keep that one, which
+        // its bind groups already name.
+        const pipelines = cacheOf(device);
+        const cached = pipelines.get(key);
+        if (cached) return cached;
+        pipelines.set(key, pipeline);
         return pipeline;
       },
       () => null,
@@ -133,11 +138,17 @@ export class Recorder {
 
   /**
    * fusedTile 'auto': the tile this adapter's measurement chose for these head sizes, once `ready`
-   * says its pipeline is compiled (ready starts what is missing, in the background); compact until then.
+   * says its pipeline is compiled (ready starts what is missing, in the background); compact until
+   * then. A verdict the call `declined` gives the measured fallback instead, never asked for itself.
    */
-  measuredTile(loads: Loads, shape: { headDim: number; valueDim: number }, flops: number, ready: (tile: TileName) => boolean): TileName {
+  measuredTile(
+    loads: Loads, shape: { headDim: number; valueDim: number }, flops: number, ready: (tile: TileName) => boolean,
+    declined: (tile: TileName) => boolean,
+  ): TileName {
     const verdict = this.tuner?.verdict(loads, shape.headDim, shape.valueDim, flops);
-    return verdict && verdict !== 'compact' && ready(verdict) ? verdict : 'compact';
+    if (!verdict || verdict === 'compact') return 'compact';
+    if (declined(verdict)) return this.measuredFallback(loads, shape, ready);
+    return ready(verdict) ? verdict : 'compact';
   }
 
   /**

@@ -3,6 +3,7 @@
 // object creation is counted on a borrowed device by wrapping its create* entry points.
 import { describe, expect, it } from 'vitest';
 import { attentionReference, createAttention, type AttentionOptions, type KernelChoice, type TileMeasurement } from '../../src/index.js';
+import { compilePipeline, getPipeline } from '../../src/recorder.js';
 import { quadSharing, softwareAdapter, type TileName } from '../../src/tiles.js';
 import { adapterName } from '../../src/tile-tuning.js';
 import { makeInputs, type Case } from '../cases.js';
@@ -105,6 +106,17 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     expect(agrees(compare(out, attentionReference(q, k, v).data))).toBe(true);
     expect(errors).toEqual([]);
     ctx.destroy();
+    device.destroy();
+  });
+
+  it('a pipeline a call compiles while the same one compiles in the background: the cache keeps the call\'s (its bind groups name it)', async () => {
+    const device = await borrowedDevice();
+    const errors = uncapturedErrors(device);
+    const background = compilePipeline(device, 'merge', 'scalar', { WRITE_LSE: false });
+    const now = getPipeline(device, 'merge', 'scalar', { WRITE_LSE: false });
+    expect(await background).toBe(now);
+    expect(getPipeline(device, 'merge', 'scalar', { WRITE_LSE: false })).toBe(now);
+    expect(errors).toEqual([]);
     device.destroy();
   });
 
@@ -332,6 +344,33 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
       const before = compiled(counters);
       expect(agrees(compare((await ctx.attention(q, k, v, options)).data, attentionReference(q, k, v, options).data))).toBe(true);
       expect(compiled(counters)).toEqual(before); // the verdict's pipeline, compiled by prepare()
+      expect(errors).toEqual([]);
+      ctx.destroy();
+      device.destroy();
+    }, 120_000);
+
+    it("a held-keys verdict the call declines (too few rows): prepare() compiles the fallback, and the call compiles nothing, not even held-keys in the background", async () => {
+      const device = await borrowedDevice('adapter', ['subgroups' as GPUFeatureName]);
+      // The held-keys tile exists only where quads share loads (SwiftShader); elsewhere such a verdict is ignored.
+      if (!quadSharing(device)) return expect(softwareAdapter(device)).toBe(false);
+      const errors = uncapturedErrors(device);
+      // E = 44: a head size no other test measures. Held-keys fastest, then wide (the fallback).
+      const entry: TileMeasurement = { ...saved(device, 44), quadShared: true, compactMs: 100, wideMs: 50, heldKeysMs: 1, verdict: 'held-keys' };
+      const ctx = await createAttention(poisoned({ device, tileMeasurements: [entry] }));
+      const counters = instrument(device);
+      const seen = pipelines(device);
+      const c: Case = { name: 'declined', B: 1, H: 2, Lq: 64, Lk: 64, E: 44 }; // 64 rows: under HELD_KEYS_MIN_ROWS
+      const { q, k, v, options } = makeInputs(c, seed, 'fused');
+      await ctx.prepare({ batch: 1, heads: 2, kvHeads: 2, queryLength: 64, keyLength: 64, headDim: 44, valueDim: 44 }, { kernel: 'fused' });
+      expect(ctx.tileMeasurements().filter((m) => m.headDim === 44)).toEqual([entry]);
+      expect(seen.some((p) => isTile(p, true)), JSON.stringify(seen)).toBe(true); // wide, compiled by prepare()
+      const before = compiled(counters);
+      for (let i = 0; i < 2; i++) {
+        expect(agrees(compare((await ctx.attention(q, k, v, options)).data, attentionReference(q, k, v, options).data)), `seed ${seed}`).toBe(true);
+      }
+      await new Promise((r) => setTimeout(r, 50)); // a background compile would have started by now
+      expect(compiled(counters)).toEqual(before);
+      expect(seen.filter((p) => /held-keys/.test(p.label ?? '')), JSON.stringify(seen)).toEqual([]);
       expect(errors).toEqual([]);
       ctx.destroy();
       device.destroy();
