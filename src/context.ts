@@ -76,6 +76,11 @@ export interface ContextDebugOptions {
    * workgroup tile for decoding). Default: detected (softwareAdapter).
    */
   adapterKind?: 'software' | 'gpu';
+  /**
+   * Run each of the tile measurement's timed probes this many times in its submit, whatever the
+   * measurement asked (tests: GPUs repeat a probe up to 64 times; SwiftShader's take over 30 ms, so once).
+   */
+  probeRepeats?: number;
 }
 
 /** The kernels each path runs, for error messages. */
@@ -290,14 +295,15 @@ class Context implements AttentionContext {
 
   #newTuner(device: GPUDevice): TileTuner {
     const kind = this.#debug.adapterKind;
-    return new TileTuner(device, (shape, tile, repeats) => this.#probe(shape, tile, repeats),
+    return new TileTuner(device, (shape, tile, repeats) => this.#probe(shape, tile, this.#debug.probeRepeats ?? repeats),
       kind ? kind === 'software' : softwareAdapter(device), this.#earlier);
   }
 
   /**
    * Records our kernels in their own compute pass. Scratch buffers taken from `pool` go into
    * `reserved` (even when recording fails) for the caller to release: the workspace for encode(),
-   * whose caller submits, else the pool, and the caller submits before anything else is recorded.
+   * whose caller submits, and for each of the tile probe's repeats; else the pool, and the caller
+   * submits before anything else is recorded.
    */
   #record(
     state: DeviceState, pool: BufferPool, encoder: GPUCommandEncoder, p: Problem, b: ProblemBuffers,
@@ -611,7 +617,6 @@ class Context implements AttentionContext {
       s.batch * s.heads * s.queryLength * s.valueDim,
     ].map((n, i) => pool.acquire(n * 4, i < 3 ? BufferUsage.STORAGE | BufferUsage.COPY_DST : BufferUsage.STORAGE, 'webgpu-attention tile probe'));
     const [q, k, v, output] = taken;
-    const reserved: GPUBuffer[] = [];
     try {
       const clear = device.createCommandEncoder({ label: 'webgpu-attention tile probe inputs' });
       for (const b of [q, k, v]) clear.clearBuffer(b);
@@ -624,7 +629,17 @@ class Context implements AttentionContext {
       try {
         const encoder = device.createCommandEncoder({ label: 'webgpu-attention tile probe' });
         state.uniforms.trim();
-        for (let r = 0; r < repeats; r++) this.#record(state, pool, encoder, p, { q, k, v, output }, want, reserved, tile);
+        for (let r = 0; r < repeats; r++) {
+          // Scratch from the workspace, back after each repeat, as encode() does: the repeats run in
+          // order in this submit and each writes its scratch before reading it, so one set serves all
+          // (a set per repeat was up to 64 sets of partials on a GPU, 16-64 MiB each at L=2048).
+          const scratch: GPUBuffer[] = [];
+          try {
+            this.#record(state, state.workspace, encoder, p, { q, k, v, output }, want, scratch, tile);
+          } finally {
+            releaseAll(state.workspace, scratch);
+          }
+        }
         t0 = performance.now();
         device.queue.submit([encoder.finish()]);
       } catch (e) {
@@ -636,10 +651,7 @@ class Context implements AttentionContext {
       if (error) throw new GPUExecutionError(`GPU validation error in the tile probe: ${error.message}`, 'fused', 'validation');
       return ms;
     } finally {
-      if (!state.lostError) {
-        releaseAll(pool, taken);
-        releaseAll(pool, reserved);
-      }
+      if (!state.lostError) releaseAll(pool, taken);
     }
   }
 
