@@ -120,30 +120,6 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     device.destroy();
   });
 
-  it('the tile measurement takes one set of scratch buffers however many times a probe repeats in its submit', async () => {
-    // Two measurements of the same tiles (head sizes no other test measures: 28 and 36), one probe
-    // run per submit and three: the buffers made are the same (it took a set of partials per repeat).
-    const made = async (headDim: number, probeRepeats: number) => {
-      const device = await borrowedDevice('adapter', ['subgroups' as GPUFeatureName]);
-      const errors = uncapturedErrors(device);
-      const ctx = await createAttention(poisoned({ device, debug: { probeRepeats } }));
-      const counters = instrument(device);
-      await ctx.prepare({ batch: 1, heads: 8, kvHeads: 8, queryLength: 256, keyLength: 256, headDim, valueDim: headDim }, { kernel: 'fused' });
-      const [m, ...more] = ctx.tileMeasurements().filter((x) => x.headDim === headDim);
-      expect(more).toEqual([]);
-      expect(m.repeats).toBeGreaterThan(0);
-      expect(errors).toEqual([]);
-      ctx.destroy();
-      device.destroy();
-      return { buffers: counters.createBuffer, tiles: Object.keys(m).filter((key) => key.endsWith('Ms')).sort() };
-    };
-    const once = await made(28, 1);
-    const thrice = await made(36, 3);
-    expect(thrice.tiles).toEqual(once.tiles);
-    expect(once.tiles.length).toBeGreaterThan(1);
-    expect(thrice.buffers).toBe(once.buffers);
-  }, 180_000);
-
   // A forced tile is compiled when the call records it: nothing goes to the background, where the
   // same pipeline would be compiled a second time (the forced split-keys workgroup tile did that).
   const forced: { name: string; options: Parameters<typeof createAttention>[0]; c: Case; kernel: KernelChoice }[] = [
@@ -423,4 +399,29 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
       device.destroy();
     }, 180_000);
   });
+
+  it('the tile measurement takes one set of scratch buffers however many times a probe repeats in its submit', async () => {
+    // Last in the file: its verdicts are shared with every later context on this adapter. Two
+    // measurements of the same tiles (head sizes no other test measures: 28 and 36), one probe
+    // run per submit and three: the buffers made are the same (it took a set of partials per repeat).
+    const made = async (headDim: number, probeRepeats: number) => {
+      const device = await borrowedDevice('adapter', ['subgroups' as GPUFeatureName]);
+      const errors = uncapturedErrors(device);
+      const ctx = await createAttention(poisoned({ device, debug: { probeRepeats } }));
+      const counters = instrument(device);
+      await ctx.prepare({ batch: 1, heads: 8, kvHeads: 8, queryLength: 256, keyLength: 256, headDim, valueDim: headDim }, { kernel: 'fused' });
+      const [m, ...more] = ctx.tileMeasurements().filter((x) => x.headDim === headDim);
+      expect(more).toEqual([]);
+      expect(m.repeats).toBeGreaterThan(0);
+      expect(errors).toEqual([]);
+      ctx.destroy();
+      device.destroy();
+      return { buffers: counters.createBuffer, tiles: Object.keys(m).filter((key) => key.endsWith('Ms')).sort() };
+    };
+    const once = await made(28, 1);
+    const thrice = await made(36, 3);
+    expect(thrice.tiles).toEqual(once.tiles);
+    expect(once.tiles.length).toBeGreaterThan(1);
+    expect(thrice.buffers).toBe(once.buffers);
+  }, 180_000);
 });
