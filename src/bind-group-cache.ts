@@ -1,38 +1,37 @@
 // Bind groups, reused between calls. attention() and encode() take their scratch from pools that
 // hand the same buffers back for a repeated shape, and uniform blocks are found by content, so a
 // repeated call finds every bind group it needs here.
-// Keyed by the pipeline and the identity of each bound buffer; bounded, least recently used first.
+// Keyed by the pipeline and then by each bound buffer, in nested WeakMaps: a group stays cached only
+// while its pipeline and every buffer it binds are referenced elsewhere (our pools' buffers, or the
+// caller's in encode()). So the cache never keeps alive a buffer the caller dropped without
+// destroy(), nor, through the group, its GPU memory; and a buffer our pools retire takes its groups along.
 
-const ids = new WeakMap<object, number>();
-let nextId = 1;
-
-/** A number per object, for cache keys (WeakMap: ids never keep an object alive). */
-function idOf(o: object): number {
-  let id = ids.get(o);
-  if (id === undefined) ids.set(o, (id = nextId++));
-  return id;
+interface Node {
+  /** The next bound buffer's nodes. */
+  next: WeakMap<object, Node>;
+  /** Groups whose buffers are the path to this node, by their binding numbers. */
+  groups?: Map<string, GPUBindGroup>;
 }
 
 export class BindGroupCache {
-  private groups = new Map<string, GPUBindGroup>();
+  private root = new WeakMap<GPUComputePipeline, Node>();
   private layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
   /** Bind groups created (for tests: a repeated call must create none). */
   created = 0;
 
-  constructor(
-    private readonly device: GPUDevice,
-    private readonly capacity = 256,
-  ) {}
+  constructor(private readonly device: GPUDevice) {}
 
   get(pipeline: GPUComputePipeline, bindings: [number, GPUBuffer][], label: string): GPUBindGroup {
-    let key = String(idOf(pipeline));
-    for (const [binding, buffer] of bindings) key += `,${binding}:${idOf(buffer)}`;
-    let group = this.groups.get(key);
-    if (group) {
-      this.groups.delete(key); // re-insert: most recently used last
-      this.groups.set(key, group);
-      return group;
+    let node: Node | undefined = this.root.get(pipeline);
+    if (!node) this.root.set(pipeline, (node = { next: new WeakMap() }));
+    for (const [, buffer] of bindings) {
+      let next: Node | undefined = node.next.get(buffer);
+      if (!next) node.next.set(buffer, (next = { next: new WeakMap() }));
+      node = next;
     }
+    const numbers = bindings.map(([binding]) => binding).join(',');
+    let group = node.groups?.get(numbers);
+    if (group) return group;
     let layout = this.layouts.get(pipeline);
     if (!layout) this.layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
     group = this.device.createBindGroup({
@@ -41,22 +40,11 @@ export class BindGroupCache {
       label,
     });
     this.created++;
-    this.groups.set(key, group);
-    if (this.groups.size > this.capacity) this.groups.delete(this.groups.keys().next().value!);
+    (node.groups ??= new Map()).set(numbers, group);
     return group;
   }
 
-  /** Drops every bind group that binds `buffer` (called when the pool destroys it). */
-  forget(buffer: GPUBuffer): void {
-    const id = ids.get(buffer);
-    if (id === undefined) return;
-    const needle = `:${id}`;
-    for (const key of this.groups.keys()) {
-      if (key.split(',').some((part) => part.endsWith(needle))) this.groups.delete(key);
-    }
-  }
-
   clear(): void {
-    this.groups.clear();
+    this.root = new WeakMap();
   }
 }

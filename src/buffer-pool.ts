@@ -68,7 +68,7 @@ export class BufferPool {
   constructor(
     private readonly device: GPUDevice,
     private readonly limits: PoolLimits = DEFAULT_POOL_LIMITS,
-    /** Told of every buffer the pool retires (the bind-group cache forgets the groups that bind it). */
+    /** Told of every buffer the pool retires (tests). */
     private readonly onRetire: (buffer: GPUBuffer) => void = () => {},
   ) {}
 

@@ -95,8 +95,8 @@ const LOSS_GRACE_MS = 2000;
 
 function makeState(device: GPUDevice, gpu: GPU | undefined, owned: boolean): DeviceState {
   const bindGroups = new BindGroupCache(device);
-  const pool = new BufferPool(device, undefined, (b) => bindGroups.forget(b));
-  const workspace = new BufferPool(device, { ...DEFAULT_POOL_LIMITS, lent: true }, (b) => bindGroups.forget(b));
+  const pool = new BufferPool(device);
+  const workspace = new BufferPool(device, { ...DEFAULT_POOL_LIMITS, lent: true });
   const dummy = (label: string) =>
     device.createBuffer({ size: 16, usage: BufferUsage.STORAGE, label: `webgpu-attention ${label}` });
   let reject!: (e: DeviceLostError) => void;
@@ -105,7 +105,7 @@ function makeState(device: GPUDevice, gpu: GPU | undefined, owned: boolean): Dev
     gpu,
     pool,
     workspace,
-    uniforms: new UniformBlocks(device, undefined, (b) => bindGroups.forget(b)),
+    uniforms: new UniformBlocks(device),
     bindGroups,
     dummies: { read: dummy('no mask'), write: dummy('no log-sum-exp') },
     lostError: null,

@@ -20,7 +20,7 @@ export class UniformBlocks {
   constructor(
     private readonly device: GPUDevice,
     private readonly capacity = 64,
-    /** Told of every block retired (the bind-group cache forgets the groups that bind it). */
+    /** Told of every block retired (tests). */
     private readonly onRetire: (buffer: GPUBuffer) => void = () => {},
   ) {}
 

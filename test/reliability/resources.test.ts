@@ -9,6 +9,9 @@ import {
   createAttention,
   type KernelChoice,
 } from '../../src/index.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { BindGroupCache } from '../../src/bind-group-cache.js';
 import { BufferPool } from '../../src/buffer-pool.js';
 import { UniformBlocks } from '../../src/uniform-blocks.js';
 import { makeInputs, type Case } from '../cases.js';
@@ -276,5 +279,41 @@ describe('the encode() workspace pool (lent: true)', () => {
     expect(pool.liveBuffers).toBe(1);
     pool.destroy();
     expect(f.live.size, 'the dropped buffer too').toBe(0);
+  });
+});
+
+describe('the bind-group cache (bookkeeping on a stand-in device)', () => {
+  // Node's collector, for this file's process: the test drops its references and collects.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const collect = async () => {
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 0)); // WeakRef targets are kept until the current job ends
+      gc();
+    }
+  };
+
+  it("a group is cached while its pipeline and buffers live, and goes with a buffer the caller dropped: the cache keeps no caller's buffer (nor, through the group, its GPU memory) alive", async () => {
+    // A bind group holds its buffers, as the GPU's does.
+    const device = { createBindGroup: (d: GPUBindGroupDescriptor) => ({ entries: d.entries }) } as unknown as GPUDevice;
+    const pipeline = { getBindGroupLayout: () => ({}) } as unknown as GPUComputePipeline;
+    const cache = new BindGroupCache(device);
+    const ours = {} as GPUBuffer; // a pool's buffer, still referenced
+    const kept = cache.get(pipeline, [[0, ours], [1, ours]], 'ours');
+    const refs = ((): WeakRef<object>[] => {
+      const callers = {} as GPUBuffer;
+      const group = cache.get(pipeline, [[0, ours], [1, callers]], 'caller');
+      expect(cache.get(pipeline, [[0, ours], [1, callers]], 'caller')).toBe(group);
+      expect(cache.get(pipeline, [[0, ours], [2, callers]], 'caller')).not.toBe(group); // other binding numbers
+      expect(cache.get(pipeline, [[0, callers], [1, ours]], 'caller')).not.toBe(group); // other places
+      return [new WeakRef(group), new WeakRef(callers)];
+    })();
+    expect(cache.created).toBe(4);
+    await collect();
+    expect(refs.map((r) => r.deref())).toEqual([undefined, undefined]);
+    expect(cache.get(pipeline, [[0, ours], [1, ours]], 'ours')).toBe(kept);
+    expect(cache.created).toBe(4);
+    cache.clear();
+    expect(cache.get(pipeline, [[0, ours], [1, ours]], 'ours')).not.toBe(kept);
   });
 });
