@@ -1,7 +1,8 @@
 // Scratch and transfer buffers, reused between calls. attention() holds a buffer until its call's
 // GPU work is done, so its calls in flight never share one; encode()'s workspace returns buffers at
 // once and its recordings share them (see DeviceState.workspace in context.ts). Idle buffers are
-// capped (count and bytes); past the cap a returned buffer is retired: destroyed, or dropped when lent.
+// capped (count, and bytes: 256 MiB, or up to 1 GiB what the latest calls had out at once); past the
+// cap the least recently returned buffer is retired: destroyed, or dropped when lent.
 import { BufferUsage } from './gpu-constants.js';
 
 export interface PoolLimits {
@@ -57,13 +58,25 @@ export class DroppedBuffers {
 
 export const DEFAULT_POOL_LIMITS: PoolLimits = { maxIdleBuffers: 64, maxIdleBytes: 256 * 1024 * 1024 };
 
+/**
+ * The byte cap grows to the latest calls' footprint up to this, so that a call whose buffers alone
+ * pass the cap (decoding against 65536 keys: k and v 128 MiB each) finds them again when repeated
+ * instead of making them anew every time; the next calls' release shrinks it back.
+ */
+export const MAX_ADAPTIVE_IDLE_BYTES = 1024 * 1024 * 1024;
+
 export class BufferPool {
   private idle = new Map<string, GPUBuffer[]>();
   /** Idle buffers, least recently returned first: past a cap, the oldest go. */
   private order: GPUBuffer[] = [];
   private idleBytes = 0;
   private live = new Set<GPUBuffer>();
+  /** Buffers taken and not yet returned (a second release of one is ignored). */
+  private out = new Set<GPUBuffer>();
   private dropped = new DroppedBuffers();
+  /** Bytes taken and not yet returned, and the most at once since the pool last had none out. */
+  private inUse = 0;
+  private busyPeak = 0;
 
   constructor(
     private readonly device: GPUDevice,
@@ -74,21 +87,33 @@ export class BufferPool {
 
   acquire(bytes: number, usage: number, label: string): GPUBuffer {
     const size = sizeClass(bytes, roundingLimit(this.device, usage));
+    if (this.inUse === 0) this.busyPeak = 0; // a new call (or calls) begins
+    this.inUse += size;
+    this.busyPeak = Math.max(this.busyPeak, this.inUse);
     const reused = this.idle.get(`${usage}:${size}`)?.pop();
     if (reused) {
       this.order.splice(this.order.indexOf(reused), 1);
       this.idleBytes -= size;
       reused.label = label;
+      this.out.add(reused);
       return reused;
     }
     const buffer = this.device.createBuffer({ size, usage, label });
     this.live.add(buffer);
+    this.out.add(buffer);
     return buffer;
   }
 
+  /** The idle byte cap now: the limit, or the latest calls' footprint up to MAX_ADAPTIVE_IDLE_BYTES. */
+  private get byteCap(): number {
+    return Math.max(this.limits.maxIdleBytes, Math.min(this.busyPeak, MAX_ADAPTIVE_IDLE_BYTES));
+  }
+
   release(buffer: GPUBuffer): void {
-    if (!this.live.has(buffer)) return;
-    if (buffer.size > this.limits.maxIdleBytes || this.limits.maxIdleBuffers === 0) {
+    if (!this.live.has(buffer) || !this.out.delete(buffer)) return;
+    this.inUse -= buffer.size;
+    const cap = this.byteCap;
+    if (buffer.size > cap || this.limits.maxIdleBuffers === 0) {
       this.retire(buffer);
       return;
     }
@@ -100,7 +125,7 @@ export class BufferPool {
     this.idleBytes += buffer.size;
     // Over a cap, evict the least recently returned buffers rather than the one just returned:
     // otherwise a pool filled by earlier shapes would never take buffers of the current one.
-    while (this.order.length > this.limits.maxIdleBuffers || this.idleBytes > this.limits.maxIdleBytes) {
+    while (this.order.length > this.limits.maxIdleBuffers || this.idleBytes > cap) {
       const old = this.order.shift()!;
       const oldList = this.idle.get(`${old.usage}:${old.size}`)!;
       oldList.splice(oldList.indexOf(old), 1);
@@ -137,6 +162,8 @@ export class BufferPool {
       b.destroy();
     }
     this.live.clear();
+    this.out.clear();
+    this.inUse = 0;
     this.dropped.destroyAll();
     this.idle.clear();
     this.order = [];

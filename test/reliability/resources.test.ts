@@ -199,12 +199,35 @@ describe('buffer pool caps (bookkeeping on a stand-in device)', () => {
     expect(f.live.size).toBe(0);
   });
 
-  it('a buffer bigger than the byte cap is destroyed when returned', () => {
+  it('a call whose buffers pass the byte cap finds them again when repeated (up to 1 GiB); the next smaller call shrinks the pool back', () => {
     const f = fakeDevice();
     const pool = new BufferPool(f.device);
-    pool.release(pool.acquire(300 * MiB, S, 'big'));
+    // Decoding against 65536 keys at H8 E64: k and v 128 MiB each, with q, output and read-back.
+    const decode = () => {
+      const bufs = [pool.acquire(8 * 64 * 4, S, 'q'), pool.acquire(128 * MiB, S, 'k'), pool.acquire(128 * MiB, S, 'v'), pool.acquire(8 * 64 * 4, S, 'out'), pool.acquire(8 * 64 * 4, 1, 'read')];
+      bufs.forEach((b) => pool.release(b));
+    };
+    decode();
+    expect(f.created()).toBe(5);
+    for (let i = 0; i < 5; i++) decode();
+    expect(f.created(), 'a repeated call makes no buffers (was 2-3 a call: the cap evicted k or v)').toBe(5);
+    expect(pool.idleStats.bytes).toBeGreaterThan(POOL_IDLE_BYTES);
+    // A smaller call after it: the pool keeps 256 MiB again, the oldest returned going first.
+    pool.release(pool.acquire(MiB, S, 'small'));
+    expect(pool.idleStats.bytes).toBeLessThanOrEqual(POOL_IDLE_BYTES);
+    expect(f.bytes()).toBeLessThanOrEqual(POOL_IDLE_BYTES);
+    // Past 1 GiB a returned buffer is destroyed at once.
+    pool.release(pool.acquire(1536 * MiB, S, 'huge'));
+    expect(f.bytes()).toBeLessThanOrEqual(POOL_IDLE_BYTES);
+    expect(pool.idleStats.bytes).toBeLessThanOrEqual(POOL_IDLE_BYTES);
+    // Returning a buffer twice changes nothing.
+    const b = pool.acquire(MiB, S, 'twice');
+    pool.release(b);
+    const idle = pool.idleStats;
+    pool.release(b);
+    expect(pool.idleStats).toEqual(idle);
+    pool.destroy();
     expect(f.live.size).toBe(0);
-    expect(pool.liveBuffers).toBe(0);
   });
 
   it('idle buffers stay under the count cap, and a pool full of old shapes still takes the current one (LRU)', () => {
