@@ -102,7 +102,7 @@ export interface ParamFields {
   keysPerSplit?: number;
 }
 
-const PARAM_WORDS = 20; // 18 fields, padded to a multiple of 16 bytes
+const PARAM_WORDS = 20; // 19 fields, padded to a multiple of 16 bytes
 
 interface Command {
   pipeline: GPUComputePipeline;
@@ -203,6 +203,7 @@ export class Recorder {
     u[15] = f.splits ?? 1;
     u[16] = f.keysPerSplit ?? s.keyLength;
     u[17] = kvRows(s);
+    u[18] = p.mask?.rowStride ?? 0;
     // Scratch from a lent pool means encode(): the caller submits, maybe much later.
     return this.uniforms.get(buf, this.pool.lent, 'webgpu-attention params');
   }

@@ -20,7 +20,10 @@ export function attentionReferenceFull(
   rows?: readonly number[],
 ): ReferenceResult {
   const p = resolveProblem(q, k, v, options);
-  return computeReference(p, p.data.q, p.data.k, p.data.v, p.data.mask, rows);
+  // The mask's broadcast is read from its own shape here, not from the strides the kernels are
+  // given (validate.ts), so that a wrong stride there cannot agree with itself in the tests.
+  const dims = options?.mask ? [1, 1, 1, ...options.mask.shape].slice(-4) : [1, 1, 1, 1];
+  return computeReference(p, p.data.q, p.data.k, p.data.v, p.data.mask, dims, rows);
 }
 
 /** softmax(q kᵀ · scale + mask) v on the CPU, float64 sums; output has q's rank. */
@@ -34,6 +37,7 @@ function computeReference(
   kd: Float32Array,
   vd: Float32Array,
   md: Uint8Array | Float32Array | undefined,
+  [mb, mh, mq]: number[],
   rows?: readonly number[],
 ): ReferenceResult {
   const { batch: B, heads: H, kvHeads: Hkv, queryLength: Lq, keyLength: Lk, headDim: E, valueDim: Ev } = p.shape;
@@ -55,7 +59,8 @@ function computeReference(
       const kvh = Math.floor(h / group);
       const kBase = (b * Hkv + kvh) * Lk * E;
       const vBase = (b * Hkv + kvh) * Lk * Ev;
-      const maskBase = p.mask ? b * p.mask.batchStride + h * p.mask.headStride : 0;
+      // A dimension of 1 broadcasts: [mb, mh, mq, Lk] with mb in {1, B}, mh in {1, H}, mq in {1, Lq}.
+      const maskBase = ((b % mb) * mh + (h % mh)) * mq * Lk;
       for (const i of rowList) {
         const qBase = ((b * H + h) * Lq + i) * E;
         let max = -Infinity;
@@ -63,7 +68,7 @@ function computeReference(
           let visible = p.causal === CausalMode.None || j <= i + offset;
           let bias = 0;
           if (visible && p.mask && md) {
-            const m = md[maskBase + i * Lk + j];
+            const m = md[maskBase + (mq === 1 ? 0 : i) * Lk + j];
             if (p.mask.kind === MaskKind.Boolean) visible = m !== 0;
             else bias = m;
           }

@@ -29,9 +29,10 @@ export const enum MaskKind {
 /** A mask after validation: how to index it as [b, h, i, j] with broadcasting. */
 export interface ResolvedMask {
   kind: MaskKind;
-  /** Element strides for batch and head; 0 where the mask broadcasts. */
+  /** Element strides for batch, head and query row; 0 where the mask broadcasts. */
   batchStride: number;
   headStride: number;
+  rowStride: number;
   elements: number;
 }
 
@@ -166,13 +167,13 @@ function resolveMaskShape(
   length: number | undefined,
 ): ResolvedMask {
   const { batch: B, heads: H, queryLength: Lq, keyLength: Lk } = shape;
-  const expected = `[${Lq},${Lk}] or [${B}|1,${H}|1,${Lq},${Lk}]`;
+  const expected = `[${Lq}|1,${Lk}] or [${B}|1,${H}|1,${Lq}|1,${Lk}]`;
   const m = checkDims('options.mask', dims, expected);
   if (m.length === 3) {
     throw new AttentionInputError(`options.mask.shape ${fmt(m)} has rank 3; expected ${expected}`);
   }
   const [mb, mh, mq, mk] = to4(m);
-  if (mq !== Lq || mk !== Lk || (mb !== 1 && mb !== B) || (mh !== 1 && mh !== H)) {
+  if (mk !== Lk || (mq !== 1 && mq !== Lq) || (mb !== 1 && mb !== B) || (mh !== 1 && mh !== H)) {
     throw new AttentionInputError(
       `options.mask.shape ${fmt(m)} does not fit B=${B}, H=${H}, Lq=${Lq}, Lk=${Lk}; expected ${expected}`,
     );
@@ -185,8 +186,10 @@ function resolveMaskShape(
   }
   return {
     kind,
-    batchStride: mb === 1 ? 0 : mh * Lq * Lk,
-    headStride: mh === 1 ? 0 : Lq * Lk,
+    batchStride: mb === 1 ? 0 : mh * mq * Lk,
+    headStride: mh === 1 ? 0 : mq * Lk,
+    // A query length of 1 broadcasts over the rows: a key-padding mask [B, 1, 1, Lk], as PyTorch's.
+    rowStride: mq === 1 ? 0 : Lk,
     elements,
   };
 }

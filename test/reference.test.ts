@@ -34,6 +34,33 @@ describe('attentionReference (CPU, float64)', () => {
     close(attentionReference(q, k, v, { mask }).data, [4], 1e-6);
   });
 
+  it('a mask of one query row applies to every row (a key-padding mask [1,Lk] or [B,1,1,Lk], as in PyTorch)', () => {
+    // Two rows with equal scores: the mask hides key 1 from both, so each averages keys 0 and 2.
+    const q = t([[0], [0]]);
+    const k = t([[0], [0], [0]]);
+    const v = t([[1], [5], [7]]);
+    close(attentionReference(q, k, v, { mask: { data: Uint8Array.from([1, 0, 1]), shape: [1, 3] } }).data, [4, 4]);
+    // Batch 0 hides key 0, batch 1 key 2: (5 + 7) / 2 and (1 + 5) / 2 for both rows of each.
+    const q2 = { data: new Float32Array(4), shape: [2, 1, 2, 1] };
+    const k2 = { data: new Float32Array(6), shape: [2, 1, 3, 1] };
+    const v2 = { data: Float32Array.from([1, 5, 7, 1, 5, 7]), shape: [2, 1, 3, 1] };
+    const mask = { data: Uint8Array.from([0, 1, 1, 1, 1, 0]), shape: [2, 1, 1, 3] };
+    close(attentionReference(q2, k2, v2, { mask }).data, [6, 6, 3, 3]);
+  });
+
+  it('a mask broadcast over batches ([1,H,Lq,Lk]) or heads ([B,1,Lq,Lk]) applies per head or per batch', () => {
+    // B2 H2, one row and three keys of equal score everywhere; v = [1, 5, 7] for every kv head.
+    const q = { data: new Float32Array(4), shape: [2, 2, 1, 1] };
+    const k = { data: new Float32Array(12), shape: [2, 2, 3, 1] };
+    const v = { data: Float32Array.from([1, 5, 7, 1, 5, 7, 1, 5, 7, 1, 5, 7]), shape: [2, 2, 3, 1] };
+    // Per head: head 0 sees keys 0, 1 (mean 3), head 1 keys 1, 2 (mean 6), in both batches.
+    const perHead = { data: Uint8Array.from([1, 1, 0, 0, 1, 1]), shape: [1, 2, 1, 3] };
+    close(attentionReference(q, k, v, { mask: perHead }).data, [3, 6, 3, 6]);
+    // Per batch: batch 0 sees key 2 only (7), batch 1 keys 0 and 2 (4), in both heads.
+    const perBatch = { data: Uint8Array.from([0, 0, 1, 1, 0, 1]), shape: [2, 1, 1, 3] };
+    close(attentionReference(q, k, v, { mask: perBatch }).data, [7, 7, 4, 4]);
+  });
+
   it('top-left causal: query 0 sees only key 0; bottom-right: the last query sees every key', () => {
     const q = t([[0], [0]]);
     const k = t([[0], [0], [0]]);

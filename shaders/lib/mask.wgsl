@@ -18,7 +18,7 @@ fn with_mask(s: f32, b: u32, h: u32, i: u32, j: u32) -> f32 {
   if (MASK_KIND == 0u) {
     return s;
   }
-  let idx = b * params.mask_batch_stride + h * params.mask_head_stride + i * params.k_len + j;
+  let idx = b * params.mask_batch_stride + h * params.mask_head_stride + i * params.mask_row_stride + j;
   if (MASK_KIND == 1u) {
     let byte = (mask[idx >> 2u] >> ((idx & 3u) * 8u)) & 0xffu;
     return select(HIDDEN, s, byte != 0u);

@@ -19,6 +19,7 @@ struct Params {
   splits: u32,            // split-keys: key chunks per row
   keys_per_split: u32,
   kv_rows: u32,           // rows per kv head in the k and v buffers: k_len, or more in a preallocated cache
+  mask_row_stride: u32,   // k_len, or 0 where the mask broadcasts over query rows ([B, 1, 1, Lk])
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
