@@ -11,9 +11,13 @@ import { mulberry32 } from './random.js';
 export type MaskSpec =
   | {
       kind: 'boolean' | 'additive';
-      broadcast: '2d' | 'batch1' | 'head1' | 'full';
+      /** 2d [Lq,Lk]; batch1 [1,H,Lq,Lk] (one batch, broadcast); head1 [B,1,Lq,Lk]; full [B,H,Lq,Lk]; keys [B,1,1,Lk] (PyTorch's key-padding mask); keys2d [1,Lk]. */
+      broadcast: '2d' | 'batch1' | 'head1' | 'full' | 'keys' | 'keys2d';
       density: number;
+      /** Query rows masked everywhere (not with keys / keys2d). */
       deadRows?: number[];
+      /** broadcast 'keys': batches whose keys are all masked, so every row of theirs has nothing to attend to. */
+      deadBatches?: number[];
       /** Additive masks: the value of a masked-out entry (default -Infinity). */
       hidden?: number;
     };
@@ -88,12 +92,15 @@ export const cases: Case[] = [
   // where the first rows are dead and the rest see a growing prefix.
   { name: 'causal bottom-right Lq > Lk, dead workgroups', B: 1, H: 2, Lq: 150, Lk: 40, E: 8, causal: 'bottom-right' },
   { name: 'bool mask 2d', B: 2, H: 2, Lq: 12, Lk: 35, E: 8, mask: { kind: 'boolean', broadcast: '2d', density: 0.6 } },
-  { name: 'bool mask [B,1,Lq,Lk]', B: 2, H: 3, Lq: 12, Lk: 14, E: 8, mask: { kind: 'boolean', broadcast: 'batch1', density: 0.5 } },
-  { name: 'bool mask [1,H,Lq,Lk]', B: 2, H: 3, Lq: 12, Lk: 14, E: 8, mask: { kind: 'boolean', broadcast: 'head1', density: 0.5 } },
+  { name: 'bool mask [B,1,Lq,Lk]', B: 2, H: 3, Lq: 12, Lk: 14, E: 8, mask: { kind: 'boolean', broadcast: 'head1', density: 0.5 } },
+  { name: 'bool mask [1,H,Lq,Lk]', B: 2, H: 3, Lq: 12, Lk: 14, E: 8, mask: { kind: 'boolean', broadcast: 'batch1', density: 0.5 } },
   { name: 'bool mask full + dead rows', B: 2, H: 2, Lq: 10, Lk: 37, E: 8, mask: { kind: 'boolean', broadcast: 'full', density: 0.3, deadRows: [0, 7] } },
   { name: 'additive mask 2d with -inf', B: 1, H: 2, Lq: 11, Lk: 33, E: 8, mask: { kind: 'additive', broadcast: '2d', density: 0.7 } },
   { name: 'additive mask full + dead rows', B: 2, H: 2, Lq: 9, Lk: 9, E: 8, mask: { kind: 'additive', broadcast: 'full', density: 0.5, deadRows: [3] } },
   { name: 'causal + bool mask', B: 1, H: 2, Lq: 20, Lk: 20, E: 8, causal: true, mask: { kind: 'boolean', broadcast: 'batch1', density: 0.5 } },
+  // Masks broadcast over the query rows, as PyTorch's and Hugging Face's key-padding masks are.
+  { name: 'key-padding bool mask [B,1,1,Lk] + a batch with no keys', B: 3, H: 2, Lq: 13, Lk: 37, E: 8, mask: { kind: 'boolean', broadcast: 'keys', density: 0.7, deadBatches: [1] } },
+  { name: 'additive mask [1,Lk], causal bottom-right, GQA 4 -> 2', B: 1, H: 4, Hkv: 2, Lq: 9, Lk: 40, E: 16, causal: 'bottom-right', mask: { kind: 'additive', broadcast: 'keys2d', density: 0.6 } },
   { name: 'GQA 8 -> 2', B: 1, H: 8, Hkv: 2, Lq: 13, Lk: 29, E: 16 },
   { name: 'MQA 4 -> 1', B: 2, H: 4, Hkv: 1, Lq: 13, Lk: 29, E: 16 },
   { name: 'GQA + causal bottom-right + mask', B: 1, H: 4, Hkv: 2, Lq: 5, Lk: 30, E: 8, causal: 'bottom-right', mask: { kind: 'additive', broadcast: 'head1', density: 0.8 } },
@@ -182,12 +189,17 @@ export function makeInputs(c: Case, seed: number, kernel?: KernelChoice): CaseIn
     const m = c.mask;
     const mb = m.broadcast === 'full' || m.broadcast === 'head1' ? c.B : 1;
     const mh = m.broadcast === 'full' || m.broadcast === 'batch1' ? c.H : 1;
-    const shape = m.broadcast === '2d' ? [c.Lq, c.Lk] : [m.broadcast === 'head1' ? 1 : mb, m.broadcast === 'batch1' ? 1 : mh, c.Lq, c.Lk];
+    const shape =
+      m.broadcast === '2d' ? [c.Lq, c.Lk]
+      : m.broadcast === 'keys2d' ? [1, c.Lk]
+      : m.broadcast === 'keys' ? [c.B, 1, 1, c.Lk]
+      : [mb, mh, c.Lq, c.Lk];
     const n = shape.reduce((a, b) => a * b, 1);
     const keep = Array.from({ length: n }, () => rnd() < m.density);
     for (const row of m.deadRows ?? []) {
       for (let base = 0; base < n; base += c.Lq * c.Lk) keep.fill(false, base + row * c.Lk, base + (row + 1) * c.Lk);
     }
+    for (const b of m.deadBatches ?? []) keep.fill(false, b * c.Lk, (b + 1) * c.Lk);
     options.mask =
       m.kind === 'boolean'
         ? { data: Uint8Array.from(keep, (x) => (x ? 1 + Math.floor(rnd() * 254) : 0)), shape }

@@ -59,6 +59,9 @@ function checkRows(got: Float32Array, ref: Float32Array, rows: number[], Ev: num
   const pick = (a: Float32Array) => Float32Array.from(rows.flatMap((r) => Array.from(a.subarray(r * Ev, (r + 1) * Ev))));
   const a = compare(pick(got), pick(ref));
   expect(agrees(a), `${what}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+  // The rows not sampled were written too: outputs are poisoned with NaN before the run.
+  const unwritten = got.findIndex((x) => !Number.isFinite(x));
+  expect(unwritten, `${what}, seed ${seed}: element ${unwritten} not finite`).toBe(-1);
 }
 
 describe(`sequence longer than the staged path can hold (seed ${seed})`, () => {

@@ -145,7 +145,10 @@ describe(`fuzz: ${N} random calls (seed ${seed}; rerun with TEST_SEED=${seed})`,
       const r = (got as { r: unknown }).r as Tensor | { output: Tensor; weights?: Tensor; logSumExp?: Tensor };
       const output = 'data' in r ? r : r.output;
       expect(output.shape, label).toEqual(ref!.output.shape);
-      const a = compare(output.data, ref!.output.data);
+      // Outputs are averages of v in [-1, 1], measured against at least 1e-2 a element: a call with one
+      // output element whose average cancels to ~1e-3 (seed 391450418, #84) is judged by its float32
+      // error of ~2e-8 against the terms it sums, not relative to the tiny result.
+      const a = compare(output.data, ref!.output.data, 1e-2);
       expect(agrees(a), `${label}: ${JSON.stringify(a)}`).toBe(true);
       if ('weights' in r && r.weights) expect(agrees(compare(r.weights.data, ref!.weights.data)), `weights of ${label}`).toBe(true);
       if ('logSumExp' in r && r.logSumExp) expect(agrees(compare(r.logSumExp.data, ref!.logSumExp.data, LSE_FLOOR)), `lse of ${label}`).toBe(true);
