@@ -369,6 +369,14 @@ class Context implements AttentionContext {
           `buffers.${name} (usage 0x${buf.usage.toString(16)}) lacks GPUBufferUsage.STORAGE; create it with STORAGE usage`,
         );
       }
+      // The kernels bind whole buffers (so a cache's bind groups stay valid as keyLength grows).
+      const maxBinding = state.device.limits.maxStorageBufferBindingSize;
+      if (buf.size > maxBinding) {
+        throw new DeviceLimitError(
+          `buffers.${name} has ${buf.size} bytes, over this device's maxStorageBufferBindingSize (${maxBinding}); ` +
+            'the kernels bind whole buffers: give a buffer of at most that size, or request the device with a higher limit',
+        );
+      }
     }
     // A buffer the kernels write may not be bound a second time in the same dispatch.
     for (const written of ['output', 'weights', 'logSumExp'] as const) {

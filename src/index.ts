@@ -13,3 +13,4 @@ export {
   WebGPUUnavailableError,
 } from './errors.js';
 export type * from './types.js';
+export type { FusedTileChoice, SplitTileChoice, TileName } from './tiles.js';

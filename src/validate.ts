@@ -95,13 +95,21 @@ function checkDims(name: string, shape: unknown, ranks = 'rank 2 ([L, E]), 3 ([H
 
 // Each property is read once: a getter, or a caller changing the tensor later, cannot hand the
 // kernels an array other than the one checked here.
+/**
+ * A typed array of this kind, by its tag rather than instanceof, so that one made in another realm
+ * (an iframe, a vm context, jsdom under a test runner) counts too.
+ */
+function isTyped<K extends 'Float32Array' | 'Uint8Array'>(x: unknown, kind: K): x is K extends 'Float32Array' ? Float32Array : Uint8Array {
+  return ArrayBuffer.isView(x) && Object.prototype.toString.call(x) === `[object ${kind}]`;
+}
+
 function checkTensor(name: string, t: Tensor | undefined): { dims: number[]; data: Float32Array } {
   if (!t || typeof t !== 'object') {
     throw new AttentionInputError(`${name} is missing: expected { data: Float32Array, shape: number[] }, got ${String(t)}`);
   }
   const dims = checkDims(name, t.shape);
   const data: unknown = t.data;
-  if (!(data instanceof Float32Array)) {
+  if (!isTyped(data, 'Float32Array')) {
     const got = data === undefined ? 'undefined' : (data as object).constructor?.name ?? typeof data;
     throw new AttentionInputError(`${name}.data must be a Float32Array, got ${got}`);
   }
@@ -204,8 +212,8 @@ function resolveCpuMask(
   }
   const data: unknown = mask.data;
   let kind: MaskKind;
-  if (data instanceof Uint8Array) kind = MaskKind.Boolean;
-  else if (data instanceof Float32Array) kind = MaskKind.Additive;
+  if (isTyped(data, 'Uint8Array')) kind = MaskKind.Boolean;
+  else if (isTyped(data, 'Float32Array')) kind = MaskKind.Additive;
   else {
     const got = (data as object | undefined)?.constructor?.name ?? String(data);
     throw new AttentionInputError(

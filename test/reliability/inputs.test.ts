@@ -8,6 +8,7 @@ import {
   attentionReference,
   attentionReferenceFull,
   createAttention,
+  DeviceLimitError,
   type AttentionBuffers,
   type AttentionContext,
   type AttentionOptions,
@@ -237,6 +238,23 @@ describe(`context API: bad input → AttentionInputError before any GPU work (se
     expect(agrees(a), `shared memory, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
   });
 
+  it('typed arrays made in another realm (an iframe, a vm context, jsdom) are taken as Float32Array and Uint8Array', async () => {
+    const c = makeInputs({ name: 'realm', B: 1, H: 2, Lq: 5, Lk: 7, E: 4, mask: { kind: 'boolean', broadcast: '2d', density: 0.6 } }, seed + 3);
+    const foreign = <T extends Float32Array | Uint8Array>(a: T): T => {
+      const out = runInNewContext(`new ${a.constructor.name}(${a.length})`) as T;
+      expect(out instanceof a.constructor).toBe(false); // really from elsewhere
+      out.set(a);
+      return out;
+    };
+    const q = { data: foreign(c.q.data), shape: c.q.shape };
+    const options = { mask: { data: foreign(c.options.mask!.data as Uint8Array), shape: c.options.mask!.shape } };
+    const want = attentionReference(c.q, c.k, c.v, c.options).data;
+    for (const got of [(await ctx.attention(q, c.k, c.v, options)).data, attentionReference(q, c.k, c.v, options).data]) {
+      const a = compare(got, want);
+      expect(agrees(a), `another realm, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+    }
+  });
+
   it('a rejected call is a rejected promise, never a synchronous throw', () => {
     let p: Promise<unknown> | undefined;
     expect(() => (p = ctx.attention(z(4), z(4), z(4)))).not.toThrow();
@@ -317,6 +335,19 @@ describe(`encode(): bad buffers, shapes and options → AttentionInputError, not
     ['output is q', () => [{ ...bufs, output: bufs.q }, shape], /buffers\.output is the same GPUBuffer as buffers\.q; the kernels write output/],
     ['logSumExp is output', () => [{ ...bufs, logSumExp: bufs.output }, shape], /buffers\.output is the same GPUBuffer as buffers\.logSumExp/],
   ];
+
+  it('a buffer past maxStorageBufferBindingSize → DeviceLimitError naming the limit, nothing recorded (the kernels bind whole buffers)', () => {
+    const limit = device.limits.maxStorageBufferBindingSize;
+    const big = { size: limit + 4, usage: S, label: 'stand-in' } as unknown as GPUBuffer; // never reaches the GPU
+    const encoder = device.createCommandEncoder();
+    const before = counters.work();
+    expect(() => ctx.encode(encoder, { ...bufs, k: big }, shape)).toThrow(
+      new RegExp(`buffers\\.k has ${limit + 4} bytes, over this device's maxStorageBufferBindingSize \\(${limit}\\)`),
+    );
+    expect(() => ctx.encode(encoder, { ...bufs, k: big }, shape)).toThrow(DeviceLimitError);
+    expect(counters.work()).toBe(before);
+    encoder.finish();
+  });
 
   it.each(badEncodes)('%s → AttentionInputError, nothing recorded, then a good encode works', async (_name, args, message) => {
     const [b, s, o] = args();
