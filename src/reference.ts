@@ -1,4 +1,5 @@
 // The CPU reference: every GPU result is checked against this. Sums in float64, stable softmax.
+import { AttentionInputError } from './errors.js';
 import type { AttentionOptions, Tensor } from './types.js';
 import { causalOffset, CausalMode, MaskKind, resolveProblem, type Problem } from './validate.js';
 
@@ -20,6 +21,13 @@ export function attentionReferenceFull(
   rows?: readonly number[],
 ): ReferenceResult {
   const p = resolveProblem(q, k, v, options);
+  if (rows !== undefined) {
+    const Lq = p.shape.queryLength;
+    const bad = Array.isArray(rows) ? rows.find((r) => !Number.isInteger(r) || r < 0 || r >= Lq) : rows;
+    if (!Array.isArray(rows) || bad !== undefined) {
+      throw new AttentionInputError(`rows must be an array of query row indices, integers from 0 to ${Lq - 1}; got ${Array.isArray(rows) ? bad : String(rows)}`);
+    }
+  }
   // The mask's broadcast is read from its own shape here, not from the strides the kernels are
   // given (validate.ts), so that a wrong stride there cannot agree with itself in the tests.
   const dims = options?.mask ? [1, 1, 1, ...options.mask.shape].slice(-4) : [1, 1, 1, 1];

@@ -1,6 +1,6 @@
 // The CPU reference against values computed by hand (not by the code under test).
 import { describe, expect, it } from 'vitest';
-import { attentionReference, attentionReferenceFull } from '../src/index.js';
+import { AttentionInputError, attentionReference, attentionReferenceFull } from '../src/index.js';
 
 const t = (rows: number[][]) => ({ data: Float32Array.from(rows.flat()), shape: [rows.length, rows[0].length] });
 const close = (got: Float32Array, want: number[], tol = 1e-6) => {
@@ -59,6 +59,18 @@ describe('attentionReference (CPU, float64)', () => {
     // Per batch: batch 0 sees key 2 only (7), batch 1 keys 0 and 2 (4), in both heads.
     const perBatch = { data: Uint8Array.from([0, 0, 1, 1, 0, 1]), shape: [2, 1, 1, 3] };
     close(attentionReference(q, k, v, { mask: perBatch }).data, [7, 7, 4, 4]);
+  });
+
+  it('rows: only those query rows are computed (the rest NaN); an index outside [0, Lq) is refused, not written into another head', () => {
+    const q = { data: new Float32Array(4), shape: [2, 2, 1] };
+    const k = { data: new Float32Array(6), shape: [2, 3, 1] };
+    const v = { data: Float32Array.from([1, 5, 6, 2, 4, 9]), shape: [2, 3, 1] };
+    const r = attentionReferenceFull(q, k, v, {}, [1]);
+    expect(Array.from(r.output.data).map((x) => (Number.isNaN(x) ? 'NaN' : x))).toEqual(['NaN', 4, 'NaN', 5]);
+    for (const rows of [[2], [-1], [0.5], 'x' as never]) {
+      expect(() => attentionReferenceFull(q, k, v, {}, rows)).toThrow(AttentionInputError);
+    }
+    expect(() => attentionReferenceFull(q, k, v, {}, [2])).toThrow(/rows must be an array of query row indices, integers from 0 to 1; got 2/);
   });
 
   it('top-left causal: query 0 sees only key 0; bottom-right: the last query sees every key', () => {
