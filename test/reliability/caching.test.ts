@@ -143,7 +143,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
       }
       const { q, k, v, options } = makeInputs(c, seed, kernel);
       const out = await ctx.attention(q, k, v, options);
-      await new Promise((r) => setTimeout(r, 50)); // a background compile would have started by now
+      // No wait needed: ready() starts a background compile synchronously, while the call records.
       expect(agrees(compare(out.data, attentionReference(q, k, v, options).data)), `seed ${seed}`).toBe(true);
       expect(counters.createComputePipelineAsync).toBe(0);
       expect(counters.createComputePipeline).toBeGreaterThan(0);
@@ -368,7 +368,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
       for (let i = 0; i < 2; i++) {
         expect(agrees(compare((await ctx.attention(q, k, v, options)).data, attentionReference(q, k, v, options).data)), `seed ${seed}`).toBe(true);
       }
-      await new Promise((r) => setTimeout(r, 50)); // a background compile would have started by now
+      // No wait needed: ready() starts a background compile synchronously, while the call records.
       expect(compiled(counters)).toEqual(before);
       expect(seen.filter((p) => /held-keys/.test(p.label ?? '')), JSON.stringify(seen)).toEqual([]);
       expect(errors).toEqual([]);
