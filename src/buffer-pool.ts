@@ -110,7 +110,7 @@ export class BufferPool {
   }
 
   release(buffer: GPUBuffer): void {
-    if (!this.live.has(buffer) || !this.out.delete(buffer)) return;
+    if (!this.out.delete(buffer)) return; // not taken from this pool, or returned already
     this.inUse -= buffer.size;
     const cap = this.byteCap;
     if (buffer.size > cap || this.limits.maxIdleBuffers === 0) {

@@ -140,7 +140,7 @@ export function encodeProblem(rec: Recorder, p: Problem, b: ProblemBuffers, want
   if (p.mask) {
     const boolean = p.mask.kind === MaskKind.Boolean;
     checkBinding(dev, `mask (${p.mask.elements} elements)`, maskBytes(p.mask),
-      `give it shape [Lq, Lk] or a batch or head dimension of 1 where it repeats${boolean ? '' : ', or a boolean mask (1 byte an element)'}`,
+      `give it shape [Lq, Lk] or a batch, head or query-row dimension of 1 where it repeats (a key-padding mask [B, 1, 1, Lk])${boolean ? '' : ', or a boolean mask (1 byte an element)'}`,
       boolean ? BYTE_INDEX_BYTES : F32_INDEX_BYTES);
   }
   const loads = loadsFor(s);

@@ -93,8 +93,6 @@ function checkDims(name: string, shape: unknown, ranks = 'rank 2 ([L, E]), 3 ([H
   return dims as number[];
 }
 
-// Each property is read once: a getter, or a caller changing the tensor later, cannot hand the
-// kernels an array other than the one checked here.
 /**
  * A typed array of this kind, by its tag rather than instanceof, so that one made in another realm
  * (an iframe, a vm context, jsdom under a test runner) counts too.
@@ -103,6 +101,8 @@ function isTyped<K extends 'Float32Array' | 'Uint8Array'>(x: unknown, kind: K): 
   return ArrayBuffer.isView(x) && Object.prototype.toString.call(x) === `[object ${kind}]`;
 }
 
+// Each property is read once: a getter, or a caller changing the tensor later, cannot hand the
+// kernels an array other than the one checked here.
 function checkTensor(name: string, t: Tensor | undefined): { dims: number[]; data: Float32Array } {
   if (!t || typeof t !== 'object') {
     throw new AttentionInputError(`${name} is missing: expected { data: Float32Array, shape: number[] }, got ${String(t)}`);

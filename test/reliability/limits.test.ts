@@ -267,7 +267,7 @@ describe('limits the kernels themselves set', () => {
       const masked = (kind: 'boolean' | 'additive') => () => ctx.encode(encoder, { q: small, k: small, v: small, output: out, mask: small }, shape,
         { kernel: 'fused', mask: { kind, shape: [65536, 65537] } });
       expect(masked('boolean')).toThrow(DeviceLimitError);
-      expect(masked('boolean')).toThrow(/^mask \(4295032832 elements\) needs 4295032832 bytes, over the 4 GiB the kernels can index; give it shape \[Lq, Lk\] or a batch or head dimension of 1 where it repeats$/);
+      expect(masked('boolean')).toThrow(/^mask \(4295032832 elements\) needs 4295032832 bytes, over the 4 GiB the kernels can index; give it shape \[Lq, Lk\] or a batch, head or query-row dimension of 1 where it repeats \(a key-padding mask \[B, 1, 1, Lk\]\)$/);
       expect(masked('additive')).toThrow(/^mask \(4295032832 elements\) needs 17180131328 bytes, over the 16 GiB the kernels can index; .*or a boolean mask/);
       // Under 16 GiB an f32 tensor passes the limits (and then fails on this small buffer's size).
       const tall = (queryLength: number) => () => ctx.encode(encoder, { q: small, k: small, v: small, output: out }, { ...shape, queryLength, keyLength: 4 });
