@@ -77,6 +77,7 @@ export class BufferPool {
   /** Bytes taken and not yet returned, and the most at once since the pool last had none out. */
   private inUse = 0;
   private busyPeak = 0;
+  private destroyed = false;
 
   constructor(
     private readonly device: GPUDevice,
@@ -113,7 +114,8 @@ export class BufferPool {
     if (!this.out.delete(buffer)) return; // not taken from this pool, or returned already
     this.inUse -= buffer.size;
     const cap = this.byteCap;
-    if (buffer.size > cap || this.limits.maxIdleBuffers === 0) {
+    // After destroy(), nothing is kept: a buffer taken since (a probe resuming late) is destroyed.
+    if (this.destroyed || buffer.size > cap || this.limits.maxIdleBuffers === 0) {
       this.retire(buffer);
       return;
     }
@@ -132,6 +134,16 @@ export class BufferPool {
       this.idleBytes -= old.size;
       this.retire(old);
     }
+  }
+
+  /**
+   * Takes back a buffer that must not be handed out again (a call that failed on the GPU: it may be
+   * an allocation that ran out of memory, which stays invalid), and destroys it.
+   */
+  discard(buffer: GPUBuffer): void {
+    if (!this.out.delete(buffer)) return;
+    this.inUse -= buffer.size;
+    this.retire(buffer);
   }
 
   /** Whether this pool's buffers are lent to encode() recordings (PoolLimits.lent). */
@@ -157,6 +169,7 @@ export class BufferPool {
   }
 
   destroy(): void {
+    this.destroyed = true;
     for (const b of this.live) {
       this.onRetire(b);
       b.destroy();

@@ -307,10 +307,10 @@ class Context implements AttentionContext {
    */
   #record(
     state: DeviceState, pool: BufferPool, encoder: GPUCommandEncoder, p: Problem, b: ProblemBuffers,
-    want: Want, reserved: GPUBuffer[], tile: FusedTileChoice = this.#fusedTile,
+    want: Want, reserved: GPUBuffer[], tile: FusedTileChoice = this.#fusedTile, mayMeasure = true,
   ): Path {
     const rec = new Recorder(state.device, pool, state.uniforms, state.dummies, state.bindGroups, tile, this.#tuner, this.#splitTile,
-      !!this.#debug.poisonOutputs);
+      !!this.#debug.poisonOutputs, mayMeasure);
     try {
       const path = encodeProblem(rec, p, b, want); // throws before anything is written into the encoder
       rec.emit(encoder);
@@ -364,12 +364,19 @@ class Context implements AttentionContext {
           `buffers.${name} has ${buf.size} bytes but the shape needs ${bytes}; allocate at least ${bytes} bytes`,
         );
       }
+      // A storage binding's size must be a multiple of 4, and the kernels bind whole buffers.
+      if (buf.size % 4 !== 0) {
+        throw new AttentionInputError(
+          `buffers.${name} has ${buf.size} bytes, not a multiple of 4, and a storage binding's size must be one; ` +
+            `allocate ${Math.ceil(buf.size / 4) * 4} bytes`,
+        );
+      }
       if (!(buf.usage & BufferUsage.STORAGE)) {
         throw new AttentionInputError(
           `buffers.${name} (usage 0x${buf.usage.toString(16)}) lacks GPUBufferUsage.STORAGE; create it with STORAGE usage`,
         );
       }
-      // The kernels bind whole buffers (so a cache's bind groups stay valid as keyLength grows).
+      // The kernels bind whole buffers, so the whole buffer must fit one binding.
       const maxBinding = state.device.limits.maxStorageBufferBindingSize;
       if (buf.size > maxBinding) {
         throw new DeviceLimitError(
@@ -394,7 +401,9 @@ class Context implements AttentionContext {
     const reserved: GPUBuffer[] = [];
     state.uniforms.trim();
     try {
-      this.#record(state, state.workspace, encoder, p, buffers as ProblemBuffers, want, reserved);
+      // No tile measurement from here (it submits): a verdict made by attention calls, prepare() or
+      // tileMeasurements is used; without one, compact.
+      this.#record(state, state.workspace, encoder, p, buffers as ProblemBuffers, want, reserved, this.#fusedTile, false);
     } finally {
       releaseAll(state.workspace, reserved);
     }
@@ -440,6 +449,7 @@ class Context implements AttentionContext {
 
     const reserved: GPUBuffer[] = [];
     const staging: GPUBuffer[] = [];
+    let failedOnGpu = false;
     try {
       const buffers: ProblemBuffers = {
         q: upload(data.q, 'webgpu-attention q'),
@@ -484,6 +494,7 @@ class Context implements AttentionContext {
       // later in the call: the out-of-memory error is the cause, so it is the one reported.
       const gpuError = oom ?? validation;
       if (gpuError) {
+        failedOnGpu = true;
         state.bindGroups.clear(); // one of them may be what failed: the next call makes fresh ones
         const kind = oom ? 'out-of-memory' : 'validation';
         throw new GPUExecutionError(
@@ -516,6 +527,9 @@ class Context implements AttentionContext {
             try { b.unmap(); } catch { /* already unmapped */ }
           }
         }
+        // After a GPU error any of them may be invalid (an allocation that ran out of memory stays
+        // so): none goes back to the pool, or the next call of this shape would fail on it too.
+        if (failedOnGpu) for (const b of [...taken, ...reserved]) pool.discard(b);
         releaseAll(pool, taken);
         releaseAll(pool, reserved);
       }
@@ -617,6 +631,7 @@ class Context implements AttentionContext {
       if (e instanceof GPUExecutionError && !this.#destroyed) await throwIfLostSoon(state);
       throw e;
     }
+    this.#checkDestroyed(); // destroy() may have run during the compile: take nothing from its pool
     const s = p.shape;
     const taken = [
       s.batch * s.heads * s.queryLength * s.headDim,
@@ -630,6 +645,7 @@ class Context implements AttentionContext {
       for (const b of [q, k, v]) clear.clearBuffer(b);
       device.queue.submit([clear.finish()]);
       await this.#gpuWait(state, device.queue.onSubmittedWorkDone()); // not part of the timing
+      this.#checkDestroyed();
       // Push, record, submit and pop with nothing awaited in between (as in #run), so the scope
       // never interleaves with another call's and is popped even if recording throws.
       device.pushErrorScope('validation');

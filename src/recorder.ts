@@ -129,6 +129,11 @@ export class Recorder {
     readonly splitTile: SplitTileChoice = 'auto',
     /** Tests (debug.poisonOutputs): fill scratch with NaN as it is taken, so a slot a kernel forgets to write shows. */
     private readonly poison = false,
+    /**
+     * Whether this recording may start the tile measurement (attention calls, whose context submits).
+     * encode() may not: the measurement submits probes on the device, and encode() promises no submit.
+     */
+    private readonly mayMeasure = true,
   ) {}
 
   /** Whether the adapter counts as a software one for the tile choice (the tuner's view, else detected). */
@@ -145,7 +150,7 @@ export class Recorder {
     loads: Loads, shape: { headDim: number; valueDim: number }, flops: number, ready: (tile: TileName) => boolean,
     declined: (tile: TileName) => boolean,
   ): TileName {
-    const verdict = this.tuner?.verdict(loads, shape.headDim, shape.valueDim, flops);
+    const verdict = this.tuner?.verdict(loads, shape.headDim, shape.valueDim, this.mayMeasure ? flops : null);
     if (!verdict || verdict === 'compact') return 'compact';
     if (declined(verdict)) return this.measuredFallback(loads, shape, ready);
     return ready(verdict) ? verdict : 'compact';

@@ -135,11 +135,13 @@ export class TileTuner {
 
   /**
    * The measured verdict for calls with these head sizes, or undefined while there is none. Counts
-   * the call's work; once the context has done HOT_FLOPS of it, the measurement starts.
+   * the call's work (`flops`); once the context has done HOT_FLOPS of it, the measurement starts.
+   * `flops` null (encode(), which must not submit) counts nothing and starts nothing.
    */
-  verdict(loads: Loads, headDim: number, valueDim: number, flops: number): TileName | undefined {
+  verdict(loads: Loads, headDim: number, valueDim: number, flops: number | null): TileName | undefined {
     const entry = this.#entries().get(this.#key(loads, headDim, valueDim));
     if (entry) return entry.result === undefined ? undefined : (entry.result?.verdict ?? 'compact');
+    if (flops === null) return undefined;
     this.#hot += flops;
     if (this.#hot >= HOT_FLOPS) void this.measure(loads, headDim, valueDim);
     return undefined;

@@ -97,6 +97,7 @@ export interface AttentionContext {
    * Records attention into the caller's encoder on the caller's buffers: no upload, no readback, no submit.
    * Record across awaits and submit whenever you like (or never): no later call changes what a
    * recording reads. The context must not be destroyed before the command buffer is submitted.
+   * It never starts the tile measurement (that submits): call prepare(shape) once for tuned tiles.
    */
   encode(encoder: GPUCommandEncoder, buffers: AttentionBuffers, shape: AttentionShape, options?: EncodeOptions): void;
   /**

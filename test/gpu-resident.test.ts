@@ -68,9 +68,9 @@ describe(`encode() on caller buffers (seed ${seed})`, () => {
     for (const b of [bufs.q, bufs.k, bufs.v, out1, out2, weights, mask]) b?.destroy();
   });
 
-  // encode()'s scratch (uniform blocks, split-keys partials) goes back to the pool only once the
-  // caller has finished the encoder and that work is done: recording across awaits, with other calls
-  // of the context in between, must not let them take and overwrite it before the late submit.
+  // encode()'s scratch (split-keys partials, staged scores) goes back to the workspace at once, and its
+  // uniform blocks are never rewritten: each recording writes its scratch before reading it, so
+  // recording across awaits, with other calls of the context in between, and a late submit are right.
   it.each(['fused', 'split-keys', 'staged'] as const)(
     '%s: recorded across awaits with other calls in between, submitted late: both layers right',
     async (kernel) => {

@@ -254,6 +254,31 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     device.destroy();
   }, 180_000);
 
+  // encode() promises no submit; the measurement submits probes (and would time the caller's work
+  // queued meanwhile). So recordings never start it, however much work they record.
+  it("encode() never starts the tile measurement: recordings of 1.3e9 FLOPs on a 'gpu' adapter (past the 1e9 that start it for calls) compile nothing in the background and submit nothing", async () => {
+    const device = await borrowedDevice();
+    const counters = instrument(device);
+    const errors = uncapturedErrors(device);
+    const ctx = await createAttention({ device, debug: { adapterKind: 'gpu' } });
+    // E = 8: a head size no test here measures as a GPU, so no verdict exists for it.
+    const L = 1024, E = 8;
+    const shape = { batch: 1, heads: 8, kvHeads: 8, queryLength: L, keyLength: L, headDim: E, valueDim: E };
+    const bufs = ['q', 'k', 'v', 'output'].map(() => device.createBuffer({ size: 8 * L * E * 4, usage: GPUBufferUsageFlags.STORAGE }));
+    const [q, k, v, output] = bufs;
+    const encoder = device.createCommandEncoder();
+    const before = { async: counters.createComputePipelineAsync, submit: counters.submit };
+    for (let i = 0; i < 5; i++) ctx.encode(encoder, { q, k, v, output }, shape); // 5 × 4·8·1024²·8 ≈ 1.3e9 FLOPs
+    await new Promise((r) => setTimeout(r, 100)); // a measurement would have begun compiling its candidates
+    expect({ async: counters.createComputePipelineAsync, submit: counters.submit }).toEqual(before);
+    expect(ctx.tileMeasurements()).toEqual([]);
+    encoder.finish();
+    expect(errors).toEqual([]);
+    ctx.destroy();
+    bufs.forEach((b) => b.destroy());
+    device.destroy();
+  });
+
   it('prepare() before the first call: that call compiles nothing', async () => {
     const device = await borrowedDevice();
     const counters = instrument(device);

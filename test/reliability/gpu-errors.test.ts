@@ -4,7 +4,8 @@
 // out-of-memory error injected (SwiftShader does not run out of memory on these sizes) and the
 // validation error it causes made real: the call's output buffer is created too big to be valid.
 import { describe, expect, it } from 'vitest';
-import { createAttention, GPUExecutionError } from '../../src/index.js';
+import { attentionReference, createAttention, GPUExecutionError } from '../../src/index.js';
+import { agrees, compare } from '../compare.js';
 import { defaultLimitsDevice } from '../gpu-fixture.js';
 
 describe('GPU errors', () => {
@@ -37,6 +38,40 @@ describe('GPU errors', () => {
       expect(err).toBeInstanceOf(GPUExecutionError);
       expect((err as GPUExecutionError).kind).toBe('out-of-memory');
       expect((err as Error).message).toMatch(/GPU out-of-memory error in webgpu-attention's '\w[\w-]*' kernels .*injected: out of memory/);
+    } finally {
+      ctx.destroy();
+      device.destroy();
+      void gpu;
+    }
+  });
+
+  // An allocation that ran out of memory leaves an invalid buffer of the requested size and usage: if
+  // the call that failed on it returned it to the pool, every later call of that shape would take it
+  // and fail too. Injected as an invalid buffer (MAP_READ | STORAGE is not a valid usage) that reports
+  // the usage asked for, as such a buffer does.
+  it("a call that failed on the GPU returns none of its buffers to the pool: the next call of that shape works", async () => {
+    const { device, gpu } = await defaultLimitsDevice();
+    const create = device.createBuffer.bind(device);
+    let armed = false;
+    device.createBuffer = (d: GPUBufferDescriptor) => {
+      if (!armed || d.label !== 'webgpu-attention q') return create(d);
+      armed = false;
+      device.pushErrorScope('validation');
+      const b = create({ ...d, usage: d.usage | GPUBufferUsage.MAP_READ });
+      void device.popErrorScope();
+      Object.defineProperty(b, 'usage', { value: d.usage });
+      return b;
+    };
+    const ctx = await createAttention({ device });
+    try {
+      const q = { data: new Float32Array(64).map((_, i) => Math.sin(i)), shape: [1, 1, 8, 8] };
+      const k = { data: new Float32Array(64).map((_, i) => Math.cos(i)), shape: [1, 1, 8, 8] };
+      armed = true;
+      const err = await ctx.attention(q, k, k).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(GPUExecutionError);
+      expect(armed, 'the invalid buffer was made').toBe(false);
+      const again = await ctx.attention(q, k, k);
+      expect(agrees(compare(again.data, attentionReference(q, k, k).data))).toBe(true);
     } finally {
       ctx.destroy();
       device.destroy();

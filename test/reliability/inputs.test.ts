@@ -320,6 +320,10 @@ describe(`encode(): bad buffers, shapes and options → AttentionInputError, not
     ['mask buffer without options.mask', () => [{ ...bufs, mask: make(256) }, shape], /buffers\.mask was given but options\.mask/],
     ['mask buffer missing', () => [bufs, shape, { mask: { kind: 'boolean', shape: [9, 13] } }], /buffers\.mask is missing/],
     ['boolean mask buffer too small', () => [{ ...bufs, mask: make(112) }, shape, { mask: { kind: 'boolean', shape: [9, 13] } }], /buffers\.mask has 112 bytes but the shape needs 120/],
+    // A boolean mask of 120 bytes in a buffer of 122, as a key-padding mask sized for an odd capacity: a storage
+    // binding's size must be a multiple of 4, and the kernels bind whole buffers.
+    ['boolean mask buffer of a size not a multiple of 4', () => [{ ...bufs, mask: make(122) }, shape, { mask: { kind: 'boolean', shape: [9, 13] } }], /buffers\.mask has 122 bytes, not a multiple of 4, and a storage binding's size must be one; allocate 124 bytes/],
+    ['output of a size not a multiple of 4', () => [{ ...bufs, output: make(1154) }, shape], /buffers\.output has 1154 bytes, not a multiple of 4/],
     ['additive mask buffer too small', () => [{ ...bufs, mask: make(120) }, shape, { mask: { kind: 'additive', shape: [9, 13] } }], /buffers\.mask has 120 bytes but the shape needs 468/],
     ['unknown mask kind', () => [{ ...bufs, mask: make(468) }, shape, { mask: { kind: 'bool' as never, shape: [9, 13] } }], /options\.mask\.kind is "bool"/],
     ['mask wrong shape', () => [{ ...bufs, mask: make(468) }, shape, { mask: { kind: 'additive', shape: [13, 9] } }], /options\.mask\.shape \[13,9\] does not fit B=2, H=2, Lq=9, Lk=13/],

@@ -230,6 +230,23 @@ describe('buffer pool caps (bookkeeping on a stand-in device)', () => {
     expect(f.live.size).toBe(0);
   });
 
+  it('a discarded buffer is destroyed and never handed out again; after destroy() a returned buffer is destroyed, not kept', () => {
+    const f = fakeDevice();
+    const pool = new BufferPool(f.device);
+    const bad = pool.acquire(MiB, S, 'q');
+    pool.discard(bad);
+    expect(f.live.has(bad)).toBe(false);
+    pool.release(bad); // the call's finally still releases it: ignored
+    expect(pool.idleStats.buffers).toBe(0);
+    expect(pool.acquire(MiB, S, 'q')).not.toBe(bad);
+    // A probe resuming after the context's destroy() takes and returns a buffer: nothing stays alive.
+    pool.destroy();
+    const late = pool.acquire(MiB, S, 'late');
+    pool.release(late);
+    expect(f.live.size).toBe(0);
+    expect(pool.idleStats.buffers).toBe(0);
+  });
+
   it('idle buffers stay under the count cap, and a pool full of old shapes still takes the current one (LRU)', () => {
     const f = fakeDevice();
     const pool = new BufferPool(f.device);
