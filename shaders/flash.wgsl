@@ -79,7 +79,9 @@ fn online_softmax(raw: mat4x4<f32>, g: ptr<function, Rows>, b: u32, h: u32, j0: 
     // Keys past the end or the causal limit get HIDDEN.
     s[j] = select(vec4<f32>(HIDDEN), s[j], vec4<u32>(j0 + j) < (*g).end);
   }
-  let sum = s[0] + s[1] + s[2] + s[3]; // NaN iff a score is NaN
+  // NaN iff a score is NaN (or +Inf beside -Inf, a NaN row anyway). Quartered, so that finite
+  // scores cannot sum past the f32 maximum into inf + (-inf) beside a key an additive -Inf hides.
+  let sum = s[0] * 0.25 + s[1] * 0.25 + s[2] * 0.25 + s[3] * 0.25;
   (*g).nan = select((*g).nan, sum, is_nan4(sum));
   let m_new = max((*g).m, max(max(s[0], s[1]), max(s[2], s[3])));
   let corr = exp((*g).m - m_new);

@@ -163,6 +163,31 @@ export const numericsScenarios: NumericsScenario[] = [
     },
   },
   {
+    // Scores of 2e38 (finite, but two of them sum past f32's 3.4e38) beside keys an additive -Infinity
+    // hides, in every 4-key block: a NaN test on a block's plain sum read inf + (-inf) as a NaN score.
+    name: 'scores near the f32 maximum beside keys masked with -Infinity: those keys weigh 0, no NaN',
+    applies: everywhere,
+    async run(ctx, kernel, seed) {
+      const { list, check } = failures();
+      const { v } = qkv(seed + 7);
+      const q = new Float32Array(B * H * Lq * E);
+      const k = new Float32Array(B * H * Lk * E);
+      for (let r = 0; r < B * H * Lq; r++) q[r * E] = 2e19;
+      for (let r = 0; r < B * H * Lk; r++) k[r * E] = 1e19; // every score 2e38
+      // Keys 2, 6, 10, ... hidden: each block of 4 keys holds 2e38, 2e38, -Infinity, 2e38.
+      const m = Float32Array.from({ length: Lk }, (_, j) => (j % 4 === 2 ? -Infinity : 0));
+      const options: AttentionOptions = { scale: 1, kernel, mask: { data: m, shape: [1, Lk] } };
+      const qt = { data: q, shape: [B, H, Lq, E] };
+      const kt = { data: k, shape: [B, H, Lk, E] };
+      const ref = attentionReferenceFull(qt, kt, v, options);
+      const out = await ctx.attention(qt, kt, v, options);
+      check(out.data.every(Number.isFinite), () => `an output is not finite: ${out.data.slice(0, 8)}`);
+      const a = compare(out.data, ref.output.data);
+      check(agrees(a), () => `output ${JSON.stringify(a)}`);
+      return list;
+    },
+  },
+  {
     name: 'dead rows → 0 (causal bottom-right with Lq > Lk, boolean mask rows of zeros)',
     applies: everywhere,
     async run(ctx, kernel, seed) {

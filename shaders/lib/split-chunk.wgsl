@@ -61,7 +61,8 @@ fn softmax_step(st: ptr<function, RowSoftmax>, dots: vec4<f32>, jj: vec4<u32>, c
                   with_mask(s.z, c.b, c.h, c.i, jc.z), with_mask(s.w, c.b, c.h, c.i, jc.w));
   }
   s = select(vec4<f32>(HIDDEN), s, jj < vec4<u32>(c.end)); // past the chunk or the causal limit
-  let sum = s.x + s.y + s.z + s.w; // NaN iff a score is NaN
+  // NaN iff a score is NaN (or +Inf beside -Inf, a NaN row anyway); quartered as in flash.wgsl.
+  let sum = dot(s, vec4<f32>(0.25));
   (*st).nan = select((*st).nan, sum, is_nan(sum));
   let m_new = max((*st).m, max(max(s.x, s.y), max(s.z, s.w)));
   let corr = exp((*st).m - m_new);
