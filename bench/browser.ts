@@ -8,7 +8,7 @@ import { defaultStem, fsUrl, hostMeta, launchBrowser, libAvailable, libMeta, ope
 const opts = parseCli('bench:browser', 'browser');
 const log = (m: string) => console.log(m);
 
-const { server, url } = await startPageServer();
+const { server, url } = await startPageServer(opts.lib);
 let browser: Browser | undefined;
 let exitCode = 0;
 try {

@@ -11,7 +11,7 @@ import type { Browser, Page } from '@playwright/test';
 import type { ViteDevServer } from 'vite';
 import type { BenchResults, BenchShape, RepeatPolicy, SuiteConfig } from './suite';
 import { SPLIT_TILE_CHOICES, TILE_CHOICES } from '../src/tiles';
-import { buildShapes, DEFAULT_POLICY, QUICK_POLICY, formatCeilings, formatTable, formatTargets, TIMING_NOTES, CPU_REFERENCE_MAX_FLOPS } from './suite';
+import { buildShapes, DEFAULT_POLICY, MIN_REPS, QUICK_POLICY, formatCeilings, formatTable, formatTargets, TIMING_NOTES, CPU_REFERENCE_MAX_FLOPS } from './suite';
 
 export const benchDir = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(benchDir, '..');
@@ -53,9 +53,10 @@ const PEER_NAMES = ['tfjs', 'ort'];
 const DEFAULT_PEERS = { browser: 'tfjs,ort', node: '' } as const;
 
 // Option parsers: a bad value stops the run with commander's message instead of being run as NaN.
-function positiveInt(v: string): number {
+/** --reps: the issue's timing rule is the median of at least MIN_REPS timed runs, so fewer is refused. */
+function repsArg(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1.');
+  if (!Number.isInteger(n) || n < MIN_REPS) throw new InvalidArgumentError(`expected a whole number >= ${MIN_REPS} (a median of at least ${MIN_REPS} timed runs).`);
   return n;
 }
 function positive(v: string): number {
@@ -93,7 +94,7 @@ export function parseCli(name: string, runner: 'node' | 'browser', argv?: string
     .option('--gpu', 'real GPU: adds L=S=4096 (auto-enabled when the adapter is not SwiftShader)', false)
     .option('--shapes <list>', 'comma-separated substrings of shape ids; !x drops ids containing x (e.g. "L1024,S65536" or "!L2048")')
     .option('--kernels <list>', 'our kernels to time', listOf(KERNEL_NAMES, false), KERNEL_NAMES.join(','))
-    .option('--reps <n>', 'timed runs per measurement (median reported)', positiveInt)
+    .option('--reps <n>', `timed runs per measurement (median reported; at least ${MIN_REPS})`, repsArg)
     .option('--budget <seconds>', 'time budget per measurement: it can cut --reps, never below 5', positive)
     .option('--timeout <seconds>', 'per step (prepare, verify, resident, end-to-end)', positive, 300)
     .option('--staged-max-gflop <n>', 'skip our staged path above this many GFLOP (default: 2.2 on software adapters)', nonNegative)
@@ -138,6 +139,10 @@ export function parseCli(name: string, runner: 'node' | 'browser', argv?: string
 
 export function suiteConfig(o: CliOptions, isRealGpu: boolean): SuiteConfig {
   const shapes: BenchShape[] = buildShapes({ quick: o.quick, gpu: o.gpu || isRealGpu, filter: o.shapes });
+  // parseCli checked --shapes against the GPU table, which has L=S=4096 too; this adapter's may not.
+  if (shapes.length === 0) {
+    throw new Error(`--shapes '${o.shapes}' selects no shape on this adapter (L=S=4096 is measured only on a real GPU or with --gpu)`);
+  }
   const policy: RepeatPolicy = { warmup: 1, reps: o.reps, budgetMs: o.budget * 1000 };
   return {
     shapes,
@@ -191,7 +196,8 @@ export function hostMeta(): Record<string, unknown> {
 // ---------------------------------------------------------------------------------------------
 // Page server and browser
 
-export async function startPageServer(): Promise<{ server: ViteDevServer; url: string }> {
+/** `libEntry`: the library build the page imports (--lib), whose folder the server may serve wherever it is. */
+export async function startPageServer(libEntry?: string): Promise<{ server: ViteDevServer; url: string }> {
   const { createServer } = await import('vite');
   const server = await createServer({
     configFile: false,
@@ -201,7 +207,7 @@ export async function startPageServer(): Promise<{ server: ViteDevServer; url: s
     cacheDir: join(repoRoot, 'node_modules/.vite-bench'),
     logLevel: 'warn',
     clearScreen: false,
-    server: { host: '127.0.0.1', port: 5199, strictPort: false, fs: { allow: [repoRoot] }, hmr: false },
+    server: { host: '127.0.0.1', port: 5199, strictPort: false, fs: { allow: [repoRoot, ...(libEntry ? [dirname(libEntry)] : [])] }, hmr: false },
     // Pre-bundle every dependency up front: a dependency discovered mid-run would make Vite
     // reload the page and lose the run. ORT is already ESM and loads its own wasm (wasmPaths).
     optimizeDeps: {

@@ -1,7 +1,7 @@
 // The benchmark runners' command line (bench/host.ts): bad values stop with a message naming the
 // option, instead of a run with NaN repetitions or no kernels.
 import { describe, expect, it } from 'vitest';
-import { parseCli } from '../bench/host.js';
+import { parseCli, suiteConfig } from '../bench/host.js';
 
 const parse = (...args: string[]) => parseCli('bench:browser', 'browser', args);
 
@@ -24,6 +24,7 @@ describe('bench command line', () => {
   it.each([
     [['--reps', '-3'], /--reps <n>.*'-3' is invalid/],
     [['--reps', '2.5'], /--reps <n>.*whole number/],
+    [['--reps', '3'], /--reps <n>.*'3' is invalid.*>= 5 \(a median of at least 5 timed runs\)/],
     [['--budget', '0'], /--budget <seconds>.*> 0/],
     [['--timeout', 'abc'], /--timeout <seconds>.*'abc'/],
     [['--staged-max-gflop', '-1'], /--staged-max-gflop <n>.*>= 0/],
@@ -34,6 +35,13 @@ describe('bench command line', () => {
     [['--fused-tile', 'huge'], /--fused-tile <tile>.*expected one of auto, compact/],
   ])('%j → an error naming the option', (args, message) => {
     expect(() => parse(...args)).toThrow(message);
+  });
+
+  it('--shapes that select only GPU shapes: an error on a software adapter, not a run of no shapes', () => {
+    const o = parse('--shapes', 'L4096');
+    expect(() => suiteConfig(o, false)).toThrow(/--shapes 'L4096' selects no shape on this adapter \(L=S=4096 is measured only on a real GPU or with --gpu\)/);
+    expect(suiteConfig(o, true).shapes.map((s) => s.id)).toEqual(expect.arrayContaining([expect.stringContaining('L4096')]));
+    expect(suiteConfig(parse('--shapes', 'L4096', '--gpu'), false).shapes.length).toBeGreaterThan(0);
   });
 
   it('in Node: no peers unless asked; TFJS and ORT when asked', () => {
