@@ -658,14 +658,22 @@ export interface BenchResults {
   targets?: TargetResult[];
 }
 
-/** The row of ours that the targets judge: 'auto' (what users get), else fused, else split-keys. */
+/**
+ * The row of ours that the targets judge: 'auto' (what users get), else fused, else split-keys, else
+ * staged, whichever this run has first, failed or not: a kernel of ours that failed or gave a wrong
+ * answer on a shape is a miss there, not a reason to judge another kernel. Only a row this run chose
+ * to skip (`skipped: ...`, the staged path above --staged-max-gflop) passes to the next.
+ */
 export function primaryOurs(rows: BenchRow[], shapeId: string): BenchRow | undefined {
   for (const impl of ['ours:auto', 'ours:fused', 'ours:split-keys', 'ours:staged']) {
-    const r = rows.find((x) => x.impl === impl && x.shapeId === shapeId && x.resident && !x.error);
+    const r = rows.find((x) => x.impl === impl && x.shapeId === shapeId && !x.error?.startsWith('skipped'));
     if (r) return r;
   }
   return undefined;
 }
+
+/** Whether a row of ours failed: an error, or no resident time. */
+const failedRow = (r: BenchRow) => !!r.error || !r.resident;
 
 /**
  * Peer time / our time on the same shape, GPU-resident against GPU-resident: GPU time against GPU
@@ -711,28 +719,36 @@ export function evaluateTargets(res: BenchResults): TargetResult[] {
         ? `${fusedG.toFixed(3)} GFLOP/s = ${((100 * fusedG) / ceil).toFixed(1)}% of ${ceil.toFixed(2)}` +
           (looped ? ` (${((100 * fusedG) / looped).toFixed(1)}% of the looped kernel's ${looped.toFixed(2)}, which is not a ceiling)` : '')
         : fused?.error ?? 'not measured',
-    met: fusedG !== undefined && ceil ? fusedG >= 0.5 * ceil : null,
+    // Our fused kernel failing on the shape is a miss; not timing it (another --kernels, --no-e2e) is undecided.
+    met: fusedG !== undefined && ceil ? fusedG >= 0.5 * ceil : fused?.error ? false : null,
   });
   for (const [peer, factor] of [
     ['tfjs', 10],
     ['ort', 1.5],
   ] as const) {
     const ratios: { id: string; ratio: number; wall: number; basis: Speedup['basis'] }[] = [];
+    // Shapes where ours failed or was wrong while the peer ran: misses, named with our error.
+    const oursFailed: { id: string; error: string }[] = [];
     // "Every shape" is the issue's table (L=S=4096 added on a GPU run), not just this run's shapes:
     // a --quick or --shapes run can show a miss but never a pass.
     const table = buildShapes({ gpu: res.shapes.some((s) => s.Lq === 4096) }).map((s) => s.id);
     for (const s of res.shapes) {
       const ours = primaryOurs(res.rows, s.id);
+      if (ours && failedRow(ours)) {
+        const p = res.rows.find((x) => x.impl === peer && x.shapeId === s.id);
+        if (p?.resident && !p.error) oursFailed.push({ id: s.id, error: `${ours.impl} ${ours.error ?? 'not timed'}` });
+        continue;
+      }
       const sp = ours && speedup(res.rows, ours, peer);
       if (sp) ratios.push({ id: s.id, ratio: sp.ratio, wall: sp.wallRatio, basis: sp.basis });
     }
-    const any = ratios.length > 0;
+    const any = ratios.length > 0 || oursFailed.length > 0;
     // Judged on the unrounded ratios; the shapes below are named with 3 decimals, so a 9.997x
     // never reads as a pass.
     const below = ratios.filter((r) => r.ratio < factor);
-    const all = below.length === 0;
+    const all = below.length === 0 && oursFailed.length === 0;
     const min = Math.min(...ratios.map((r) => r.ratio));
-    const missing = table.filter((id) => !ratios.some((r) => r.id === id)).length;
+    const missing = table.filter((id) => !ratios.some((r) => r.id === id) && !oursFailed.some((r) => r.id === id)).length;
     const bases = [...new Set(ratios.map((r) => r.basis))];
     const basis = bases.length === 1 ? (bases[0] === 'gpu' ? 'GPU time' : 'wall clock') : 'GPU time where both sides have it, else wall clock';
     const wallBelow = ratios.filter((r) => r.wall < factor);
@@ -740,9 +756,12 @@ export function evaluateTargets(res: BenchResults): TargetResult[] {
     out.push({
       target: `>= ${factor}x ${peer.toUpperCase()} on every shape (GPU-resident)`,
       value: any
-        ? `by ${basis}: ${below.length} of ${ratios.length} shapes below` +
-          (below.length ? ` (${below.map((r) => `${r.id}: ${r.ratio.toFixed(3)}x`).join(', ')})` : '') +
-          `; min ${min.toFixed(below.length ? 3 : 2)}x` +
+        ? (oursFailed.length ? `ours failed on ${oursFailed.length} shape(s) the peer ran (${oursFailed.map((r) => `${r.id}: ${r.error}`).join('; ')}); ` : '') +
+          (ratios.length === 0
+            ? 'no shape compared'
+            : `by ${basis}: ${below.length} of ${ratios.length} shapes below` +
+              (below.length ? ` (${below.map((r) => `${r.id}: ${r.ratio.toFixed(3)}x`).join(', ')})` : '') +
+              `; min ${min.toFixed(below.length ? 3 : 2)}x`) +
           (bases.includes('gpu')
             ? `; by wall clock: ${wallBelow.length} below` +
               (wallBelow.length ? ` (${wallBelow.map((r) => `${r.id}: ${r.wall.toFixed(3)}x`).join(', ')})` : '') +
@@ -758,7 +777,9 @@ export function evaluateTargets(res: BenchResults): TargetResult[] {
   const decodeId = 'B1-H8-L1-S65536-E64';
   const dec = primaryOurs(res.rows, decodeId);
   const decShape = res.shapes.find((s) => s.id === decodeId);
-  if (dec?.resident && decShape && res.ceilings) {
+  if (dec && failedRow(dec) && decShape) {
+    out.push({ target: 'decode L=1 vs S=65536 within 2x of streaming K and V once at copy bandwidth', value: `${dec.impl} failed: ${dec.error ?? 'not timed'}`, met: false });
+  } else if (dec?.resident && decShape && res.ceilings) {
     const streamMs = kvBytes(decShape) / (res.ceilings.copy.gbps * 1e6);
     const ratio = dec.resident.ms / streamMs;
     out.push({

@@ -94,4 +94,38 @@ describe('bench speed-ups and the TFJS target', () => {
     const part: BenchResults = { ...res, shapes: shapes.slice(0, 2), rows: rows.slice(0, 6) };
     expect(evaluateTargets(part).find((t) => t.target.includes('TFJS'))!.met).toBeNull();
   });
+
+  it("a shape where our kernel failed or was wrong is a miss naming it, not undecided, and another kernel of ours is not judged in its place", () => {
+    const shapes = buildShapes();
+    const rows = shapes.flatMap((s) => [...rowsFor(s, m(10, 9), m(200, 190), m(100)), { impl: 'ours:fused', shapeId: s.id, shape: s, flops: 1, resident: m(1, 1) }]);
+    const res: BenchResults = { runner: 'browser', meta: {}, shapes, rows, ceilings: undefined };
+    const wrong = shapes[3].id;
+    const at = rows.findIndex((r) => r.impl === 'ours:auto' && r.shapeId === wrong);
+    rows[at] = { ...rows[at], resident: undefined, error: 'wrong answer: relative error 3.1e-1' };
+    for (const peer of ['TFJS', 'ORT']) {
+      const t = evaluateTargets(res).find((x) => x.target.includes(peer))!;
+      expect(t.met, peer).toBe(false);
+      expect(t.value).toContain(`ours failed on 1 shape(s) the peer ran (${wrong}: ours:auto wrong answer: relative error 3.1e-1)`);
+    }
+    // The staged path skipped by --staged-max-gflop is not a failure: the next kernel is judged.
+    const staged: BenchResults = {
+      ...res,
+      rows: shapes.flatMap((s) => [
+        { impl: 'ours:staged', shapeId: s.id, shape: s, flops: 1, error: 'skipped: above --staged-max-gflop (2.2 GFLOP)' },
+        ...rowsFor(s, m(10, 9), m(200, 190), m(100)).slice(1),
+        { impl: 'ours:split-keys', shapeId: s.id, shape: s, flops: 1, resident: m(10, 9) },
+      ]),
+    };
+    expect(evaluateTargets(staged).find((x) => x.target.includes('TFJS'))!.met).toBe(true);
+    // The decode target: our decode kernel failing there is a miss.
+    const decode = shapes.find((s) => s.id === 'B1-H8-L1-S65536-E64')!;
+    const failedDecode: BenchResults = {
+      ...res,
+      ceilings: { fma: { gflops: 5 }, copy: { gbps: 4 } } as BenchResults['ceilings'],
+      rows: [{ impl: 'ours:auto', shapeId: decode.id, shape: decode, flops: 1, error: 'timeout after 300 s: ours:auto resident' }],
+    };
+    const d = evaluateTargets(failedDecode).find((x) => x.target.startsWith('decode'))!;
+    expect(d.met).toBe(false);
+    expect(d.value).toContain('ours:auto failed: timeout after 300 s');
+  });
 });
