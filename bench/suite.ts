@@ -809,7 +809,9 @@ export function formatTable(res: BenchResults): string {
   const ceil = res.ceilings?.fma.gflops;
   const bw = res.ceilings?.copy.gbps;
   const hasPeers = res.rows.some((r) => r.impl === 'tfjs' || r.impl === 'ort');
-  const header = ['impl', 'shape', 'ms resident', 'ms e2e', 'GFLOP/s res', 'GFLOP/s e2e', '% FMA ceil (res)', 'reps', ...(hasPeers ? ['vs TFJS', 'vs ORT'] : []), 'KV-stream ratio', 'note'];
+  const header = ['impl', 'shape', 'ms resident', 'ms e2e', 'GFLOP/s res', 'GFLOP/s e2e', '% FMA ceil (res)', '% FMA ceil (e2e)', 'reps', ...(hasPeers ? ['vs TFJS', 'vs ORT'] : []), 'KV-stream ratio', 'note'];
+  // Where other rows have GPU time, a wall-clock resident time (ORT's) is marked as such.
+  const anyGpuTime = res.rows.some((r) => r.resident?.timing === 'timestamp-query');
   const lines: string[][] = [];
   for (const s of res.shapes) {
     for (const r of res.rows.filter((x) => x.shapeId === s.id)) {
@@ -822,11 +824,12 @@ export function formatTable(res: BenchResults): string {
       lines.push([
         r.impl,
         shapeLabel(s),
-        fmt(r.resident?.ms),
+        fmt(r.resident?.ms) + (anyGpuTime && r.resident?.timing === 'wall-clock' ? ' (wall)' : ''),
         fmt(r.e2e?.ms),
         fmt(gRes, 3),
         fmt(gE2e, 3),
         ceil && gRes !== undefined ? `${fmt((100 * gRes) / ceil, 1)}%` : '-',
+        ceil && gE2e !== undefined ? `${fmt((100 * gE2e) / ceil, 1)}%` : '-',
         reps || '-',
         ...(hasPeers ? [isOurs ? speedupCell(speedup(res.rows, r, 'tfjs')) : '', isOurs ? speedupCell(speedup(res.rows, r, 'ort')) : ''] : []),
         stream !== undefined ? times(stream) : '',
@@ -859,7 +862,8 @@ export function formatTargets(t: TargetResult[]): string {
 
 export const TIMING_NOTES = [
   'FLOPs = 4*B*H*Lq*Lk*E; causal rows count the same nominal FLOPs as non-causal ones.',
-  'ms resident: inputs already on the GPU, median GPU time (timestamp-query around the recorded passes where the adapter has it, else wall clock from recording to onSubmittedWorkDone).',
+  "ms resident: inputs already on the GPU, median GPU time (timestamp-query around the recorded passes where the adapter has it, else wall clock from recording to onSubmittedWorkDone). ORT's is always wall clock from its session.run to onSubmittedWorkDone (ORT Web keeps its kernels' GPU times to itself), marked '(wall)' where other rows have GPU time, and so are its GFLOP/s and its curve in the chart; the ORT target compares it with our wall clock.",
+  '% FMA ceil: GFLOP/s as a fraction of the FMA ceiling measured in the same run, resident and end to end.',
   'ms e2e: wall clock of the whole call from Float32Arrays to a Float32Array (upload, run, read back).',
   "vs TFJS / vs ORT: peer resident time / ours on the same shape (higher is better for us): GPU time against GPU time where both have it (TFJS: tf.time(), the sum of its kernels' timestamp-query times, gaps between kernels left out), else wall clock against wall clock (ORT); the wall-clock ratio in brackets.",
   'KV-stream ratio (decode rows): resident ms / (bytes of K and V / measured copy bandwidth); copy bandwidth counts read + write bytes.',

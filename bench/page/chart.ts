@@ -19,6 +19,7 @@ export function drawChart(el: HTMLElement, res: BenchResults): void {
   const lengths = [...new Set(sweep.map((s) => s.Lq))].sort((a, b) => a - b);
   const impls = [...new Set(res.rows.map((r) => r.impl))].filter((i) => res.rows.some((r) => r.impl === i && r.resident));
   const series: uPlot.Series[] = [{ label: 'L = S' }];
+  const anyGpuTime = res.rows.some((r) => r.resident?.timing === 'timestamp-query');
   const data: (number | null)[][] = [lengths];
   for (const impl of impls) {
     for (const causal of [false, true]) {
@@ -29,7 +30,9 @@ export function drawChart(el: HTMLElement, res: BenchResults): void {
         return g === undefined ? null : g;
       });
       if (ys.every((y) => y === null)) continue;
-      series.push({ label: `${impl}${causal ? ' causal' : ''}`, spanGaps: true, stroke: COLORS[impl] ?? '#333', width: 2, dash: causal ? [6, 4] : undefined, points: { show: true } });
+      // A peer timed by wall clock (ORT) beside GPU times says so in its label.
+      const wall = anyGpuTime && res.rows.some((r) => r.impl === impl && r.resident?.timing === 'wall-clock');
+      series.push({ label: `${impl}${causal ? ' causal' : ''}${wall ? ' (wall clock)' : ''}`, spanGaps: true, stroke: COLORS[impl] ?? '#333', width: 2, dash: causal ? [6, 4] : undefined, points: { show: true } });
       data.push(ys);
     }
   }
@@ -39,7 +42,7 @@ export function drawChart(el: HTMLElement, res: BenchResults): void {
   }
   el.innerHTML = '';
   const title = document.createElement('h2');
-  title.textContent = `Attention GFLOP/s (GPU-resident) vs sequence length, ${res.runner} run`;
+  title.textContent = `Attention GFLOP/s (GPU-resident${anyGpuTime ? ', GPU time' : ', wall clock'}) vs sequence length, ${res.runner} run`;
   const sub = document.createElement('p');
   const adapter = (res.meta.adapter ?? {}) as Record<string, string>;
   sub.textContent = `${sweep[0] ? shapeLabel({ ...sweep[0], Lq: 0, Lk: 0 }).replace(' L0 S0', ' L=S') : ''}; adapter ${adapter.vendor ?? '?'} ${adapter.architecture ?? ''}; causal dashed (nominal FLOPs); log-log axes.`;
