@@ -242,9 +242,32 @@ export function ortPeer(wasmPaths: string): Peer {
         res.output.dispose();
         return { out, wallMs };
       };
+      // The resident session (GPU buffers in and out) is the one timed as resident: its output is
+      // read back and checked too, against the CPU-output session's (which the caller checks
+      // against the reference), so each of ORT's timed sessions has given the right answer.
+      const residentOutput = async (): Promise<Float32Array> => {
+        const res = await gpuSession.run({ query: gq.tensor, key: gk.tensor, value: gv.tensor });
+        const out = (await res.output.getData()) as Float32Array;
+        res.output.dispose();
+        return out;
+      };
       return {
         notes,
-        output: async () => fromBLD((await e2e()).out, s.B, s.H, s.Lq, s.E),
+        async output() {
+          const cpuOut = (await e2e()).out;
+          const gpuOut = await residentOutput();
+          let diff = 0;
+          let norm = 0;
+          for (let i = 0; i < cpuOut.length; i++) {
+            diff += (cpuOut[i] - gpuOut[i]) ** 2;
+            norm += cpuOut[i] ** 2;
+          }
+          const rel = Math.sqrt(diff / Math.max(norm, 1e-30));
+          if (gpuOut.length !== cpuOut.length || !(rel <= 1e-5)) {
+            throw new Error(`ORT's GPU-buffer session disagrees with its CPU-output session: relative difference ${rel.toExponential(2)}`);
+          }
+          return fromBLD(cpuOut, s.B, s.H, s.Lq, s.E);
+        },
         async resident() {
           const t0 = now();
           const res = await gpuSession.run({ query: gq.tensor, key: gk.tensor, value: gv.tensor });
