@@ -235,7 +235,13 @@ export const now = (): number => globalThis.performance.now();
  * decoding S=1024 measured 2.3-2.9 ms of GPU time in such runs against 1.3-1.6 ms once settled
  * (BENCHMARKS.md, session 11).
  */
-export async function measure(run: () => Promise<Sample>, policy: RepeatPolicy): Promise<Measurement> {
+export async function measure(run0: () => Promise<Sample>, policy: RepeatPolicy, stop?: Stop): Promise<Measurement> {
+  // Once stopped (its step timed out), no further run starts: the loop must not go on timing in the
+  // background while the next implementation is measured on the same adapter.
+  const run = () => {
+    if (stop?.reason) return Promise.reject(stop.reason);
+    return run0();
+  };
   const samples: Sample[] = [];
   const warmStart = now();
   let warmup = 0;
@@ -264,15 +270,33 @@ export async function measure(run: () => Promise<Sample>, policy: RepeatPolicy):
   };
 }
 
-/** Rejects after `ms` so that no peer step can hang the run. The step itself is not cancelled. */
-export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+/** Set once a measurement's step timed out: measure() then starts no further run. */
+export interface Stop {
+  reason?: Error;
+}
+
+/**
+ * Rejects after `ms` so that no step can hang the run. A call in flight is not cancelled, but a
+ * `stop` given is set, so a measure() loop it was passed starts no further run.
+ */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string, stop?: Stop): Promise<T> {
   let timer: ReturnType<typeof setTimeout>;
   return Promise.race([
     p.finally(() => clearTimeout(timer)),
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timeout after ${Math.round(ms / 1000)} s: ${what}`)), ms);
+      timer = setTimeout(() => {
+        const e = new Error(`timeout after ${Math.round(ms / 1000)} s: ${what}`);
+        if (stop) stop.reason = e;
+        reject(e);
+      }, ms);
     }),
   ]);
+}
+
+/** measure() under withTimeout: on a timeout, the loop stops after the run in flight. */
+export function measureWithin(run: () => Promise<Sample>, policy: RepeatPolicy, ms: number, what: string): Promise<Measurement> {
+  const stop: Stop = {};
+  return withTimeout(measure(run, policy, stop), ms, what, stop);
 }
 
 /**
@@ -584,8 +608,9 @@ export async function benchOurs(s: BenchShape, data: ShapeData, kernel: string, 
         row.relError = Math.max(row.relError ?? 0, e);
         if (!(e <= VERIFY_TOLERANCE)) throw new Error(`wrong answer from encode(): relative error ${e.toExponential(2)}`);
       }
-      row.resident = await withTimeout(
-        measure(() => timer.time((enc) => o.ctx.encode(enc, { q, k, v, output }, shapeDesc, opts)), o.policy),
+      row.resident = await measureWithin(
+        () => timer.time((enc) => o.ctx.encode(enc, { q, k, v, output }, shapeDesc, opts)),
+        o.policy,
         o.timeoutMs,
         `${row.impl} resident`,
       );
@@ -596,12 +621,13 @@ export async function benchOurs(s: BenchShape, data: ShapeData, kernel: string, 
     if (err) throw new Error(`validation error: ${err.message}`);
     if (failure) throw failure;
     if (o.e2e) {
-      row.e2e = await withTimeout(
-        measure(async () => {
+      row.e2e = await measureWithin(
+        async () => {
           const t0 = now();
           await o.ctx.attention(data.q, data.k, data.v, opts);
           return { wallMs: now() - t0 };
-        }, o.policy),
+        },
+        o.policy,
         o.timeoutMs,
         `${row.impl} end-to-end`,
       );
@@ -923,8 +949,8 @@ export async function benchPeer(s: BenchShape, data: ShapeData, peer: Peer, cfg:
     } else {
       row.notes!.push('not verified on this shape');
     }
-    row.resident = await withTimeout(measure(() => r.resident(), cfg.policy), cfg.timeoutMs, `${peer.name} resident`);
-    if (cfg.e2e) row.e2e = await withTimeout(measure(() => r.e2e(), cfg.policy), cfg.timeoutMs, `${peer.name} end-to-end`);
+    row.resident = await measureWithin(() => r.resident(), cfg.policy, cfg.timeoutMs, `${peer.name} resident`);
+    if (cfg.e2e) row.e2e = await measureWithin(() => r.e2e(), cfg.policy, cfg.timeoutMs, `${peer.name} end-to-end`);
   } catch (e) {
     row.error = errorText(e);
   } finally {

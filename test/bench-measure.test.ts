@@ -2,7 +2,7 @@
 // it reports, and how we are compared with a peer. Fake runs and rows, no GPU.
 import { describe, expect, it } from 'vitest';
 import {
-  buildShapes, evaluateTargets, MAX_REPS, measure, MIN_REPS, MIN_TIMED_MS, speedup, WARMUP_MIN_MS,
+  buildShapes, evaluateTargets, MAX_REPS, measure, measureWithin, MIN_REPS, MIN_TIMED_MS, speedup, WARMUP_MIN_MS,
   type BenchResults, type BenchRow, type BenchShape, type Measurement, type Sample,
 } from '../bench/suite';
 
@@ -54,6 +54,22 @@ describe('bench measure()', () => {
     expect(m.ms).toBe(m.gpuMs);
     const sorted = [...m.samplesMs].sort((a, b) => a - b);
     expect(m.ms).toBe((sorted[MAX_REPS / 2 - 1] + sorted[MAX_REPS / 2]) / 2);
+  });
+});
+
+describe('a measurement that times out', () => {
+  it('starts no further run: the loop does not go on timing in the background while the next step is measured', async () => {
+    let runs = 0;
+    const slow = async () => {
+      runs++;
+      await new Promise((r) => setTimeout(r, 40));
+      return { wallMs: 40 };
+    };
+    const err = await measureWithin(slow, { warmup: 1, reps: 50, budgetMs: 60_000 }, 150, 'slow resident').then(() => null, (e: Error) => e);
+    expect(err?.message).toBe('timeout after 0 s: slow resident');
+    const atTimeout = runs;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(runs, 'at most the run in flight finishes after the timeout').toBeLessThanOrEqual(atTimeout);
   });
 });
 
