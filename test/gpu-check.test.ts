@@ -30,7 +30,7 @@ describe('npm run check:gpu', () => {
     expect(r.out).toMatch(/^adapter: /m);
     // Plus the numerics scenarios that apply to each context's kernel and tile.
     const scenarios = (kernel: 'fused' | 'split-keys', tile: string) => numericsScenarios.filter((x) => x.applies({ kernel, tile })).length;
-    expect(scenarios('fused', 'workgroup')).toBe(10); // all but the two of the staged weights
+    expect(scenarios('fused', 'workgroup')).toBe(11); // all but the two of the staged weights
     expect(r.out).toContain(`fusedTile workgroup: ${2 * fused + scenarios('fused', 'workgroup')} checks, 0 failed`);
     expect(r.out).toContain(`splitKeysTile workgroup: ${split + fused + scenarios('split-keys', 'split-workgroup')} checks, 0 failed`);
     expect(r.out).toContain('gpu-check: all passed (seed 7');

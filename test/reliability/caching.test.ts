@@ -271,7 +271,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     for (let i = 0; i < 5; i++) ctx.encode(encoder, { q, k, v, output }, shape); // 5 × 4·8·1024²·8 ≈ 1.3e9 FLOPs
     await new Promise((r) => setTimeout(r, 100)); // a measurement would have begun compiling its candidates
     expect({ async: counters.createComputePipelineAsync, submit: counters.submit }).toEqual(before);
-    expect(ctx.tileMeasurements()).toEqual([]);
+    expect(ctx.tileMeasurements().filter((m) => m.headDim === E)).toEqual([]);
     encoder.finish();
     expect(errors).toEqual([]);
     ctx.destroy();
