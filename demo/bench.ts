@@ -3,7 +3,7 @@
 import uPlot from 'uplot';
 import { gpu, handleGpuError, onGpuLost } from './gpu';
 import { attentionReference, type KernelChoice } from './lib';
-import { $, errorText, h, median, ms, nextFrame, randomTensor, rng } from './util';
+import { $, errorText, exclusive, h, median, ms, nextFrame, randomTensor, registerRunButton, rng, timeCall } from './util';
 
 const LENGTHS = [64, 128, 256, 512];
 const H = 4;
@@ -15,7 +15,9 @@ let plot: uPlot | null = null;
 
 export function buildBench(): void {
   const btn = $('bench-run') as HTMLButtonElement;
-  btn.addEventListener('click', () => void runBench());
+  // One run at a time with the playground (exclusive): they share the GPU context and the thread.
+  btn.addEventListener('click', () => void exclusive(runBench));
+  registerRunButton(btn, () => gpu.lost);
   if (!gpu.ctx) btn.title = 'no WebGPU: only the CPU reference will be measured';
   onGpuLost(() => {
     btn.disabled = true;
@@ -23,9 +25,7 @@ export function buildBench(): void {
 }
 
 async function runBench(): Promise<void> {
-  const btn = $('bench-run') as HTMLButtonElement;
   const status = $('bench-status');
-  btn.disabled = true;
   status.dataset.state = 'running';
   const series: Record<string, (number | null)[]> = { staged: [], fused: [], cpu: [] };
   const rows: HTMLTableRowElement[] = [];
@@ -47,8 +47,11 @@ async function runBench(): Promise<void> {
           cells.push('n/a');
           continue;
         }
-        status.textContent = `L = ${L}: ${kernel} kernel…`;
-        await ctx.attention(q, k, v, { kernel }); // warm-up: shader compile, buffer allocation
+        status.textContent = `L = ${L}: ${kernel} kernel${kernel === 'fused' && L === LENGTHS[0] ? ' (its tiles are measured once per adapter first)' : ''}…`;
+        // Compiles, and for 'fused' runs the one-time tile measurement now rather than in the
+        // background halfway through the timed runs (which could then switch tiles mid-sweep).
+        await ctx.prepare({ batch: 1, heads: H, kvHeads: H, queryLength: L, keyLength: L, headDim: E, valueDim: E }, { kernel });
+        await ctx.attention(q, k, v, { kernel }); // warm-up: buffer allocation
         const times: number[] = [];
         let spent = 0;
         while (times.length < 5 && (times.length < 2 || spent < 400)) {
@@ -64,16 +67,7 @@ async function runBench(): Promise<void> {
       }
       status.textContent = `L = ${L}: CPU reference…`;
       await nextFrame();
-      const times: number[] = [];
-      let spent = 0;
-      while (times.length < 3 && (times.length < 1 || spent < 300)) {
-        const t0 = performance.now();
-        attentionReference(q, k, v);
-        const dt = performance.now() - t0;
-        times.push(dt);
-        spent += dt;
-      }
-      const t = median(times);
+      const t = timeCall(() => attentionReference(q, k, v), 3, 300).ms;
       series.cpu!.push(flops / t / 1e6);
       cells.push(`${(flops / t / 1e6).toFixed(3)} GFLOP/s (${ms(t)})`);
       const tr = h('tr', {}, ...cells.map((c) => h('td', { class: 'num', text: c })));
@@ -87,8 +81,6 @@ async function runBench(): Promise<void> {
     if (!handleGpuError(e)) console.error(e);
     status.textContent = `failed: ${errorText(e)}`;
     status.dataset.state = 'error';
-  } finally {
-    btn.disabled = gpu.lost;
   }
 }
 

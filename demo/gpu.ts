@@ -39,9 +39,11 @@ export async function initGpu(): Promise<Gpu> {
       if (leaving) return;
       deviceLost(`reason "${info.reason}"${info.message ? `: ${info.message.replace(/\.$/, '')}` : ''}`);
     });
-    window.addEventListener('pagehide', () => {
-      leaving = true;
+    window.addEventListener('pagehide', (ev) => {
       saveTiles(ctx);
+      // Kept in the back/forward cache: the page may come back, so its context must live on.
+      if (ev.persisted) return;
+      leaving = true;
       ctx.destroy();
     });
   } catch (e) {
@@ -80,7 +82,8 @@ function saveTiles(ctx: AttentionContext): void {
 /** Every GPU call goes through this: a DeviceLostError shows the banner instead of a stack trace. */
 export function handleGpuError(e: unknown): boolean {
   if (e instanceof DeviceLostError) {
-    deviceLost(e.message);
+    // The library's message is for developers (how to get a new device); the banner says what to do.
+    deviceLost('reported by a GPU call');
     return true;
   }
   return false;

@@ -18,6 +18,8 @@ const STOPS: [number, number, number][] = [
   [29, 145, 192], [34, 94, 168], [37, 52, 148], [8, 29, 88],
 ];
 const MASKED: [number, number, number] = [226, 226, 226];
+/** NaN or ±Inf: a broken result must show, not stop the drawing (colour(NaN) has no stop). */
+const NOT_FINITE: [number, number, number] = [215, 25, 28];
 
 export function colour(t: number): [number, number, number] {
   const x = Math.min(1, Math.max(0, t)) * (STOPS.length - 1);
@@ -41,7 +43,7 @@ export class Heatmap {
   private vmax = 1;
 
   constructor(testid: string, private maxSize = 420) {
-    this.canvas = h('canvas', { 'data-testid': testid, class: 'heatmap' });
+    this.canvas = h('canvas', { 'data-testid': testid, class: 'heatmap', role: 'img', 'aria-label': 'attention weights heatmap (no data yet)' });
     this.legend = h('canvas', { class: 'legend-bar', width: 200, height: 12 });
     this.legendMax = h('span', { class: 'num' });
     this.readout = h('div', { class: 'readout num', 'data-testid': `${testid}-readout`, text: 'hover over the map' });
@@ -53,6 +55,8 @@ export class Heatmap {
       this.legendMax,
       h('span', { class: 'swatch-masked', title: 'weight exactly 0' }),
       h('span', { class: 'muted', text: '= 0 (masked)' }),
+      h('span', { class: 'swatch-masked', style: `background: rgb(${NOT_FINITE.join(',')})`, title: 'NaN or infinite weight' }),
+      h('span', { class: 'muted', text: '= NaN / ∞' }),
     );
     this.root = h('div', { class: 'heatmap-wrap' }, this.canvas, legend, this.readout);
     this.canvas.addEventListener('mousemove', (ev) => this.hover(ev));
@@ -68,8 +72,9 @@ export class Heatmap {
     this.data = d;
     const { rows, cols, weights } = d;
     let vmax = 0;
-    for (let i = 0; i < rows * cols; i++) if (weights[i]! > vmax) vmax = weights[i]!;
+    for (let i = 0; i < rows * cols; i++) if (weights[i]! > vmax && Number.isFinite(weights[i]!)) vmax = weights[i]!;
     this.vmax = vmax > 0 ? vmax : 1;
+    this.canvas.setAttribute('aria-label', `attention weights heatmap: ${rows} query rows by ${cols} keys, largest weight ${fixed(this.vmax, 3)}; hover for each weight`);
 
     const c2 = this.canvas.getContext('2d')!;
     c2.font = FONT;
@@ -90,6 +95,9 @@ export class Heatmap {
     this.canvas.style.width = `${w}px`;
     this.canvas.style.height = `${hgt}px`;
     this.box = { x: left, y: top, cell };
+    // Where the cells are, for tests that hover a given (query, key) cell.
+    this.canvas.dataset.cells = `${left},${top},${cell}`;
+    this.readout.textContent = 'hover over the map'; // a read-out of the previous map would be stale
 
     const c = this.canvas.getContext('2d')!;
     c.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -100,7 +108,7 @@ export class Heatmap {
     const img = new ImageData(cols, rows);
     for (let i = 0; i < rows * cols; i++) {
       const v = weights[i]!;
-      const [r, g, b] = v === 0 ? MASKED : colour(v / this.vmax);
+      const [r, g, b] = v === 0 ? MASKED : Number.isFinite(v) ? colour(v / this.vmax) : NOT_FINITE;
       img.data[4 * i] = r;
       img.data[4 * i + 1] = g;
       img.data[4 * i + 2] = b;

@@ -7,7 +7,7 @@ import { gpu, initGpu } from './gpu';
 import { buildPlayground, run } from './playground';
 import { runSeed } from './seed';
 import { runSentence } from './sentence';
-import { $ } from './util';
+import { $, registerRunButton } from './util';
 
 declare global {
   interface Window {
@@ -22,6 +22,7 @@ async function main(): Promise<void> {
   $('adapter').textContent = gpu.ctx
     ? `WebGPU adapter: ${gpu.adapter || 'unknown'}`
     : 'No WebGPU: showing CPU reference results only.';
+  registerRunButton($('run') as HTMLButtonElement);
   buildBench();
   await runSeed();
   await runSentence();

@@ -2,8 +2,8 @@
 // timings, GFLOP/s, max error, and a heatmap of one (batch, head) of the weights.
 import { gpu, handleGpuError } from './gpu';
 import { Heatmap } from './heatmap';
-import { attentionReferenceFull, type AttentionOptions, type CausalOption, type KernelChoice } from './lib';
-import { $, errorText, h, maxAbsDiff, median, ms, nextFrame, randomTensor, rng, sci } from './util';
+import { attentionReferenceFull, DeviceLostError, type AttentionOptions, type CausalOption, type KernelChoice } from './lib';
+import { $, errorText, exclusive, h, maxAbsDiff, median, ms, nextFrame, randomTensor, rate, rng, sci, timeCall } from './util';
 
 /** The heatmap needs all weights read back; above this many the playground skips it. */
 const MAX_WEIGHTS = 4 << 20;
@@ -60,7 +60,9 @@ export function buildPlayground(): void {
   form.append(
     select('causal', 'causal', ['off', 'top-left', 'bottom-right']),
     select('kernel', 'kernel', ['auto', 'staged', 'fused']),
-    h('button', { type: 'submit', 'data-testid': 'run', id: 'run', class: 'primary', text: 'Run' }),
+    // Enabled by main.ts once the GPU context is made (registerRunButton): a run before that would
+    // take the CPU-only path on a machine that has WebGPU.
+    h('button', { type: 'submit', 'data-testid': 'run', id: 'run', class: 'primary', text: 'Run', disabled: true }),
   );
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -101,15 +103,15 @@ function setResult(id: string, text: string): void {
   $(id).textContent = text;
 }
 
-let running = false;
 let runs = 0;
 
+/** One playground run, unless the page is running something else (the benchmark). */
 export async function run(): Promise<void> {
-  if (running) return;
-  running = true;
-  const btn = $('run') as HTMLButtonElement;
+  await exclusive(runOnce);
+}
+
+async function runOnce(): Promise<void> {
   const status = $('run-status');
-  btn.disabled = true;
   status.dataset.state = 'running';
   for (const id of RESULTS) setResult(id, '…');
   $('max-error').classList.remove('bad');
@@ -152,31 +154,22 @@ export async function run(): Promise<void> {
 
     status.textContent = 'running the CPU reference…';
     await nextFrame();
-    const cpuTimes: number[] = [];
-    let ref!: ReturnType<typeof attentionReferenceFull>;
-    let spent = 0;
-    while (cpuTimes.length < 5 && (cpuTimes.length === 0 || spent < 300)) {
-      const t0 = performance.now();
-      ref = attentionReferenceFull(q, k, v, opts);
-      const dt = performance.now() - t0;
-      cpuTimes.push(dt);
-      spent += dt;
-    }
-    const cpuMs = median(cpuTimes);
+    const { ms: cpuMs, result: ref } = timeCall(() => attentionReferenceFull(q, k, v, opts), 5, 300);
     setResult('r-cpu', ms(cpuMs));
-    setResult('r-cpu-gflops', (flops / cpuMs / 1e6).toFixed(3));
+    setResult('r-cpu-gflops', rate(flops / cpuMs / 1e6));
 
     let weights: Float32Array | null = wantWeights ? ref.weights.data : null;
     let weightsFrom = 'CPU reference';
     const ctx = gpu.ctx;
-    if (ctx) {
+    let gpuLost = false;
+    if (ctx) try {
       status.textContent = 'running on the GPU (the first call compiles the shaders)…';
       await nextFrame();
       const c0 = performance.now();
       let out = await ctx.attention(q, k, v, opts);
       const coldMs = performance.now() - c0;
       const gpuTimes: number[] = [];
-      spent = 0;
+      let spent = 0;
       while (gpuTimes.length < 7 && (gpuTimes.length < 2 || spent < 500)) {
         const t0 = performance.now();
         out = await ctx.attention(q, k, v, opts);
@@ -188,7 +181,7 @@ export async function run(): Promise<void> {
       const err = maxAbsDiff(out.data, ref.output.data);
       setResult('r-gpu', `${ms(gpuMs)} (first call ${ms(coldMs)})`);
       setResult('r-speedup', `${(cpuMs / gpuMs).toFixed(2)}×`);
-      setResult('r-gflops', (flops / gpuMs / 1e6).toFixed(3));
+      setResult('r-gflops', rate(flops / gpuMs / 1e6));
       setResult('max-error', sci(err));
       $('max-error').dataset.value = String(err);
       $('max-error').classList.toggle('bad', !(err < 1e-4));
@@ -199,8 +192,17 @@ export async function run(): Promise<void> {
         weightsFrom = 'GPU, staged kernel';
         setResult('r-weights-error', sci(maxAbsDiff(weights, ref.weights.data)));
       } else setResult('r-weights-error', 'not read back');
-    } else {
-      for (const id of ['r-gpu', 'r-speedup', 'r-gflops', 'max-error', 'r-weights-error']) setResult(id, 'n/a (no WebGPU)');
+    } catch (e) {
+      // The device lost mid-run: the banner says so; the CPU results and map of this run still stand.
+      if (!(e instanceof DeviceLostError)) throw e;
+      handleGpuError(e);
+      gpuLost = true;
+      weights = wantWeights ? ref.weights.data : null;
+      weightsFrom = 'CPU reference';
+    }
+    if (!ctx || gpuLost) {
+      const why = gpuLost ? 'n/a (GPU device lost)' : 'n/a (no WebGPU)';
+      for (const id of ['r-gpu', 'r-speedup', 'r-gflops', 'max-error', 'r-weights-error']) setResult(id, why);
     }
 
     if (weights) {
@@ -215,7 +217,8 @@ export async function run(): Promise<void> {
       showMap(false);
       $('heatmap-note').textContent = `B·H·Lq·Lk above ${MAX_WEIGHTS.toLocaleString()}: weights not read back, no heatmap.`;
     }
-    status.textContent = `done: B${p.B} H${p.H} Lq${p.Lq} Lk${p.Lk} E${p.E}, ${(flops / 1e6).toFixed(1)} MFLOP`;
+    status.textContent = `done${gpuLost ? ' on the CPU only (the GPU device was lost during the run)' : ''}: ` +
+      `B${p.B} H${p.H} Lq${p.Lq} Lk${p.Lk} E${p.E}, ${(flops / 1e6).toFixed(1)} MFLOP`;
     status.dataset.state = 'done';
   } catch (e) {
     if (!(e instanceof TooLarge) && !handleGpuError(e)) console.error(e);
@@ -229,8 +232,6 @@ export async function run(): Promise<void> {
   } finally {
     // Tests wait for this counter to move: one more finished run (done or error).
     status.dataset.runs = String(++runs);
-    btn.disabled = false;
-    running = false;
   }
 }
 

@@ -40,6 +40,12 @@ export function ms(t: number): string {
   return `${(t / 1000).toFixed(1)} s`;
 }
 
+/** A rate such as GFLOP/s: 3 decimals, or 3 significant digits below 0.1 (a tiny shape's 0.0004 is not 0.000). */
+export function rate(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  return Math.abs(x) >= 0.1 || x === 0 ? x.toFixed(3) : x.toPrecision(3);
+}
+
 export function sci(x: number): string {
   if (x === 0) return '0';
   if (!Number.isFinite(x)) return String(x);
@@ -113,4 +119,54 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * Median time of one synchronous call, in ms. The page's clock may tick in 0.1 ms steps (not
+ * cross-origin isolated), so a call shorter than ~2 ms is timed in batches repeated until a batch
+ * takes at least 2 ms, each sample being the batch's time over its size (a lone 30 µs call read 0).
+ * Returns the last call's result too. At most `samples` samples, fewer once `budgetMs` is spent.
+ */
+export function timeCall<T>(fn: () => T, samples: number, budgetMs: number): { ms: number; result: T } {
+  let t0 = performance.now();
+  let result = fn();
+  const first = performance.now() - t0;
+  const batch = first >= 2 ? 1 : Math.min(10_000, Math.ceil(2 / Math.max(first, 0.005)));
+  const times: number[] = batch === 1 ? [first] : [];
+  let spent = first;
+  while (times.length < samples && (times.length === 0 || spent < budgetMs)) {
+    t0 = performance.now();
+    for (let i = 0; i < batch; i++) result = fn();
+    const dt = performance.now() - t0;
+    times.push(dt / batch);
+    spent += dt;
+  }
+  return { ms: median(times), result };
+}
+
+/**
+ * One run at a time on the page: the playground and the benchmark share one GPU context and the
+ * page's thread, so a run beside another would time both wrong. While one runs, every registered
+ * button is disabled; afterwards each is enabled unless its `blocked()` says otherwise.
+ */
+const runButtons: { button: HTMLButtonElement; blocked: () => boolean }[] = [];
+let pageBusy = false;
+
+export function registerRunButton(button: HTMLButtonElement, blocked: () => boolean = () => false): void {
+  runButtons.push({ button, blocked });
+  button.disabled = pageBusy || blocked();
+}
+
+/** Runs `fn` unless another run is going (then returns false without running it). */
+export async function exclusive(fn: () => Promise<void>): Promise<boolean> {
+  if (pageBusy) return false;
+  pageBusy = true;
+  for (const b of runButtons) b.button.disabled = true;
+  try {
+    await fn();
+  } finally {
+    pageBusy = false;
+    for (const b of runButtons) b.button.disabled = b.blocked();
+  }
+  return true;
 }

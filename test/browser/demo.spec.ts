@@ -125,6 +125,52 @@ test('heatmaps are drawn and the hover read-out works', async ({ page, baseURL }
   const box = (await map.boundingBox())!;
   await map.hover({ position: { x: box.width * 0.6, y: box.height * 0.6 } });
   await expect(page.getByTestId('heatmap-readout')).toHaveText(/query \d+, key \d+: weight \d\.\d{6}/);
+
+  // Which cell reads which weight: 4 queries, 4 keys, causal, on head 1 of 2. Query 0 sees only
+  // key 0 (weight 1), key 3 only query 3; a swapped row and column, or the wrong head, reads otherwise.
+  for (const [id, x] of Object.entries({ B: '1', H: '2', Lq: '4', Lk: '4', E: '4', density: '0' })) await page.locator(`#p-${id}`).fill(x);
+  await page.locator('#p-causal').selectOption('top-left');
+  expect(await runPlayground(page)).toBe('done');
+  await page.getByTestId('heatmap-head').fill('1');
+  const [left, top, cell] = ((await map.getAttribute('data-cells')) ?? '').split(',').map(Number);
+  const at = async (i: number, j: number) => {
+    await map.hover({ position: { x: left! + (j + 0.5) * cell!, y: top! + (i + 0.5) * cell! } });
+    return (await page.getByTestId('heatmap-readout').textContent()) ?? '';
+  };
+  expect(await at(0, 0)).toBe('query 0, key 0: weight 1.000000');
+  expect(await at(0, 3)).toBe('query 0, key 3: weight 0.000000');
+  expect(await at(3, 0)).toMatch(/^query 3, key 0: weight 0\.(?!0{6})\d{6}$/);
+  expect(await at(2, 3)).toBe('query 2, key 3: weight 0.000000');
+});
+
+test('a tiny shape gets a CPU time and rate that are numbers (timed in batches under the clock step), not 0 ms and Infinity', async ({ page, baseURL }) => {
+  const errors = await open(page, baseURL);
+  for (const id of ['B', 'H', 'Lq', 'Lk', 'E']) await page.locator(`#p-${id}`).fill('1');
+  expect(await runPlayground(page)).toBe('done');
+  const cpu = (await page.locator('#r-cpu').textContent()) ?? '';
+  expect(cpu).toMatch(/^\d+\.\d+ ms$/);
+  expect(Number.parseFloat(cpu), `CPU time "${cpu}"`).toBeGreaterThan(0);
+  const rate = Number((await page.locator('#r-cpu-gflops').textContent()) ?? '');
+  expect(Number.isFinite(rate) && rate > 0, `CPU GFLOP/s ${rate}`).toBe(true);
+  const speedup = (await page.locator('#r-speedup').textContent()) ?? '';
+  expect(Number.parseFloat(speedup), `speed-up "${speedup}"`).toBeGreaterThan(0);
+  expect(errors).toEqual([]);
+});
+
+test('one run at a time: the benchmark button waits while the playground runs, and is back after', async ({ page, baseURL }) => {
+  const errors = await open(page, baseURL);
+  for (const [id, x] of Object.entries({ B: '1', H: '8', Lq: '256', Lk: '256', E: '64' })) await page.locator(`#p-${id}`).fill(x);
+  const status = page.getByTestId('run-status');
+  const before = Number((await status.getAttribute('data-runs')) ?? 0);
+  await expect(page.getByTestId('bench-run')).toBeEnabled();
+  await page.getByTestId('run').click();
+  await expect(status).toHaveAttribute('data-state', 'running');
+  await expect(page.getByTestId('bench-run')).toBeDisabled();
+  await expect(page.getByTestId('run')).toBeDisabled();
+  await expect(status).toHaveAttribute('data-runs', String(before + 1), { timeout: 60_000 });
+  await expect(page.getByTestId('bench-run')).toBeEnabled();
+  await expect(page.getByTestId('run')).toBeEnabled();
+  expect(errors).toEqual([]);
 });
 
 test('a lost device shows a banner with a reload button', async ({ page, baseURL }) => {
