@@ -60,8 +60,14 @@ interface DeviceState {
   bindGroups: BindGroupCache;
   dummies: { read: GPUBuffer; write: GPUBuffer };
   lostError: DeviceLostError | null;
-  /** Rejects with DeviceLostError when the device is lost: every await on the GPU races it. */
+  /** Rejects with DeviceLostError when the device is lost. */
   lost: Promise<never>;
+  /**
+   * The rejecters of the GPU waits in flight (Context.#gpuWait), rejected with DeviceLostError when
+   * the device is lost. Each wait removes its own when it settles: racing every wait against the
+   * long-lived `lost` promise instead left a reaction behind per wait (~1 KB a call, for good).
+   */
+  waiters: Set<(e: Error) => void>;
 }
 
 export interface ContextDebugOptions {
@@ -110,6 +116,7 @@ function makeState(device: GPUDevice, gpu: GPU | undefined, owned: boolean): Dev
     dummies: { read: dummy('no mask'), write: dummy('no log-sum-exp') },
     lostError: null,
     lost: new Promise<never>((_, rej) => (reject = rej)),
+    waiters: new Set(),
   };
   state.lost.catch(() => {}); // observed by calls in flight; never an unhandled rejection
   const markLost = (reason: string | undefined, message: string) => {
@@ -123,6 +130,8 @@ function makeState(device: GPUDevice, gpu: GPU | undefined, owned: boolean): Dev
       reason,
     );
     reject(state.lostError);
+    for (const w of state.waiters) w(state.lostError);
+    state.waiters.clear();
   };
   device.lost.then(
     (info) => markLost(info.reason, info.message),
@@ -218,9 +227,8 @@ class Context implements AttentionContext {
   #state: DeviceState;
   #owned: boolean;
   #destroyed = false;
-  /** Rejects when destroy() is called: calls in flight race it, so they settle at once. */
-  #destroyedSignal: Promise<never>;
-  #signalDestroyed!: () => void;
+  /** The rejecters of this context's GPU waits in flight: destroy() rejects them, so calls settle at once. */
+  #waiters = new Set<(e: Error) => void>();
   #powerPreference?: GPUPowerPreference;
   #debug: ContextDebugOptions;
   #fusedTile: FusedTileChoice;
@@ -239,11 +247,6 @@ class Context implements AttentionContext {
     this.#splitTile = options.splitKeysTile ?? 'auto';
     this.#earlier = [...(options.tileMeasurements ?? [])];
     this.#tuner = this.#newTuner(state.device);
-    this.#destroyedSignal = new Promise<never>((_, reject) => {
-      this.#signalDestroyed = () =>
-        reject(new ContextDestroyedError('The attention context was destroyed while this call ran'));
-    });
-    this.#destroyedSignal.catch(() => {});
   }
 
   get device(): GPUDevice {
@@ -255,7 +258,30 @@ class Context implements AttentionContext {
    * the device is lost or the context destroyed; in Node, awaitGpu keeps Dawn's polling off the CPU.
    */
   #gpuWait<T>(state: DeviceState, work: Promise<T>): Promise<T> {
-    return Promise.race([awaitGpu(work, { softwareAdapter: softwareAdapter(state.device) }), state.lost, this.#destroyedSignal]);
+    const gpuWork = awaitGpu(work, { softwareAdapter: softwareAdapter(state.device) });
+    const early = state.lostError ?? (this.#destroyed ? destroyedWhileRunning() : null);
+    if (early) {
+      gpuWork.catch(() => {});
+      return Promise.reject(early);
+    }
+    return new Promise<T>((resolve, reject) => {
+      state.waiters.add(reject);
+      this.#waiters.add(reject);
+      const done = () => {
+        state.waiters.delete(reject);
+        this.#waiters.delete(reject);
+      };
+      gpuWork.then(
+        (v) => {
+          done();
+          resolve(v);
+        },
+        (e: unknown) => {
+          done();
+          reject(e);
+        },
+      );
+    });
   }
 
   #checkDestroyed(): void {
@@ -687,7 +713,9 @@ class Context implements AttentionContext {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    this.#signalDestroyed();
+    const waiting = [...this.#waiters];
+    this.#waiters.clear();
+    for (const w of waiting) w(destroyedWhileRunning());
     const st = this.#state;
     st.pool.destroy();
     st.workspace.destroy();
@@ -697,6 +725,10 @@ class Context implements AttentionContext {
     st.dummies.write.destroy();
     if (this.#owned) st.device.destroy();
   }
+}
+
+function destroyedWhileRunning(): ContextDestroyedError {
+  return new ContextDestroyedError('The attention context was destroyed while this call ran');
 }
 
 function copyInputs(d: CpuProblem['data']): CpuProblem['data'] {
