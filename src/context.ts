@@ -477,27 +477,28 @@ class Context implements AttentionContext {
     const staging: GPUBuffer[] = [];
     let failedOnGpu = false;
     try {
-      const buffers: ProblemBuffers = {
-        q: upload(data.q, 'webgpu-attention q'),
-        k: upload(data.k, 'webgpu-attention k'),
-        v: upload(data.v, 'webgpu-attention v'),
-        output: undefined as unknown as GPUBuffer,
-      };
-      if (data.mask) buffers.mask = upload(data.mask, 'webgpu-attention mask');
-      const outBuffers = outputs.map(([name, n]) => {
-        const b = take(n * 4, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, `webgpu-attention ${name}`);
-        if (this.#debug.poisonOutputs) device.queue.writeBuffer(b, 0, new Float32Array(n).fill(NaN));
-        (buffers as unknown as Record<string, GPUBuffer>)[name] = b;
-        return b;
-      });
-
-      // Record and submit with nothing awaited in between, so the error scopes of calls in flight
-      // at the same time never interleave; the scopes are popped whether or not recording worked.
+      // Upload, record and submit with nothing awaited in between, so the error scopes of calls in
+      // flight at the same time never interleave; the scopes are popped whether or not that worked.
+      // The uploads are inside them: the call's largest buffers are the likeliest to run out of
+      // memory, and their errors are the call's (not uncaptured, nor in a borrowed device's caller's scope).
       device.pushErrorScope('out-of-memory');
       device.pushErrorScope('validation');
       let path: Path | undefined;
       let recordError: unknown = null;
       try {
+        const buffers: ProblemBuffers = {
+          q: upload(data.q, 'webgpu-attention q'),
+          k: upload(data.k, 'webgpu-attention k'),
+          v: upload(data.v, 'webgpu-attention v'),
+          output: undefined as unknown as GPUBuffer,
+        };
+        if (data.mask) buffers.mask = upload(data.mask, 'webgpu-attention mask');
+        const outBuffers = outputs.map(([name, n]) => {
+          const b = take(n * 4, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, `webgpu-attention ${name}`);
+          if (this.#debug.poisonOutputs) device.queue.writeBuffer(b, 0, new Float32Array(n).fill(NaN));
+          (buffers as unknown as Record<string, GPUBuffer>)[name] = b;
+          return b;
+        });
         state.uniforms.trim();
         const encoder = device.createCommandEncoder({ label: 'webgpu-attention' });
         path = this.#record(state, pool, encoder, p, buffers, want, reserved);
@@ -659,21 +660,50 @@ class Context implements AttentionContext {
     }
     this.#checkDestroyed(); // destroy() may have run during the compile: take nothing from its pool
     const s = p.shape;
-    const taken = [
-      s.batch * s.heads * s.queryLength * s.headDim,
-      s.batch * s.kvHeads * s.keyLength * s.headDim,
-      s.batch * s.kvHeads * s.keyLength * s.valueDim,
-      s.batch * s.heads * s.queryLength * s.valueDim,
-    ].map((n, i) => pool.acquire(n * 4, i < 3 ? BufferUsage.STORAGE | BufferUsage.COPY_DST : BufferUsage.STORAGE, 'webgpu-attention tile probe'));
+    // The probe's buffers are made and cleared inside error scopes of their own (nothing awaited
+    // between push and pop): running out of memory here fails the probe, not some caller's scope.
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    const taken: GPUBuffer[] = [];
+    let setupError: unknown = null;
+    try {
+      for (const [i, n] of [
+        s.batch * s.heads * s.queryLength * s.headDim,
+        s.batch * s.kvHeads * s.keyLength * s.headDim,
+        s.batch * s.kvHeads * s.keyLength * s.valueDim,
+        s.batch * s.heads * s.queryLength * s.valueDim,
+      ].entries()) {
+        taken.push(pool.acquire(n * 4, i < 3 ? BufferUsage.STORAGE | BufferUsage.COPY_DST : BufferUsage.STORAGE, 'webgpu-attention tile probe'));
+      }
+      const clear = device.createCommandEncoder({ label: 'webgpu-attention tile probe inputs' });
+      for (const b of taken.slice(0, 3)) clear.clearBuffer(b);
+      device.queue.submit([clear.finish()]);
+    } catch (e) {
+      setupError = e;
+    }
+    const setupScopes = Promise.all([device.popErrorScope(), device.popErrorScope()]);
+    try {
+      if (setupError) {
+        setupScopes.catch(() => {});
+        throw setupError;
+      }
+      const [validation, oom] = await this.#gpuWait(state, setupScopes);
+      if (oom ?? validation) {
+        for (const b of taken) pool.discard(b); // an allocation that ran out of memory stays invalid
+        const kind = oom ? 'out-of-memory' : 'validation';
+        throw new GPUExecutionError(`GPU ${kind} error making the tile probe's buffers: ${(oom ?? validation)!.message}`, 'fused', kind);
+      }
+    } catch (e) {
+      releaseAll(pool, taken);
+      throw e;
+    }
     const [q, k, v, output] = taken;
     try {
-      const clear = device.createCommandEncoder({ label: 'webgpu-attention tile probe inputs' });
-      for (const b of [q, k, v]) clear.clearBuffer(b);
-      device.queue.submit([clear.finish()]);
       await this.#gpuWait(state, device.queue.onSubmittedWorkDone()); // not part of the timing
       this.#checkDestroyed();
-      // Push, record, submit and pop with nothing awaited in between (as in #run), so the scope
-      // never interleaves with another call's and is popped even if recording throws.
+      // Push, record, submit and pop with nothing awaited in between (as in #run), so the scopes
+      // never interleave with another call's and are popped even if recording throws.
+      device.pushErrorScope('out-of-memory');
       device.pushErrorScope('validation');
       let t0 = 0;
       try {
@@ -694,11 +724,15 @@ class Context implements AttentionContext {
         device.queue.submit([encoder.finish()]);
       } catch (e) {
         device.popErrorScope().catch(() => {});
+        device.popErrorScope().catch(() => {});
         throw e;
       }
-      const [error] = await this.#gpuWait(state, Promise.all([device.popErrorScope(), device.queue.onSubmittedWorkDone()]));
+      const [validation, oom] = await this.#gpuWait(state, Promise.all([device.popErrorScope(), device.popErrorScope(), device.queue.onSubmittedWorkDone()]));
       const ms = performance.now() - t0;
-      if (error) throw new GPUExecutionError(`GPU validation error in the tile probe: ${error.message}`, 'fused', 'validation');
+      if (oom ?? validation) {
+        const kind = oom ? 'out-of-memory' : 'validation';
+        throw new GPUExecutionError(`GPU ${kind} error in the tile probe: ${(oom ?? validation)!.message}`, 'fused', kind);
+      }
       return ms;
     } finally {
       if (!state.lostError) releaseAll(pool, taken);

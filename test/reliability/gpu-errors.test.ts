@@ -49,16 +49,18 @@ describe('GPU errors', () => {
   // the call that failed on it returned it to the pool, every later call of that shape would take it
   // and fail too. Injected as an invalid buffer (MAP_READ | STORAGE is not a valid usage) that reports
   // the usage asked for, as such a buffer does.
-  it("a call that failed on the GPU returns none of its buffers to the pool: the next call of that shape works", async () => {
+  // The invalid buffer is q, an upload: its creation and write must fail inside the call's own
+  // error scopes (they were made before the scopes were pushed, so both errors went uncaptured).
+  it("a call that failed on the GPU returns none of its buffers to the pool: the next call of that shape works; its errors are the call's, none uncaptured", async () => {
     const { device, gpu } = await defaultLimitsDevice();
+    const uncaptured: string[] = [];
+    device.addEventListener('uncapturederror', (e) => uncaptured.push((e as GPUUncapturedErrorEvent).error.message));
     const create = device.createBuffer.bind(device);
     let armed = false;
     device.createBuffer = (d: GPUBufferDescriptor) => {
       if (!armed || d.label !== 'webgpu-attention q') return create(d);
       armed = false;
-      device.pushErrorScope('validation');
       const b = create({ ...d, usage: d.usage | GPUBufferUsage.MAP_READ });
-      void device.popErrorScope();
       Object.defineProperty(b, 'usage', { value: d.usage });
       return b;
     };
@@ -72,6 +74,8 @@ describe('GPU errors', () => {
       expect(armed, 'the invalid buffer was made').toBe(false);
       const again = await ctx.attention(q, k, k);
       expect(agrees(compare(again.data, attentionReference(q, k, k).data))).toBe(true);
+      await device.queue.onSubmittedWorkDone();
+      expect(uncaptured).toEqual([]);
     } finally {
       ctx.destroy();
       device.destroy();
