@@ -59,14 +59,19 @@ export type ProbeRunner = (shape: AttentionShape, tile: TileName, repeats: numbe
 type Entry = {
   promise: Promise<TileMeasurement | null>;
   result?: TileMeasurement | null;
-  /** The tuner whose context runs the probes. */
-  owner: TileTuner;
+  /**
+   * A token of the tuner whose context runs the probes (not the tuner: the map lives as long as the
+   * page, and the tuner reaches its context and device, which would then never be collected).
+   */
+  owner: object;
   /** The measurement failed (its context destroyed, its device lost): the entry was dropped. */
   failed?: boolean;
 };
 
 // Verdicts shared by every device of the same adapter; keyed by adapter, loads and head size.
 const shared = new Map<string, Entry>();
+// An adapter that cannot be named shares its verdicts per device instead.
+const perDevice = new WeakMap<GPUDevice, Map<string, Entry>>();
 
 export function adapterName(device: GPUDevice): string | null {
   const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo; // missing in older browsers
@@ -77,9 +82,12 @@ export function adapterName(device: GPUDevice): string | null {
 }
 
 export class TileTuner {
-  #hot = 0;
+  /** Work done by calls that could take another tile, per key (head sizes): HOT_FLOPS of it starts that key's measurement. */
+  readonly #hot = new Map<string, number>();
+  /** Stands for this tuner in the entries it owns. */
+  readonly #token = {};
   // Used instead of `shared` when the adapter cannot be named (then the verdict is per device).
-  readonly #own = new Map<string, Entry>();
+  readonly #own: Map<string, Entry>;
   readonly #adapter: string | null;
   readonly #quad: boolean;
   readonly #software: boolean;
@@ -94,6 +102,9 @@ export class TileTuner {
   constructor(device: GPUDevice, private readonly runProbe: ProbeRunner, software = softwareAdapter(device),
     earlier: readonly TileMeasurement[] = []) {
     this.#adapter = adapterName(device);
+    let own = perDevice.get(device);
+    if (!own) perDevice.set(device, (own = new Map()));
+    this.#own = own;
     this.#quad = quadSharing(device);
     this.#software = software;
     // The workgroup tile's keys per tile follow the device's workgroup memory limit.
@@ -113,11 +124,17 @@ export class TileTuner {
     if (!this.#adapter || m.adapter !== this.#adapter || m.adapterKind !== kind || m.quadShared !== this.#quad ||
       m.workgroupStorageSize !== this.#wgMemory) return;
     const shape = { headDim: m.headDim, valueDim: m.valueDim };
-    if (m.verdict !== 'compact' && !tileCandidates(shape, this.#software, this.#quad).includes(m.verdict)) return;
+    const candidates = tileCandidates(shape, this.#software, this.#quad);
+    if (m.verdict !== 'compact' && !candidates.includes(m.verdict)) return;
     const key = this.#key(m.loads, m.headDim, m.valueDim);
     if (shared.has(key)) return;
     const result: TileMeasurement = { ...m, probe: { ...m.probe } };
-    shared.set(key, { owner: this, promise: Promise.resolve(result), result });
+    // Times of tiles that are no longer candidates here (the lists change between versions) are
+    // dropped, or the held-keys fallback could pick one of them.
+    for (const [tile, field] of Object.entries(TILE_TIME_FIELDS)) {
+      if (!candidates.includes(tile as TileName)) delete result[field];
+    }
+    shared.set(key, { owner: this.#token, promise: Promise.resolve(result), result });
   }
 
   /** Whether the adapter counts as a software one here: no workgroup tile, the small probe. */
@@ -142,8 +159,11 @@ export class TileTuner {
     const entry = this.#entries().get(this.#key(loads, headDim, valueDim));
     if (entry) return entry.result === undefined ? undefined : (entry.result?.verdict ?? 'compact');
     if (flops === null) return undefined;
-    this.#hot += flops;
-    if (this.#hot >= HOT_FLOPS) void this.measure(loads, headDim, valueDim);
+    // Counted per head size: a single small call at a new head size does not start its measurement.
+    const key = this.#key(loads, headDim, valueDim);
+    const hot = (this.#hot.get(key) ?? 0) + flops;
+    this.#hot.set(key, hot);
+    if (hot >= HOT_FLOPS) void this.measure(loads, headDim, valueDim);
     return undefined;
   }
 
@@ -167,7 +187,7 @@ export class TileTuner {
       const length = PROBE_LENGTH[this.#software ? 'software' : 'gpu'];
       const probe: AttentionShape = { batch: 1, heads: 8, kvHeads: 8, queryLength: length, keyLength: length, headDim, valueDim };
       const e: Entry = {
-        owner: this,
+        owner: this.#token,
         promise: this.#time(loads, probe).then(
           (m) => (e.result = m),
           () => {
@@ -175,7 +195,7 @@ export class TileTuner {
             // and this one only after another HOT_FLOPS of work (not on every call if it fails again).
             e.failed = true;
             if (entries.get(key) === e) entries.delete(key);
-            this.#hot = 0;
+            this.#hot.delete(key);
             return null;
           },
         ),
@@ -184,14 +204,20 @@ export class TileTuner {
     }
     const joined = entry;
     // A measurement another context started and lost (destroyed mid-probe) is this one's to run.
-    return joined.promise.then((m) => (joined.failed && joined.owner !== this ? this.measure(loads, headDim, valueDim) : m));
+    return joined.promise.then((m) => (joined.failed && joined.owner !== this.#token ? this.measure(loads, headDim, valueDim) : m));
   }
 
-  /** This context's verdicts and any it shares with other contexts on the same adapter. */
+  /**
+   * This context's verdicts and any it shares with other contexts on the same adapter: copies, so
+   * that an app editing what it got (to save it, say) changes no context's verdict.
+   */
   measurements(): TileMeasurement[] {
     return [...this.#entries()]
       .filter(([key, e]) => key.startsWith(this.#prefix) && e.result)
-      .map(([, e]) => e.result as TileMeasurement);
+      .map(([, e]) => {
+        const m = e.result as TileMeasurement;
+        return { ...m, probe: { ...m.probe } };
+      });
   }
 
   async #time(loads: Loads, probe: AttentionShape): Promise<TileMeasurement | null> {

@@ -402,6 +402,10 @@ export function checkTileMeasurements(list: unknown): void {
     if (e.loads !== 'vec4' && e.loads !== 'scalar') fail('loads', "'vec4' or 'scalar'");
     if (!count(e.headDim)) fail('headDim', 'a positive integer');
     if (!count(e.valueDim)) fail('valueDim', 'a positive integer');
+    // The verdict is kept under (loads, ⌈E/4⌉, ⌈Ev/4⌉): loads that do not follow from the head sizes
+    // would file it under other head sizes, whose candidates were never checked.
+    const loads = (e.headDim as number) % 4 === 0 && (e.valueDim as number) % 4 === 0 ? 'vec4' : 'scalar';
+    if (e.loads !== loads) fail('loads', `'${loads}' for headDim ${e.headDim} and valueDim ${e.valueDim}`);
     if (e.probe === null || typeof e.probe !== 'object') fail('probe', 'an object (the probe shape)');
     if (!count(e.repeats)) fail('repeats', 'a positive integer');
     if (!positive(e.compactMs)) fail('compactMs', 'a positive number of milliseconds');

@@ -181,6 +181,10 @@ describe(`context API: bad input → AttentionInputError before any GPU work (se
     await expect(bad([{ ...good, headDim: 6.5 }])).rejects.toThrow(/\[0\]\.headDim must be a positive integer, got 6\.5/);
     await expect(bad([{ ...good, adapterKind: undefined }])).rejects.toThrow(/\[0\]\.adapterKind must be 'software' or 'gpu', got undefined/);
     await expect(bad([{ ...good, loads: 'f16' }])).rejects.toThrow(/\[0\]\.loads must be 'vec4' or 'scalar', got "f16"/);
+    // Loads that do not follow from the head sizes would file the verdict under other head sizes
+    // (vec4 at 125 and 128 is the key of E = Ev = 128), whose candidates were never checked.
+    await expect(bad([{ ...good, headDim: 125, valueDim: 128 }])).rejects.toThrow(/\[0\]\.loads must be 'scalar' for headDim 125 and valueDim 128, got "vec4"/);
+    await expect(bad([{ ...good, loads: 'scalar' }])).rejects.toThrow(/\[0\]\.loads must be 'vec4' for headDim 64 and valueDim 64, got "scalar"/);
     await expect(bad([good, { ...good, quadShared: 1 }])).rejects.toThrow(/\[1\]\.quadShared must be a boolean, got 1/);
     await expect(bad([{ ...good, probe: null }])).rejects.toThrow(AttentionInputError);
     expect(counters.work() - before).toBe(0);

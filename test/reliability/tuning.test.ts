@@ -135,3 +135,72 @@ describe('the tile for calls the held-keys tile declines', () => {
     expect(new TileTuner(device, async () => 1, true).fallback('vec4', 64, 64)).toBe('compact');
   });
 });
+
+// Stand-in devices (no GPU): what the tuner keeps, shares and hands out.
+describe('the measurement bookkeeping', () => {
+  const gpuLike = (info?: Partial<GPUAdapterInfo>) =>
+    ({ adapterInfo: info, features: new Set(), limits: { maxComputeWorkgroupStorageSize: 16384 } }) as unknown as GPUDevice;
+  const settled = () => new Promise((r) => setTimeout(r, 10));
+
+  it('work counts per head size: calls at E=64 do not make one small call at E=128 start its measurement', async () => {
+    const probed: number[] = [];
+    const tuner = new TileTuner(gpuLike({ vendor: 'test', architecture: 'hot-per-head' }), async (s) => {
+      probed.push(s.headDim);
+      return 10;
+    }, false);
+    tuner.verdict('vec4', 64, 64, HOT_FLOPS / 2);
+    tuner.verdict('vec4', 128, 128, HOT_FLOPS / 2); // together 1e9, but for two head sizes
+    await settled();
+    expect(probed).toEqual([]);
+    tuner.verdict('vec4', 64, 64, HOT_FLOPS / 2);
+    await settled();
+    expect(new Set(probed)).toEqual(new Set([64]));
+    tuner.verdict('vec4', 128, 128, 1);
+    await settled();
+    expect(probed.includes(128), 'a call of 1 FLOP at E=128 started its measurement').toBe(false);
+  });
+
+  it('an adapter that cannot be named: two contexts on one device share one measurement; another device measures its own', async () => {
+    const device = gpuLike(undefined);
+    let first = 0;
+    let second = 0;
+    const t1 = new TileTuner(device, async () => (first++, 10), false);
+    const t2 = new TileTuner(device, async () => (second++, 10), false);
+    const m1 = await t1.measure('vec4', 64, 64);
+    expect(await t2.measure('vec4', 64, 64)).toBe(m1);
+    expect(first).toBeGreaterThan(0);
+    expect(second).toBe(0);
+    let other = 0;
+    await new TileTuner(gpuLike(undefined), async () => (other++, 10), false).measure('vec4', 64, 64);
+    expect(other).toBeGreaterThan(0);
+  });
+
+  it('tileMeasurements() hands out copies: editing one changes no verdict', async () => {
+    const tuner = new TileTuner(gpuLike({ vendor: 'test', architecture: 'copies' }), async (_s, tile, r) => (tile === 'workgroup' ? 1 : 10) * r, false);
+    await tuner.measure('vec4', 64, 64);
+    const [m] = tuner.measurements();
+    expect(m.verdict).toBe('workgroup');
+    m.verdict = 'compact';
+    m.probe.queryLength = 1;
+    expect(tuner.verdict('vec4', 64, 64, 0)).toBe('workgroup');
+    expect(tuner.measurements()[0].probe.queryLength).toBe(2048);
+  });
+
+  it("an earlier measurement's times of tiles that are no longer candidates are dropped: the held-keys fallback cannot pick them", () => {
+    const info = { vendor: 'test', architecture: 'swiftshader', device: 'stale-times', description: '', isFallbackAdapter: true, subgroupMinSize: 4, subgroupMaxSize: 4 };
+    const device = { adapterInfo: info, features: new Set(['subgroups']), limits: { maxComputeWorkgroupStorageSize: 16384 } } as unknown as GPUDevice;
+    const earlier = {
+      adapter: adapterName(device)!, quadShared: true, adapterKind: 'software' as const, workgroupStorageSize: 16384, loads: 'vec4' as const,
+      headDim: 128, valueDim: 128, probe: { batch: 1, heads: 8, kvHeads: 8, queryLength: 512, keyLength: 512, headDim: 128, valueDim: 128 },
+      // Wide is not a candidate beside held-keys at E=128 (it was in an older version), nor workgroup on a software adapter.
+      repeats: 1, compactMs: 100, heldKeysMs: 40, wideMs: 50, workgroupMs: 5, verdict: 'held-keys' as const,
+    };
+    const tuner = new TileTuner(device, async () => 1, true, [earlier]);
+    expect(tuner.verdict('vec4', 128, 128, 0)).toBe('held-keys');
+    expect(tuner.fallback('vec4', 128, 128)).toBe('compact');
+    const [kept] = tuner.measurements();
+    expect(kept.wideMs).toBeUndefined();
+    expect(kept.workgroupMs).toBeUndefined();
+    expect(kept.heldKeysMs).toBe(40);
+  });
+});
