@@ -73,6 +73,15 @@ const shared = new Map<string, Entry>();
 // An adapter that cannot be named shares its verdicts per device instead.
 const perDevice = new WeakMap<GPUDevice, Map<string, Entry>>();
 
+// Measurements run one after another: two at once (prepare() for two head sizes, say) would time
+// each other's probes on the same queue and cores, and their verdicts are kept for good.
+let measuring: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(run: () => Promise<T>): Promise<T> {
+  const next = measuring.then(run, run);
+  measuring = next.catch(() => {});
+  return next;
+}
+
 export function adapterName(device: GPUDevice): string | null {
   const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo; // missing in older browsers
   const fields = info ? [info.vendor, info.architecture, info.device, info.description] : [];
@@ -188,7 +197,7 @@ export class TileTuner {
       const probe: AttentionShape = { batch: 1, heads: 8, kvHeads: 8, queryLength: length, keyLength: length, headDim, valueDim };
       const e: Entry = {
         owner: this.#token,
-        promise: this.#time(loads, probe).then(
+        promise: oneAtATime(() => this.#time(loads, probe)).then(
           (m) => (e.result = m),
           () => {
             // The device was lost or the context destroyed mid-probe: let a later context retry,

@@ -204,3 +204,20 @@ describe('the measurement bookkeeping', () => {
     expect(kept.heldKeysMs).toBe(40);
   });
 });
+
+describe('measurements at once', () => {
+  it('run one after another: two head sizes measured together never interleave their probes', async () => {
+    const log: string[] = [];
+    const device = { adapterInfo: { vendor: 'test', architecture: 'one-at-a-time' }, features: new Set(), limits: { maxComputeWorkgroupStorageSize: 16384 } } as unknown as GPUDevice;
+    const tuner = new TileTuner(device, async (s, tile) => {
+      log.push(`${s.headDim} start ${tile}`);
+      await new Promise((r) => setTimeout(r, 1));
+      log.push(`${s.headDim} end ${tile}`);
+      return 10;
+    }, false);
+    await Promise.all([tuner.measure('vec4', 64, 64), tuner.measure('vec4', 32, 32)]);
+    const heads = log.map((l) => l.split(' ')[0]);
+    const switches = heads.filter((x, i) => i > 0 && x !== heads[i - 1]).length;
+    expect(switches, log.join('\n')).toBe(1);
+  });
+});
