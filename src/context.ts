@@ -613,6 +613,16 @@ class Context implements AttentionContext {
     );
     const failed = dispatches.filter((_, i) => compiled[i] === null);
     if (failed.length > 0) {
+      // Under 'auto' calls fall back (fused: to compact; split-keys: to its invocation tile):
+      // compile what they will run now, so that the first of them compiles nothing either.
+      const fusedFalls = tile === 'auto' && failed.some((d) => d.tile !== undefined && d.tile !== 'compact' && d.tile !== 'split-keys workgroup');
+      const splitFalls = this.#splitTile === 'auto' && failed.some((d) => d.tile === 'split-keys workgroup');
+      if ((fusedFalls || splitFalls) && !failed.some((d) => d.tile === undefined || d.tile === 'compact')) {
+        const fallbackDispatches: Dispatch[] = [];
+        preflight(state.device, p, want, fusedFalls ? 'compact' : tile, splitFalls ? 'invocation' : this.#splitTile, this.#tuner.software,
+          fallbackDispatches, fusedFalls ? 'compact' : measured, fusedFalls ? 'compact' : fallback);
+        await this.#gpuWait(state, Promise.all(fallbackDispatches.map((d) => compilePipeline(state.device, d.kernel, d.loads, d.constants))));
+      }
       const kernels = [...new Set(failed.map((d) => d.kernel))].join(', ');
       // Under 'auto', every tile but compact has a fallback: calls use the compact tile.
       // A forced tile has none, and nothing falls back from compact or the other kernels.

@@ -2,6 +2,7 @@
 // refuse a shader it cannot handle): real Dawn, on a device that refuses the chosen pipelines.
 import { describe, expect, it } from 'vitest';
 import { createAttention, GPUExecutionError } from '../src/index.js';
+import { adapterName } from '../src/tile-tuning.js';
 import { attentionReference } from '../src/reference.js';
 import { makeInputs } from './cases.js';
 import { agrees, compare } from './compare.js';
@@ -83,6 +84,42 @@ describe('a fused tile that fails to compile', () => {
   });
 });
 
+describe("a verdict from an earlier page load whose tile fails to compile here", () => {
+  it("'auto': prepare() rejects naming it, and compiles the compact tile the calls fall back to, so calls compile nothing", async () => {
+    const { device, refused } = await refusingDevice((d) => isFused(d) && Number(d.compute.constants?.RG ?? 1) > 1);
+    // E = 24: no other test here measures it. No probe runs: the verdict comes from the entry.
+    const s = shape(24);
+    const earlier = {
+      adapter: adapterName(device)!, quadShared: false, adapterKind: 'software' as const,
+      workgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize, loads: 'vec4' as const, headDim: 24, valueDim: 24,
+      probe: { batch: 1, heads: 8, kvHeads: 8, queryLength: 512, keyLength: 512, headDim: 24, valueDim: 24 },
+      repeats: 1, compactMs: 100, wideMs: 50, verdict: 'wide' as const,
+    };
+    const ctx = await createAttention({ device, tileMeasurements: [earlier] });
+    try {
+      const err = await ctx.prepare(s, { kernel: 'fused' }).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(GPUExecutionError);
+      expect((err as Error).message).toMatch(/^The wide fused tile failed to compile for this shape \(flash\); calls will use the compact tile/);
+      expect(refused.length).toBeGreaterThan(0);
+      const compiledInCalls: string[] = [];
+      const compileNow = device.createComputePipeline.bind(device);
+      device.createComputePipeline = (d: GPUComputePipelineDescriptor) => {
+        compiledInCalls.push(d.label ?? '');
+        return compileNow(d);
+      };
+      const seed = runSeed();
+      const { q, k, v } = makeInputs({ name: 'after a refused earlier verdict', B: 1, H: 2, Lq: s.queryLength, Lk: s.keyLength, E: 24 }, seed);
+      const out = await ctx.attention(q, k, v, { kernel: 'fused' });
+      const a = compare(out.data, attentionReference(q, k, v).data);
+      expect(agrees(a), `seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+      expect(compiledInCalls).toEqual([]);
+    } finally {
+      ctx.destroy();
+      device.destroy();
+    }
+  });
+});
+
 describe("the split-keys path's workgroup tile failing to compile", () => {
   const decode = { batch: 1, heads: 2, kvHeads: 2, queryLength: 1, keyLength: 600, headDim: 8, valueDim: 8 };
   const isDecode: Refuse = (d) => d.label === 'webgpu-attention flash-decode';
@@ -104,6 +141,13 @@ describe("the split-keys path's workgroup tile failing to compile", () => {
         /^The split-keys path's workgroup tile failed to compile for this shape \(flash-decode\); calls will use the invocation tile/,
       );
       expect(refused).toContain('webgpu-attention flash-decode');
+      // prepare() compiled the invocation tile the calls fall back to: the first call compiles nothing.
+      const compiledInCalls: string[] = [];
+      const before = device.createComputePipeline;
+      device.createComputePipeline = (d: GPUComputePipelineDescriptor) => {
+        compiledInCalls.push(d.label ?? '');
+        return before(d);
+      };
       const seed = runSeed();
       const { q, k, v } = makeInputs({ name: 'decode after a refused tile', B: 1, H: 2, Lq: 1, Lk: 600, E: 8 }, seed);
       for (let i = 0; i < 2; i++) {
@@ -111,6 +155,7 @@ describe("the split-keys path's workgroup tile failing to compile", () => {
         const a = compare(out.data, attentionReference(q, k, v).data);
         expect(agrees(a), `call ${i}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
       }
+      expect(compiledInCalls).toEqual([]);
     } finally {
       ctx.destroy();
       device.destroy();
