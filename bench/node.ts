@@ -1,7 +1,7 @@
 // `npm run bench`: our kernels, the ceilings and the CPU reference in Node, on Dawn's `webgpu` package.
 // Peers only when asked (`--peers tfjs,ort`), through a navigator.gpu shim on the same Dawn instance,
 // so that a GPU machine without a browser can compare with them too.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AttentionLib, BenchResults, Peer } from './suite';
@@ -13,8 +13,8 @@ const opts = parseCli('bench', 'node');
 const log = (m: string) => console.log(m);
 
 // Dawn needs SwiftShader's Vulkan driver named before it loads (it adds to, never replaces, real drivers).
-const swiftshaderIcd = '/usr/lib/chromium/vk_swiftshader_icd.json';
-process.env.VK_ADD_DRIVER_FILES ??= swiftshaderIcd;
+const swiftshaderIcd = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib/chromium-browser/vk_swiftshader_icd.json'].find((p) => existsSync(p));
+if (swiftshaderIcd) process.env.VK_ADD_DRIVER_FILES ??= swiftshaderIcd;
 
 const { create, globals } = await import('webgpu');
 Object.assign(globalThis, globals);

@@ -99,7 +99,7 @@ dawn="$work/node_modules/webgpu/dist/linux-x64/dawn.node"
 unxz "$dawn.xz" "$dawn"
 ortWasm="$work/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm"
 unxz "$ortWasm.xz" "$ortWasm"
-# The Vulkan loader and NVIDIA's driver file where the machine lacks them (device tool README):
+# The Vulkan loader and NVIDIA's driver file where the machine lacks them (.gl/, fetched as BENCHMARKS.md's "How to reproduce" says):
 # .gl/ beside .gpu/ holds the loader's Debian packages: libvulkan1, and libglvnd0 and the rest of
 # the README's list, without which NVIDIA's Vulkan driver (libGLX_nvidia.so.0) does not load.
 if [ -d "$pack/../.gl" ] && ! { ldconfig -p 2>/dev/null | grep -q libvulkan.so.1 && ldconfig -p 2>/dev/null | grep -q libGLdispatch.so.0; }; then

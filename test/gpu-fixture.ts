@@ -17,8 +17,8 @@ export async function defaultLimitsDevice(): Promise<{ device: GPUDevice; gpu: G
 /** The same with these limits raised (to the adapter's, say), no features. */
 export async function deviceWithLimits(requiredLimits: Record<string, number>): Promise<{ device: GPUDevice; gpu: GPU }> {
   const { existsSync } = await import('node:fs');
-  const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
-  if (!process.env.VK_ADD_DRIVER_FILES && existsSync(icd)) process.env.VK_ADD_DRIVER_FILES = icd;
+  const icd = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib/chromium-browser/vk_swiftshader_icd.json'].find((p) => existsSync(p));
+  if (!process.env.VK_ADD_DRIVER_FILES && icd) process.env.VK_ADD_DRIVER_FILES = icd;
   const { create } = await import('webgpu');
   const gpu = create([]) as GPU;
   const adapter = await gpu.requestAdapter();
