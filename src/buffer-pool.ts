@@ -146,6 +146,17 @@ export class BufferPool {
     this.retire(buffer);
   }
 
+  /** Retires a buffer that was returned and sits idle (one a failed probe used), so it is not handed out again. */
+  evict(buffer: GPUBuffer): void {
+    const list = this.idle.get(`${buffer.usage}:${buffer.size}`);
+    const at = list?.indexOf(buffer) ?? -1;
+    if (!list || at < 0) return;
+    list.splice(at, 1);
+    this.order.splice(this.order.indexOf(buffer), 1);
+    this.idleBytes -= buffer.size;
+    this.retire(buffer);
+  }
+
   /** Whether this pool's buffers are lent to encode() recordings (PoolLimits.lent). */
   get lent(): boolean {
     return this.limits.lent === true;

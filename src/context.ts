@@ -716,6 +716,7 @@ class Context implements AttentionContext {
       device.pushErrorScope('out-of-memory');
       device.pushErrorScope('validation');
       let t0 = 0;
+      const used = new Set<GPUBuffer>(); // the workspace scratch the repeats took, evicted after a GPU error
       try {
         const encoder = device.createCommandEncoder({ label: 'webgpu-attention tile probe' });
         state.uniforms.trim();
@@ -727,6 +728,7 @@ class Context implements AttentionContext {
           try {
             this.#record(state, state.workspace, encoder, p, { q, k, v, output }, want, scratch, tile);
           } finally {
+            scratch.forEach((b) => used.add(b));
             releaseAll(state.workspace, scratch);
           }
         }
@@ -740,6 +742,8 @@ class Context implements AttentionContext {
       const [validation, oom] = await this.#gpuWait(state, Promise.all([device.popErrorScope(), device.popErrorScope(), device.queue.onSubmittedWorkDone()]));
       const ms = performance.now() - t0;
       if (oom ?? validation) {
+        // Its scratch may be an allocation that ran out of memory: not to be handed to encode() again.
+        for (const b of used) state.workspace.evict(b);
         const kind = oom ? 'out-of-memory' : 'validation';
         throw new GPUExecutionError(`GPU ${kind} error in the tile probe: ${(oom ?? validation)!.message}`, 'fused', kind);
       }

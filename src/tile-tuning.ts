@@ -73,12 +73,17 @@ const shared = new Map<string, Entry>();
 // An adapter that cannot be named shares its verdicts per device instead.
 const perDevice = new WeakMap<GPUDevice, Map<string, Entry>>();
 
-// Measurements run one after another: two at once (prepare() for two head sizes, say) would time
-// each other's probes on the same queue and cores, and their verdicts are kept for good.
-let measuring: Promise<unknown> = Promise.resolve();
-function oneAtATime<T>(run: () => Promise<T>): Promise<T> {
-  const next = measuring.then(run, run);
-  measuring = next.catch(() => {});
+// Measurements on one adapter run one after another: two at once (prepare() for two head sizes,
+// say) would time each other's probes on the same queue and cores, and their verdicts are kept for
+// good. Other adapters keep queues of their own (keyed by name, or by device where it has none).
+const queues = new Map<string, Promise<unknown>>();
+const deviceQueues = new WeakMap<GPUDevice, Promise<unknown>>();
+function oneAtATime<T>(adapter: string | null, device: GPUDevice, run: () => Promise<T>): Promise<T> {
+  const tail = (adapter === null ? deviceQueues.get(device) : queues.get(adapter)) ?? Promise.resolve();
+  const next = tail.then(run, run);
+  const settled = next.catch(() => {});
+  if (adapter === null) deviceQueues.set(device, settled);
+  else queues.set(adapter, settled);
   return next;
 }
 
@@ -98,6 +103,7 @@ export class TileTuner {
   // Used instead of `shared` when the adapter cannot be named (then the verdict is per device).
   readonly #own: Map<string, Entry>;
   readonly #adapter: string | null;
+  readonly #device: GPUDevice;
   readonly #quad: boolean;
   readonly #software: boolean;
   readonly #wgMemory: number;
@@ -111,6 +117,7 @@ export class TileTuner {
   constructor(device: GPUDevice, private readonly runProbe: ProbeRunner, software = softwareAdapter(device),
     earlier: readonly TileMeasurement[] = []) {
     this.#adapter = adapterName(device);
+    this.#device = device;
     let own = perDevice.get(device);
     if (!own) perDevice.set(device, (own = new Map()));
     this.#own = own;
@@ -197,7 +204,7 @@ export class TileTuner {
       const probe: AttentionShape = { batch: 1, heads: 8, kvHeads: 8, queryLength: length, keyLength: length, headDim, valueDim };
       const e: Entry = {
         owner: this.#token,
-        promise: oneAtATime(() => this.#time(loads, probe)).then(
+        promise: oneAtATime(this.#adapter, this.#device, () => this.#time(loads, probe)).then(
           (m) => (e.result = m),
           () => {
             // The device was lost or the context destroyed mid-probe: let a later context retry,
@@ -234,8 +241,10 @@ export class TileTuner {
     // failed to compile (or to run: GPUExecutionError) is left out, and with none left there is no
     // verdict (null: compact). Anything else (the context destroyed, the device lost) rejects, so
     // the entry is dropped and a later context measures again.
+    // Out of memory is no verdict on the tile: the measurement fails (and is retried after more
+    // work) rather than dropping the candidate for good.
     const dropFailed = (e: unknown) => {
-      if (e instanceof GPUExecutionError) return null;
+      if (e instanceof GPUExecutionError && e.kind !== 'out-of-memory') return null;
       throw e;
     };
     const others: TileName[] = [];

@@ -2,7 +2,7 @@
 // interrupted measurement is not kept as a verdict, so the next context measures), and its verdicts
 // are shared only between devices of an adapter that can be named.
 import { describe, expect, it } from 'vitest';
-import { ContextDestroyedError, createAttention } from '../../src/index.js';
+import { ContextDestroyedError, createAttention, GPUExecutionError } from '../../src/index.js';
 import { adapterName, HOT_FLOPS, TileTuner } from '../../src/tile-tuning.js';
 import { tileCandidates } from '../../src/tiles.js';
 import { borrowedDevice, uncapturedErrors } from './helpers.js';
@@ -173,6 +173,15 @@ describe('the measurement bookkeeping', () => {
     let other = 0;
     await new TileTuner(gpuLike(undefined), async () => (other++, 10), false).measure('vec4', 64, 64);
     expect(other).toBeGreaterThan(0);
+  });
+
+  it('a candidate that ran out of memory fails the measurement (retried later), instead of being dropped for good', async () => {
+    const tuner = new TileTuner(gpuLike({ vendor: 'test', architecture: 'oom' }), async (_s, tile) => {
+      if (tile === 'workgroup-split') throw new GPUExecutionError('GPU out-of-memory error in the tile probe', 'fused', 'out-of-memory');
+      return 10;
+    }, false);
+    expect(await tuner.measure('vec4', 64, 64)).toBeNull();
+    expect(tuner.measurements()).toEqual([]); // no verdict kept without that tile
   });
 
   it('tileMeasurements() hands out copies: editing one changes no verdict', async () => {
