@@ -562,7 +562,8 @@ export interface OursOptions {
   timeoutMs: number;
 }
 
-const notedMeasurements = new WeakSet<object>();
+/** The tile measurements already noted on a row, by what they measured (tileMeasurements() returns copies). */
+const notedMeasurements = new Set<string>();
 
 export async function benchOurs(s: BenchShape, data: ShapeData, kernel: string, o: OursOptions): Promise<BenchRow> {
   const row: BenchRow = { impl: `ours:${kernel}`, shapeId: s.id, shape: s, flops: attentionFlops(s), notes: [] };
@@ -578,8 +579,9 @@ export async function benchOurs(s: BenchShape, data: ShapeData, kernel: string, 
       const ms = performance.now() - t0;
       if (ms > 100) row.notes?.push(`prepare ${(ms / 1000).toFixed(1)} s`);
       for (const m of o.ctx.tileMeasurements?.() ?? []) {
-        if (notedMeasurements.has(m)) continue;
-        notedMeasurements.add(m);
+        const id = JSON.stringify(m); // the same measurement reads the same
+        if (notedMeasurements.has(id)) continue;
+        notedMeasurements.add(id);
         const p = m.probe;
         const timed = [['compact', m.compactMs], ['wide', m.wideMs], ['workgroup', m.workgroupMs], ['workgroup-split', m.workgroupSplitMs], ['held-keys', m.heldKeysMs]] as const;
         const times = timed.filter(([, ms]) => ms !== undefined).map(([t, ms]) => `${t} ${(ms as number).toFixed(1)} ms`);
