@@ -2,7 +2,7 @@
 // CPU reference (B1 H4 E64, L = 64..512: well under 30 s on a software adapter).
 import uPlot from 'uplot';
 import { gpu, handleGpuError, onGpuLost } from './gpu';
-import { attentionReference, type KernelChoice } from './lib';
+import { attentionReference, GPUExecutionError, type KernelChoice } from './lib';
 import { $, errorText, exclusive, h, median, ms, nextFrame, randomTensor, registerRunButton, rng, timeCall } from './util';
 
 const LENGTHS = [64, 128, 256, 512];
@@ -50,7 +50,13 @@ async function runBench(): Promise<void> {
         status.textContent = `L = ${L}: ${kernel} kernel${kernel === 'fused' && L === LENGTHS[0] ? ' (its tiles are measured once per adapter first)' : ''}…`;
         // Compiles, and for 'fused' runs the one-time tile measurement now rather than in the
         // background halfway through the timed runs (which could then switch tiles mid-sweep).
-        await ctx.prepare({ batch: 1, heads: H, kvHeads: H, queryLength: L, keyLength: L, headDim: E, valueDim: E }, { kernel });
+        // A tile that fails to compile here (a verdict saved by an older browser, say) is not the end:
+        // prepare() says so, and the calls fall back to a tile that compiled.
+        await ctx.prepare({ batch: 1, heads: H, kvHeads: H, queryLength: L, keyLength: L, headDim: E, valueDim: E }, { kernel })
+          .catch((e: unknown) => {
+            if (!(e instanceof GPUExecutionError)) throw e;
+            console.warn(e.message);
+          });
         await ctx.attention(q, k, v, { kernel }); // warm-up: buffer allocation
         const times: number[] = [];
         let spent = 0;

@@ -6,5 +6,6 @@ export {
   WebGPUUnavailableError,
   DeviceLostError,
   AttentionInputError,
+  GPUExecutionError,
 } from '../src/index';
 export type { AttentionContext, AttentionOptions, AttentionMask, Tensor, KernelChoice, CausalOption, TileMeasurement } from '../src/index';

@@ -4,10 +4,10 @@ import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { buildBench } from './bench';
 import { gpu, initGpu } from './gpu';
-import { buildPlayground, run } from './playground';
+import { buildPlayground, runOnce } from './playground';
 import { runSeed } from './seed';
 import { runSentence } from './sentence';
-import { $, registerRunButton } from './util';
+import { $, exclusive, registerRunButton } from './util';
 
 declare global {
   interface Window {
@@ -24,9 +24,12 @@ async function main(): Promise<void> {
     : 'No WebGPU: showing CPU reference results only.';
   registerRunButton($('run') as HTMLButtonElement);
   buildBench();
-  await runSeed();
-  await runSentence();
-  await run();
+  // The page's own first GPU work holds the page as a run does: a click meanwhile waits for it.
+  await exclusive(async () => {
+    await runSeed();
+    await runSentence();
+    await runOnce();
+  });
   document.body.dataset.ready = 'true';
 }
 

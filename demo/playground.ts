@@ -110,7 +110,8 @@ export async function run(): Promise<void> {
   await exclusive(runOnce);
 }
 
-async function runOnce(): Promise<void> {
+/** One playground run; the caller holds the page (exclusive). */
+export async function runOnce(): Promise<void> {
   const status = $('run-status');
   status.dataset.state = 'running';
   for (const id of RESULTS) setResult(id, '…');

@@ -34,6 +34,7 @@ export function fixed(x: number, digits: number): string {
 }
 
 export function ms(t: number): string {
+  if (t < 0.01) return `${(t * 1000).toFixed(2)} µs`; // a tiny call's median (timed in batches)
   if (t < 1) return `${t.toFixed(3)} ms`;
   if (t < 100) return `${t.toFixed(2)} ms`;
   if (t < 10000) return `${t.toFixed(0)} ms`;
@@ -123,17 +124,26 @@ export function median(xs: number[]): number {
 
 /**
  * Median time of one synchronous call, in ms. The page's clock may tick in 0.1 ms steps (not
- * cross-origin isolated), so a call shorter than ~2 ms is timed in batches repeated until a batch
- * takes at least 2 ms, each sample being the batch's time over its size (a lone 30 µs call read 0).
+ * cross-origin isolated), so a call shorter than ~2 ms is timed in batches, doubled until one takes
+ * at least 2 ms, each sample being the batch's time over its size (a lone 30 µs call read 0).
  * Returns the last call's result too. At most `samples` samples, fewer once `budgetMs` is spent.
  */
 export function timeCall<T>(fn: () => T, samples: number, budgetMs: number): { ms: number; result: T } {
   let t0 = performance.now();
   let result = fn();
   const first = performance.now() - t0;
-  const batch = first >= 2 ? 1 : Math.min(10_000, Math.ceil(2 / Math.max(first, 0.005)));
-  const times: number[] = batch === 1 ? [first] : [];
   let spent = first;
+  // The batch doubles until one takes 2 ms (the first call, cold, says little about the others).
+  let batch = 1;
+  let last = first;
+  while (last < 2 && batch < 1 << 20) {
+    batch *= 2;
+    t0 = performance.now();
+    for (let i = 0; i < batch; i++) result = fn();
+    last = performance.now() - t0;
+    spent += last;
+  }
+  const times: number[] = batch === 1 ? [first] : [last / batch];
   while (times.length < samples && (times.length === 0 || spent < budgetMs)) {
     t0 = performance.now();
     for (let i = 0; i < batch; i++) result = fn();

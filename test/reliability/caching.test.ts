@@ -1,11 +1,11 @@
 // A repeated call compiles nothing and makes nothing: pipelines and shader modules are cached per
 // device, the pool hands the same buffers back, and bind groups are cached on those buffers. GPU
 // object creation is counted on a borrowed device by wrapping its create* entry points.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { attentionReference, createAttention, type AttentionOptions, type KernelChoice, type TileMeasurement } from '../../src/index.js';
 import { compilePipeline, getPipeline } from '../../src/recorder.js';
 import { quadSharing, softwareAdapter, type TileName } from '../../src/tiles.js';
-import { adapterName } from '../../src/tile-tuning.js';
+import { adapterName, TileTuner } from '../../src/tile-tuning.js';
 import { makeInputs, type Case } from '../cases.js';
 import { agrees, compare } from '../compare.js';
 import { runSeed } from '../random.js';
@@ -267,10 +267,15 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const [q, k, v, output] = bufs;
     const encoder = device.createCommandEncoder();
     const before = { async: counters.createComputePipelineAsync, submit: counters.submit };
+    // Measurements queue one after another: one started here could wait its turn past the 100 ms
+    // below, so whether one was started at all is asked of the tuner itself.
+    const measure = vi.spyOn(TileTuner.prototype, 'measure');
     for (let i = 0; i < 5; i++) ctx.encode(encoder, { q, k, v, output }, shape); // 5 × 4·8·1024²·8 ≈ 1.3e9 FLOPs
     await new Promise((r) => setTimeout(r, 100)); // a measurement would have begun compiling its candidates
     expect({ async: counters.createComputePipelineAsync, submit: counters.submit }).toEqual(before);
     expect(ctx.tileMeasurements().filter((m) => m.headDim === E)).toEqual([]);
+    expect(measure).not.toHaveBeenCalled();
+    measure.mockRestore();
     encoder.finish();
     expect(errors).toEqual([]);
     ctx.destroy();
