@@ -23,20 +23,24 @@ export function attentionReferenceFull(
   const p = resolveProblem(q, k, v, options);
   if (rows !== undefined) {
     const Lq = p.shape.queryLength;
-    const bad = Array.isArray(rows) ? rows.find((r) => !Number.isInteger(r) || r < 0 || r >= Lq) : rows;
-    if (!Array.isArray(rows) || bad !== undefined) {
-      throw new AttentionInputError(`rows must be an array of query row indices, integers from 0 to ${Lq - 1}; got ${Array.isArray(rows) ? bad : String(rows)}`);
+    // findIndex, not find: an undefined entry is itself a bad row.
+    const at = Array.isArray(rows) ? rows.findIndex((r) => !Number.isInteger(r) || r < 0 || r >= Lq) : -1;
+    if (!Array.isArray(rows) || at >= 0) {
+      const got = Array.isArray(rows) ? `${String(rows[at])} at index ${at}` : String(rows);
+      throw new AttentionInputError(`rows must be an array of query row indices, integers from 0 to ${Lq - 1}; got ${got}`);
     }
   }
-  // The mask's broadcast is read from its own shape here, not from the strides the kernels are
-  // given (validate.ts), so that a wrong stride there cannot agree with itself in the tests.
-  const dims = options?.mask ? [1, 1, 1, ...options.mask.shape].slice(-4) : [1, 1, 1, 1];
-  return computeReference(p, p.data.q, p.data.k, p.data.v, p.data.mask, dims, rows);
+  // The mask's broadcast is read from its validated shape here, not from the strides the kernels
+  // are given (validate.ts), so that a wrong stride there cannot agree with itself in the tests.
+  const dims = p.mask ? p.mask.dims : [1, 1, 1, 1];
+  return computeReference(p, p.data.q, p.data.k, p.data.v, p.data.mask, dims, rows, true);
 }
 
 /** softmax(q kᵀ · scale + mask) v on the CPU, float64 sums; output has q's rank. */
 export function attentionReference(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Tensor {
-  return attentionReferenceFull(q, k, v, options).output;
+  const p = resolveProblem(q, k, v, options);
+  // Only the output: no B·H·Lq·Lk weights array (2 GiB at B1 H32 L=S=4096).
+  return computeReference(p, p.data.q, p.data.k, p.data.v, p.data.mask, p.mask ? p.mask.dims : [1, 1, 1, 1], undefined, false).output;
 }
 
 function computeReference(
@@ -45,12 +49,13 @@ function computeReference(
   kd: Float32Array,
   vd: Float32Array,
   md: Uint8Array | Float32Array | undefined,
-  [mb, mh, mq]: number[],
-  rows?: readonly number[],
+  [mb, mh, mq]: readonly number[],
+  rows: readonly number[] | undefined,
+  withWeights: boolean,
 ): ReferenceResult {
   const { batch: B, heads: H, kvHeads: Hkv, queryLength: Lq, keyLength: Lk, headDim: E, valueDim: Ev } = p.shape;
   const out = new Float32Array(B * H * Lq * Ev);
-  const weights = new Float32Array(B * H * Lq * Lk);
+  const weights = new Float32Array(withWeights ? B * H * Lq * Lk : 0);
   const lse = new Float32Array(B * H * Lq);
   if (rows) {
     out.fill(NaN);

@@ -34,6 +34,8 @@ export interface ResolvedMask {
   headStride: number;
   rowStride: number;
   elements: number;
+  /** The mask's shape as validated, padded to [mb, mh, mq, Lk] (the CPU reference reads the broadcast from it). */
+  dims: [number, number, number, number];
 }
 
 /** One validated attention problem. */
@@ -78,11 +80,15 @@ function checkDims(name: string, shape: unknown, ranks = 'rank 2 ([L, E]), 3 ([H
   if (!Array.isArray(shape) && !(shape && typeof shape === 'object' && 'length' in shape)) {
     throw new AttentionInputError(`${name}.shape must be an array of dimensions, got ${show(shape)}`);
   }
+  // The rank first, from the length alone: a data array passed as the shape is not copied or printed whole.
+  const rank = (shape as ArrayLike<unknown>).length;
+  if (!Number.isInteger(rank) || rank < 2 || rank > 4) {
+    const head = Array.from({ length: Math.min(Number(rank) || 0, 6) }, (_, i) => show((shape as ArrayLike<unknown>)[i]));
+    const shownHead = `[${head.join(',')}${Number(rank) > 6 ? ',…' : ''}]`;
+    throw new AttentionInputError(`${name}.shape ${shownHead} has rank ${show(rank)}; expected ${ranks}`);
+  }
   const dims = Array.from(shape as ArrayLike<unknown>);
   const shown = `[${dims.map(show).join(',')}]`;
-  if (dims.length < 2 || dims.length > 4) {
-    throw new AttentionInputError(`${name}.shape ${shown} has rank ${dims.length}; expected ${ranks}`);
-  }
   dims.forEach((d, i) => {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 1) {
       throw new AttentionInputError(
@@ -105,12 +111,13 @@ function isTyped<K extends 'Float32Array' | 'Uint8Array'>(x: unknown, kind: K): 
 // kernels an array other than the one checked here.
 function checkTensor(name: string, t: Tensor | undefined): { dims: number[]; data: Float32Array } {
   if (!t || typeof t !== 'object') {
-    throw new AttentionInputError(`${name} is missing: expected { data: Float32Array, shape: number[] }, got ${String(t)}`);
+    const what = t === undefined || t === null ? 'is missing' : 'is not a tensor';
+    throw new AttentionInputError(`${name} ${what}: expected { data: Float32Array, shape: number[] }, got ${show(t)}`);
   }
   const dims = checkDims(name, t.shape);
   const data: unknown = t.data;
   if (!isTyped(data, 'Float32Array')) {
-    const got = data === undefined ? 'undefined' : (data as object).constructor?.name ?? typeof data;
+    const got = data === undefined || data === null ? String(data) : (data as object).constructor?.name ?? typeof data;
     throw new AttentionInputError(`${name}.data must be a Float32Array, got ${got}`);
   }
   const n = dims.reduce((a, b) => a * b, 1);
@@ -133,7 +140,7 @@ function resolveCausal(c: CausalOption | undefined): CausalMode {
   if (c === true || c === 'top-left') return CausalMode.TopLeft;
   if (c === 'bottom-right') return CausalMode.BottomRight;
   throw new AttentionInputError(
-    `options.causal is ${JSON.stringify(c)}; expected true, false, 'top-left' or 'bottom-right'`,
+    `options.causal is ${show(c)}; expected true, false, 'top-left' or 'bottom-right'`,
   );
 }
 
@@ -161,7 +168,7 @@ function resolveCommon(
   const kernel = o.kernel === undefined ? 'auto' : o.kernel;
   if (!KERNELS.includes(kernel)) {
     throw new AttentionInputError(
-      `options.kernel is ${JSON.stringify(kernel)}; expected one of ${KERNELS.map((k) => `'${k}'`).join(', ')}`,
+      `options.kernel is ${show(kernel)}; expected one of ${KERNELS.map((k) => `'${k}'`).join(', ')}`,
     );
   }
   return { scale, causal: resolveCausal(o.causal), kernel };
@@ -199,6 +206,7 @@ function resolveMaskShape(
     // A query length of 1 broadcasts over the rows: a key-padding mask [B, 1, 1, Lk], as PyTorch's.
     rowStride: mq === 1 ? 0 : Lk,
     elements,
+    dims: [mb, mh, mq, mk],
   };
 }
 
@@ -335,7 +343,7 @@ export function prepareWants(options: unknown): { weights: boolean; logSumExp: b
   const { weights, logSumExp } = options as { weights?: unknown; logSumExp?: unknown };
   for (const [name, value] of [['weights', weights], ['logSumExp', logSumExp]] as const) {
     if (value !== undefined && typeof value !== 'boolean') {
-      throw new AttentionInputError(`options.${name} is ${JSON.stringify(value)}; expected true or false (whether to prepare for those calls)`);
+      throw new AttentionInputError(`options.${name} is ${show(value)}; expected true or false (whether to prepare for those calls)`);
     }
   }
   if (weights && logSumExp) {
@@ -354,10 +362,11 @@ export function resolveEncodeProblem(shape: AttentionShape, options?: EncodeOpti
   let mask: ResolvedMask | null = null;
   const md: GPUMaskDescriptor | undefined = options?.mask;
   if (md !== undefined) {
-    if (!md || (md.kind !== 'boolean' && md.kind !== 'additive')) {
-      throw new AttentionInputError(
-        `options.mask.kind is ${JSON.stringify(md?.kind)}; expected 'boolean' or 'additive'`,
-      );
+    if (!md || typeof md !== 'object') {
+      throw new AttentionInputError(`options.mask must be { kind: 'boolean' | 'additive', shape }, got ${show(md)}`);
+    }
+    if (md.kind !== 'boolean' && md.kind !== 'additive') {
+      throw new AttentionInputError(`options.mask.kind is ${show(md.kind)}; expected 'boolean' or 'additive'`);
     }
     mask = resolveMaskShape(md.kind === 'boolean' ? MaskKind.Boolean : MaskKind.Additive, md.shape, shape, undefined);
   }
