@@ -40,13 +40,16 @@ export class Heatmap {
   private readout: HTMLElement;
   private data: HeatmapInput | null = null;
   private box = { x: 0, y: 0, cell: 1 };
+  /** The cell the arrow keys are on. */
+  private cursor = { i: 0, j: 0 };
   private vmax = 1;
 
   constructor(testid: string, private maxSize = 420) {
-    this.canvas = h('canvas', { 'data-testid': testid, class: 'heatmap', role: 'img', 'aria-label': 'attention weights heatmap (no data yet)' });
+    // Focusable: the arrow keys move a cell cursor whose weight the read-out shows (not only the mouse).
+    this.canvas = h('canvas', { 'data-testid': testid, class: 'heatmap', role: 'img', tabindex: 0, 'aria-label': 'attention weights heatmap (no data yet)' });
     this.legend = h('canvas', { class: 'legend-bar', width: 200, height: 12 });
     this.legendMax = h('span', { class: 'num' });
-    this.readout = h('div', { class: 'readout num', 'data-testid': `${testid}-readout`, text: 'hover over the map' });
+    this.readout = h('div', { class: 'readout num', 'data-testid': `${testid}-readout`, 'aria-live': 'polite', text: 'hover over the map' });
     const legend = h(
       'div',
       { class: 'legend' },
@@ -60,6 +63,8 @@ export class Heatmap {
     );
     this.root = h('div', { class: 'heatmap-wrap' }, this.canvas, legend, this.readout);
     this.canvas.addEventListener('mousemove', (ev) => this.hover(ev));
+    this.canvas.addEventListener('focus', () => this.show(this.cursor.i, this.cursor.j));
+    this.canvas.addEventListener('keydown', (ev) => this.key(ev));
     this.canvas.addEventListener('mouseleave', () => (this.readout.textContent = 'hover over the map'));
     let pending = 0;
     window.addEventListener('resize', () => {
@@ -98,6 +103,7 @@ export class Heatmap {
     // Where the cells are, for tests that hover a given (query, key) cell.
     this.canvas.dataset.cells = `${left},${top},${cell}`;
     this.readout.textContent = 'hover over the map'; // a read-out of the previous map would be stale
+    this.cursor = { i: Math.min(this.cursor.i, rows - 1), j: Math.min(this.cursor.j, cols - 1) };
 
     const c = this.canvas.getContext('2d')!;
     c.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -184,6 +190,27 @@ export class Heatmap {
       this.readout.textContent = 'hover over the map';
       return;
     }
+    this.show(i, j);
+  }
+
+  /** Arrow keys move the cursor one cell (Home / End: the row's first and last key). */
+  private key(ev: KeyboardEvent): void {
+    const d = this.data;
+    if (!d) return;
+    const { i, j } = this.cursor;
+    const to: Record<string, [number, number]> = {
+      ArrowUp: [i - 1, j], ArrowDown: [i + 1, j], ArrowLeft: [i, j - 1], ArrowRight: [i, j + 1], Home: [i, 0], End: [i, d.cols - 1],
+    };
+    const next = to[ev.key];
+    if (!next) return;
+    ev.preventDefault();
+    this.cursor = { i: Math.min(d.rows - 1, Math.max(0, next[0])), j: Math.min(d.cols - 1, Math.max(0, next[1])) };
+    this.show(this.cursor.i, this.cursor.j);
+  }
+
+  private show(i: number, j: number): void {
+    const d = this.data;
+    if (!d) return;
     const q = d.rowLabels ? `${i} "${d.rowLabels[i]}"` : String(i);
     const k = d.colLabels ? `${j} "${d.colLabels[j]}"` : String(j);
     this.readout.textContent = `query ${q}, key ${k}: weight ${fixed(d.weights[i * d.cols + j]!, 6)}`;

@@ -141,6 +141,17 @@ test('heatmaps are drawn and the hover read-out works', async ({ page, baseURL }
   expect(await at(0, 3)).toBe('query 0, key 3: weight 0.000000');
   expect(await at(3, 0)).toMatch(/^query 3, key 0: weight 0\.(?!0{6})\d{6}$/);
   expect(await at(2, 3)).toBe('query 2, key 3: weight 0.000000');
+
+  // Without a mouse: the map takes focus and the arrow keys move between cells.
+  await map.focus();
+  const readout = page.getByTestId('heatmap-readout');
+  await expect(readout).toHaveText('query 0, key 0: weight 1.000000');
+  for (let n = 0; n < 3; n++) await page.keyboard.press('ArrowRight');
+  await expect(readout).toHaveText('query 0, key 3: weight 0.000000');
+  for (let n = 0; n < 5; n++) await page.keyboard.press('ArrowDown'); // stops at the last row
+  await expect(readout).toHaveText(/^query 3, key 3: weight 0\.(?!0{6})\d{6}$/);
+  await page.keyboard.press('Home');
+  await expect(readout).toHaveText(/^query 3, key 0: weight 0\.(?!0{6})\d{6}$/);
 });
 
 test('a tiny shape gets a CPU time and rate that are numbers (timed in batches under the clock step), not 0 ms and Infinity', async ({ page, baseURL }) => {
