@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AttentionLib, BenchResults, Peer } from './suite';
+import { SWIFTSHADER_ICDS } from '../src/device';
 import { copySharedUploads } from './shared-uploads';
 import { errorText, requestBenchDevice, runSuite } from './suite';
 import { benchDir, defaultStem, hostMeta, libAvailable, libMeta, parseCli, printReport, renderChartStandalone, resultsDir, suiteConfig, writeResults } from './host';
@@ -13,7 +14,7 @@ const opts = parseCli('bench', 'node');
 const log = (m: string) => console.log(m);
 
 // Dawn needs SwiftShader's Vulkan driver named before it loads (it adds to, never replaces, real drivers).
-const swiftshaderIcd = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib/chromium-browser/vk_swiftshader_icd.json'].find((p) => existsSync(p));
+const swiftshaderIcd = SWIFTSHADER_ICDS.find((p) => existsSync(p));
 if (swiftshaderIcd) process.env.VK_ADD_DRIVER_FILES ??= swiftshaderIcd;
 
 const { create, globals } = await import('webgpu');

@@ -137,23 +137,21 @@ export class BufferPool {
   }
 
   /**
-   * Takes back a buffer that must not be handed out again (a call that failed on the GPU: it may be
-   * an allocation that ran out of memory, which stays invalid), and destroys it.
+   * Retires a buffer that must not be handed out again, whether it is still out or was returned and
+   * sits idle: one a call or probe used that failed on the GPU (an allocation that ran out of memory
+   * stays invalid).
    */
   discard(buffer: GPUBuffer): void {
-    if (!this.out.delete(buffer)) return;
-    this.inUse -= buffer.size;
-    this.retire(buffer);
-  }
-
-  /** Retires a buffer that was returned and sits idle (one a failed probe used), so it is not handed out again. */
-  evict(buffer: GPUBuffer): void {
-    const list = this.idle.get(`${buffer.usage}:${buffer.size}`);
-    const at = list?.indexOf(buffer) ?? -1;
-    if (!list || at < 0) return;
-    list.splice(at, 1);
-    this.order.splice(this.order.indexOf(buffer), 1);
-    this.idleBytes -= buffer.size;
+    if (this.out.delete(buffer)) {
+      this.inUse -= buffer.size;
+    } else {
+      const list = this.idle.get(`${buffer.usage}:${buffer.size}`);
+      const at = list?.indexOf(buffer) ?? -1;
+      if (!list || at < 0) return; // not this pool's, or retired already
+      list.splice(at, 1);
+      this.order.splice(this.order.indexOf(buffer), 1);
+      this.idleBytes -= buffer.size;
+    }
     this.retire(buffer);
   }
 

@@ -204,6 +204,24 @@ function releaseAll(pool: BufferPool, buffers: GPUBuffer[]): void {
   for (let i = buffers.length - 1; i >= 0; i--) pool.release(buffers[i]);
 }
 
+/**
+ * A call's error scopes, out-of-memory around validation: push them, record and submit with nothing
+ * awaited, then popScopes (so the scopes of calls in flight at once never interleave).
+ */
+function pushScopes(device: GPUDevice): void {
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+}
+
+/**
+ * Pops pushScopes' two. An allocation that ran out of memory also fails validation wherever the
+ * buffer is used later: the out-of-memory error is the cause, so it is the one given.
+ */
+function popScopes(device: GPUDevice): Promise<{ error: GPUError; kind: 'out-of-memory' | 'validation' } | null> {
+  return Promise.all([device.popErrorScope(), device.popErrorScope()]).then(([validation, oom]) =>
+    oom ? { error: oom, kind: 'out-of-memory' as const } : validation ? { error: validation, kind: 'validation' as const } : null);
+}
+
 /** Waits up to LOSS_GRACE_MS for the device to be reported lost; throws DeviceLostError if it is. */
 async function throwIfLostSoon(state: DeviceState): Promise<void> {
   const wait = delay(LOSS_GRACE_MS);
@@ -481,8 +499,7 @@ class Context implements AttentionContext {
       // flight at the same time never interleave; the scopes are popped whether or not that worked.
       // The uploads are inside them: the call's largest buffers are the likeliest to run out of
       // memory, and their errors are the call's (not uncaptured, nor in a borrowed device's caller's scope).
-      device.pushErrorScope('out-of-memory');
-      device.pushErrorScope('validation');
+      pushScopes(device);
       let path: Path | undefined;
       let recordError: unknown = null;
       try {
@@ -511,23 +528,19 @@ class Context implements AttentionContext {
       } catch (e) {
         recordError = e;
       }
-      const scopes = Promise.all([device.popErrorScope(), device.popErrorScope()]);
+      const scopes = popScopes(device);
       if (recordError) {
         scopes.catch(() => {});
         throw recordError;
       }
-      const [validation, oom] = await this.#gpuWait(state, scopes);
-      // An allocation that ran out of memory also fails validation wherever the buffer is used
-      // later in the call: the out-of-memory error is the cause, so it is the one reported.
-      const gpuError = oom ?? validation;
+      const gpuError = await this.#gpuWait(state, scopes);
       if (gpuError) {
         failedOnGpu = true;
         state.bindGroups.clear(); // one of them may be what failed: the next call makes fresh ones
-        const kind = oom ? 'out-of-memory' : 'validation';
         throw new GPUExecutionError(
-          `GPU ${kind} error in webgpu-attention's '${path}' kernels (${PATH_KERNELS[path!]}): ${gpuError.message}`,
+          `GPU ${gpuError.kind} error in webgpu-attention's '${path}' kernels (${PATH_KERNELS[path!]}): ${gpuError.error.message}`,
           path,
-          kind,
+          gpuError.kind,
         );
       }
       // destroy() may have run while we waited: its buffers are gone, so do not map them.
@@ -613,20 +626,20 @@ class Context implements AttentionContext {
     );
     const failed = dispatches.filter((_, i) => compiled[i] === null);
     if (failed.length > 0) {
-      // Under 'auto' calls fall back (fused: to compact; split-keys: to its invocation tile):
-      // compile what they will run now, so that the first of them compiles nothing either.
-      const fusedFalls = tile === 'auto' && failed.some((d) => d.tile !== undefined && d.tile !== 'compact' && d.tile !== 'split-keys workgroup');
-      const splitFalls = this.#splitTile === 'auto' && failed.some((d) => d.tile === 'split-keys workgroup');
-      if ((fusedFalls || splitFalls) && !failed.some((d) => d.tile === undefined || d.tile === 'compact')) {
+      // Under 'auto', every tile but compact has a fallback: calls use the compact tile.
+      // A forced tile has none, and nothing falls back from compact or the other kernels.
+      const tiles = new Set(failed.map((d) => (d.tile === 'compact' ? undefined : d.tile)));
+      // Where calls fall back (fused: to compact; split-keys: to its invocation tile), compile
+      // what they will run now, so that the first of them compiles nothing either.
+      const splitFalls = this.#splitTile === 'auto' && tiles.has('split-keys workgroup');
+      const fusedFalls = tile === 'auto' && [...tiles].some((t) => t !== undefined && t !== 'split-keys workgroup');
+      if ((fusedFalls || splitFalls) && !tiles.has(undefined)) {
         const fallbackDispatches: Dispatch[] = [];
         preflight(state.device, p, want, fusedFalls ? 'compact' : tile, splitFalls ? 'invocation' : this.#splitTile, this.#tuner.software,
           fallbackDispatches, fusedFalls ? 'compact' : measured, fusedFalls ? 'compact' : fallback);
         await this.#gpuWait(state, Promise.all(fallbackDispatches.map((d) => compilePipeline(state.device, d.kernel, d.loads, d.constants))));
       }
       const kernels = [...new Set(failed.map((d) => d.kernel))].join(', ');
-      // Under 'auto', every tile but compact has a fallback: calls use the compact tile.
-      // A forced tile has none, and nothing falls back from compact or the other kernels.
-      const tiles = new Set(failed.map((d) => (d.tile === 'compact' ? undefined : d.tile)));
       const named = `The ${[...tiles].join(' and ')} fused tile failed to compile for this shape (${kernels})`;
       // The split-keys path's workgroup tile: under 'auto' calls fall back to the invocation tile.
       const split = `The split-keys path's workgroup tile failed to compile for this shape (${kernels})`;
@@ -672,8 +685,7 @@ class Context implements AttentionContext {
     const s = p.shape;
     // The probe's buffers are made and cleared inside error scopes of their own (nothing awaited
     // between push and pop): running out of memory here fails the probe, not some caller's scope.
-    device.pushErrorScope('out-of-memory');
-    device.pushErrorScope('validation');
+    pushScopes(device);
     const taken: GPUBuffer[] = [];
     let setupError: unknown = null;
     try {
@@ -691,17 +703,17 @@ class Context implements AttentionContext {
     } catch (e) {
       setupError = e;
     }
-    const setupScopes = Promise.all([device.popErrorScope(), device.popErrorScope()]);
+    const setupScopes = popScopes(device);
     try {
       if (setupError) {
         setupScopes.catch(() => {});
         throw setupError;
       }
-      const [validation, oom] = await this.#gpuWait(state, setupScopes);
-      if (oom ?? validation) {
+      const setupFailed = await this.#gpuWait(state, setupScopes);
+      if (setupFailed) {
         for (const b of taken) pool.discard(b); // an allocation that ran out of memory stays invalid
-        const kind = oom ? 'out-of-memory' : 'validation';
-        throw new GPUExecutionError(`GPU ${kind} error making the tile probe's buffers: ${(oom ?? validation)!.message}`, 'fused', kind);
+        const { kind, error } = setupFailed;
+        throw new GPUExecutionError(`GPU ${kind} error making the tile probe's buffers: ${error.message}`, 'fused', kind);
       }
     } catch (e) {
       releaseAll(pool, taken);
@@ -713,8 +725,7 @@ class Context implements AttentionContext {
       this.#checkDestroyed();
       // Push, record, submit and pop with nothing awaited in between (as in #run), so the scopes
       // never interleave with another call's and are popped even if recording throws.
-      device.pushErrorScope('out-of-memory');
-      device.pushErrorScope('validation');
+      pushScopes(device);
       let t0 = 0;
       const used = new Set<GPUBuffer>(); // the workspace scratch the repeats took, evicted after a GPU error
       try {
@@ -735,17 +746,15 @@ class Context implements AttentionContext {
         t0 = performance.now();
         device.queue.submit([encoder.finish()]);
       } catch (e) {
-        device.popErrorScope().catch(() => {});
-        device.popErrorScope().catch(() => {});
+        popScopes(device).catch(() => {});
         throw e;
       }
-      const [validation, oom] = await this.#gpuWait(state, Promise.all([device.popErrorScope(), device.popErrorScope(), device.queue.onSubmittedWorkDone()]));
+      const [failed] = await this.#gpuWait(state, Promise.all([popScopes(device), device.queue.onSubmittedWorkDone()]));
       const ms = performance.now() - t0;
-      if (oom ?? validation) {
+      if (failed) {
         // Its scratch may be an allocation that ran out of memory: not to be handed to encode() again.
-        for (const b of used) state.workspace.evict(b);
-        const kind = oom ? 'out-of-memory' : 'validation';
-        throw new GPUExecutionError(`GPU ${kind} error in the tile probe: ${(oom ?? validation)!.message}`, 'fused', kind);
+        for (const b of used) state.workspace.discard(b);
+        throw new GPUExecutionError(`GPU ${failed.kind} error in the tile probe: ${failed.error.message}`, 'fused', failed.kind);
       }
       return ms;
     } finally {

@@ -3,7 +3,7 @@ import { WebGPUUnavailableError } from './errors.js';
 import { softwareAdapterInfo } from './tiles.js';
 
 /** Vulkan driver files of SwiftShader (a software GPU), tried in Node when no adapter is found. */
-const SWIFTSHADER_ICDS = [
+export const SWIFTSHADER_ICDS = [
   '/usr/lib/chromium/vk_swiftshader_icd.json',
   '/usr/lib/chromium-browser/vk_swiftshader_icd.json',
 ];

@@ -1,7 +1,7 @@
 // The CPU reference: every GPU result is checked against this. Sums in float64, stable softmax.
 import { AttentionInputError } from './errors.js';
 import type { AttentionOptions, Tensor } from './types.js';
-import { causalOffset, CausalMode, MaskKind, resolveProblem, type Problem } from './validate.js';
+import { causalOffset, CausalMode, MaskKind, resolveProblem, type CpuProblem } from './validate.js';
 
 export interface ReferenceResult {
   output: Tensor;
@@ -30,30 +30,21 @@ export function attentionReferenceFull(
       throw new AttentionInputError(`rows must be an array of query row indices, integers from 0 to ${Lq - 1}; got ${got}`);
     }
   }
-  // The mask's broadcast is read from its validated shape here, not from the strides the kernels
-  // are given (validate.ts), so that a wrong stride there cannot agree with itself in the tests.
-  const dims = p.mask ? p.mask.dims : [1, 1, 1, 1];
-  return computeReference(p, p.data.q, p.data.k, p.data.v, p.data.mask, dims, rows, true);
+  return computeReference(p, rows, true);
 }
 
 /** softmax(q kᵀ · scale + mask) v on the CPU, float64 sums; output has q's rank. */
 export function attentionReference(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Tensor {
-  const p = resolveProblem(q, k, v, options);
   // Only the output: no B·H·Lq·Lk weights array (2 GiB at B1 H32 L=S=4096).
-  return computeReference(p, p.data.q, p.data.k, p.data.v, p.data.mask, p.mask ? p.mask.dims : [1, 1, 1, 1], undefined, false).output;
+  return computeReference(resolveProblem(q, k, v, options), undefined, false).output;
 }
 
-function computeReference(
-  p: Problem,
-  qd: Float32Array,
-  kd: Float32Array,
-  vd: Float32Array,
-  md: Uint8Array | Float32Array | undefined,
-  [mb, mh, mq]: readonly number[],
-  rows: readonly number[] | undefined,
-  withWeights: boolean,
-): ReferenceResult {
+function computeReference(p: CpuProblem, rows: readonly number[] | undefined, withWeights: boolean): ReferenceResult {
   const { batch: B, heads: H, kvHeads: Hkv, queryLength: Lq, keyLength: Lk, headDim: E, valueDim: Ev } = p.shape;
+  const { q: qd, k: kd, v: vd, mask: md } = p.data;
+  // The mask's broadcast is read from its validated shape, not from the strides the kernels are
+  // given (validate.ts), so that a wrong stride there cannot agree with itself in the tests.
+  const [mb, mh, mq] = p.mask ? p.mask.dims : [1, 1, 1, 1];
   const out = new Float32Array(B * H * Lq * Ev);
   const weights = new Float32Array(withWeights ? B * H * Lq * Lk : 0);
   const lse = new Float32Array(B * H * Lq);

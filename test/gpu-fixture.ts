@@ -2,6 +2,7 @@
 // errors and destroyed after it, and a device with WebGPU's default limits.
 import { afterAll, beforeAll, expect } from 'vitest';
 import type { CreateAttentionOptions } from '../src/index.js';
+import { SWIFTSHADER_ICDS } from '../src/device.js';
 import { gpuFixture, type GPUFixture } from './gpu-context.js';
 
 export { gpuFixture, poisoned, type GPUFixture } from './gpu-context.js';
@@ -17,7 +18,7 @@ export async function defaultLimitsDevice(): Promise<{ device: GPUDevice; gpu: G
 /** The same with these limits raised (to the adapter's, say), no features. */
 export async function deviceWithLimits(requiredLimits: Record<string, number>): Promise<{ device: GPUDevice; gpu: GPU }> {
   const { existsSync } = await import('node:fs');
-  const icd = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib/chromium-browser/vk_swiftshader_icd.json'].find((p) => existsSync(p));
+  const icd = SWIFTSHADER_ICDS.find((p) => existsSync(p));
   if (!process.env.VK_ADD_DRIVER_FILES && icd) process.env.VK_ADD_DRIVER_FILES = icd;
   const { create } = await import('webgpu');
   const gpu = create([]) as GPU;

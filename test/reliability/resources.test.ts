@@ -267,10 +267,10 @@ describe('buffer pool caps (bookkeeping on a stand-in device)', () => {
     pool.release(bad); // the call's finally still releases it: ignored
     expect(pool.idleStats.buffers).toBe(0);
     expect(pool.acquire(MiB, S, 'q')).not.toBe(bad);
-    // An idle buffer a failed probe used is evicted: destroyed, and the next acquire makes another.
+    // An idle buffer a failed probe used is discarded too: destroyed, and the next acquire makes another.
     const used = pool.acquire(2 * MiB, S, 'partials');
     pool.release(used);
-    pool.evict(used);
+    pool.discard(used);
     expect(f.live.has(used)).toBe(false);
     expect(pool.acquire(2 * MiB, S, 'partials')).not.toBe(used);
     // A probe resuming after the context's destroy() takes and returns a buffer: nothing stays alive.
