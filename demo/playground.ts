@@ -3,7 +3,7 @@
 import { gpu, handleGpuError } from './gpu';
 import { Heatmap } from './heatmap';
 import { attentionReferenceFull, DeviceLostError, type AttentionOptions, type CausalOption, type KernelChoice } from './lib';
-import { $, errorText, exclusive, h, maxAbsDiff, median, ms, nextFrame, randomTensor, rate, rng, sci, timeCall } from './util';
+import { $, errorText, exclusive, h, maxAbsDiff, median, ms, nextFrame, randomTensor, rate, ratio, rng, sci, timeCall } from './util';
 
 /** The heatmap needs all weights read back; above this many the playground skips it. */
 const MAX_WEIGHTS = 4 << 20;
@@ -181,7 +181,7 @@ export async function runOnce(): Promise<void> {
       const gpuMs = median(gpuTimes);
       const err = maxAbsDiff(out.data, ref.output.data);
       setResult('r-gpu', `${ms(gpuMs)} (first call ${ms(coldMs)})`);
-      setResult('r-speedup', `${(cpuMs / gpuMs).toFixed(2)}×`);
+      setResult('r-speedup', ratio(cpuMs / gpuMs));
       setResult('r-gflops', rate(flops / gpuMs / 1e6));
       setResult('max-error', sci(err));
       $('max-error').dataset.value = String(err);

@@ -47,6 +47,12 @@ export function rate(x: number): string {
   return Math.abs(x) >= 0.1 || x === 0 ? x.toFixed(3) : x.toPrecision(3);
 }
 
+/** A speed-up such as 3.25×: 2 decimals, or 2 significant digits below 0.1 (a tiny shape's 0.0031× is not 0.00×). */
+export function ratio(x: number): string {
+  if (!Number.isFinite(x)) return `${x}×`;
+  return `${Math.abs(x) >= 0.1 || x === 0 ? x.toFixed(2) : x.toPrecision(2)}×`;
+}
+
 export function sci(x: number): string {
   if (x === 0) return '0';
   if (!Number.isFinite(x)) return String(x);
