@@ -87,6 +87,12 @@ export interface ContextDebugOptions {
    * measurement asked (tests: GPUs repeat a probe up to 64 times; SwiftShader's take over 30 ms, so once).
    */
   probeRepeats?: number;
+  /**
+   * Time each tile this many rounds, keeping the fastest (default 5). Tests whose measurement is
+   * about what it times and decides, not how well, take 1: the GPU probe (L = S = 2048) on SwiftShader
+   * costs ~3 s a run.
+   */
+  probeRounds?: number;
 }
 
 /** The kernels each path runs, for error messages. */
@@ -340,7 +346,7 @@ class Context implements AttentionContext {
   #newTuner(device: GPUDevice): TileTuner {
     const kind = this.#debug.adapterKind;
     return new TileTuner(device, (shape, tile, repeats) => this.#probe(shape, tile, this.#debug.probeRepeats ?? repeats),
-      kind ? kind === 'software' : softwareAdapter(device), this.#earlier);
+      kind ? kind === 'software' : softwareAdapter(device), this.#earlier, this.#debug.probeRounds);
   }
 
   /**

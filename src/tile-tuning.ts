@@ -115,7 +115,7 @@ export class TileTuner {
    * `earlier`: measurements made before (createAttention's tileMeasurements), used where they match.
    */
   constructor(device: GPUDevice, private readonly runProbe: ProbeRunner, software = softwareAdapter(device),
-    earlier: readonly TileMeasurement[] = []) {
+    earlier: readonly TileMeasurement[] = [], private readonly rounds = PROBE_ROUNDS) {
     this.#adapter = adapterName(device);
     this.#device = device;
     let own = perDevice.get(device);
@@ -258,7 +258,7 @@ export class TileTuner {
     for (const tile of tiles) once = Math.min(once, await this.runProbe(probe, tile, 1));
     const repeats = Math.max(1, Math.min(PROBE_MAX_REPEATS, Math.ceil(PROBE_TARGET_MS / Math.max(once, 0.01))));
     const ms: Partial<Record<TileName, number>> = {};
-    for (let r = 0; r < PROBE_ROUNDS; r++) {
+    for (let r = 0; r < this.rounds; r++) {
       for (const tile of tiles) ms[tile] = Math.min(ms[tile] ?? Infinity, (await this.runProbe(probe, tile, repeats)) / repeats);
     }
     const compactMs = ms.compact as number;

@@ -19,10 +19,11 @@ function check(...args: string[]) {
 
 describe('npm run check:gpu', () => {
   // The cases themselves are test/gpu.test.ts's and the forced-tile suites'; here the script's plumbing, on a few of them
-  // (--cases: names containing 'E 128' or 'decode').
+  // (--cases: names containing 'decode'; E = 8 to 64, as E = 128's compiles take ~20 s here and the
+  // forced-tile suites check them).
   it('runs the fused cases, output and log-sum-exp, on a forced tile (and the split-keys cases on a split-keys tile), and the numerics scenarios, and reports them passed', () => {
-    const r = check('--tiles', 'workgroup,split-workgroup', '--seed', '7', '--cases', 'E 128,decode');
-    const picked = cases.filter((c) => c.name.includes('E 128') || c.name.includes('decode'));
+    const r = check('--tiles', 'workgroup,split-workgroup', '--seed', '7', '--cases', 'decode');
+    const picked = cases.filter((c) => c.name.includes('decode'));
     const fused = picked.filter((c) => (c.kernels ?? ['fused']).includes('fused')).length;
     const split = picked.filter((c) => (c.kernels ?? ['split-keys']).includes('split-keys')).length;
     expect(fused).toBeGreaterThan(3);

@@ -232,8 +232,8 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const device = await borrowedDevice();
     const counters = instrument(device);
     const errors = uncapturedErrors(device);
-    const ctx = await createAttention(poisoned({ device, debug: { adapterKind: 'gpu' } }));
-    // E = 4 keeps the GPU-sized probe (L=S=2048) short on SwiftShader. The call has a mask, which the
+    const ctx = await createAttention(poisoned({ device, debug: { adapterKind: 'gpu', probeRounds: 1 } }));
+    // E = 4 and one timed round keep the GPU-sized probe (L=S=2048) short on SwiftShader. The call has a mask, which the
     // probe's pipelines lack: only prepare() compiles the verdict's masked pipeline, so a call that
     // recorded another tile than prepare() compiled would compile here.
     const c: Case = { name: 'gpu', B: 1, H: 8, Lq: 64, Lk: 64, E: 4, mask: { kind: 'boolean', broadcast: '2d', density: 0.7 } };
@@ -436,7 +436,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     const made = async (headDim: number, probeRepeats: number) => {
       const device = await borrowedDevice('adapter', ['subgroups' as GPUFeatureName]);
       const errors = uncapturedErrors(device);
-      const ctx = await createAttention(poisoned({ device, debug: { probeRepeats } }));
+      const ctx = await createAttention(poisoned({ device, debug: { probeRepeats, probeRounds: 1 } }));
       const counters = instrument(device);
       await ctx.prepare({ batch: 1, heads: 8, kvHeads: 8, queryLength: 256, keyLength: 256, headDim, valueDim: headDim }, { kernel: 'fused' });
       const [m, ...more] = ctx.tileMeasurements().filter((x) => x.headDim === headDim);

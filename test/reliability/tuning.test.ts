@@ -130,6 +130,25 @@ describe('the tile for calls the held-keys tile declines', () => {
     expect(tuner.fallback('vec4', 128, 128)).toBe('compact');
   });
 
+  it('times each tile in as many rounds as asked: five by default, one for tests (debug.probeRounds)', async () => {
+    const runs = async (name: string, rounds?: number) => {
+      const device = {
+        adapterInfo: { vendor: 'test', architecture: 'rounds', device: name, description: '', isFallbackAdapter: true, subgroupMinSize: 4, subgroupMaxSize: 4 },
+        features: new Set(['subgroups']),
+        limits: { maxComputeWorkgroupStorageSize: 16384 },
+      } as unknown as GPUDevice;
+      const timed: string[] = [];
+      const tuner = new TileTuner(device, async (_shape, tile, repeats) => (timed.push(`${tile}x${repeats}`), 40 * repeats), true, [], rounds);
+      expect((await tuner.measure('vec4', 64, 64))?.verdict).toBe('compact');
+      return timed;
+    };
+    const five = await runs('default');
+    const one = await runs('one', 1);
+    const tiles = new Set(five.map((t) => t.split('x')[0])).size;
+    expect(tiles).toBeGreaterThan(1);
+    expect(five.length - one.length).toBe(4 * tiles); // four more timed runs of each tile
+  });
+
   it('is compact before any measurement', async () => {
     const device = { adapterInfo: { vendor: 'test', architecture: 'fallback-none' }, features: new Set(), limits: { maxComputeWorkgroupStorageSize: 16384 } } as unknown as GPUDevice;
     expect(new TileTuner(device, async () => 1, true).fallback('vec4', 64, 64)).toBe('compact');
