@@ -1,6 +1,6 @@
 // Owns the page's one AttentionContext: creates it, reports why WebGPU is missing, and turns a lost
 // device into a visible banner (never a silent freeze).
-import { AttentionInputError, createAttention, DeviceLostError, WebGPUUnavailableError, type AttentionContext, type TileMeasurement } from './lib';
+import { AttentionInputError, ContextDestroyedError, createAttention, DeviceLostError, WebGPUUnavailableError, type AttentionContext, type TileMeasurement } from './lib';
 import { $, h } from './util';
 
 export interface Gpu {
@@ -79,8 +79,12 @@ function saveTiles(ctx: AttentionContext): void {
   if (measured.length > 0) localStorage.setItem(SAVED_TILES, JSON.stringify(measured));
 }
 
-/** Every GPU call goes through this: a DeviceLostError shows the banner instead of a stack trace. */
+/**
+ * Every GPU call goes through this: a DeviceLostError shows the banner instead of a stack trace,
+ * and a call the page's own leaving cut short (pagehide destroys the context) is not an error.
+ */
 export function handleGpuError(e: unknown): boolean {
+  if (leaving && e instanceof ContextDestroyedError) return true;
   if (e instanceof DeviceLostError) {
     // The library's message is for developers (how to get a new device); the banner says what to do.
     deviceLost('reported by a GPU call');

@@ -5,6 +5,7 @@ export {
   attentionReferenceFull,
   WebGPUUnavailableError,
   DeviceLostError,
+  ContextDestroyedError,
   AttentionInputError,
   GPUExecutionError,
 } from '../src/index';

@@ -15,7 +15,9 @@ const fixture = useGPUFixture();
 
 const rows = cases.flatMap((c) => (c.kernels ?? ALL_KERNELS).map((kernel) => [c.name, kernel, c] as const));
 
-describe(`every case on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
+// The first case of a head size compiles its pipelines: E = 128 on fused took 11-30 s in CI runs on
+// 2 cores, so a slow day's timeout is 3 minutes rather than vitest's 1.
+describe(`every case on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`, { timeout: 180_000 }, () => {
   it.each(rows)('%s on %s', async (name, kernel, c) => {
     const { q, k, v, options } = makeInputs(c, seed, kernel);
     const ref = attentionReferenceFull(q, k, v, options);
@@ -27,7 +29,7 @@ describe(`every case on every kernel (seed ${seed}; rerun with TEST_SEED=${seed}
   });
 });
 
-describe(`attentionWithWeights returns the post-mask softmax (seed ${seed})`, () => {
+describe(`attentionWithWeights returns the post-mask softmax (seed ${seed})`, { timeout: 180_000 }, () => {
   it.each(weightCases.map((c) => [c.name, c] as const))('%s', async (name, c) => {
     const { q, k, v, options } = makeInputs(c, seed);
     const ref = attentionReferenceFull(q, k, v, options);
@@ -40,7 +42,7 @@ describe(`attentionWithWeights returns the post-mask softmax (seed ${seed})`, ()
   });
 });
 
-describe(`attentionWithLogSumExp matches the reference's log-sum-exp (seed ${seed})`, () => {
+describe(`attentionWithLogSumExp matches the reference's log-sum-exp (seed ${seed})`, { timeout: 180_000 }, () => {
   it.each(fusedCases.flatMap((c) => (['fused', 'split-keys'] as const).map((kn) => [c.name, kn, c] as const)))(
     '%s on %s',
     async (name, kernel, c) => {

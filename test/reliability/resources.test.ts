@@ -49,11 +49,16 @@ describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
       }
       return process.memoryUsage().heapUsed;
     };
-    await calls(300); // compiles, pools, V8's optimized code
-    const before = await heap();
-    await calls(1500);
-    const perCall = ((await heap()) - before) / 1500;
-    expect(perCall, `heap bytes per call (was ~1000)`).toBeLessThan(250);
+    await calls(1000); // compiles, pools, V8's optimized code
+    // Two windows, the smaller growth counting: a window can hold a one-off (V8 optimising a
+    // function, a GC heuristic); a leak shows in both. Seen here: 4-180 B a window without the leak, and a 600 B/call leak fails.
+    const growth: number[] = [];
+    for (let w = 0; w < 2; w++) {
+      const before = await heap();
+      await calls(1500);
+      growth.push(((await heap()) - before) / 1500);
+    }
+    expect(Math.min(...growth), `heap bytes per call in two windows of 1500: ${growth.map((x) => x.toFixed(0)).join(', ')} (the leak fixed in session 27 was ~1100)`).toBeLessThan(300);
     ctx.destroy();
     device.destroy();
   }, 120_000);
