@@ -2,8 +2,8 @@ import { availableParallelism } from 'node:os';
 import { defineConfig } from '@playwright/test';
 import { chromiumLaunchOptions } from './scripts/chromium-launch.mjs';
 
-// Headless Debian Chromium with WebGPU (SwiftShader without a GPU). Two servers: the case-table
-// harness (Vite dev server over the built dist/) and the static demo build (vite preview).
+// Headless Debian Chromium with WebGPU (SwiftShader without a GPU). Three servers: the case-table
+// harness (Vite dev server over the built dist/), the static demo build (vite preview) and `npm start`.
 // One seed for the whole run: workers inherit it, so every process builds the same inputs.
 process.env.TEST_SEED ??= String(Math.floor(Math.random() * 2 ** 31));
 
@@ -31,6 +31,13 @@ export default defineConfig({
       url: 'http://localhost:4174/',
       reuseExistingServer: !process.env.CI,
       timeout: 120_000,
+    },
+    {
+      // `npm start`, the README's first command: the Vite dev server over the demo's sources.
+      command: 'npm start -- --port 4176 --strictPort',
+      url: 'http://localhost:4176/',
+      reuseExistingServer: !process.env.CI,
+      timeout: 60_000,
     },
   ],
 });

@@ -42,6 +42,18 @@ test('a damaged or foreign saved tile measurement does not stop the page: it is 
   }
 });
 
+test('`npm start` (the dev server, from the sources) serves the same page: it loads, computes the worked example on the GPU, and logs no error', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(`console.error: ${m.text()}`));
+  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  await page.goto('http://localhost:4176/');
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 60_000 });
+  await expect(page.locator('#seed-where')).toContainText('GPU');
+  await expect(page.getByTestId('seed-output')).toContainText('1.002121');
+  expect(await runPlayground(page)).toBe('done');
+  expect(errors).toEqual([]);
+});
+
 test('loads without console errors and shows the worked example', async ({ page, baseURL }) => {
   const errors = await open(page, baseURL);
   await expect(page.locator('#adapter')).toContainText('WebGPU adapter');
@@ -205,7 +217,8 @@ test('leaving the page mid-run logs no error: the calls that pagehide cut short 
     };
   });
   await open(page, baseURL);
-  for (const [id, x] of Object.entries({ B: '1', H: '8', Lq: '256', Lk: '256', E: '64' })) await page.locator(`#p-${id}`).fill(x);
+  for (const [id, x] of Object.entries({ B: '1', H: '8', Lq: '256', Lk: '256', E: '16' })) await page.locator(`#p-${id}`).fill(x);
+  // E = 16: a head size the page has not compiled, so the GPU part starts with a short compile (1-2 s), during which the page is left.
   await page.getByTestId('run').click();
   // On to the GPU part (the CPU time is shown), then away: pagehide destroys the context mid-call.
   await page.waitForFunction(() => document.querySelector('#r-cpu')?.textContent?.endsWith('s'), undefined, { timeout: 60_000 });
