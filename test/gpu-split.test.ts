@@ -41,6 +41,10 @@ describe(`every fused case on the workgroup-split tile (seed ${seed})`, { timeou
   });
   it.each(fusedCases.map((c) => [c.name, c] as const))('%s', (name, c) => checkFused(workgroupSplit.current, 'workgroup-split', name, c));
   it.each(fusedCases.map((c) => [c.name, c] as const))('%s, log-sum-exp', (name, c) => checkFusedLse(workgroupSplit.current, 'workgroup-split', name, c));
+  it('split the keys of some cases: merge.wgsl ran after them', () => {
+    const merges = workgroupSplit.current.dispatched.filter((d) => d.kernel === 'merge').length;
+    expect(merges).toBeGreaterThan(4);
+  });
 });
 
 // The split-keys path's workgroup tile (flash-decode.wgsl: a workgroup per (row, chunk), merge.wgsl
