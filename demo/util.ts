@@ -102,7 +102,9 @@ export function randomTensor(shape: number[], rand: () => number, sd = 1): Tenso
   return { data, shape };
 }
 
+/** The largest |a[i] - b[i]|; NaN if either holds a NaN there or the lengths differ (a short result is no match). */
 export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return NaN;
   let m = 0;
   for (let i = 0; i < a.length; i++) {
     const d = Math.abs(a[i]! - b[i]!);

@@ -1,6 +1,6 @@
 // The demo's number formats: a tiny shape's numbers must read as numbers, never as 0 or Infinity.
 import { describe, expect, it } from 'vitest';
-import { ms, rate, ratio } from '../demo/util';
+import { maxAbsDiff, ms, rate, ratio } from '../demo/util';
 
 describe('demo number formats', () => {
   it('a speed-up keeps two significant digits below 0.1 (0.0031× is not 0.00×)', () => {
@@ -23,5 +23,13 @@ describe('demo number formats', () => {
     expect(ms(0.5)).toBe('0.500 ms');
     expect(ms(12.345)).toBe('12.35 ms');
     expect(ms(12345)).toBe('12.3 s');
+  });
+
+  it('a max error is NaN, never 0, for an output of the wrong length or with a NaN', () => {
+    const ref = new Float32Array([1, 2, 3]);
+    expect(maxAbsDiff(new Float32Array([1, 2.5, 3]), ref)).toBe(0.5);
+    expect(maxAbsDiff(new Float32Array(0), ref)).toBeNaN();
+    expect(maxAbsDiff(new Float32Array([1, 2]), ref)).toBeNaN();
+    expect(maxAbsDiff(new Float32Array([1, NaN, 3]), ref)).toBeNaN();
   });
 });

@@ -119,7 +119,7 @@ test('a shape over the page limits fails at once in words; the map follows the r
 });
 
 test('heatmaps are drawn and the hover read-out works', async ({ page, baseURL }) => {
-  await open(page, baseURL);
+  const errors = await open(page, baseURL);
   for (const id of ['heatmap', 'sentence-heatmap']) {
     const stats = await page.getByTestId(id).evaluate((c: HTMLCanvasElement) => {
       const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
@@ -155,6 +155,13 @@ test('heatmaps are drawn and the hover read-out works', async ({ page, baseURL }
   expect(await at(0, 3)).toBe('query 0, key 3: weight 0.000000');
   expect(await at(3, 0)).toMatch(/^query 3, key 0: weight 0\.(?!0{6})\d{6}$/);
   expect(await at(2, 3)).toBe('query 2, key 3: weight 0.000000');
+  // The causal pattern is every head's: the heads' random weights tell them apart.
+  const head1 = await at(3, 0);
+  await page.getByTestId('heatmap-head').fill('0');
+  const head0 = await at(3, 0);
+  expect(head0).toMatch(/^query 3, key 0: weight 0\.(?!0{6})\d{6}$/);
+  expect(head0, 'head 0 and head 1 read the same weight').not.toBe(head1);
+  await page.getByTestId('heatmap-head').fill('1');
 
   // Without a mouse: the map takes focus and the arrow keys move between cells.
   await map.focus();
@@ -165,7 +172,8 @@ test('heatmaps are drawn and the hover read-out works', async ({ page, baseURL }
   for (let n = 0; n < 5; n++) await page.keyboard.press('ArrowDown'); // stops at the last row
   await expect(readout).toHaveText(/^query 3, key 3: weight 0\.(?!0{6})\d{6}$/);
   await page.keyboard.press('Home');
-  await expect(readout).toHaveText(/^query 3, key 0: weight 0\.(?!0{6})\d{6}$/);
+  await expect(readout).toHaveText(head1);
+  expect(errors).toEqual([]);
 });
 
 test('a tiny shape gets a CPU time and rate that are numbers (timed in batches under the clock step), not 0 ms and Infinity', async ({ page, baseURL }) => {
@@ -210,13 +218,18 @@ test('leaving the page mid-run logs no error: the calls that pagehide cut short 
   // A leaving page's console reaches no listener of the test's, so console.error is kept in
   // sessionStorage, which the next page of the tab reads.
   await page.addInitScript(() => {
+    const keep = (what: string) => sessionStorage.setItem('errors', `${sessionStorage.getItem('errors') ?? ''}${what}\n`);
     const log = console.error.bind(console);
     console.error = (...args: unknown[]) => {
-      sessionStorage.setItem('console.error', `${sessionStorage.getItem('console.error') ?? ''}${args.map(String).join(' ')}\n`);
+      keep(`console.error: ${args.map(String).join(' ')}`);
       log(...args);
     };
+    window.addEventListener('error', (e) => keep(`error: ${e.message}`));
+    window.addEventListener('unhandledrejection', (e) => keep(`unhandled rejection: ${String(e.reason)}`));
+    // What the run was doing as the page left: the test is about a run cut short.
+    window.addEventListener('pagehide', () => sessionStorage.setItem('state at pagehide', document.querySelector<HTMLElement>('[data-testid="run-status"]')?.dataset.state ?? ''));
   });
-  await open(page, baseURL);
+  expect(await open(page, baseURL)).toEqual([]);
   for (const [id, x] of Object.entries({ B: '1', H: '8', Lq: '256', Lk: '256', E: '16' })) await page.locator(`#p-${id}`).fill(x);
   // E = 16: a head size the page has not compiled, so the GPU part starts with a short compile (1-2 s), during which the page is left.
   await page.getByTestId('run').click();
@@ -224,7 +237,8 @@ test('leaving the page mid-run logs no error: the calls that pagehide cut short 
   await page.waitForFunction(() => document.querySelector('#r-cpu')?.textContent?.endsWith('s'), undefined, { timeout: 60_000 });
   await page.goto(baseURL ? '/?again' : `${DEMO}?again`);
   await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 60_000 });
-  expect(await page.evaluate(() => sessionStorage.getItem('console.error'))).toBeNull();
+  expect(await page.evaluate(() => sessionStorage.getItem('state at pagehide'))).toBe('running');
+  expect(await page.evaluate(() => sessionStorage.getItem('errors'))).toBeNull();
 });
 
 test('a lost device shows a banner with a reload button', async ({ page, baseURL }) => {
