@@ -448,12 +448,15 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
       expect(errors).toEqual([]);
       ctx.destroy();
       device.destroy();
-      return { buffers: counters.createBuffer, tiles: Object.keys(m).filter((key) => key.endsWith('Ms')).sort() };
+      const passesPerSubmit = counters.beginComputePass / counters.submit;
+      return { buffers: counters.createBuffer, passesPerSubmit, tiles: Object.keys(m).filter((key) => key.endsWith('Ms')).sort() };
     };
     const once = await made(20, 1);
     const thrice = await made(24, 3);
     expect(thrice.tiles).toEqual(once.tiles);
     expect(once.tiles.length).toBeGreaterThan(1);
+    // The repeats happened: three times the compute passes a submit (a probe's repeat is a pass).
+    expect(thrice.passesPerSubmit).toBeCloseTo(3 * once.passesPerSubmit, 6);
     expect(thrice.buffers).toBe(once.buffers);
   }, 180_000);
 });
