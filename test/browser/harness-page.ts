@@ -4,13 +4,14 @@
 import { expect, test, type Page } from '@playwright/test';
 import { ALL_KERNELS, cases } from '../cases.js';
 import { REL_L2_TOL, MAX_ABS_TOL } from '../compare.js';
+import { type Dispatch, ranTile } from '../dispatches.js';
 import { runSeed } from '../random.js';
 
 export const seed = runSeed();
 const HARNESS = 'http://localhost:4175/';
 
 export type Agreement = { relL2: number; maxAbs: number; nans: number };
-type Result = { output: Agreement; weights?: Agreement; lse?: Agreement; shapeOk: boolean; gpuErrors: string[] };
+type Result = { output: Agreement; weights?: Agreement; lse?: Agreement; shapeOk: boolean; gpuErrors: string[]; ran: Dispatch[]; quad: boolean };
 export type Mode = 'output' | 'weights' | 'lse';
 export type Tile = 'auto' | 'wide' | 'workgroup' | 'workgroup-split' | 'held-keys' | 'plain' | 'split-workgroup';
 export const ok = (a: Agreement) => a.nans === 0 && a.relL2 <= REL_L2_TOL && a.maxAbs <= MAX_ABS_TOL;
@@ -53,4 +54,10 @@ export async function check(page: Page, name: string, kernel: string, mode: Mode
   if (mode === 'lse') expect(ok(r.lse!), `${what}: ${JSON.stringify(r.lse)}`).toBe(true);
   expect(r.shapeOk, `${what}: shape`).toBe(true);
   expect(r.gpuErrors, `${what}: uncaptured GPU errors`).toEqual([]);
+  // A forced tile: the call ran its kernels (another tile's right answer would pass the comparison).
+  const rule = tile === 'plain' ? (kernel === 'split-keys' ? 'plain split-keys' : 'plain compact') : tile === 'split-workgroup' ? 'split-keys workgroup' : tile;
+  if (tile !== 'auto') {
+    const c = cases.find((x) => x.name === name)!;
+    expect(ranTile(rule, c, r.ran, r.quad), `${what}: the ${rule} tile's kernels, but the call ran ${JSON.stringify(r.ran)}`).toBe(true);
+  }
 }

@@ -24,6 +24,18 @@ const HANG_MS = 10_000;
 const shape: Case = { name: 'loss', B: 1, H: 4, Lq: 96, Lk: 96, E: 16 };
 const inputs = (i: number) => makeInputs(shape, seed + i, 'staged');
 
+/** A call that resolved although the device went away mid-flight must still be right (finished before the loss). */
+function expectResolvedRight(results: { ok: boolean; value?: unknown }[], at: (i: number) => ReturnType<typeof inputs>, what: string) {
+  results.forEach((r, i) => {
+    if (!r.ok) return;
+    const { q, k, v, options } = at(i);
+    const value = r.value as Tensor | { output: Tensor };
+    const out = 'output' in value ? value.output : value;
+    const a = compare(out.data, attentionReference(q, k, v, options).data);
+    expect(agrees(a), `${what} ${i} resolved, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+  });
+}
+
 async function expectCorrect(p: Promise<Tensor>, q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions, what: string) {
   const out = await within(p, HANG_MS, what);
   const a = compare(out.data, attentionReference(q, k, v, o).data);
@@ -71,6 +83,7 @@ describe(`device loss (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
       // A call may have finished before the destroy took effect; none may hang or fail otherwise.
       if (!r.ok) expect(r.error).toBeInstanceOf(DeviceLostError);
     }
+    expectResolvedRight(results, (i) => inputs(i + 1), 'call');
     expect(results.some((r) => !r.ok)).toBe(true);
     const first = results.find((r) => !r.ok) as { error: DeviceLostError };
     expect(first.error.reason).toBe('destroyed');
@@ -125,6 +138,7 @@ describe(`device loss (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     first.destroy();
     const results = await within(Promise.all(inflight), HANG_MS, 'calls in flight');
     for (const r of results) if (!r.ok) expect(r.error).toBeInstanceOf(DeviceLostError);
+    expectResolvedRight(results, (i) => inputs(41 + i), 'in-flight call');
     expect(results.some((r) => !r.ok)).toBe(true);
     expect((results.find((r) => !r.ok) as { error: Error }).error.message).toMatch(/The next attention or prepare\(\) call creates a new device/);
 

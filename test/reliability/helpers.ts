@@ -89,7 +89,8 @@ export function instrument(device: GPUDevice): GPUCounters {
     },
     work() {
       return this.createBuffer + this.writeBuffer + this.createCommandEncoder + this.beginComputePass +
-        this.pushErrorScope + this.submit + this.createBindGroup;
+        this.pushErrorScope + this.submit + this.createBindGroup +
+        this.createShaderModule + this.createComputePipeline + this.createComputePipelineAsync;
     },
   };
   const wrap = <T extends object>(obj: T, name: string, before: (...args: unknown[]) => void, after?: (r: unknown) => void) => {

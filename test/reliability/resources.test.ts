@@ -174,6 +174,9 @@ describe(`resources (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     ctx.destroy();
     const results = await within(Promise.all(calls), 10_000, 'calls in flight during destroy()');
     for (const r of results) if (!r.ok) expect(r.error).toBeInstanceOf(ContextDestroyedError);
+    // One that finished before destroy() must still be right.
+    const want = attentionReference(q, k, v).data;
+    for (const r of results) if (r.ok) expect(agrees(compare(r.value.data, want)), `seed ${seed}`).toBe(true);
     expect(results.some((r) => !r.ok)).toBe(true);
     expect(counters.live.size).toBe(0);
     await device.queue.onSubmittedWorkDone();

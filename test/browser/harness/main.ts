@@ -4,6 +4,8 @@ import type { AttentionContext, KernelChoice } from '../../../dist/index.js';
 import { cases, makeInputs } from '../../cases.js';
 import { compare, LSE_FLOOR } from '../../compare.js';
 import { kvCacheOf, maskDescriptor, nanBuffer, readBuffer, upload as uploadTo } from '../../gpu-buffers.js';
+import { type Dispatch, recordDispatches } from '../../dispatches.js';
+import { quadSharing } from '../../../src/tiles.js';
 
 /**
  * 'plain': a device without 'subgroups', so the plain kernels run (as on GPUs), not the quad-shared ones.
@@ -13,6 +15,8 @@ type Tile = 'auto' | 'wide' | 'workgroup' | 'workgroup-split' | 'held-keys' | 'p
 type Mode = 'output' | 'weights' | 'lse';
 const ctxPromises = new Map<Tile, Promise<AttentionContext>>();
 const gpuErrors: string[] = [];
+/** The pipelines each context's compute passes set, so the specs can check a forced tile ran. */
+const dispatched = new Map<AttentionContext, Dispatch[]>();
 
 /** One context per fused tile: 'auto' (the default), and the others forced so the browser's Tint compiles them too. */
 function context(tile: Tile): Promise<AttentionContext> {
@@ -31,6 +35,9 @@ function context(tile: Tile): Promise<AttentionContext> {
       const options = { device, ...tiles, debug: { poisonOutputs: true } } as Parameters<typeof createAttention>[0];
       const ctx = await createAttention(options);
       ctx.device.addEventListener('uncapturederror', (e) => gpuErrors.push((e as GPUUncapturedErrorEvent).error.message));
+      const ran: Dispatch[] = [];
+      recordDispatches(ctx.device, ran);
+      dispatched.set(ctx, ran);
       return ctx;
     })();
     ctxPromises.set(tile, p);
@@ -45,6 +52,10 @@ async function runCase(name: string, kernel: KernelChoice, seed: number, mode: M
   const { q, k, v, options } = makeInputs(c, seed, kernel);
   const ref = attentionReferenceFull(q, k, v, options);
   const same = (a: readonly number[], b: readonly number[]) => JSON.stringify(a) === JSON.stringify(b);
+  const all = dispatched.get(ctx)!;
+  const from = all.length;
+  // What the call ran, read after it: the kernels and whether this device shares loads across quads.
+  const ran = () => ({ ran: all.slice(from), quad: quadSharing(ctx.device) });
   if (mode === 'weights') {
     const got = await ctx.attentionWithWeights(q, k, v, options);
     return {
@@ -52,6 +63,7 @@ async function runCase(name: string, kernel: KernelChoice, seed: number, mode: M
       weights: compare(got.weights.data, ref.weights.data),
       shapeOk: same(got.output.shape, ref.output.shape) && same(got.weights.shape, ref.weights.shape),
       gpuErrors,
+      ...ran(),
     };
   }
   if (mode === 'lse') {
@@ -61,10 +73,11 @@ async function runCase(name: string, kernel: KernelChoice, seed: number, mode: M
       lse: compare(got.logSumExp.data, ref.logSumExp.data, LSE_FLOOR),
       shapeOk: same(got.output.shape, ref.output.shape) && same(got.logSumExp.shape, ref.logSumExp.shape),
       gpuErrors,
+      ...ran(),
     };
   }
   const out = await ctx.attention(q, k, v, options);
-  return { output: compare(out.data, ref.output.data), shapeOk: same(out.shape, ref.output.shape), gpuErrors };
+  return { output: compare(out.data, ref.output.data), shapeOk: same(out.shape, ref.output.shape), gpuErrors, ...ran() };
 }
 
 /**

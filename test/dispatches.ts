@@ -1,0 +1,93 @@
+// Which kernels a call ran: the pipelines its compute passes set, recorded on the device, and the
+// rule for each forced tile. Shared by the Node fixture (test/gpu-context.ts) and the browser harness.
+import { heldKeysFit } from '../src/tiles.js';
+import type { Case } from './cases.js';
+
+/** A pipeline a compute pass set: its kernel (the label without 'webgpu-attention ') and override constants. */
+export interface Dispatch {
+  kernel: string;
+  constants: Record<string, number>;
+}
+
+/**
+ * Records the pipelines compute passes set on `device` (its pipelines are described as they are
+ * created), so a test can tell which kernels and tile a call ran, not only that its answer was right.
+ */
+export function recordDispatches(device: GPUDevice, into: Dispatch[]): void {
+  const described = new WeakMap<GPUComputePipeline, Dispatch>();
+  const describe = (d: GPUComputePipelineDescriptor): Dispatch => ({
+    kernel: (d.label ?? '').replace(/^webgpu-attention /, ''),
+    constants: { ...(d.compute.constants ?? {}) } as Record<string, number>,
+  });
+  const create = device.createComputePipeline.bind(device);
+  device.createComputePipeline = (d) => {
+    const p = create(d);
+    described.set(p, describe(d));
+    return p;
+  };
+  const createAsync = device.createComputePipelineAsync.bind(device);
+  device.createComputePipelineAsync = (d) =>
+    createAsync(d).then((p) => {
+      described.set(p, describe(d));
+      return p;
+    });
+  // The encoder is wrapped in a Proxy, not given own properties: encode()'s tests check that the
+  // caller's encoder is left as it was.
+  const encoder = device.createCommandEncoder.bind(device);
+  device.createCommandEncoder = (d) => {
+    const e = encoder(d);
+    const beginComputePass = (pd?: GPUComputePassDescriptor) => {
+      const pass = e.beginComputePass(pd);
+      const set = pass.setPipeline.bind(pass);
+      pass.setPipeline = (p) => {
+        into.push(described.get(p) ?? { kernel: 'not made on this device', constants: {} });
+        set(p);
+      };
+      return pass;
+    };
+    return new Proxy(e, {
+      get: (target, key) => {
+        if (key === 'beginComputePass') return beginComputePass;
+        const value = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  };
+}
+
+/** flash.wgsl's named blocks hold heads up to 128 (src/tiles.ts namedBlocksFit): the wide tile's. */
+const namedBlocksHold = (c: Case) => Math.ceil(c.E / 4) <= 32 && Math.ceil((c.Ev ?? c.E) / 4) <= 32;
+/** A fused register tile: wide (RG > 1 row groups an invocation) or compact (RG 1). */
+const flash = (ran: Dispatch[], wide: boolean) => ran.some((d) => /^flash(-quad)?$/.test(d.kernel) && (d.constants.RG ?? 1) > 1 === wide);
+const noQuad = (ran: Dispatch[]) => ran.every((d) => !d.kernel.endsWith('-quad'));
+const has = (ran: Dispatch[], kernel: string) => ran.some((d) => d.kernel === kernel);
+
+/**
+ * Whether the pipelines a call set are the forced tile's (a right answer from another tile would
+ * pass the reference comparison): each tile label the suites use, and where a tile hands a case to
+ * another (wide past 128 dims to compact; held-keys, where it does not hold the heads, to wide).
+ */
+export function ranTile(tile: string, c: Case, ran: Dispatch[], quad: boolean): boolean {
+  switch (tile) {
+    case 'wide':
+      return flash(ran, namedBlocksHold(c));
+    case 'plain wide':
+      return flash(ran, namedBlocksHold(c)) && noQuad(ran);
+    case 'plain compact':
+      return flash(ran, false) && noQuad(ran);
+    case 'plain split-keys':
+      return has(ran, 'flash-split') && noQuad(ran);
+    case 'workgroup':
+      return has(ran, 'flash-tiled') && !has(ran, 'merge');
+    case 'workgroup-split':
+      return has(ran, 'flash-tiled');
+    case 'held-keys':
+      return quad && heldKeysFit({ headDim: c.E, valueDim: c.Ev ?? c.E })
+        ? ran.some((d) => /^flash-held-keys(-32)?$/.test(d.kernel)) && has(ran, 'merge-rows')
+        : flash(ran, namedBlocksHold(c));
+    case 'split-keys workgroup':
+      return has(ran, 'flash-decode') && has(ran, 'merge-decode');
+    default:
+      throw new Error(`fused-checks: no rule for the kernels of tile '${tile}'`);
+  }
+}
