@@ -1,33 +1,37 @@
 // The benchmark's method (bench/suite.ts): how many warm-up and timed runs a measurement gets, what
 // it reports, and how we are compared with a peer. Fake runs and rows, no GPU.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   buildShapes, evaluateTargets, MAX_REPS, measure, measureWithin, MIN_REPS, MIN_TIMED_MS, speedup, WARMUP_MIN_MS,
   type BenchResults, type BenchRow, type BenchShape, type Measurement, type Sample,
 } from '../bench/suite';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe('bench measure()', () => {
   it('warms a short call up for at least WARMUP_MIN_MS and times it for at least MIN_TIMED_MS', async () => {
-    const starts: number[] = [];
-    const m = await measure(async () => {
-      const t0 = performance.now();
-      starts.push(t0);
-      await sleep(4);
-      return { wallMs: performance.now() - t0 };
-    }, { warmup: 1, reps: 9, budgetMs: 10_000 });
-    expect(m.warmup).toBeGreaterThan(1);
-    expect(starts.length).toBe(m.warmup + m.reps);
-    // The first timed run starts after the warm-up's WARMUP_MIN_MS (measured from a little before
-    // the first run started: 1 ms of slack).
-    expect(starts[m.warmup] - starts[0]).toBeGreaterThanOrEqual(WARMUP_MIN_MS - 1);
-    expect(m.reps).toBeLessThanOrEqual(MAX_REPS);
-    // Sized by the first timed run: MIN_TIMED_MS / its wall clock (~4 ms: ~60 runs), so the timed
-    // runs span about that; never fewer than policy.reps.
-    expect(m.reps).toBe(Math.max(9, Math.min(MAX_REPS, Math.floor(MIN_TIMED_MS / Math.max(m.samplesMs[0], 1e-3)))));
-    expect(m.samplesMs).toHaveLength(m.reps);
-    expect(m.timing).toBe('wall-clock');
+    // A fake clock (bench/suite.ts reads performance.now()) that each run moves on by 4 ms: no real
+    // time, so the counts are exact on any machine.
+    expect([WARMUP_MIN_MS, MIN_TIMED_MS, MAX_REPS]).toEqual([250, 250, 200]);
+    let clock = 1000;
+    const spy = vi.spyOn(globalThis.performance, 'now').mockImplementation(() => clock);
+    try {
+      const starts: number[] = [];
+      const m = await measure(async () => {
+        starts.push(clock);
+        clock += 4;
+        return { wallMs: 4 };
+      }, { warmup: 1, reps: 9, budgetMs: 10_000 });
+      // Warm-up: runs until 250 ms have passed, 4 ms each: 63 runs (252 ms).
+      expect(m.warmup).toBe(63);
+      expect(starts[m.warmup] - starts[0]).toBe(252);
+      // Timed: 250 ms / 4 ms = 62 runs (above policy.reps 9, under MAX_REPS), spanning 248 ms.
+      expect(m.reps).toBe(62);
+      expect(starts.length).toBe(63 + 62);
+      expect(clock - starts[m.warmup]).toBe(248);
+      expect(m.samplesMs).toEqual(Array(62).fill(4));
+      expect(m.timing).toBe('wall-clock');
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('gives a slow call policy.reps runs, cut by the budget but never below MIN_REPS', async () => {

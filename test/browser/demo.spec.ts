@@ -97,9 +97,8 @@ test('a shape over the page limits fails at once in words; the map follows the r
   await expect(map).toBeVisible();
   // Inside every field's range, but 8.6e9 (query, key) pairs: refused before anything is allocated.
   await fill({ B: '16', H: '32', Lq: '4096', Lk: '4096', E: '1', density: '0.5' });
-  const t0 = Date.now();
   expect(await runPlayground(page)).toBe('error');
-  expect(Date.now() - t0).toBeLessThan(10_000);
+  // "At once": the CPU reference never ran (its time reads '–', below), rather than a wall-clock bound.
   await expect(page.getByTestId('run-status')).toContainText(/B·H·Lq·Lk is 8,589,934,592, above this page's/);
   for (const id of ['r-gpu', 'r-cpu', 'max-error']) await expect(page.locator(`#${id}`)).toHaveText('–');
   await expect(map).toBeHidden();
