@@ -105,8 +105,8 @@ async function runEncode(kernel: KernelChoice, seed: number) {
     const other = makeInputs({ name: 'other', B: 1, H: 2, Lq: 5, Lk: 300, E: 8 }, seed + 3);
     await ctx.attention(other.q, other.k, other.v, { kernel, scale: 3 }); // takes pooled scratch
   }
-  // The library leaves the caller's encoder as it was (no own properties).
-  const untouched = Object.getOwnPropertyNames(encoder).length === 0;
+  // The library leaves the caller's encoder as it was (no own properties, symbols included).
+  const untouched = Reflect.ownKeys(encoder).length === 0;
   // finish() now, submit tasks later, after another recording and another call have run.
   const commands = encoder.finish();
   await sleep();
