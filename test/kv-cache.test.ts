@@ -3,9 +3,10 @@
 // keyLength hold NaN, so a kernel that read one, or used the wrong head stride, fails the check.
 import { describe, expect, it } from 'vitest';
 import { AttentionInputError, attentionReferenceFull, DeviceLimitError, type AttentionShape, type KernelChoice } from '../src/index.js';
-import { heldKeysFit } from '../src/tiles.js';
+import { heldKeysFit, quadSharing } from '../src/tiles.js';
 import { cases, makeInputs, type Case } from './cases.js';
 import { agrees, compare, LSE_FLOOR } from './compare.js';
+import { ranTile } from './dispatches.js';
 import { kvCacheOf, maskDescriptor, nanBuffer, readBuffer, upload } from './gpu-buffers.js';
 import { type GPUFixture, useGPUFixture, usePlainFixture } from './gpu-fixture.js';
 import { runSeed } from './random.js';
@@ -41,8 +42,15 @@ async function check(fx: GPUFixture, label: string, c: Case, kernel: KernelChoic
   const lseFloats = c.B * c.H * c.Lq;
   const logSumExp = lse ? nanBuffer(device, lseFloats) : undefined;
   const encoder = device.createCommandEncoder();
+  const from = fx.dispatched.length;
   fx.ctx.encode(encoder, { ...bufs, mask, output, weights, logSumExp }, shape, { scale: options.scale, causal: options.causal, mask: maskDesc, kernel });
   device.queue.submit([encoder.finish()]);
+  // A forced tile: the recording holds its kernels (another tile's right answer would pass).
+  if (label !== 'auto') {
+    const ran = fx.dispatched.slice(from);
+    const rule = label.replace(/ tile$/, '');
+    expect(ranTile(rule, c, ran, quadSharing(device)), `${c.name} on the ${label}: ran ${JSON.stringify(ran)}`).toBe(true);
+  }
   const ref = attentionReferenceFull(q, k, v, options);
   const a = compare(await readBuffer(device, output, outFloats), ref.output.data);
   expect(agrees(a), `${c.name} on ${label} ${kernel}, capacity ${capacity}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
@@ -142,7 +150,7 @@ describe(`the same on the plain kernels, without subgroups (seed ${seed})`, () =
   const plain = usePlainFixture();
   it.each(picked)('%s, fused and split-keys', async (name) => {
     const c = cases.find((x) => x.name === name)!;
-    await check(plain.current, 'plain', c, 'fused', 11);
-    await check(plain.current, 'plain', c, 'split-keys', 11);
+    await check(plain.current, 'plain compact', c, 'fused', 11);
+    await check(plain.current, 'plain split-keys', c, 'split-keys', 11);
   });
 });

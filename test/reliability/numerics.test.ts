@@ -46,4 +46,15 @@ describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`
       expect(fx.current.errors).toEqual([]);
     });
   }
+
+  // The forced contexts ran their tiles' kernels (a right answer from another tile would pass).
+  it('the forced tiles ran their kernels', () => {
+    const ran = (fx: { readonly current: GPUFixture }) => [...new Set(fx.current.dispatched.map((d) => d.kernel))];
+    expect(ran(workgroup)).toContain('flash-tiled');
+    expect(ran(heldKeys).some((k) => /^flash-held-keys(-32)?$/.test(k)), JSON.stringify(ran(heldKeys))).toBe(true);
+    expect(ran(workgroupSplit)).toContain('flash-tiled');
+    expect(ran(splitWorkgroup)).toEqual(expect.arrayContaining(['flash-decode', 'merge-decode']));
+    expect(ran(plain)).toEqual(expect.arrayContaining(['flash', 'flash-split', 'scores', 'weighted-sum']));
+    expect(ran(plain).filter((k) => k.endsWith('-quad'))).toEqual([]);
+  });
 });
