@@ -46,7 +46,9 @@ test(`every fused case on the held-keys tile (seed ${seed})`, async () => {
   const held = cases.filter((c) => hasFused(c) && heldKeysFit({ headDim: c.E, valueDim: c.Ev ?? c.E }));
   expect(held.length).toBeGreaterThan(20);
   for (const c of held) {
-    await check(c.name, 'fused', 'output', 'held-keys');
+    const { quad } = await check(c.name, 'fused', 'output', 'held-keys');
+    // SwiftShader shares loads across quads: the tile is there (elsewhere it hands every case to wide).
+    if (process.env.WEBGPU_ADAPTER !== 'hardware') expect(quad, 'the held-keys context shares loads across quads').toBe(true);
     await check(c.name, 'fused', 'lse', 'held-keys');
   }
 });

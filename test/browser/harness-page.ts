@@ -42,7 +42,7 @@ export function useHarnessPage(): { readonly page: Page } {
 }
 
 /** One case in the page against the float64 reference; every failure names the case, kernel, tile and seed. */
-export async function check(page: Page, name: string, kernel: string, mode: Mode = 'output', tile: Tile = 'auto'): Promise<void> {
+export async function check(page: Page, name: string, kernel: string, mode: Mode = 'output', tile: Tile = 'auto'): Promise<{ quad: boolean }> {
   const what = `${name} on ${kernel}${tile === 'auto' ? '' : ` (${tile} tile)`}${mode === 'output' ? '' : `, ${mode}`}, seed ${seed}`;
   const r = (await page
     .evaluate(([n, kn, s, m, t]) => (window as any).runCase(n, kn, s, m, t), [name, kernel, seed, mode, tile] as const)
@@ -60,4 +60,5 @@ export async function check(page: Page, name: string, kernel: string, mode: Mode
     const c = cases.find((x) => x.name === name)!;
     expect(ranTile(rule, c, r.ran, r.quad), `${what}: the ${rule} tile's kernels, but the call ran ${JSON.stringify(r.ran)}`).toBe(true);
   }
+  return { quad: r.quad };
 }
