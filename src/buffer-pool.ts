@@ -91,10 +91,9 @@ export class BufferPool {
     if (this.inUse === 0) this.busyPeak = 0; // a new call (or calls) begins
     this.inUse += size;
     this.busyPeak = Math.max(this.busyPeak, this.inUse);
-    const reused = this.idle.get(`${usage}:${size}`)?.pop();
+    const reused = this.idle.get(`${usage}:${size}`)?.at(-1);
     if (reused) {
-      this.order.splice(this.order.indexOf(reused), 1);
-      this.idleBytes -= size;
+      this.unidle(reused);
       reused.label = label;
       this.out.add(reused);
       return reused;
@@ -128,12 +127,21 @@ export class BufferPool {
     // Over a cap, evict the least recently returned buffers rather than the one just returned:
     // otherwise a pool filled by earlier shapes would never take buffers of the current one.
     while (this.order.length > this.limits.maxIdleBuffers || this.idleBytes > cap) {
-      const old = this.order.shift()!;
-      const oldList = this.idle.get(`${old.usage}:${old.size}`)!;
-      oldList.splice(oldList.indexOf(old), 1);
-      this.idleBytes -= old.size;
+      const old = this.order[0]!;
+      this.unidle(old);
       this.retire(old);
     }
+  }
+
+  /** Takes an idle buffer out of its list, the return order and the idle bytes; false if it is not idle here. */
+  private unidle(buffer: GPUBuffer): boolean {
+    const list = this.idle.get(`${buffer.usage}:${buffer.size}`);
+    const at = list?.lastIndexOf(buffer) ?? -1;
+    if (!list || at < 0) return false;
+    list.splice(at, 1);
+    this.order.splice(this.order.indexOf(buffer), 1);
+    this.idleBytes -= buffer.size;
+    return true;
   }
 
   /**
@@ -144,13 +152,8 @@ export class BufferPool {
   discard(buffer: GPUBuffer): void {
     if (this.out.delete(buffer)) {
       this.inUse -= buffer.size;
-    } else {
-      const list = this.idle.get(`${buffer.usage}:${buffer.size}`);
-      const at = list?.indexOf(buffer) ?? -1;
-      if (!list || at < 0) return; // not this pool's, or retired already
-      list.splice(at, 1);
-      this.order.splice(this.order.indexOf(buffer), 1);
-      this.idleBytes -= buffer.size;
+    } else if (!this.unidle(buffer)) {
+      return; // not this pool's, or retired already
     }
     this.retire(buffer);
   }

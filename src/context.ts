@@ -64,7 +64,7 @@ interface DeviceState {
   lost: Promise<never>;
   /**
    * The rejecters of the GPU waits in flight (Context.#gpuWait), rejected with DeviceLostError when
-   * the device is lost. Each wait removes its own when it settles: racing every wait against the
+   * the device is lost, or by destroy() (a state serves one context). Each wait removes its own when it settles: racing every wait against the
    * long-lived `lost` promise instead left a reaction behind per wait (~1 KB a call, for good).
    */
   waiters: Set<(e: Error) => void>;
@@ -251,8 +251,6 @@ class Context implements AttentionContext {
   #state: DeviceState;
   #owned: boolean;
   #destroyed = false;
-  /** The rejecters of this context's GPU waits in flight: destroy() rejects them, so calls settle at once. */
-  #waiters = new Set<(e: Error) => void>();
   #powerPreference?: GPUPowerPreference;
   #debug: ContextDebugOptions;
   #fusedTile: FusedTileChoice;
@@ -290,11 +288,7 @@ class Context implements AttentionContext {
     }
     return new Promise<T>((resolve, reject) => {
       state.waiters.add(reject);
-      this.#waiters.add(reject);
-      const done = () => {
-        state.waiters.delete(reject);
-        this.#waiters.delete(reject);
-      };
+      const done = () => state.waiters.delete(reject);
       gpuWork.then(
         (v) => {
           done();
@@ -776,8 +770,10 @@ class Context implements AttentionContext {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    const waiting = [...this.#waiters];
-    this.#waiters.clear();
+    // Waits on an earlier device (replaced after its loss) were rejected when it was lost: only the
+    // current state's are pending.
+    const waiting = [...this.#state.waiters];
+    this.#state.waiters.clear();
     for (const w of waiting) w(destroyedWhileRunning());
     const st = this.#state;
     st.pool.destroy();

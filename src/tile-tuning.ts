@@ -172,11 +172,11 @@ export class TileTuner {
    * `flops` null (encode(), which must not submit) counts nothing and starts nothing.
    */
   verdict(loads: Loads, headDim: number, valueDim: number, flops: number | null): TileName | undefined {
-    const entry = this.#entries().get(this.#key(loads, headDim, valueDim));
+    const key = this.#key(loads, headDim, valueDim);
+    const entry = this.#entries().get(key);
     if (entry) return entry.result === undefined ? undefined : (entry.result?.verdict ?? 'compact');
     if (flops === null) return undefined;
     // Counted per head size: a single small call at a new head size does not start its measurement.
-    const key = this.#key(loads, headDim, valueDim);
     const hot = (this.#hot.get(key) ?? 0) + flops;
     this.#hot.set(key, hot);
     if (hot >= HOT_FLOPS) void this.measure(loads, headDim, valueDim);

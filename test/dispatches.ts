@@ -1,6 +1,6 @@
 // Which kernels a call ran: the pipelines its compute passes set, recorded on the device, and the
 // rule for each forced tile. Shared by the Node fixture (test/gpu-context.ts) and the browser harness.
-import { heldKeysFit } from '../src/tiles.js';
+import { heldKeysFit, namedBlocksFit } from '../src/tiles.js';
 import type { Case } from './cases.js';
 
 /** A pipeline a compute pass set: its kernel (the label without 'webgpu-attention ') and override constants. */
@@ -55,8 +55,7 @@ export function recordDispatches(device: GPUDevice, into: Dispatch[]): void {
   };
 }
 
-/** flash.wgsl's named blocks hold heads up to 128 (src/tiles.ts namedBlocksFit): the wide tile's. */
-const namedBlocksHold = (c: Case) => Math.ceil(c.E / 4) <= 32 && Math.ceil((c.Ev ?? c.E) / 4) <= 32;
+const heads = (c: Case) => ({ headDim: c.E, valueDim: c.Ev ?? c.E });
 /** A fused register tile: wide (RG > 1 row groups an invocation) or compact (RG 1). */
 const flash = (ran: Dispatch[], wide: boolean) => ran.some((d) => /^flash(-quad)?$/.test(d.kernel) && (d.constants.RG ?? 1) > 1 === wide);
 const noQuad = (ran: Dispatch[]) => ran.every((d) => !d.kernel.endsWith('-quad'));
@@ -65,14 +64,14 @@ const has = (ran: Dispatch[], kernel: string) => ran.some((d) => d.kernel === ke
 /**
  * Whether the pipelines a call set are the forced tile's (a right answer from another tile would
  * pass the reference comparison): each tile label the suites use, and where a tile hands a case to
- * another (wide past 128 dims to compact; held-keys, where it does not hold the heads, to wide).
+ * another (wide, where flash.wgsl's named blocks do not hold the heads, to compact; held-keys, where it does not hold the heads, to wide).
  */
 export function ranTile(tile: string, c: Case, ran: Dispatch[], quad: boolean): boolean {
   switch (tile) {
     case 'wide':
-      return flash(ran, namedBlocksHold(c));
+      return flash(ran, namedBlocksFit(heads(c)));
     case 'plain wide':
-      return flash(ran, namedBlocksHold(c)) && noQuad(ran);
+      return flash(ran, namedBlocksFit(heads(c))) && noQuad(ran);
     case 'plain compact':
       return flash(ran, false) && noQuad(ran);
     case 'plain split-keys':
@@ -82,12 +81,12 @@ export function ranTile(tile: string, c: Case, ran: Dispatch[], quad: boolean): 
     case 'workgroup-split':
       return has(ran, 'flash-tiled');
     case 'held-keys':
-      return quad && heldKeysFit({ headDim: c.E, valueDim: c.Ev ?? c.E })
+      return quad && heldKeysFit(heads(c))
         ? ran.some((d) => /^flash-held-keys(-32)?$/.test(d.kernel)) && has(ran, 'merge-rows')
-        : flash(ran, namedBlocksHold(c));
+        : flash(ran, namedBlocksFit(heads(c)));
     case 'split-keys workgroup':
       return has(ran, 'flash-decode') && has(ran, 'merge-decode');
     default:
-      throw new Error(`fused-checks: no rule for the kernels of tile '${tile}'`);
+      throw new Error(`dispatches: no rule for the kernels of tile '${tile}'`);
   }
 }

@@ -3,7 +3,7 @@
 // run (inputs already on its device) and an end-to-end run (Float32Arrays in and out).
 
 import type { BenchShape, HostTensor, Peer } from '../suite';
-import { fromBLD, now, repeatKvHeads, toBLD } from '../suite';
+import { fromBLD, now, relativeError, repeatKvHeads, toBLD } from '../suite';
 
 // ---------------------------------------------------------------------------------------------
 // TensorFlow.js
@@ -256,14 +256,8 @@ export function ortPeer(wasmPaths: string): Peer {
         async output() {
           const cpuOut = (await e2e()).out;
           const gpuOut = await residentOutput();
-          let diff = 0;
-          let norm = 0;
-          for (let i = 0; i < cpuOut.length; i++) {
-            diff += (cpuOut[i] - gpuOut[i]) ** 2;
-            norm += cpuOut[i] ** 2;
-          }
-          const rel = Math.sqrt(diff / Math.max(norm, 1e-30));
-          if (gpuOut.length !== cpuOut.length || !(rel <= 1e-5)) {
+          const rel = relativeError(gpuOut, cpuOut);
+          if (!(rel <= 1e-5)) {
             throw new Error(`ORT's GPU-buffer session disagrees with its CPU-output session: relative difference ${rel.toExponential(2)}`);
           }
           return fromBLD(cpuOut, s.B, s.H, s.Lq, s.E);

@@ -5,11 +5,12 @@ import { chromiumArgsNoWebGPU, chromiumLaunchOptions } from '../../scripts/chrom
 /** The config's baseURL points at the demo; this is the same server if a config leaves it unset. */
 const DEMO = 'http://localhost:4174/';
 
-async function open(page: Page, baseURL: string | undefined): Promise<string[]> {
+/** Opens the demo (or `url`, another server of it), waits until it is ready; returns the errors it logs from then on. */
+async function open(page: Page, baseURL: string | undefined, url = baseURL ? '/' : DEMO): Promise<string[]> {
   const errors: string[] = [];
   page.on('console', (m) => m.type() === 'error' && errors.push(`console.error: ${m.text()}`));
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-  await page.goto(baseURL ? '/' : DEMO);
+  await page.goto(url);
   await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 60_000 });
   return errors;
 }
@@ -42,12 +43,8 @@ test('a damaged or foreign saved tile measurement does not stop the page: it is 
   }
 });
 
-test('`npm start` (the dev server, from the sources) serves the same page: it loads, computes the worked example on the GPU, and logs no error', async ({ page }) => {
-  const errors: string[] = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(`console.error: ${m.text()}`));
-  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-  await page.goto('http://localhost:4176/');
-  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 60_000 });
+test('`npm start` (the dev server, from the sources) serves the same page: it loads, computes the worked example on the GPU, and logs no error', async ({ page, baseURL }) => {
+  const errors = await open(page, baseURL, 'http://localhost:4176/');
   await expect(page.locator('#seed-where')).toContainText('GPU');
   await expect(page.getByTestId('seed-output')).toContainText('1.002121');
   expect(await runPlayground(page)).toBe('done');
