@@ -5,7 +5,7 @@ import { awaitGpu } from './await-gpu.js';
 import { BindGroupCache } from './bind-group-cache.js';
 import { BufferPool, DEFAULT_POOL_LIMITS } from './buffer-pool.js';
 import { acquireDevice } from './device.js';
-import { encodeProblem, choosePath, loadsFor, maskBytes, type Path, type ProblemBuffers, type Want } from './encode-attention.js';
+import { encodeProblem, choosePath, maskBytes, type Path, type ProblemBuffers, type Want } from './encode-attention.js';
 import {
   AttentionInputError,
   ContextDestroyedError,
@@ -19,7 +19,7 @@ import { KERNEL_STORAGE_BUFFERS, type KernelName, type Loads } from './shaders.j
 import { TileTuner } from './tile-tuning.js';
 import { UniformBlocks } from './uniform-blocks.js';
 import {
-  autoMayRetile, softwareAdapter, SPLIT_TILE_CHOICES, TILE_CHOICES, type DispatchTile, type FusedTileChoice, type SplitTileChoice,
+  autoMayRetile, loadsFor, softwareAdapter, SPLIT_TILE_CHOICES, TILE_CHOICES, type DispatchTile, type FusedTileChoice, type SplitTileChoice,
   type TileName,
 } from './tiles.js';
 import type {

@@ -6,7 +6,7 @@ import type { Constants, Recorder } from './recorder.js';
 import type { KernelName, Loads } from './shaders.js';
 import type { AttentionBuffers } from './types.js';
 import {
-  autoMayRetile, fusedTile, heldKeysChunks, heldKeysServes, namedBlocksFit, quadSharing, splitMergeWorkgroupSize, SPLIT_WORKGROUP_SIZE, splitTile, splitWorkgroupChunks,
+  autoMayRetile, fusedTile, heldKeysChunks, heldKeysServes, loadsFor, namedBlocksFit, quadSharing, splitMergeWorkgroupSize, SPLIT_WORKGROUP_SIZE, splitTile, splitWorkgroupChunks,
   type DispatchTile, type FusedTile, type TileName, workgroupSplits,
 } from './tiles.js';
 import { CausalMode, causalOffset, kvRows, MaskKind, type Problem } from './validate.js';
@@ -118,10 +118,6 @@ export function maskBytes(mask: { kind: MaskKind; elements: number }): number {
   return mask.kind === MaskKind.Boolean ? Math.ceil(mask.elements / 4) * 4 : mask.elements * 4;
 }
 
-/** vec4 loads need every row of q, k and v to start on a 16-byte boundary. */
-export function loadsFor(shape: { headDim: number; valueDim: number }): Loads {
-  return shape.headDim % 4 === 0 && shape.valueDim % 4 === 0 ? 'vec4' : 'scalar';
-}
 
 /** Records the chosen path; returns which path ran. */
 export function encodeProblem(rec: Recorder, p: Problem, b: ProblemBuffers, want: Want): Path {

@@ -33,6 +33,13 @@
 // only once its pipeline is compiled; until then calls run compact (tiered, like a JIT).
 // ctx.prepare() runs the probe and the compiles ahead of time.
 
+import type { Loads } from './shaders.js';
+
+/** vec4 loads need every row of q, k and v to start on a 16-byte boundary: head sizes that are multiples of 4. */
+export function loadsFor(shape: { headDim: number; valueDim: number }): Loads {
+  return shape.headDim % 4 === 0 && shape.valueDim % 4 === 0 ? 'vec4' : 'scalar';
+}
+
 export type TileName = 'compact' | 'wide' | 'workgroup' | 'workgroup-split' | 'held-keys';
 export type FusedTileChoice = 'auto' | TileName;
 export const TILE_CHOICES: readonly FusedTileChoice[] = ['auto', 'compact', 'wide', 'workgroup', 'workgroup-split', 'held-keys'];

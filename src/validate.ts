@@ -2,7 +2,7 @@
 // call throws AttentionInputError and leaves the context untouched.
 import { AttentionInputError } from './errors.js';
 import { TILE_TIME_FIELDS } from './tile-tuning.js';
-import { TILE_CHOICES, type TileName } from './tiles.js';
+import { loadsFor, TILE_CHOICES, type TileName } from './tiles.js';
 import type {
   AttentionMask,
   AttentionOptions,
@@ -413,7 +413,7 @@ export function checkTileMeasurements(list: unknown): void {
     if (!count(e.valueDim)) fail('valueDim', 'a positive integer');
     // The verdict is kept under (loads, ⌈E/4⌉, ⌈Ev/4⌉): loads that do not follow from the head sizes
     // would file it under other head sizes, whose candidates were never checked.
-    const loads = (e.headDim as number) % 4 === 0 && (e.valueDim as number) % 4 === 0 ? 'vec4' : 'scalar';
+    const loads = loadsFor({ headDim: e.headDim as number, valueDim: e.valueDim as number });
     if (e.loads !== loads) fail('loads', `'${loads}' for headDim ${e.headDim} and valueDim ${e.valueDim}`);
     if (e.probe === null || typeof e.probe !== 'object') fail('probe', 'an object (the probe shape)');
     if (!count(e.repeats)) fail('repeats', 'a positive integer');
