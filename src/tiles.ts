@@ -2,7 +2,7 @@
 //
 // compact (flash.wgsl): 4 query rows per invocation, q read from the buffer. Compiles in about
 //   1 s on SwiftShader. Where loads are shared across quads (a CPU adapter, see quadSharing) it
-//   holds q in registers too (COMPACT_Q_REGS; 2-8 s to compile).
+//   holds q in registers too at heads up to 64 dims (COMPACT_Q_REGS; ~2.3 s to compile).
 // wide (flash.wgsl): 16 query rows per invocation with q held in registers: every k and v load
 //   serves 16 rows (8 where loads are quad-shared: WIDE_8_ROWS). On SwiftShader, where loads
 //   (per-invocation gathers) dominate, that measured ~1.9x faster than compact (E=64 at L=S=1024,
@@ -274,9 +274,16 @@ export function heldKeysFit(shape: { headDim: number; valueDim: number }): boole
 
 export const COMPACT: RegisterTile = { name: 'compact', rowGroups: 1, qInRegisters: false, workgroupSize: 64 };
 // Where loads are shared across quads (quadSharing: a CPU adapter), compact also keeps its 4 query
-// rows in named registers: measured 1.4-1.5x faster there (Node, L=S=512 and 1024, E=64) for a 2.3 s
-// (E=64) to 8 s (E=128) compile. On a GPU the 512-1024 more floats per invocation would spill.
+// rows in named registers at heads up to COMPACT_Q_REGS_MAX_DIM: measured 1.4-1.5x faster there
+// (Node, L=S=512 and 1024, E=64) for a 2.3 s compile. On a GPU the 512-1024 more floats per
+// invocation would spill.
 export const COMPACT_Q_REGS: RegisterTile = { ...COMPACT, qInRegisters: true };
+// Past 64 dims compact reads q from the buffer even where loads are quad-shared. At E=128 q in
+// registers compiled in 14.3-15.6 s against 3.5 s, ran as fast on the calls compact serves under
+// 'auto' there (those held-keys declines: Lq=64 Lk=512 0.98-0.99x, Lq=Lk=128 0.96-1.00x) and
+// 1.2x faster only on long calls that held-keys takes (Lq=Lk=512, Lq=256 Lk=1024; minimum of 9-21
+// alternating calls, Node, session 29), and prepare() at E=128 took 13.1-16.2 s instead of 24.7-25.8.
+export const COMPACT_Q_REGS_MAX_DIM = 64;
 // 16 per workgroup: a head of 128 rows is 8 wide invocations, so B1 H8 L=128 makes 4 workgroups
 // rather than 1, and a CPU adapter spreads them over its cores (measured 1.28x at L=S=128).
 export const WIDE: RegisterTile = { name: 'wide', rowGroups: 4, qInRegisters: true, workgroupSize: 16 };
@@ -360,7 +367,7 @@ export function chunkScratchBytes(rowChunks: number, valueDim: number): number {
  * The tile of this name for a call: wide falls back to compact where the named blocks do not fit
  * (E or Ev > 128), held-keys to wide where it cannot run (no quads, or head sizes it does not
  * hold). `quad`: loads are shared across quads (quadSharing), so compact holds q in registers
- * where the named blocks fit.
+ * at heads up to COMPACT_Q_REGS_MAX_DIM.
  */
 export function fusedTile(
   name: TileName, shape: CallShape, quad: boolean, device: GPUDevice, causalOffset: number | undefined,
@@ -371,7 +378,8 @@ export function fusedTile(
     name = 'wide';
   }
   if (!namedBlocksFit(shape)) return COMPACT;
-  return name === 'wide' ? wideTile(quad) : quad ? COMPACT_Q_REGS : COMPACT;
+  if (name === 'wide') return wideTile(quad);
+  return quad && Math.max(shape.headDim, shape.valueDim) <= COMPACT_Q_REGS_MAX_DIM ? COMPACT_Q_REGS : COMPACT;
 }
 
 /**

@@ -72,6 +72,12 @@ export function ranTile(tile: string, c: Case, ran: Dispatch[], quad: boolean): 
       return flash(ran, namedBlocksFit(heads(c)));
     case 'plain wide':
       return flash(ran, namedBlocksFit(heads(c))) && noQuad(ran);
+    case 'compact': {
+      // q held in registers (Q_REGS) only where loads are quad-shared and the heads have at most
+      // 64 dims: past that it cost a 14-16 s compile on SwiftShader for no speed on compact's calls.
+      const qRegs = quad && Math.max(c.E, c.Ev ?? c.E) <= 64;
+      return ran.some((d) => /^flash(-quad)?$/.test(d.kernel) && (d.constants.RG ?? 1) === 1 && Boolean(d.constants.Q_REGS) === qRegs);
+    }
     case 'plain compact':
       return flash(ran, false) && noQuad(ran);
     case 'plain split-keys':

@@ -7,7 +7,9 @@ import { attentionReferenceFull } from '../src/index.js';
 import { ALL_KERNELS, cases, makeInputs } from './cases.js';
 import { agrees, compare, LSE_FLOOR } from './compare.js';
 import { fusedCases, weightCases } from './fused-checks.js';
+import { ranTile } from './dispatches.js';
 import { useGPUFixture } from './gpu-fixture.js';
+import { quadSharing } from '../src/tiles.js';
 import { runSeed } from './random.js';
 
 const seed = runSeed();
@@ -16,15 +18,22 @@ const fixture = useGPUFixture();
 const rows = cases.flatMap((c) => (c.kernels ?? ALL_KERNELS).map((kernel) => [c.name, kernel, c] as const));
 
 // The first case of a head size compiles its pipelines: E = 128 on fused took 11-30 s in CI runs on
-// 2 cores, so a slow day's timeout is 3 minutes rather than vitest's 1.
+// 2 cores while compact held q in registers there (3.5-4 s since session 29), so a slow day's
+// timeout is 3 minutes rather than vitest's 1.
 describe(`every case on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`, { timeout: 180_000 }, () => {
   it.each(rows)('%s on %s', async (name, kernel, c) => {
     const { q, k, v, options } = makeInputs(c, seed, kernel);
     const ref = attentionReferenceFull(q, k, v, options);
+    const from = fixture.current.dispatched.length;
     const out = await fixture.current.ctx.attention(q, k, v, options);
     expect(out.shape).toEqual(ref.output.shape);
     const a = compare(out.data, ref.output.data);
     expect(agrees(a), `${name} on ${kernel}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
+    if (kernel === 'fused') {
+      // The fixture forces the compact tile: its kernel, with q in registers or not by the head size.
+      const ran = fixture.current.dispatched.slice(from);
+      expect(ranTile('compact', c, ran, quadSharing(fixture.current.ctx.device)), `${name}: ran ${JSON.stringify(ran)}`).toBe(true);
+    }
     expect(fixture.current.errors).toEqual([]);
   });
 });
