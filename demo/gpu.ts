@@ -69,7 +69,7 @@ async function createWithSavedTiles(): Promise<AttentionContext> {
     return await createAttention({ tileMeasurements: saved });
   } catch (e) {
     if (!(e instanceof AttentionInputError)) throw e;
-    localStorage.removeItem(SAVED_TILES); // kept by another version, or damaged: measure again
+    localStorage.removeItem(SAVED_TILES); // damaged (another version's entries are ignored, not refused): measure again
     return createAttention();
   }
 }

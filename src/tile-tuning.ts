@@ -14,8 +14,12 @@
 // context in the page or process; until it is in, calls run compact.
 
 import { GPUExecutionError } from './errors.js';
-import type { Loads } from './shaders.js';
-import { quadSharing, softwareAdapter, tileCandidates, type TileName } from './tiles.js';
+import { kernelSource, type KernelName, type Loads } from './shaders.js';
+import {
+  COMPACT, COMPACT_Q_REGS, COMPACT_Q_REGS_MAX_DIM, HELD_KEYS, HELD_KEYS_32, HELD_KEYS_64_MIN_CAUSAL_ROWS, HELD_KEYS_64_MIN_ROWS,
+  quadSharing, softwareAdapter, tileCandidates, WIDE, WIDE_8_ROWS, WIDE_BESIDE_HELD_KEYS, WORKGROUP_ROWS,
+  WORKGROUP_SPLIT_MIN_KEYS, WORKGROUP_SPLIT_TARGET, type TileName,
+} from './tiles.js';
 import type { AttentionShape, TileMeasurement } from './types.js';
 
 /** Work (nominal FLOPs) of calls that could take another tile, after which a context measures the tiles. */
@@ -51,6 +55,31 @@ function fastestTile(compactMs: number, timed: ReadonlyArray<readonly [TileName,
     if (ms !== undefined && ms < bestMs) [best, bestMs] = [tile, ms];
   }
   return best;
+}
+
+/** The kernels the tiles run, and their merges. */
+const TILE_KERNELS: readonly KernelName[] = ['flash', 'flash-quad', 'flash-tiled', 'flash-held-keys', 'flash-held-keys-32', 'merge', 'merge-rows'];
+let fingerprint: string | undefined;
+
+/**
+ * What a verdict was measured with: a hash (FNV-1a, 8 hex digits) of the tiles' kernel sources and
+ * settings (rows per invocation, q in registers, held keys, workgroup splits, the probe). A saved
+ * measurement (createAttention's tileMeasurements) with another is measured again: a later version
+ * of the library may have made another tile the fastest.
+ */
+export function kernelsFingerprint(): string {
+  if (fingerprint === undefined) {
+    const settings = JSON.stringify([
+      COMPACT, COMPACT_Q_REGS, COMPACT_Q_REGS_MAX_DIM, WIDE, WIDE_8_ROWS, WIDE_BESIDE_HELD_KEYS, HELD_KEYS, HELD_KEYS_32,
+      HELD_KEYS_64_MIN_ROWS, HELD_KEYS_64_MIN_CAUSAL_ROWS, WORKGROUP_ROWS, WORKGROUP_SPLIT_TARGET, WORKGROUP_SPLIT_MIN_KEYS,
+      PROBE_LENGTH, PROBE_ROUNDS, TILE_MARGIN,
+    ]);
+    const text = TILE_KERNELS.map((k) => kernelSource(k, 'vec4') + kernelSource(k, 'scalar')).join('') + settings;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    fingerprint = (h >>> 0).toString(16).padStart(8, '0');
+  }
+  return fingerprint;
 }
 
 /** Runs the probe problem `repeats` times on one tile in one submit; resolves to wall-clock ms. */
@@ -132,13 +161,13 @@ export class TileTuner {
   /**
    * Takes an earlier measurement as this adapter's verdict for its head sizes, if it was made on
    * an adapter of the same name (an unnamed one matches nothing), kind, loads sharing and workgroup
-   * memory limit, if its verdict is still a candidate there (or compact), and if there is no
-   * verdict yet.
+   * memory limit, of the same kernels (kernelsFingerprint), if its verdict is still a candidate
+   * there (or compact), and if there is no verdict yet.
    */
   #adopt(m: TileMeasurement): void {
     const kind = this.#software ? 'software' : 'gpu';
     if (!this.#adapter || m.adapter !== this.#adapter || m.adapterKind !== kind || m.quadShared !== this.#quad ||
-      m.workgroupStorageSize !== this.#wgMemory) return;
+      m.workgroupStorageSize !== this.#wgMemory || m.kernels !== kernelsFingerprint()) return;
     const shape = { headDim: m.headDim, valueDim: m.valueDim };
     const candidates = tileCandidates(shape, this.#software, this.#quad);
     if (m.verdict !== 'compact' && !candidates.includes(m.verdict)) return;
@@ -266,6 +295,7 @@ export class TileTuner {
     for (const t of others) times[TILE_TIME_FIELDS[t as keyof typeof TILE_TIME_FIELDS]] = ms[t];
     return {
       adapter: this.#adapter ?? 'unnamed adapter',
+      kernels: kernelsFingerprint(),
       quadShared: this.#quad,
       adapterKind: this.#software ? 'software' : 'gpu',
       workgroupStorageSize: this.#wgMemory,

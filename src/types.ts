@@ -165,7 +165,7 @@ export interface CreateAttentionOptions {
   /**
    * Tile measurements made earlier, as `ctx.tileMeasurements()` returned them (kept by the app, in
    * localStorage or a file, as JSON). Those of this context's adapter (the same name, kind, loads
-   * sharing and workgroup memory limit) count as measured: under fusedTile 'auto' calls of those
+   * sharing and workgroup memory limit) and of this version's kernels (`kernels`) count as measured: under fusedTile 'auto' calls of those
    * head sizes compile and use the chosen tile without timing the candidates again. The others are
    * ignored, as is one whose verdict is no longer a candidate for its head size, and one already
    * measured in this page or process. A malformed entry is an AttentionInputError.
@@ -177,6 +177,11 @@ export interface CreateAttentionOptions {
 export interface TileMeasurement {
   /** The adapter the verdict applies to: `vendor / architecture / device / description`. */
   adapter: string;
+  /**
+   * What was measured: a hash of the tiles' kernels and settings. An entry passed back to
+   * createAttention by another version of the library (another hash, or none) is measured again.
+   */
+  kernels: string;
   /** Whether the kernels timed shared k and v loads across quads (SwiftShader with 4-lane subgroups). */
   quadShared: boolean;
   /** How the adapter was treated: 'software' (a CPU: the small probe, wide and held-keys) or 'gpu' (the workgroup tiles). */

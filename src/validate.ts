@@ -405,6 +405,8 @@ export function checkTileMeasurements(list: unknown): void {
     const positive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0;
     const count = (x: unknown) => Number.isInteger(x) && (x as number) > 0;
     if (typeof e.adapter !== 'string') fail('adapter', 'a string');
+    // Absent in what versions before the field saved: such an entry is ignored, not an error.
+    if (e.kernels !== undefined && typeof e.kernels !== 'string') fail('kernels', 'a string or absent');
     if (typeof e.quadShared !== 'boolean') fail('quadShared', 'a boolean');
     if (e.adapterKind !== 'software' && e.adapterKind !== 'gpu') fail('adapterKind', "'software' or 'gpu'");
     if (!Number.isInteger(e.workgroupStorageSize) || (e.workgroupStorageSize as number) < 0) fail('workgroupStorageSize', 'a whole number of bytes');

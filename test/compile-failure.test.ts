@@ -2,7 +2,7 @@
 // refuse a shader it cannot handle): real Dawn, on a device that refuses the chosen pipelines.
 import { describe, expect, it } from 'vitest';
 import { createAttention, GPUExecutionError } from '../src/index.js';
-import { adapterName } from '../src/tile-tuning.js';
+import { adapterName, kernelsFingerprint } from '../src/tile-tuning.js';
 import { attentionReference } from '../src/reference.js';
 import { makeInputs } from './cases.js';
 import { agrees, compare } from './compare.js';
@@ -90,7 +90,7 @@ describe("a verdict from an earlier page load whose tile fails to compile here",
     // E = 24: no other test here measures it. No probe runs: the verdict comes from the entry.
     const s = shape(24);
     const earlier = {
-      adapter: adapterName(device)!, quadShared: false, adapterKind: 'software' as const,
+      adapter: adapterName(device)!, kernels: kernelsFingerprint(), quadShared: false, adapterKind: 'software' as const,
       workgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize, loads: 'vec4' as const, headDim: 24, valueDim: 24,
       probe: { batch: 1, heads: 8, kvHeads: 8, queryLength: 512, keyLength: 512, headDim: 24, valueDim: 24 },
       repeats: 1, compactMs: 100, wideMs: 50, verdict: 'wide' as const,

@@ -5,7 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { attentionReference, createAttention, type AttentionOptions, type KernelChoice, type TileMeasurement } from '../../src/index.js';
 import { compilePipeline, getPipeline } from '../../src/recorder.js';
 import { quadSharing, softwareAdapter, type TileName } from '../../src/tiles.js';
-import { adapterName, TileTuner } from '../../src/tile-tuning.js';
+import { adapterName, kernelsFingerprint, TileTuner } from '../../src/tile-tuning.js';
 import { makeInputs, type Case } from '../cases.js';
 import { agrees, compare } from '../compare.js';
 import { runSeed } from '../random.js';
@@ -334,7 +334,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
       const tile: TileName = software ? 'wide' : 'workgroup';
       const probe = { batch: 1, heads: 8, kvHeads: 8, queryLength: 512, keyLength: 512, headDim: dims, valueDim: dims };
       return JSON.parse(JSON.stringify({
-        adapter: adapterName(device), quadShared: quadSharing(device), adapterKind: software ? 'software' : 'gpu',
+        adapter: adapterName(device), kernels: kernelsFingerprint(), quadShared: quadSharing(device), adapterKind: software ? 'software' : 'gpu',
         workgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize, loads: 'vec4', headDim: dims, valueDim: dims,
         probe, repeats: 1, compactMs: 100, [software ? 'wideMs' : 'workgroupMs']: 1, verdict: tile,
       }));
@@ -407,7 +407,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
       device.destroy();
     }, 120_000);
 
-    it('one that does not fit is ignored and the tiles are measured: another kind of adapter, another workgroup memory limit, a verdict no longer a candidate', async () => {
+    it('one that does not fit is ignored and the tiles are measured: another kind of adapter, another workgroup memory limit, other kernels (another version, or one before the field), a verdict no longer a candidate', async () => {
       const device = await borrowedDevice();
       const software = softwareAdapter(device);
       const entry = saved(device, 8);
@@ -415,6 +415,8 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
         { ...entry, adapterKind: software ? 'gpu' : 'software' },
         { ...entry, workgroupStorageSize: entry.workgroupStorageSize + 1 },
         { ...entry, quadShared: !entry.quadShared },
+        { ...entry, kernels: 'another version' },
+        JSON.parse(JSON.stringify({ ...entry, kernels: undefined })), // saved before the field existed
         // Not a candidate where it is timed: workgroup on a software adapter, wide on a GPU.
         { ...entry, verdict: software ? 'workgroup' : 'wide', workgroupMs: 1, wideMs: 1 },
       ];

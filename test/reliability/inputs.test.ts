@@ -178,6 +178,7 @@ describe(`context API: bad input → AttentionInputError before any GPU work (se
     await expect(bad([{ ...good, heldKeysMs: undefined }])).rejects.toThrow(/\[0\]\.heldKeysMs must be the time of the verdict's tile \('held-keys'\), got undefined/);
     await expect(bad([{ ...good, compactMs: -1 }])).rejects.toThrow(/\[0\]\.compactMs must be a positive number of milliseconds, got -1/);
     await expect(bad([{ ...good, wideMs: null }])).rejects.toThrow(/\[0\]\.wideMs must be a positive number of milliseconds or absent, got null/);
+    await expect(bad([{ ...good, kernels: 7 }])).rejects.toThrow(/\[0\]\.kernels must be a string or absent, got 7/);
     await expect(bad([{ ...good, headDim: 6.5 }])).rejects.toThrow(/\[0\]\.headDim must be a positive integer, got 6\.5/);
     await expect(bad([{ ...good, adapterKind: undefined }])).rejects.toThrow(/\[0\]\.adapterKind must be 'software' or 'gpu', got undefined/);
     await expect(bad([{ ...good, loads: 'f16' }])).rejects.toThrow(/\[0\]\.loads must be 'vec4' or 'scalar', got "f16"/);

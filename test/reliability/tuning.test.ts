@@ -3,7 +3,7 @@
 // are shared only between devices of an adapter that can be named.
 import { describe, expect, it } from 'vitest';
 import { ContextDestroyedError, createAttention, GPUExecutionError } from '../../src/index.js';
-import { adapterName, HOT_FLOPS, TileTuner } from '../../src/tile-tuning.js';
+import { adapterName, HOT_FLOPS, kernelsFingerprint, TileTuner } from '../../src/tile-tuning.js';
 import { tileCandidates } from '../../src/tiles.js';
 import { borrowedDevice, uncapturedErrors } from './helpers.js';
 import { poisoned } from '../gpu-fixture.js';
@@ -215,12 +215,26 @@ describe('the measurement bookkeeping', () => {
     expect(tuner.measurements()[0].probe.queryLength).toBe(2048);
   });
 
+  it('a measurement records what it measured (kernelsFingerprint), so that an entry saved by another version can be told apart', async () => {
+    const device = { adapterInfo: { vendor: 'test', architecture: 'fingerprint' }, features: new Set(), limits: { maxComputeWorkgroupStorageSize: 16384 } } as unknown as GPUDevice;
+    const tuner = new TileTuner(device, async (_shape, tile) => (tile === 'compact' ? 10 : 5), false);
+    tuner.verdict('vec4', 64, 64, HOT_FLOPS);
+    for (let i = 0; i < 100 && tuner.measurements().length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    const [m] = tuner.measurements();
+    expect(m.kernels).toMatch(/^[0-9a-f]{8}$/);
+    expect(m.kernels).toBe(kernelsFingerprint());
+    // As JSON gives it back, it is adopted by a tuner of that adapter (and not when the hash differs: caching.test.ts).
+    const other = { ...device, adapterInfo: { vendor: 'test', architecture: 'fingerprint-2' } } as unknown as GPUDevice;
+    const again = new TileTuner(other, async () => 1, false, [JSON.parse(JSON.stringify({ ...m, adapter: adapterName(other) }))]);
+    expect(again.measurements().map((x) => x.adapter)).toEqual([adapterName(other)]);
+  });
+
   it("an earlier measurement's times of tiles that are no longer candidates are dropped: the held-keys fallback cannot pick them", () => {
     const info = { vendor: 'test', architecture: 'swiftshader', device: 'stale-times', description: '', isFallbackAdapter: true, subgroupMinSize: 4, subgroupMaxSize: 4 };
     const device = { adapterInfo: info, features: new Set(['subgroups']), limits: { maxComputeWorkgroupStorageSize: 16384 } } as unknown as GPUDevice;
     const earlier = {
-      adapter: adapterName(device)!, quadShared: true, adapterKind: 'software' as const, workgroupStorageSize: 16384, loads: 'vec4' as const,
-      headDim: 128, valueDim: 128, probe: { batch: 1, heads: 8, kvHeads: 8, queryLength: 512, keyLength: 512, headDim: 128, valueDim: 128 },
+      adapter: adapterName(device)!, kernels: kernelsFingerprint(), quadShared: true, adapterKind: 'software' as const, workgroupStorageSize: 16384,
+      loads: 'vec4' as const, headDim: 128, valueDim: 128, probe: { batch: 1, heads: 8, kvHeads: 8, queryLength: 512, keyLength: 512, headDim: 128, valueDim: 128 },
       // Wide is not a candidate beside held-keys at E=128 (it was in an older version), nor workgroup on a software adapter.
       repeats: 1, compactMs: 100, heldKeysMs: 40, wideMs: 50, workgroupMs: 5, verdict: 'held-keys' as const,
     };
