@@ -31,7 +31,7 @@ export async function initGpu(): Promise<Gpu> {
     return gpu;
   }
   try {
-    const ctx = await createWithSavedTiles();
+    const ctx = await withinTime(createWithSavedTiles(), gpuTimeoutMs());
     gpu.ctx = ctx;
     const info = ctx.device.adapterInfo;
     gpu.adapter = info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') : '';
@@ -51,6 +51,38 @@ export async function initGpu(): Promise<Gpu> {
     showNoWebGPU(gpu.reason);
   }
   return gpu;
+}
+
+// A browser whose requestAdapter() or requestDevice() never settles (a wedged GPU process) must not
+// leave the page waiting with its buttons off: after this long the page goes on without WebGPU.
+// `?gpu-timeout-ms=` sets it (the tests use a short one).
+const GPU_TIMEOUT_MS = 20_000;
+
+function gpuTimeoutMs(): number {
+  const asked = Number(new URLSearchParams(location.search).get('gpu-timeout-ms'));
+  return Number.isFinite(asked) && asked > 0 ? asked : GPU_TIMEOUT_MS;
+}
+
+/** The context, or a rejection after `ms`; a context that comes later is destroyed. */
+function withinTime(creating: Promise<AttentionContext>, ms: number): Promise<AttentionContext> {
+  return new Promise((resolve, reject) => {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      reject(new Error(`the browser's WebGPU did not answer within ${ms / 1000} s (requestAdapter or requestDevice never settled)`));
+    }, ms);
+    creating.then(
+      (ctx) => {
+        clearTimeout(timer);
+        if (late) ctx.destroy();
+        else resolve(ctx);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
 }
 
 // The fused kernel's tile measurement (a few seconds of compiling and timing on a software adapter)

@@ -256,6 +256,20 @@ test('a lost device shows a banner with a reload button', async ({ page, baseURL
   await expect(page.getByTestId('max-error')).toContainText('n/a');
 });
 
+test('a WebGPU that never answers (requestAdapter never settles): after the timeout a banner says so, and the CPU parts work', async ({ page, baseURL }) => {
+  await page.addInitScript(() => {
+    if (navigator.gpu) navigator.gpu.requestAdapter = () => new Promise(() => {});
+  });
+  const errors = await open(page, baseURL, `${baseURL ? '/' : DEMO}?gpu-timeout-ms=1500`);
+  const banner = page.getByTestId('no-webgpu-banner');
+  await expect(banner).toBeVisible();
+  await expect(banner).toContainText('did not answer within 1.5 s');
+  await expect(page.locator('#seed-where')).toContainText('CPU reference');
+  await expect(page.getByTestId('seed-output')).toContainText('1.002121');
+  expect(await runPlayground(page)).toBe('done');
+  expect(errors).toEqual([]);
+});
+
 test('without WebGPU: a banner says how to enable it, the CPU parts still work', async ({ baseURL }) => {
   const browser = await chromium.launch(chromiumLaunchOptions(chromiumArgsNoWebGPU));
   try {
