@@ -179,12 +179,17 @@ export function registerRunButton(button: HTMLButtonElement, blocked: () => bool
 export async function exclusive(fn: () => Promise<void>): Promise<boolean> {
   if (pageBusy) return false;
   pageBusy = true;
+  const focused = runButtons.find((b) => b.button === document.activeElement)?.button;
   for (const b of runButtons) b.button.disabled = true;
   try {
     await fn();
   } finally {
     pageBusy = false;
     for (const b of runButtons) b.button.disabled = b.blocked();
+    // Disabling the button that had the keyboard focus dropped it to the page: give it back, so
+    // Enter runs again, unless the user has put the focus somewhere else meanwhile.
+    const lost = document.activeElement === null || document.activeElement === document.body;
+    if (focused && !focused.disabled && lost) focused.focus();
   }
   return true;
 }

@@ -245,6 +245,21 @@ test('leaving the page mid-run logs no error: the calls that pagehide cut short 
   expect(await page.evaluate(() => sessionStorage.getItem('errors'))).toBeNull();
 });
 
+test('keyboard: Run pressed with Enter keeps the focus through the run (the button is disabled meanwhile), so Enter runs again', async ({ page, baseURL }) => {
+  const errors = await open(page, baseURL);
+  const run = page.getByTestId('run');
+  const status = page.getByTestId('run-status');
+  await run.focus();
+  for (let i = 0; i < 2; i++) {
+    const before = Number((await status.getAttribute('data-runs')) ?? 0);
+    await page.keyboard.press('Enter');
+    await expect(status).toHaveAttribute('data-runs', String(before + 1), { timeout: 60_000 });
+    await expect(run).toBeEnabled();
+    await expect(run).toBeFocused();
+  }
+  expect(errors).toEqual([]);
+});
+
 test('a lost device shows a banner with a reload button', async ({ page, baseURL }) => {
   await open(page, baseURL);
   await page.evaluate(() => window.demo.gpu.ctx!.device.destroy());
