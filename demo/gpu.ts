@@ -60,7 +60,8 @@ const GPU_TIMEOUT_MS = 20_000;
 
 function gpuTimeoutMs(): number {
   const asked = Number(new URLSearchParams(location.search).get('gpu-timeout-ms'));
-  return Number.isFinite(asked) && asked > 0 ? asked : GPU_TIMEOUT_MS;
+  // setTimeout takes at most 2^31 - 1 ms (a larger delay fires at once).
+  return Number.isFinite(asked) && asked > 0 ? Math.min(asked, 2 ** 31 - 1) : GPU_TIMEOUT_MS;
 }
 
 /** The context, or a rejection after `ms`; a context that comes later is destroyed. */

@@ -16,7 +16,8 @@
 // indexed in a loop become per-invocation memory that is gathered like a storage buffer. Wider
 // heads (up to 256) take the arrays. src/tiles.ts picks RG and Q_REGS: the wide tile (RG 4 with
 // Q_REGS) runs ~1.0-1.9x faster on SwiftShader (the less with quad-shared loads) but takes
-// ~20 s (E=64) to ~85 s (E=128) to compile there, the compact one (RG 1) 1-8 s.
+// ~20 s (E=64) to ~85 s (E=128) to compile there, the compact one (RG 1) 1-4 s (q in registers
+// only up to E=64).
 // q, k, v (bindings 2-4) and load_q / load_k / load_v come from lib/qkv-vec4.wgsl or qkv-scalar.wgsl;
 // Invocation, SHARE_LANES, quad_lane, quad_max and k_share / v_share from lib/kv-share-none.wgsl
 // (every invocation loads its own blocks) or lib/kv-share-quad.wgsl (a quad of a 4-lane subgroup

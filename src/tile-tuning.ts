@@ -57,22 +57,29 @@ function fastestTile(compactMs: number, timed: ReadonlyArray<readonly [TileName,
   return best;
 }
 
+/**
+ * Bump when a change in the TypeScript that picks or plans a tile (tiles.ts's rules, the dispatch
+ * plans in encode-attention.ts, the probe) changes what a tile runs or how it is timed: the
+ * fingerprint below sees the kernels' sources and the exported settings, not that code.
+ */
+const TILES_REVISION = 1;
+
 /** The kernels the tiles run, and their merges. */
 const TILE_KERNELS: readonly KernelName[] = ['flash', 'flash-quad', 'flash-tiled', 'flash-held-keys', 'flash-held-keys-32', 'merge', 'merge-rows'];
 let fingerprint: string | undefined;
 
 /**
- * What a verdict was measured with: a hash (FNV-1a, 8 hex digits) of the tiles' kernel sources and
- * settings (rows per invocation, q in registers, held keys, workgroup splits, the probe). A saved
- * measurement (createAttention's tileMeasurements) with another is measured again: a later version
- * of the library may have made another tile the fastest.
+ * What a verdict was measured with: a hash (FNV-1a, 8 hex digits) of the tiles' kernel sources,
+ * settings (rows per invocation, q in registers, held keys, workgroup splits, the probe) and
+ * TILES_REVISION. A saved measurement (createAttention's tileMeasurements) with another is measured
+ * again: a later version of the library may have made another tile the fastest.
  */
 export function kernelsFingerprint(): string {
   if (fingerprint === undefined) {
     const settings = JSON.stringify([
       COMPACT, COMPACT_Q_REGS, COMPACT_Q_REGS_MAX_DIM, WIDE, WIDE_8_ROWS, WIDE_BESIDE_HELD_KEYS, HELD_KEYS, HELD_KEYS_32,
       HELD_KEYS_64_MIN_ROWS, HELD_KEYS_64_MIN_CAUSAL_ROWS, WORKGROUP_ROWS, WORKGROUP_SPLIT_TARGET, WORKGROUP_SPLIT_MIN_KEYS,
-      PROBE_LENGTH, PROBE_ROUNDS, TILE_MARGIN,
+      PROBE_LENGTH, PROBE_ROUNDS, PROBE_TARGET_MS, PROBE_MAX_REPEATS, TILE_MARGIN, TILES_REVISION,
     ]);
     const text = TILE_KERNELS.map((k) => kernelSource(k, 'vec4') + kernelSource(k, 'scalar')).join('') + settings;
     let h = 0x811c9dc5;

@@ -274,15 +274,17 @@ export function heldKeysFit(shape: { headDim: number; valueDim: number }): boole
 
 export const COMPACT: RegisterTile = { name: 'compact', rowGroups: 1, qInRegisters: false, workgroupSize: 64 };
 // Where loads are shared across quads (quadSharing: a CPU adapter), compact also keeps its 4 query
-// rows in named registers at heads up to COMPACT_Q_REGS_MAX_DIM: measured 1.4-1.5x faster there
-// (Node, L=S=512 and 1024, E=64) for a 2.3 s compile. On a GPU the 512-1024 more floats per
-// invocation would spill.
+// rows in named registers for q rows up to COMPACT_Q_REGS_MAX_DIM (E; Ev sizes the accumulators,
+// named either way): measured 1.4-1.5x faster there (Node, L=S=512 and 1024, E=64) for a 2.3 s
+// compile. On a GPU the 512-1024 more floats per invocation would spill.
 export const COMPACT_Q_REGS: RegisterTile = { ...COMPACT, qInRegisters: true };
-// Past 64 dims compact reads q from the buffer even where loads are quad-shared. At E=128 q in
-// registers compiled in 14.3-15.6 s against 3.5 s, ran as fast on the calls compact serves under
-// 'auto' there (those held-keys declines: Lq=64 Lk=512 0.98-0.99x, Lq=Lk=128 0.96-1.00x) and
-// 1.2x faster only on long calls that held-keys takes (Lq=Lk=512, Lq=256 Lk=1024; minimum of 9-21
-// alternating calls, Node, session 29), and prepare() at E=128 took 13.1-16.2 s instead of 24.7-25.8.
+// Past 64 dims of q compact reads q from the buffer even where loads are quad-shared. At E=128 q in
+// registers compiled in 14.3-15.6 s against 3.5 s, and prepare() took 24.7-25.8 s against
+// 13.1-16.2. It ran as fast on short calls (Lq=64 Lk=512 0.98-0.99x, Lq=Lk=128 0.96-1.00x) and
+// 1.2x faster on long ones (Lq=Lk=512, Lq=256 Lk=1024; minimum of 9-21 alternating calls, Node,
+// session 29). Under 'auto' long calls at E=128 run held-keys, 1.8-2x faster than compact; the long
+// calls held-keys declines (fewer quads than CPU threads, partials past a binding) now run compact
+// ~1.2x slower than before, for a first call 11-12 s shorter: the trade taken.
 export const COMPACT_Q_REGS_MAX_DIM = 64;
 // 16 per workgroup: a head of 128 rows is 8 wide invocations, so B1 H8 L=128 makes 4 workgroups
 // rather than 1, and a CPU adapter spreads them over its cores (measured 1.28x at L=S=128).
@@ -367,7 +369,7 @@ export function chunkScratchBytes(rowChunks: number, valueDim: number): number {
  * The tile of this name for a call: wide falls back to compact where the named blocks do not fit
  * (E or Ev > 128), held-keys to wide where it cannot run (no quads, or head sizes it does not
  * hold). `quad`: loads are shared across quads (quadSharing), so compact holds q in registers
- * at heads up to COMPACT_Q_REGS_MAX_DIM.
+ * where E is at most COMPACT_Q_REGS_MAX_DIM.
  */
 export function fusedTile(
   name: TileName, shape: CallShape, quad: boolean, device: GPUDevice, causalOffset: number | undefined,
@@ -379,7 +381,7 @@ export function fusedTile(
   }
   if (!namedBlocksFit(shape)) return COMPACT;
   if (name === 'wide') return wideTile(quad);
-  return quad && Math.max(shape.headDim, shape.valueDim) <= COMPACT_Q_REGS_MAX_DIM ? COMPACT_Q_REGS : COMPACT;
+  return quad && shape.headDim <= COMPACT_Q_REGS_MAX_DIM ? COMPACT_Q_REGS : COMPACT;
 }
 
 /**
@@ -410,6 +412,8 @@ export function tileCandidates(shape: { headDim: number; valueDim: number }, sof
  * 8-row tile it runs there since session 22 compiles in ~45 s and beat compact in that session's
  * forced-tile runs (B1 H8 L=S=512: 350.6 against 623.2 ms, on a slow day), still behind held-keys
  * (290.2), so the rule stands for now. At E <= 64 it compiles in seconds and beats compact, so it stays.
+ * Since session 29 compact reads q from the buffer past 64 dims (COMPACT_Q_REGS_MAX_DIM), ~1.2x
+ * slower on long calls: about wide's probe times above, for a 3.5 s compile against wide's ~45 s.
  */
 export const WIDE_BESIDE_HELD_KEYS = 64;
 

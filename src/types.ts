@@ -178,10 +178,11 @@ export interface TileMeasurement {
   /** The adapter the verdict applies to: `vendor / architecture / device / description`. */
   adapter: string;
   /**
-   * What was measured: a hash of the tiles' kernels and settings. An entry passed back to
-   * createAttention by another version of the library (another hash, or none) is measured again.
+   * What was measured: a hash of the tiles' kernels and settings (always set by this version). An
+   * entry passed back to createAttention by another version of the library (another hash, or
+   * none, as versions before the field saved) is measured again.
    */
-  kernels: string;
+  kernels?: string;
   /** Whether the kernels timed shared k and v loads across quads (SwiftShader with 4-lane subgroups). */
   quadShared: boolean;
   /** How the adapter was treated: 'software' (a CPU: the small probe, wide and held-keys) or 'gpu' (the workgroup tiles). */

@@ -73,9 +73,9 @@ export function ranTile(tile: string, c: Case, ran: Dispatch[], quad: boolean): 
     case 'plain wide':
       return flash(ran, namedBlocksFit(heads(c))) && noQuad(ran);
     case 'compact': {
-      // q held in registers (Q_REGS) only where loads are quad-shared and the heads have at most
-      // 64 dims: past that it cost a 14-16 s compile on SwiftShader for no speed on compact's calls.
-      const qRegs = quad && Math.max(c.E, c.Ev ?? c.E) <= 64;
+      // q held in registers (Q_REGS) only where loads are quad-shared and q has at most 64 dims
+      // (past that it cost a 14-16 s compile on SwiftShader); Ev does not count (E 4, Ev 100 has it).
+      const qRegs = quad && c.E <= 64;
       return ran.some((d) => /^flash(-quad)?$/.test(d.kernel) && (d.constants.RG ?? 1) === 1 && Boolean(d.constants.Q_REGS) === qRegs);
     }
     case 'plain compact':

@@ -13,7 +13,9 @@ import { quadSharing } from '../src/tiles.js';
 import { runSeed } from './random.js';
 
 const seed = runSeed();
-const fixture = useGPUFixture();
+// The compact tile forced: the fused rows check its kernel (under 'auto' it is compact too until a
+// context has done 1e9 FLOPs of such work, which this table does not reach; that rule is caching.test.ts's).
+const fixture = useGPUFixture({ fusedTile: 'compact' });
 
 const rows = cases.flatMap((c) => (c.kernels ?? ALL_KERNELS).map((kernel) => [c.name, kernel, c] as const));
 
@@ -30,7 +32,7 @@ describe(`every case on every kernel (seed ${seed}; rerun with TEST_SEED=${seed}
     const a = compare(out.data, ref.output.data);
     expect(agrees(a), `${name} on ${kernel}, seed ${seed}: ${JSON.stringify(a)}`).toBe(true);
     if (kernel === 'fused') {
-      // The fixture forces the compact tile: its kernel, with q in registers or not by the head size.
+      // The compact tile's kernel, with q in registers or not by the head size.
       const ran = fixture.current.dispatched.slice(from);
       expect(ranTile('compact', c, ran, quadSharing(fixture.current.ctx.device)), `${name}: ran ${JSON.stringify(ran)}`).toBe(true);
     }

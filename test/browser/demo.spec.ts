@@ -285,6 +285,33 @@ test('a WebGPU that never answers (requestAdapter never settles): after the time
   expect(errors).toEqual([]);
 });
 
+test('a WebGPU that answers only after the timeout: the page has gone on without it, and destroys the device that came late', async ({ page, baseURL }) => {
+  await page.addInitScript(() => {
+    const gpu = navigator.gpu;
+    if (!gpu) return;
+    const requestAdapter = gpu.requestAdapter.bind(gpu);
+    gpu.requestAdapter = async (options) => {
+      const adapter = await requestAdapter(options);
+      await new Promise((r) => setTimeout(r, 3000)); // past the page's 1.5 s
+      if (adapter) {
+        const requestDevice = adapter.requestDevice.bind(adapter);
+        adapter.requestDevice = async (d) => ((window as unknown as { lateDevice: GPUDevice }).lateDevice = await requestDevice(d));
+      }
+      return adapter;
+    };
+  });
+  const errors = await open(page, baseURL, `${baseURL ? '/' : DEMO}?gpu-timeout-ms=1500`);
+  await expect(page.getByTestId('no-webgpu-banner')).toContainText('did not answer within 1.5 s');
+  await expect(page.locator('#seed-where')).toContainText('CPU reference');
+  await page.waitForFunction(() => 'lateDevice' in window, undefined, { timeout: 30_000 });
+  const lost = await page.evaluate(() => Promise.race([
+    (window as unknown as { lateDevice: GPUDevice }).lateDevice.lost.then((info) => info.reason),
+    new Promise((r) => setTimeout(() => r('still alive after 10 s'), 10_000)),
+  ]));
+  expect(lost).toBe('destroyed');
+  expect(errors).toEqual([]);
+});
+
 test('without WebGPU: a banner says how to enable it, the CPU parts still work', async ({ baseURL }) => {
   const browser = await chromium.launch(chromiumLaunchOptions(chromiumArgsNoWebGPU));
   try {
