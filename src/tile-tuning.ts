@@ -2,7 +2,7 @@
 //
 // Which tile is faster depends on the adapter far more than on the call: on SwiftShader (a CPU)
 // the wide tile's shared k/v loads made it ~1.6-1.9x faster than compact (since both share loads
-// across quads there, ~1.3x at E=64, and at E=128 slower, so not timed there beside held-keys) and the
+// across quads there, ~1.3x at E=64 and slower at E=128; not timed beside held-keys: tiles.ts) and the
 // workgroup tile is the slowest; on a real GPU the wide tile's register footprint would spill and
 // workgroup memory is what flash attention is built on (and on an NVIDIA H200 wide did not even
 // compile in a minute, so GPUs time compact against workgroup and workgroup-split: tileCandidates).
@@ -17,7 +17,7 @@ import { GPUExecutionError } from './errors.js';
 import { kernelSource, type KernelName, type Loads } from './shaders.js';
 import {
   COMPACT, COMPACT_Q_REGS, COMPACT_Q_REGS_MAX_DIM, HELD_KEYS, HELD_KEYS_32, HELD_KEYS_64_MIN_CAUSAL_ROWS, HELD_KEYS_64_MIN_ROWS,
-  quadSharing, softwareAdapter, tileCandidates, WIDE, WIDE_8_ROWS, WIDE_BESIDE_HELD_KEYS, WORKGROUP_ROWS,
+  quadSharing, softwareAdapter, tileCandidates, WIDE, WIDE_8_ROWS, WORKGROUP_ROWS,
   WORKGROUP_SPLIT_MIN_KEYS, WORKGROUP_SPLIT_TARGET, type TileName,
 } from './tiles.js';
 import type { AttentionShape, TileMeasurement } from './types.js';
@@ -62,7 +62,7 @@ function fastestTile(compactMs: number, timed: ReadonlyArray<readonly [TileName,
  * plans in encode-attention.ts, the probe) changes what a tile runs or how it is timed: the
  * fingerprint below sees the kernels' sources and the exported settings, not that code.
  */
-const TILES_REVISION = 1;
+const TILES_REVISION = 2; // 2: wide no longer timed beside held-keys at E <= 64
 
 /** The kernels the tiles run, and their merges. */
 const TILE_KERNELS: readonly KernelName[] = ['flash', 'flash-quad', 'flash-tiled', 'flash-held-keys', 'flash-held-keys-32', 'merge', 'merge-rows'];
@@ -77,7 +77,7 @@ let fingerprint: string | undefined;
 export function kernelsFingerprint(): string {
   if (fingerprint === undefined) {
     const settings = JSON.stringify([
-      COMPACT, COMPACT_Q_REGS, COMPACT_Q_REGS_MAX_DIM, WIDE, WIDE_8_ROWS, WIDE_BESIDE_HELD_KEYS, HELD_KEYS, HELD_KEYS_32,
+      COMPACT, COMPACT_Q_REGS, COMPACT_Q_REGS_MAX_DIM, WIDE, WIDE_8_ROWS, HELD_KEYS, HELD_KEYS_32,
       HELD_KEYS_64_MIN_ROWS, HELD_KEYS_64_MIN_CAUSAL_ROWS, WORKGROUP_ROWS, WORKGROUP_SPLIT_TARGET, WORKGROUP_SPLIT_MIN_KEYS,
       PROBE_LENGTH, PROBE_ROUNDS, PROBE_TARGET_MS, PROBE_MAX_REPEATS, TILE_MARGIN, TILES_REVISION,
     ]);
@@ -221,8 +221,9 @@ export class TileTuner {
 
   /**
    * For calls the held-keys tile declines (heldKeysServes) after the measurement chose it: the
-   * fastest of the other measured tiles if it was at least 5 % faster than compact, else compact
-   * (at E=128 wide can lose to compact: session 16's review measured 1.2-1.6x slower calls on wide).
+   * fastest of the other measured tiles if it was at least 5 % faster than compact, else compact.
+   * No other tile is timed beside held-keys now (tiles.ts, tileCandidates: not wide since session
+   * 29), so this is compact; the rule stays general for a candidate added beside it later.
    */
   fallback(loads: Loads, headDim: number, valueDim: number): TileName {
     const m = this.#entries().get(this.#key(loads, headDim, valueDim))?.result;

@@ -386,8 +386,8 @@ export function fusedTile(
 
 /**
  * The tiles the one-time measurement times against compact for these head sizes: on software (CPU)
- * adapters wide where its named blocks fit (but see WIDE_BESIDE_HELD_KEYS), and held-keys where
- * loads are shared across quads and it fits; on other adapters (GPUs) workgroup and
+ * adapters held-keys where loads are shared across quads and it fits, else wide where its named
+ * blocks fit (below: not beside held-keys); on other adapters (GPUs) workgroup and
  * workgroup-split. Not wide on GPUs: its 8-16 rows of unrolled registers are a CPU's shape, and on
  * an NVIDIA H200 (Dawn on Vulkan, driver 580, session 17) its pipelines did not compile in a
  * minute (E=128: prepare() past 60 s; the case table on it past 70 s) where compact and workgroup
@@ -396,26 +396,23 @@ export function fusedTile(
 export function tileCandidates(shape: { headDim: number; valueDim: number }, software: boolean, quad = false): TileName[] {
   const tiles: TileName[] = ['compact'];
   const heldKeys = software && quad && heldKeysFit(shape);
-  const wideWorthIt = !heldKeys || Math.max(shape.headDim, shape.valueDim) <= WIDE_BESIDE_HELD_KEYS;
-  if (software && namedBlocksFit(shape) && wideWorthIt) tiles.push('wide');
+  if (software && namedBlocksFit(shape) && !heldKeys) tiles.push('wide');
   if (!software) tiles.push('workgroup', 'workgroup-split');
   if (heldKeys) tiles.push('held-keys');
   return tiles;
 }
 
-/**
- * The widest head for which the measurement still times wide where held-keys is a candidate too.
- * Past 64 dims wide is there only to serve the calls held-keys declines, and it has lost to
- * compact at E=128 in every quad-shared run since session 9 (probe ms, compact against wide:
- * 131.6/172.3, 129.5/155.9, 125.2/146.1, 118.4/149.1, 128.3/147.0, 123.5/152.8), while its
- * compile made up ~60 of prepare()'s 68 s there (session 19). Those were 16-row timings; the
- * 8-row tile it runs there since session 22 compiles in ~45 s and beat compact in that session's
- * forced-tile runs (B1 H8 L=S=512: 350.6 against 623.2 ms, on a slow day), still behind held-keys
- * (290.2), so the rule stands for now. At E <= 64 it compiles in seconds and beats compact, so it stays.
- * Since session 29 compact reads q from the buffer past 64 dims (COMPACT_Q_REGS_MAX_DIM), ~1.2x
- * slower on long calls: about wide's probe times above, for a 3.5 s compile against wide's ~45 s.
- */
-export const WIDE_BESIDE_HELD_KEYS = 64;
+// Why wide is not timed beside held-keys. Where held-keys is a candidate, 'auto' runs it on every
+// call of at least 128 rows with a quad per CPU thread (heldKeysServes); wide would only serve the
+// calls it declines. Past 64 dims wide lost to compact in every quad-shared probe since session 9
+// (compact against wide, ms: 131.6/172.3, 129.5/155.9, 125.2/146.1, 118.4/149.1, 128.3/147.0,
+// 123.5/152.8) while its compile made up ~60 of prepare()'s 68 s (session 19: no longer timed past
+// 64 dims). At E=64 (session 29, Node, forced tiles, minimum of 11-15 alternating calls) it was no
+// faster than compact on the calls held-keys declines: H8 Lq=64 Lk=512 1.00x, Lq=Lk=100 0.92x,
+// Lq=32 Lk=1024 1.01x, Lq=16 Lk=256 0.62x, H4 Lq=120 Lk=2048 0.81x, H1 Lq=2048 Lk=256 (one
+// quad) 0.88x, H1 Lq=1024 Lk=200 0.93x; and its compile took prepare() at E=64 from 14.8-15.0 s
+// to 28.5-28.9 s. So it is timed only where held-keys cannot run (no quads, heads held-keys does
+// not hold); `fusedTile: 'wide'` still forces it.
 
 /**
  * Whether 'auto' considers a tile other than compact for a call of this shape (then the

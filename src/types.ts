@@ -143,12 +143,12 @@ export interface CreateAttentionOptions {
    * of it at Ev = 128, exceed one binding).
    * 'auto' (default): compact, until the context has done 1e9 FLOPs of work that could take
    * another tile (calls with at least 16 query rows); then the other tiles (on software adapters
-   * wide where E, Ev <= 128, but only up to 64 where held-keys is a candidate too, and held-keys
-   * where it fits; elsewhere workgroup and workgroup-split) are compiled in the
+   * held-keys where it fits, else wide where E, Ev <= 128; elsewhere workgroup and
+   * workgroup-split) are compiled in the
    * background and timed against compact once per adapter and head size, and the fastest is used
    * where it is at least 5 % faster than compact (held-keys only for calls with at least 128
    * query rows and keys and a quad of 4 invocations' keys per CPU thread, up to 16; the others
-   * get the next-best measured tile).
+   * get compact).
    */
   fusedTile?: FusedTileChoice;
   /**
@@ -199,7 +199,7 @@ export interface TileMeasurement {
   repeats: number;
   /** Best wall-clock ms per dispatch over the rounds, submit to onSubmittedWorkDone. */
   compactMs: number;
-  /** The same for the wide tile, where it was a candidate (a software adapter, E and Ev <= 128; <= 64 where held-keys is one too) and compiled. */
+  /** The same for the wide tile, where it was a candidate (a software adapter where held-keys is not, E and Ev <= 128) and compiled. */
   wideMs?: number;
   /** The same for the workgroup tile, where it was a candidate (not a software adapter) and compiled. */
   workgroupMs?: number;
