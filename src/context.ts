@@ -179,7 +179,7 @@ function preflight(
     splitTile,
     // Limits: as if 'auto' kept compact (the workgroup tile can dispatch up to 16x more workgroups
     // at 16 rows, still far below what foldGrid cannot fold). prepare(): the measured tile, and
-    // for a call the held-keys tile declines, the next-best one.
+    // for a call the held-keys tile declines, the next-best one (compact: TileTuner.fallback).
     measuredTile: () => measured,
     measuredFallback: () => fallback,
     ready: () => true,

@@ -279,7 +279,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
       // for nothing): the call takes the fallback, as prepare() does.
       name = rec.measuredTile(loads, p.shape, flops, ready, declined);
     }
-    // Declined: forced, wide; under 'auto', the next-best measured tile (wide only where it beat compact).
+    // Declined: forced, wide; under 'auto', TileTuner.fallback: compact, since nothing else is timed beside held-keys.
     if (declined(name)) name = auto ? rec.measuredFallback(loads, p.shape, ready) : 'wide';
     const pl = planOf(name);
     if (pl.chunks) {

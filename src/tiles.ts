@@ -256,7 +256,7 @@ export function heldKeysPartialBytes(shape: CallShape, causalOffset: number | un
  * partials fit one binding (`maxBinding` bytes), and under 'auto' the call has at least
  * HELD_KEYS_MIN_ROWS query rows and keys that some row sees and `minQuads` quads
  * (heldKeysMinQuads(cpuThreads())) in the chunks it runs. `causalOffset` as
- * for heldKeysChunks. Otherwise the call runs wide (forced) or, under 'auto', the next-best measured tile.
+ * for heldKeysChunks. Otherwise the call runs wide (forced) or, under 'auto', the next-best measured tile (compact: TileTuner.fallback).
  */
 export function heldKeysServes(
   shape: CallShape, auto: boolean, maxBinding: number, causalOffset: number | undefined, minQuads = heldKeysMinQuads(cpuThreads()),
@@ -294,8 +294,9 @@ export const WIDE: RegisterTile = { name: 'wide', rowGroups: 4, qInRegisters: tr
 // L=S=1024 525.9 vs 512.9; Chromium 107.2 vs 90.9 and 431.2 vs 477.0) for an 8 s compile instead
 // of 20 s. At E=128 (session 22, B1 H8 L=S=512, forced wide) 8 rows compile ~3x faster:
 // prepare() 44-48 s against 122-155 s. Calls ran 1.2-1.4x faster too, but on a slow day (session 6
-// had measured 16 rows 1.26x faster); past 64 dims 'auto' no longer times wide beside held-keys,
-// so this serves forced calls, where the compile matters more.
+// had measured 16 rows 1.26x faster); 'auto' does not time wide beside held-keys (since session 19
+// past 64 dims, since session 29 at any head size), so this serves forced calls, where the compile
+// matters more, and heads held-keys does not hold.
 export const WIDE_8_ROWS: RegisterTile = { name: 'wide', rowGroups: 2, qInRegisters: true, workgroupSize: 32 };
 
 /** The wide tile: 8 rows where loads are quad-shared, else 16. */
@@ -410,7 +411,7 @@ export function tileCandidates(shape: { headDim: number; valueDim: number }, sof
 // 64 dims). At E=64 (session 29, Node, forced tiles, minimum of 11-15 alternating calls) it was no
 // faster than compact on the calls held-keys declines: H8 Lq=64 Lk=512 1.00x, Lq=Lk=100 0.92x,
 // Lq=32 Lk=1024 1.01x, Lq=16 Lk=256 0.62x, H4 Lq=120 Lk=2048 0.81x, H1 Lq=2048 Lk=256 (one
-// quad) 0.88x, H1 Lq=1024 Lk=200 0.93x; and its compile took prepare() at E=64 from 14.8-15.0 s
+// quad) 0.88x, H1 Lq=1024 Lk=200 (declined from 3 CPU threads) 0.93x; and its compile took prepare() at E=64 from 14.8-15.0 s
 // to 28.5-28.9 s. So it is timed only where held-keys cannot run (no quads, heads held-keys does
 // not hold); `fusedTile: 'wide'` still forces it.
 

@@ -55,7 +55,7 @@ describe(`every fused case on the held-keys tile (seed ${seed})`, { timeout: 120
     expect(heldKeysTile(at(300, 4096), 4096 - 300)).toBe(HELD_KEYS_32); // bottom-right: 300 rows
     expect(heldKeysChunks(at(200, 1000), undefined)).toBe(8); // 32-key kernel: chunks of 128
     expect(heldKeysPartialBytes(at(200, 1000), undefined)).toBe(8 * 200 * 8 * 64 * 4);
-    // Fewer quads (one per head and 256 keys) than the CPU threads, or than the probe had: wide under 'auto'.
+    // Fewer quads (one per head and 256 keys) than the CPU threads, or than the probe had: compact under 'auto'.
     const tall = { batch: 1, heads: 1, queryLength: 8192, keyLength: 256 * 7, headDim: 64, valueDim: 64 };
     expect(heldKeysServes(tall, true, Infinity, undefined, 8)).toBe(false);
     expect(heldKeysServes(tall, true, Infinity, undefined, 7)).toBe(true);

@@ -204,7 +204,7 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     device2.destroy();
   }, 180_000);
 
-  it("on a device sharing loads across quads, 'auto' times the held-keys tile too; after prepare() nothing compiles", async () => {
+  it("on a device sharing loads across quads, 'auto' times the held-keys tile beside compact (not wide); after prepare() nothing compiles", async () => {
     const device = await borrowedDevice('adapter', ['subgroups' as GPUFeatureName]);
     const quad = quadSharing(device);
     expect(quad).toBe(softwareAdapter(device)); // SwiftShader shares loads across quads; GPUs do not

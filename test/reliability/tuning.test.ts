@@ -226,7 +226,7 @@ describe('the measurement bookkeeping', () => {
     const earlier = {
       adapter: adapterName(device)!, kernels: kernelsFingerprint(), quadShared: true, adapterKind: 'software' as const, workgroupStorageSize: 16384,
       loads: 'vec4' as const, headDim: 128, valueDim: 128, probe: { batch: 1, heads: 8, kvHeads: 8, queryLength: 512, keyLength: 512, headDim: 128, valueDim: 128 },
-      // Wide is not a candidate beside held-keys at E=128 (it was in an older version), nor workgroup on a software adapter.
+      // Wide is not a candidate beside held-keys (it was in older versions), nor workgroup on a software adapter.
       repeats: 1, compactMs: 100, heldKeysMs: 40, wideMs: 50, workgroupMs: 5, verdict: 'held-keys' as const,
     };
     const tuner = new TileTuner(device, async () => 1, true, [earlier]);
