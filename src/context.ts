@@ -170,7 +170,7 @@ interface Dispatch {
  */
 function preflight(
   device: GPUDevice, p: Problem, want: Want, fusedTile: FusedTileChoice, splitTile: SplitTileChoice, software: boolean, collect?: Dispatch[],
-  measured: TileName = 'compact', fallback: TileName = 'compact',
+  measured: TileName = 'compact',
 ): Path {
   const none = {} as GPUBuffer;
   const dry = {
@@ -178,10 +178,9 @@ function preflight(
     fusedTile,
     splitTile,
     // Limits: as if 'auto' kept compact (the workgroup tile can dispatch up to 16x more workgroups
-    // at 16 rows, still far below what foldGrid cannot fold). prepare(): the measured tile, and
-    // for a call the held-keys tile declines, the next-best one (compact: TileTuner.fallback).
+    // at 16 rows, still far below what foldGrid cannot fold). prepare(): the measured tile (a call
+    // the held-keys tile declines gets compact, as in calls).
     measuredTile: () => measured,
-    measuredFallback: () => fallback,
     ready: () => true,
     software,
     reserved: [] as GPUBuffer[],
@@ -604,22 +603,20 @@ class Context implements AttentionContext {
     // A shape the device cannot hold fails here, before the tile measurement or any compile.
     preflight(state.device, p, want, this.#fusedTile, this.#splitTile, this.#tuner.software);
     let measured: TileName = 'compact';
-    let fallback: TileName = 'compact';
     const s = p.shape;
     if (this.#fusedTile === 'auto' && path === 'fused' && autoMayRetile(s, this.#tuner.software)) {
       const m = await this.#gpuWait(state, this.#tuner.measure(loadsFor(s), s.headDim, s.valueDim));
       measured = m?.verdict ?? 'compact';
-      fallback = this.#tuner.fallback(loadsFor(s), s.headDim, s.valueDim);
     }
-    await this.#compile(state, p, want, this.#fusedTile, measured, fallback);
+    await this.#compile(state, p, want, this.#fusedTile, measured);
   }
 
   /** Compiles, without blocking the thread, every pipeline a call of this problem would record. */
   async #compile(
-    state: DeviceState, p: Problem, want: Want, tile: FusedTileChoice, measured: TileName, fallback: TileName = 'compact',
+    state: DeviceState, p: Problem, want: Want, tile: FusedTileChoice, measured: TileName,
   ): Promise<void> {
     const dispatches: Dispatch[] = [];
-    preflight(state.device, p, want, tile, this.#splitTile, this.#tuner.software, dispatches, measured, fallback);
+    preflight(state.device, p, want, tile, this.#splitTile, this.#tuner.software, dispatches, measured);
     const compiled = await this.#gpuWait(
       state,
       Promise.all(dispatches.map((d) => compilePipeline(state.device, d.kernel, d.loads, d.constants))),
@@ -636,7 +633,7 @@ class Context implements AttentionContext {
       if ((fusedFalls || splitFalls) && !tiles.has(undefined)) {
         const fallbackDispatches: Dispatch[] = [];
         preflight(state.device, p, want, fusedFalls ? 'compact' : tile, splitFalls ? 'invocation' : this.#splitTile, this.#tuner.software,
-          fallbackDispatches, fusedFalls ? 'compact' : measured, fusedFalls ? 'compact' : fallback);
+          fallbackDispatches, fusedFalls ? 'compact' : measured);
         await this.#gpuWait(state, Promise.all(fallbackDispatches.map((d) => compilePipeline(state.device, d.kernel, d.loads, d.constants))));
       }
       const kernels = [...new Set(failed.map((d) => d.kernel))].join(', ');

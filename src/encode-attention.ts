@@ -279,8 +279,8 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
       // for nothing): the call takes the fallback, as prepare() does.
       name = rec.measuredTile(loads, p.shape, flops, ready, declined);
     }
-    // Declined: forced, wide; under 'auto', TileTuner.fallback: compact, since nothing else is timed beside held-keys.
-    if (declined(name)) name = auto ? rec.measuredFallback(loads, p.shape, ready) : 'wide';
+    // Declined: forced, wide; under 'auto', compact (the one tile timed beside held-keys).
+    if (declined(name)) name = auto ? 'compact' : 'wide';
     const pl = planOf(name);
     if (pl.chunks) {
       encodeChunks(rec, p, b, loads, pl, pl.chunks, pl.tile ?? 'fused');

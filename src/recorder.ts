@@ -144,7 +144,8 @@ export class Recorder {
   /**
    * fusedTile 'auto': the tile this adapter's measurement chose for these head sizes, once `ready`
    * says its pipeline is compiled (ready starts what is missing, in the background); compact until
-   * then. A verdict the call `declined` gives the measured fallback instead, never asked for itself.
+   * then. A verdict the call `declined` (held-keys: heldKeysServes) gives compact, the one tile timed
+   * beside held-keys, never asked for itself.
    */
   measuredTile(
     loads: Loads, shape: { headDim: number; valueDim: number }, flops: number, ready: (tile: TileName) => boolean,
@@ -152,17 +153,8 @@ export class Recorder {
   ): TileName {
     const verdict = this.tuner?.verdict(loads, shape.headDim, shape.valueDim, this.mayMeasure ? flops : null);
     if (!verdict || verdict === 'compact') return 'compact';
-    if (declined(verdict)) return this.measuredFallback(loads, shape, ready);
+    if (declined(verdict)) return 'compact';
     return ready(verdict) ? verdict : 'compact';
-  }
-
-  /**
-   * fusedTile 'auto', for a call the held-keys tile the measurement chose declines: the next-best
-   * measured tile (TileTuner.fallback) once `ready` says it is compiled; compact until then.
-   */
-  measuredFallback(loads: Loads, shape: { headDim: number; valueDim: number }, ready: (tile: TileName) => boolean): TileName {
-    const tile = this.tuner?.fallback(loads, shape.headDim, shape.valueDim) ?? 'compact';
-    return tile !== 'compact' && ready(tile) ? tile : 'compact';
   }
 
   /** Whether a pipeline is compiled (if not, its compile starts in the background). */

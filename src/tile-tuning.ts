@@ -182,7 +182,7 @@ export class TileTuner {
     if (shared.has(key)) return;
     const result: TileMeasurement = { ...m, probe: { ...m.probe } };
     // Times of tiles that are no longer candidates here (the lists change between versions) are
-    // dropped, or the held-keys fallback could pick one of them.
+    // dropped: the kept entry says only what this version would time.
     for (const [tile, field] of Object.entries(TILE_TIME_FIELDS)) {
       if (!candidates.includes(tile as TileName)) delete result[field];
     }
@@ -217,18 +217,6 @@ export class TileTuner {
     this.#hot.set(key, hot);
     if (hot >= HOT_FLOPS) void this.measure(loads, headDim, valueDim);
     return undefined;
-  }
-
-  /**
-   * For calls the held-keys tile declines (heldKeysServes) after the measurement chose it: the
-   * fastest of the other measured tiles if it was at least 5 % faster than compact, else compact.
-   * No other tile is timed beside held-keys now (tiles.ts, tileCandidates: not wide since session
-   * 29), so this is compact; the rule stays general for a candidate added beside it later.
-   */
-  fallback(loads: Loads, headDim: number, valueDim: number): TileName {
-    const m = this.#entries().get(this.#key(loads, headDim, valueDim))?.result;
-    if (!m) return 'compact';
-    return fastestTile(m.compactMs, (['wide', 'workgroup', 'workgroup-split'] as const).map((t) => [t, m[TILE_TIME_FIELDS[t]]] as const));
   }
 
   /** Measures (once per adapter and head size; later callers share the result). Null if it failed. */

@@ -256,7 +256,7 @@ export function heldKeysPartialBytes(shape: CallShape, causalOffset: number | un
  * partials fit one binding (`maxBinding` bytes), and under 'auto' the call has at least
  * HELD_KEYS_MIN_ROWS query rows and keys that some row sees and `minQuads` quads
  * (heldKeysMinQuads(cpuThreads())) in the chunks it runs. `causalOffset` as
- * for heldKeysChunks. Otherwise the call runs wide (forced) or, under 'auto', the next-best measured tile (compact: TileTuner.fallback).
+ * for heldKeysChunks. Otherwise the call runs wide (forced) or, under 'auto', compact.
  */
 export function heldKeysServes(
   shape: CallShape, auto: boolean, maxBinding: number, causalOffset: number | undefined, minQuads = heldKeysMinQuads(cpuThreads()),
@@ -411,9 +411,10 @@ export function tileCandidates(shape: { headDim: number; valueDim: number }, sof
 // 64 dims). At E=64 (session 29, Node, forced tiles, minimum of 11-15 alternating calls) it was no
 // faster than compact on the calls held-keys declines: H8 Lq=64 Lk=512 1.00x, Lq=Lk=100 0.92x,
 // Lq=32 Lk=1024 1.01x, Lq=16 Lk=256 0.62x, H4 Lq=120 Lk=2048 0.81x, H1 Lq=2048 Lk=256 (one
-// quad) 0.88x, H1 Lq=1024 Lk=200 (declined from 3 CPU threads) 0.93x; and its compile took prepare() at E=64 from 14.8-15.0 s
-// to 28.5-28.9 s. So it is timed only where held-keys cannot run (no quads, heads held-keys does
-// not hold); `fusedTile: 'wide'` still forces it.
+// quad) 0.88x, H1 Lq=1024 Lk=200 (declined from 3 CPU threads) 0.93x; and with its compile
+// prepare() at E=64 took 28.5-28.9 s, without it 14.8-15.0 s. So it is timed only where held-keys
+// cannot run (no quads, heads held-keys does not hold), and a call held-keys declines runs
+// compact; `fusedTile: 'wide'` still forces it.
 
 /**
  * Whether 'auto' considers a tile other than compact for a call of this shape (then the
