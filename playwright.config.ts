@@ -10,9 +10,9 @@ process.env.TEST_SEED ??= String(Math.floor(Math.random() * 2 ** 31));
 export default defineConfig({
   testDir: 'test/browser',
   timeout: 120_000,
-  // Two spec files at a time (one on a one-core machine, as vitest.config.ts does): a page's GPU work
-  // keeps about one core busy (the case table is split in two files, attention.spec.ts and
-  // attention-tiles.spec.ts, so the workers get even shares).
+  // Two workers (one on a one-core machine, as vitest.config.ts does): a page's GPU work keeps about
+  // one core busy. Every spec file runs its tests in parallel mode, so the two workers share them
+  // test by test and finish together.
   workers: Math.min(2, Math.max(1, availableParallelism())),
   reporter: 'list',
   use: {

@@ -1,7 +1,6 @@
 // The shared case table in headless Chromium with real WebGPU, against the built library: every
 // kernel under 'auto', the wide tile and the plain kernels, encode(). The table on the workgroup,
-// workgroup-split, split-keys workgroup and held-keys tiles is in attention-tiles.spec.ts, so that
-// two workers share the table.
+// workgroup-split, split-keys workgroup and held-keys tiles is in attention-tiles.spec.ts.
 import { expect, test } from '@playwright/test';
 import { ALL_KERNELS, cases } from '../cases.js';
 import { type Agreement, check as checkOn, hasFused, type Mode, ok, seed, type Tile, useHarnessPage } from './harness-page.js';

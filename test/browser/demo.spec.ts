@@ -2,6 +2,9 @@
 import { chromium, expect, test, type Page } from '@playwright/test';
 import { chromiumArgsNoWebGPU, chromiumLaunchOptions } from '../../scripts/chromium-launch.mjs';
 
+// Each test opens its own page: they may run on either worker, beside the case-table files' tests.
+test.describe.configure({ mode: 'parallel' });
+
 /** The config's baseURL points at the demo; this is the same server if a config leaves it unset. */
 const DEMO = 'http://localhost:4174/';
 

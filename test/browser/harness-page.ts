@@ -1,6 +1,6 @@
-// The harness page the case-table specs share: one page a spec file, opened in that file's
-// beforeAll, every error it logs failing the run, and check(), which runs one case in the page
-// against the float64 reference.
+// The harness page the case-table specs share: one page per worker that runs a spec file's tests,
+// opened in that file's beforeAll, every error it logs failing the run, and check(), which runs one
+// case in the page against the float64 reference.
 import { expect, test, type Page } from '@playwright/test';
 import { ALL_KERNELS, cases } from '../cases.js';
 import { REL_L2_TOL, MAX_ABS_TOL } from '../compare.js';
@@ -17,11 +17,16 @@ export type Tile = 'auto' | 'wide' | 'workgroup' | 'workgroup-split' | 'held-key
 export const ok = (a: Agreement) => a.nans === 0 && a.relL2 <= REL_L2_TOL && a.maxAbs <= MAX_ABS_TOL;
 export const hasFused = (c: (typeof cases)[number]) => (c.kernels ?? ALL_KERNELS).includes('fused');
 
-/** Opens the harness page before the file's tests (serial, one page) and checks its console after. */
+/**
+ * Opens the harness page before the file's tests and checks its console after. The tests share
+ * nothing but the page's contexts (a case's pipelines are its own), so they run in parallel mode:
+ * Playwright spreads them over both workers, each with a page of its own, and the workers finish
+ * together (session 30: within 1 s of each other; 34 s apart when each file went to one worker).
+ */
 export function useHarnessPage(): { readonly page: Page } {
   const holder = { page: undefined as unknown as Page };
   const consoleErrors: string[] = [];
-  test.describe.configure({ mode: 'serial' });
+  test.describe.configure({ mode: 'parallel' });
   test.beforeAll(async ({ browser }) => {
     const page = (holder.page = await browser.newPage());
     // Every error the page logs fails the run, except the browser's own request for a favicon.
