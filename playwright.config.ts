@@ -11,8 +11,9 @@ export default defineConfig({
   testDir: 'test/browser',
   timeout: 120_000,
   // Two workers (one on a one-core machine, as vitest.config.ts does): a page's GPU work keeps about
-  // one core busy. Every spec file runs its tests in parallel mode, so the two workers share them
-  // test by test and finish together.
+  // one core busy. Every spec file runs in parallel mode: Playwright cuts each case-table file (it has
+  // beforeAll/afterAll hooks) into a block of consecutive tests per worker, and hands demo.spec.ts's
+  // tests out one by one, so the two workers finish together.
   workers: Math.min(2, Math.max(1, availableParallelism())),
   reporter: 'list',
   use: {

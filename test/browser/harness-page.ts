@@ -1,6 +1,6 @@
-// The harness page the case-table specs share: one page per worker that runs a spec file's tests,
-// opened in that file's beforeAll, every error it logs failing the run, and check(), which runs one
-// case in the page against the float64 reference.
+// The harness page the case-table specs share: one page per block of a spec file's tests, opened in
+// that file's beforeAll, every error it logs failing the run, and check(), which runs one case in the
+// page against the float64 reference.
 import { expect, test, type Page } from '@playwright/test';
 import { ALL_KERNELS, cases } from '../cases.js';
 import { REL_L2_TOL, MAX_ABS_TOL } from '../compare.js';
@@ -18,10 +18,11 @@ export const ok = (a: Agreement) => a.nans === 0 && a.relL2 <= REL_L2_TOL && a.m
 export const hasFused = (c: (typeof cases)[number]) => (c.kernels ?? ALL_KERNELS).includes('fused');
 
 /**
- * Opens the harness page before the file's tests and checks its console after. The tests share
- * nothing but the page's contexts (a case's pipelines are its own), so they run in parallel mode:
- * Playwright spreads them over both workers, each with a page of its own, and the workers finish
- * together (session 30: within 1 s of each other; 34 s apart when each file went to one worker).
+ * Opens the harness page before a block of the file's tests and checks its console after. No test
+ * needs another's work (contexts are made on first use; a case's pipelines are its own), so the
+ * file runs in parallel mode: Playwright cuts it into a block of consecutive tests per worker, each
+ * block with a page of its own (session 30: the workers ended within 1 s of each other; 34 s apart
+ * when each file went whole to one worker).
  */
 export function useHarnessPage(): { readonly page: Page } {
   const holder = { page: undefined as unknown as Page };
