@@ -13,7 +13,7 @@
 // the tile ran E = 128 at 8x its E = 64 time for 2x the work (BENCHMARKS.md, session 17). Every
 // loop over the tile counts to TILE_KEYS (a constant) and masks the keys past the row's end with
 // selects, so that a compiler can unroll them and keep the scores in registers. Same
-// outputs as flash.wgsl (log-sum-exp with WRITE_LSE, 0 for a row with nothing to attend to, NaN
+// outputs as flash.wgsl (log-sum-exp with write_lse, 0 for a row with nothing to attend to, NaN
 // kept to its row); unlike it, a key of weight 0 (hidden, masked or underflowed, before or after
 // the row's max) contributes nothing even where its value row holds Inf or NaN (merge.wgsl keeps
 // that for a whole chunk of weight 0 under SPLIT).
@@ -35,7 +35,6 @@
 
 override HEAD_VEC4: u32 = 16u;   // ceil(E / 4)
 override VALUE_VEC4: u32 = 16u;  // ceil(Ev / 4)
-override WRITE_LSE: bool = false;
 override WG: u32 = 64u;          // query rows per workgroup, one per invocation
 override TILE_KEYS: u32 = 32u;   // keys per tile (at most MAX_TILE); src/tiles.ts fits k and v in workgroup memory
 override SPLIT: bool = false;    // one chunk of keys per workgroup, partials out (above)
@@ -162,7 +161,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     lse[slot * 2u + 1u] = select(l, nan, is_nan_row);
     mul = 1.0;
     base = slot * params.value_dim;
-  } else if (WRITE_LSE) {
+  } else if (params.write_lse != 0u) {
     lse[q_row] = select(select(HIDDEN, m + log(l), l > 0.0), nan, is_nan_row);
   }
   for (var c = 0u; c < VALUE_VEC4; c++) {

@@ -3,7 +3,7 @@
 // (batch, head) and streams all of its keys, 4 at a time. Per row it keeps the running max m, the
 // running sum l and an f32 accumulator, and rescales the accumulator when m grows. Memory is
 // O((Lq + Lk)·E); keys past the causal limit of all the rows an invocation (or a quad sharing
-// loads) holds are never read; the others get weight 0. Writes the rows and, with WRITE_LSE,
+// loads) holds are never read; the others get weight 0. Writes the rows and, with write_lse,
 // their log-sum-exp. (Decoding, with few rows and many keys, uses flash-split.wgsl.)
 //
 // On software adapters loads cost far more than arithmetic: every storage load is a gather per
@@ -30,7 +30,6 @@ override VALUE_VEC4: u32 = 16u; // ceil(Ev / 4)
 override RG: u32 = 1u;          // groups of 4 query rows per invocation: 1, 2 or 4
 override NAMED: bool = true;    // E and Ev <= 128: unrolled named blocks; otherwise arrays
 override Q_REGS: bool = false;  // with NAMED: the query rows in named registers, loaded once
-override WRITE_LSE: bool = false;
 override WG: u32 = 64u;
 const MAX_VEC4: u32 = 64u;
 
@@ -117,7 +116,7 @@ fn finish(g0: Rows) -> vec4<f32> {
   let inf = g.m > vec4<f32>(MAX_F32);
   g.nan = select(g.nan, bitcast<vec4<f32>>(bitcast<vec4<u32>>(g.m) | vec4<u32>(0x7fc00000u)), inf);
   let nan = is_nan4(g.nan);
-  if (WRITE_LSE) {
+  if (params.write_lse != 0u) {
     let lse_r = select(select(vec4<f32>(HIDDEN), g.m + log(g.l), g.l > vec4<f32>(0.0)), g.nan, nan);
     for (var r = 0u; r < 4u; r++) {
       if (g.live[r]) { lse[g.q_row[r]] = lse_r[r]; }

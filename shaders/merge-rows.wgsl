@@ -12,7 +12,6 @@
 @group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 
-override WRITE_LSE: bool = false;
 override WG: u32 = 64u;
 override VALUE_VEC4: u32 = 16u; // Ev / 4
 override HALVES: bool = false;   // Ev > 64: invocation 2r takes row r's vec4s 0..15, 2r + 1 its 16..31
@@ -103,7 +102,7 @@ fn main(
   put(o, c0, 13u, a13, mul, nan_seen, nan);
   put(o, c0, 14u, a14, mul, nan_seen, nan);
   put(o, c0, 15u, a15, mul, nan_seen, nan);
-  if (WRITE_LSE && c0 == 0u) {
+  if (params.write_lse != 0u && c0 == 0u) {
     lse[row] = select(select(HIDDEN, M + log(L), L > 0.0), nan, nan_seen);
   }
 }

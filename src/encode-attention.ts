@@ -209,7 +209,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
   const named = namedBlocksFit(p.shape);
   const common = { MASK_KIND: p.mask?.kind ?? 0, HEAD_VEC4: Math.ceil(E / 4), VALUE_VEC4: Math.ceil(Ev / 4) };
   // merge.wgsl (the split-keys path, the workgroup-split tile): one invocation per row and 4 columns.
-  const merge = { kernel: 'merge' as const, constants: { WRITE_LSE: !!b.logSumExp }, workgroups: Math.ceil((rows * Math.ceil(Ev / 4)) / 64) };
+  const merge = { kernel: 'merge' as const, constants: {}, workgroups: Math.ceil((rows * Math.ceil(Ev / 4)) / 64) };
   if (!splitKeys) {
     const quad = quadSharing(rec.device);
     // The causal offset, for the held-keys and workgroup-split tiles' chunks (they run only those some row sees).
@@ -228,7 +228,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
           chunks: {
             splits,
             keysPerSplit: t.chunkKeys,
-            merge: { kernel: 'merge-rows', constants: { WRITE_LSE: !!b.logSumExp, VALUE_VEC4: Ev / 4, HALVES: halves }, workgroups: Math.ceil((rows * (halves ? 2 : 1)) / 64) },
+            merge: { kernel: 'merge-rows', constants: { VALUE_VEC4: Ev / 4, HALVES: halves }, workgroups: Math.ceil((rows * (halves ? 2 : 1)) / 64) },
           },
         };
       }
@@ -248,14 +248,14 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
           : {
               tile: t.name,
               kernel: 'flash-tiled',
-              constants: { ...common, WG: t.workgroupSize, TILE_KEYS: t.tileKeys, WRITE_LSE: !!b.logSumExp },
+              constants: { ...common, WG: t.workgroupSize, TILE_KEYS: t.tileKeys },
               workgroups: blocks,
             };
       }
       return {
         tile: t.name,
         kernel: quad ? 'flash-quad' : 'flash',
-        constants: { ...common, NAMED: named, RG: t.rowGroups, Q_REGS: t.qInRegisters, WG: t.workgroupSize, WRITE_LSE: !!b.logSumExp },
+        constants: { ...common, NAMED: named, RG: t.rowGroups, Q_REGS: t.qInRegisters, WG: t.workgroupSize },
         // Invocations per head: one per 4·RG query rows, padded to whole quads when they share loads.
         workgroups: Math.ceil((bhTotal * Math.ceil(Math.ceil(Lq / (4 * t.rowGroups)) / (quad ? 4 : 1)) * (quad ? 4 : 1)) / t.workgroupSize),
       };
@@ -286,7 +286,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
       encodeChunks(rec, p, b, loads, pl, pl.chunks, pl.tile ?? 'fused');
       return;
     }
-    const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk });
+    const params = rec.params(p, { bhOffset: 0, bhCount: bhTotal, splits: 1, keysPerSplit: Lk, writeLse: !!b.logSumExp });
     rec.dispatch(pl.kernel, loads, pl.constants,
       [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [4, b.v], [5, b.output], [6, b.logSumExp ?? rec.dummyWrite]],
       pl.workgroups, pl.tile);
@@ -301,7 +301,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     };
     const mergeRows = {
       kernel: 'merge-decode' as const,
-      constants: { WRITE_LSE: !!b.logSumExp, WG: splitMergeWorkgroupSize(rec.device) },
+      constants: { WG: splitMergeWorkgroupSize(rec.device) },
       workgroups: rows,
     };
     // Under 'auto', once both pipelines are compiled (in the background until then, as the fused
@@ -340,7 +340,7 @@ function encodeChunks(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads
   const rows = batch * heads * Lq;
   const partials = rec.scratch(rows * c.splits * Ev * 4, BufferUsage.STORAGE, `webgpu-attention ${label} partials`);
   const stats = rec.scratch(rows * c.splits * 8, BufferUsage.STORAGE, `webgpu-attention ${label} stats`);
-  const params = rec.params(p, { bhOffset: 0, bhCount: batch * heads, splits: c.splits, keysPerSplit: c.keysPerSplit });
+  const params = rec.params(p, { bhOffset: 0, bhCount: batch * heads, splits: c.splits, keysPerSplit: c.keysPerSplit, writeLse: !!b.logSumExp });
   rec.dispatch(k.kernel, loads, k.constants,
     [[0, params], [1, b.mask ?? rec.dummyRead], [2, b.q], [3, b.k], [4, b.v], [5, partials], [6, stats]],
     k.workgroups, k.tile);

@@ -100,9 +100,11 @@ export interface ParamFields {
   bhCount: number;
   splits?: number;
   keysPerSplit?: number;
+  /** The log-sum-exp is written (params.write_lse): a parameter, so output-only calls share the pipelines. */
+  writeLse?: boolean;
 }
 
-const PARAM_WORDS = 20; // 19 fields, padded to a multiple of 16 bytes
+const PARAM_WORDS = 20; // 20 fields, a multiple of 16 bytes
 
 interface Command {
   pipeline: GPUComputePipeline;
@@ -201,6 +203,7 @@ export class Recorder {
     u[16] = f.keysPerSplit ?? s.keyLength;
     u[17] = kvRows(s);
     u[18] = p.mask?.rowStride ?? 0;
+    u[19] = f.writeLse ? 1 : 0;
     // Scratch from a lent pool means encode(): the caller submits, maybe much later.
     return this.uniforms.get(buf, this.pool.lent, 'webgpu-attention params');
   }

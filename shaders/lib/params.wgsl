@@ -20,6 +20,10 @@ struct Params {
   keys_per_split: u32,
   kv_rows: u32,           // rows per kv head in the k and v buffers: k_len, or more in a preallocated cache
   mask_row_stride: u32,   // k_len, or 0 where the mask broadcasts over query rows ([B, 1, 1, Lk])
+  // 1: write each row's log-sum-exp to the kernel's lse binding (flash, flash-tiled, the merges);
+  // 0: that binding is a placeholder. A parameter, not an override, so that attention() and
+  // attentionWithLogSumExp() on one shape share their pipelines (a compile is seconds on SwiftShader).
+  write_lse: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

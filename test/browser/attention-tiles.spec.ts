@@ -18,36 +18,30 @@ test(`the fused cases of 256 keys or more on the workgroup tile (seed ${seed})`,
   for (const c of some) await check(c.name, 'fused', 'output', 'workgroup');
 });
 
-// The log-sum-exp on these tiles: the cases with heads up to 16 dims, as the plain kernels' table in
-// Node (test/gpu-plain.test.ts). Each is a pipeline of its own, and the larger heads' take seconds each
-// to compile here; vitest checks every case's log-sum-exp on these three tiles (test/gpu-split.test.ts,
-// gpu-held-keys.test.ts), and this file every case's output.
-const lseHere = (c: (typeof cases)[number]) => hasFused(c) && c.E <= 16 && (c.Ev ?? c.E) <= 16;
-
 // The workgroup-split tile (the same kernel with the keys split between workgroups, then
-// merge.wgsl), which 'auto' also measures only on GPUs: every fused case's output, the log-sum-exp of lseHere's.
+// merge.wgsl), which 'auto' also measures only on GPUs: every fused case, output and log-sum-exp (the
+// same pipelines: the log-sum-exp is a parameter of the kernels, params.write_lse).
 test(`every fused case on the workgroup-split tile (seed ${seed})`, async () => {
   test.setTimeout(300_000); // a minute alone on SwiftShader; the other worker shares the cores
-  expect(cases.filter(lseHere).length).toBeGreaterThan(30);
   for (const c of cases.filter(hasFused)) {
     await check(c.name, 'fused', 'output', 'workgroup-split');
-    if (lseHere(c)) await check(c.name, 'fused', 'lse', 'workgroup-split');
+    await check(c.name, 'fused', 'lse', 'workgroup-split');
   }
 });
 
 // The split-keys path's workgroup tile (flash-decode.wgsl, then merge.wgsl), GPUs' default: every
-// case that runs on split-keys (output; the log-sum-exp of lseHere's), compiled by Chromium's Tint.
+// case that runs on split-keys, output and log-sum-exp, compiled by Chromium's Tint.
 test(`every split-keys case on the split-keys path's workgroup tile (seed ${seed})`, async () => {
   test.setTimeout(300_000); // a minute alone on SwiftShader; the other worker shares the cores
   for (const c of cases.filter((x) => (x.kernels ?? ALL_KERNELS).includes('split-keys'))) {
     await check(c.name, 'split-keys', 'output', 'split-workgroup');
-    if (lseHere(c)) await check(c.name, 'split-keys', 'lse', 'split-workgroup');
+    if (hasFused(c)) await check(c.name, 'split-keys', 'lse', 'split-workgroup');
   }
 });
 
 // The held-keys tile (64 keys per invocation, then merge-rows.wgsl), which 'auto' measures on software
-// adapters with 4-lane subgroups (this one): every fused case whose heads it holds (output; the
-// log-sum-exp of lseHere's), compiled by Chromium's Tint.
+// adapters with 4-lane subgroups (this one): every fused case whose heads it holds, output and
+// log-sum-exp, compiled by Chromium's Tint.
 test(`every fused case on the held-keys tile (seed ${seed})`, async () => {
   test.setTimeout(300_000); // a minute alone on SwiftShader; the other worker shares the cores
   const held = cases.filter((c) => hasFused(c) && heldKeysFit({ headDim: c.E, valueDim: c.Ev ?? c.E }));
@@ -56,6 +50,6 @@ test(`every fused case on the held-keys tile (seed ${seed})`, async () => {
     const { quad } = await check(c.name, 'fused', 'output', 'held-keys');
     // SwiftShader shares loads across quads: the tile is there (elsewhere it hands every case to wide).
     if (process.env.WEBGPU_ADAPTER !== 'hardware') expect(quad, 'the held-keys context shares loads across quads').toBe(true);
-    if (lseHere(c)) await check(c.name, 'fused', 'lse', 'held-keys');
+    await check(c.name, 'fused', 'lse', 'held-keys');
   }
 });

@@ -2,7 +2,7 @@
 // device, the pool hands the same buffers back, and bind groups are cached on those buffers. GPU
 // object creation is counted on a borrowed device by wrapping its create* entry points.
 import { describe, expect, it, vi } from 'vitest';
-import { attentionReference, createAttention, type AttentionOptions, type KernelChoice, type TileMeasurement } from '../../src/index.js';
+import { attentionReference, createAttention, type AttentionOptions, type CreateAttentionOptions, type KernelChoice, type TileMeasurement } from '../../src/index.js';
 import { compilePipeline, getPipeline } from '../../src/recorder.js';
 import { quadSharing, softwareAdapter, type TileName } from '../../src/tiles.js';
 import { adapterName, kernelsFingerprint, TileTuner } from '../../src/tile-tuning.js';
@@ -12,6 +12,8 @@ import { runSeed } from '../random.js';
 import { readBuffer, upload } from '../gpu-buffers.js';
 import { borrowedDevice, GPUBufferUsageFlags, instrument, uncapturedErrors } from './helpers.js';
 import { poisoned } from '../gpu-fixture.js';
+import { type Dispatch, recordDispatches } from '../dispatches.js';
+import { runCase } from '../run-case.js';
 
 const seed = runSeed();
 
@@ -75,6 +77,40 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
     });
   }
 
+  // The log-sum-exp is a parameter of the kernels that write it (params.write_lse), not a constant:
+  // attentionWithLogSumExp() after attention() on one shape runs the pipelines attention() compiled.
+  it('attention() then attentionWithLogSumExp() on one shape: the second compiles nothing, on every tile that writes the log-sum-exp', async () => {
+    const device = await borrowedDevice('adapter', ['subgroups' as GPUFeatureName]);
+    const counters = instrument(device);
+    const errors = uncapturedErrors(device);
+    const ran: Dispatch[] = [];
+    recordDispatches(device, ran);
+    const small: Case = { name: 'small', B: 1, H: 2, Lq: 37, Lk: 45, E: 8, causal: true };
+    const decode: Case = { name: 'decode', B: 1, H: 2, Lq: 1, Lk: 600, E: 8 };
+    const tiles: [string, CreateAttentionOptions, Case, KernelChoice, RegExp[]][] = [
+      ['compact', { fusedTile: 'compact' }, small, 'fused', [/^flash(-quad)?$/]],
+      ['workgroup', { fusedTile: 'workgroup' }, small, 'fused', [/^flash-tiled$/]],
+      // 600 keys for one block of rows: 4 chunks, so merge.wgsl writes the log-sum-exp.
+      ['workgroup-split', { fusedTile: 'workgroup-split' }, { name: 'ws', B: 1, H: 1, Lq: 10, Lk: 600, E: 8 }, 'fused', [/^flash-tiled$/, /^merge$/]],
+      ['held-keys', { fusedTile: 'held-keys' }, { name: 'hk', B: 1, H: 2, Lq: 130, Lk: 300, E: 8, mask: { kind: 'additive', broadcast: 'full', density: 0.7 } }, 'fused', [/^flash-held-keys(-32)?$/, /^merge-rows$/]],
+      ['split-keys', {}, decode, 'split-keys', [/^flash-split(-quad)?$/, /^merge$/]],
+      ['split-keys workgroup', { splitKeysTile: 'workgroup' }, decode, 'split-keys', [/^flash-decode$/, /^merge-decode$/]],
+    ];
+    for (const [tile, options, c, kernel, kernels] of tiles) {
+      const ctx = await createAttention(poisoned({ device, ...options }));
+      for (const [result, a] of await runCase(ctx, c, seed, kernel, 'output')) expect(agrees(a), `${tile}: ${result} ${JSON.stringify(a)}`).toBe(true);
+      const before = compiled(counters);
+      const from = ran.length;
+      for (const [result, a] of await runCase(ctx, c, seed, kernel, 'log-sum-exp')) expect(agrees(a), `${tile}: ${result} ${JSON.stringify(a)}`).toBe(true);
+      expect(compiled(counters), `${tile}: the log-sum-exp call compiled`).toEqual(before);
+      const set = ran.slice(from).map((d) => d.kernel);
+      for (const k of kernels) expect(set.some((x) => k.test(x)), `${tile}: ${k} among ${set}`).toBe(true);
+      ctx.destroy();
+    }
+    expect(errors).toEqual([]);
+    device.destroy();
+  });
+
   it('encode() on the same buffers: the second encode creates nothing once the first one\'s work is done', async () => {
     const device = await borrowedDevice();
     const counters = instrument(device);
@@ -112,10 +148,10 @@ describe(`caching (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
   it('a pipeline a call compiles while the same one compiles in the background: the cache keeps the call\'s (its bind groups name it)', async () => {
     const device = await borrowedDevice();
     const errors = uncapturedErrors(device);
-    const background = compilePipeline(device, 'merge', 'scalar', { WRITE_LSE: false });
-    const now = getPipeline(device, 'merge', 'scalar', { WRITE_LSE: false });
+    const background = compilePipeline(device, 'merge', 'scalar', {});
+    const now = getPipeline(device, 'merge', 'scalar', {});
     expect(await background).toBe(now);
-    expect(getPipeline(device, 'merge', 'scalar', { WRITE_LSE: false })).toBe(now);
+    expect(getPipeline(device, 'merge', 'scalar', {})).toBe(now);
     expect(errors).toEqual([]);
     device.destroy();
   });
