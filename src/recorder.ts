@@ -100,7 +100,11 @@ export interface ParamFields {
   bhCount: number;
   splits?: number;
   keysPerSplit?: number;
-  /** The log-sum-exp is written (params.write_lse): a parameter, so output-only calls share the pipelines. */
+  /**
+   * The log-sum-exp is written (params.write_lse; flash, flash-tiled and the merges read it): a
+   * parameter, not a constant, so calls with and without it share their pipelines (not their
+   * uniform blocks, which differ in this word).
+   */
   writeLse?: boolean;
 }
 

@@ -12,8 +12,6 @@ import { runCase } from './run-case.js';
 export const fusedCases = cases.filter((c) => (c.kernels ?? ALL_KERNELS).includes('fused'));
 export const splitCases = cases.filter((c) => (c.kernels ?? ALL_KERNELS).includes('split-keys'));
 export const weightCases = cases.filter((c) => (c.kernels ?? ALL_KERNELS).includes('staged'));
-// The log-sum-exp is another pipeline per head size and mask kind: the cases up to E = 16.
-export const lseCasesSmall = fusedCases.filter((c) => c.E <= 16 && (c.Ev ?? c.E) <= 16);
 
 type Kernel = 'fused' | 'split-keys';
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { quadSharing } from '../src/tiles.js';
 import { agrees } from './compare.js';
 import { runCase } from './run-case.js';
-import { fusedCases, fusedChecks, lseCasesSmall, splitCases, weightCases } from './fused-checks.js';
+import { fusedCases, fusedChecks, splitCases, weightCases } from './fused-checks.js';
 import { useGPUFixture, usePlainFixture } from './gpu-fixture.js';
 import { runSeed } from './random.js';
 
@@ -51,9 +51,9 @@ describe(`every fused, split-keys and staged case on the plain kernels, without 
   it.each(fusedCases.map((c) => [c.name, c] as const))('%s, compact', (name, c) => checkFused(plainCompact.current, 'plain compact', name, c));
   const small = fusedCases.filter((c) => c.E <= 8 && (c.Ev ?? c.E) <= 8);
   it.each(small.map((c) => [c.name, c] as const))('%s, wide', (name, c) => checkFused(plainWide.current, 'plain wide', name, c));
-  it.each(lseCasesSmall.map((c) => [c.name, c] as const))('%s, compact, log-sum-exp', (name, c) => checkFusedLse(plainCompact.current, 'plain compact', name, c));
+  it.each(fusedCases.map((c) => [c.name, c] as const))('%s, compact, log-sum-exp', (name, c) => checkFusedLse(plainCompact.current, 'plain compact', name, c));
   it.each(splitCases.map((c) => [c.name, c] as const))('%s, split-keys', (name, c) => checkFused(plainCompact.current, 'plain split-keys', name, c, 'split-keys'));
-  it.each(lseCasesSmall.map((c) => [c.name, c] as const))('%s, split-keys, log-sum-exp', (name, c) => checkFusedLse(plainCompact.current, 'plain split-keys', name, c, 'split-keys'));
+  it.each(fusedCases.map((c) => [c.name, c] as const))('%s, split-keys, log-sum-exp', (name, c) => checkFusedLse(plainCompact.current, 'plain split-keys', name, c, 'split-keys'));
   // The staged kernels without quad sharing (scores and weighted-sum; the other gpu suites run scores-quad and weighted-sum-quad on SwiftShader).
   it.each(weightCases.map((c) => [c.name, c] as const))('%s, staged, weights', async (name, c) => {
     for (const [result, a] of await runCase(plainCompact.current.ctx, c, seed, 'staged', 'weights')) {
