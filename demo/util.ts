@@ -130,6 +130,9 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** A call at least this long (ms) is timed as it comes, its first run a sample (timeCall). */
+const LONG_CALL_MS = 100;
+
 /**
  * Median time of one synchronous call, in ms. The page's clock may tick in 0.1 ms steps (not
  * cross-origin isolated), so a call shorter than ~2 ms is timed in batches, doubled until one takes
@@ -141,17 +144,23 @@ export function timeCall<T>(fn: () => T, samples: number, budgetMs: number): { m
   let result = fn();
   const first = performance.now() - t0;
   let spent = first;
-  // The batch doubles until one takes 2 ms (the first call, cold, says little about the others).
+  // A first call of LONG_CALL_MS or more is the first sample (timing it again would double a slow
+  // run). A shorter one may be cold: a compile or a pause of the busy page can make a 1 µs call read
+  // 2 ms, and batches of one then read 0 on a coarse clock. So the batch is sized on warm calls,
+  // from 1, doubled until one takes 2 ms.
   let batch = 1;
   let last = first;
-  while (last < 2 && batch < 1 << 20) {
-    batch *= 2;
-    t0 = performance.now();
-    for (let i = 0; i < batch; i++) result = fn();
-    last = performance.now() - t0;
-    spent += last;
+  if (first < LONG_CALL_MS) {
+    for (;;) {
+      t0 = performance.now();
+      for (let i = 0; i < batch; i++) result = fn();
+      last = performance.now() - t0;
+      spent += last;
+      if (last >= 2 || batch >= 1 << 20) break;
+      batch *= 2;
+    }
   }
-  const times: number[] = batch === 1 ? [first] : [last / batch];
+  const times: number[] = [last / batch];
   while (times.length < samples && (times.length === 0 || spent < budgetMs)) {
     t0 = performance.now();
     for (let i = 0; i < batch; i++) result = fn();

@@ -1,6 +1,6 @@
 // The demo's number formats: a tiny shape's numbers must read as numbers, never as 0 or Infinity.
-import { describe, expect, it } from 'vitest';
-import { maxAbsDiff, ms, rate, ratio } from '../demo/util';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { maxAbsDiff, ms, rate, ratio, timeCall } from '../demo/util';
 
 describe('demo number formats', () => {
   it('a speed-up keeps two significant digits below 0.1 (0.0031× is not 0.00×)', () => {
@@ -31,5 +31,34 @@ describe('demo number formats', () => {
     expect(maxAbsDiff(new Float32Array(0), ref)).toBeNaN();
     expect(maxAbsDiff(new Float32Array([1, 2]), ref)).toBeNaN();
     expect(maxAbsDiff(new Float32Array([1, NaN, 3]), ref)).toBeNaN();
+  });
+});
+
+// timeCall on a page clock that ticks in 0.1 ms steps (not cross-origin isolated), simulated: each
+// call of the timed function advances the time by what it costs.
+describe('the demo times a call', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const coarseClock = (costs: (call: number) => number) => {
+    let now = 0;
+    let calls = 0;
+    vi.spyOn(performance, 'now').mockImplementation(() => Math.floor(now / 0.1) * 0.1);
+    return () => {
+      now += costs(calls++);
+      return calls;
+    };
+  };
+
+  it('a 1 µs call whose first (cold) run took 3 ms reads about 1 µs, not 0', () => {
+    const fn = coarseClock((i) => (i === 0 ? 3 : 0.001));
+    const t = timeCall(fn, 5, 300).ms;
+    expect(t).toBeGreaterThan(0.0008);
+    expect(t).toBeLessThan(0.0012);
+  });
+
+  it('a call of 150 ms is timed as it comes: its first run is a sample', () => {
+    const fn = coarseClock(() => 150);
+    const { ms: t, result: calls } = timeCall(fn, 3, 300);
+    expect(t).toBeCloseTo(150, 5);
+    expect(calls).toBe(2); // the budget (300 ms) is spent after two runs
   });
 });
