@@ -276,7 +276,7 @@ function encodeFused(rec: Recorder, p: Problem, b: ProblemBuffers, loads: Loads,
     if (auto && autoMayRetile(p.shape, rec.software)) {
       const flops = 4 * bhTotal * Lq * Lk * E;
       // A verdict this call declines is not asked for (ready() would compile it in the background
-      // for nothing): the call takes the fallback, as prepare() does.
+      // for nothing): the call takes compact, as prepare() does.
       name = rec.measuredTile(loads, p.shape, flops, ready, declined);
     }
     // Declined: forced, wide; under 'auto', compact (the one tile timed beside held-keys).

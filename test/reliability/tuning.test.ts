@@ -121,7 +121,6 @@ describe('the measurement beside held-keys', () => {
     }
   });
 
-
   it('times each tile in as many rounds as asked: five by default, one for tests (debug.probeRounds)', async () => {
     const runs = async (name: string, rounds?: number) => {
       const device = {
