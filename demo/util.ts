@@ -132,11 +132,15 @@ export function median(xs: number[]): number {
 
 /** A call at least this long (ms) is timed as it comes, its first run a sample (timeCall). */
 const LONG_CALL_MS = 100;
+/** A batch of calls is a sample only if it read at least this long (ms): the clock may tick in 0.1 ms steps. */
+const MIN_READING_MS = 2;
 
 /**
  * Median time of one synchronous call, in ms. The page's clock may tick in 0.1 ms steps (not
- * cross-origin isolated), so a call shorter than ~2 ms is timed in batches, doubled until one takes
- * at least 2 ms, each sample being the batch's time over its size (a lone 30 µs call read 0).
+ * cross-origin isolated), so short calls are timed in batches: a batch that reads under
+ * MIN_READING_MS is no sample, and the batch doubles (a lone 30 µs call read 0). Each sample is a
+ * batch's time over its size. A pause of the busy page (a collection, another process on the core)
+ * inflates one reading, which is then one sample of several rather than what sizes the batch.
  * Returns the last call's result too. At most `samples` samples, fewer once `budgetMs` is spent.
  */
 export function timeCall<T>(fn: () => T, samples: number, budgetMs: number): { ms: number; result: T } {
@@ -144,29 +148,20 @@ export function timeCall<T>(fn: () => T, samples: number, budgetMs: number): { m
   let result = fn();
   const first = performance.now() - t0;
   let spent = first;
-  // A first call of LONG_CALL_MS or more is the first sample (timing it again would double a slow
-  // run). A shorter one may be cold: a compile or a pause of the busy page can make a 1 µs call read
-  // 2 ms, and batches of one then read 0 on a coarse clock. So the batch is sized on warm calls,
-  // from 1, doubled until one takes 2 ms.
+  // A first call of LONG_CALL_MS or more is a sample (timing it again would double a slow run); a
+  // shorter one may be cold and says little.
+  const times: number[] = first >= LONG_CALL_MS ? [first] : [];
   let batch = 1;
-  let last = first;
-  if (first < LONG_CALL_MS) {
-    for (;;) {
-      t0 = performance.now();
-      for (let i = 0; i < batch; i++) result = fn();
-      last = performance.now() - t0;
-      spent += last;
-      if (last >= 2 || batch >= 1 << 20) break;
-      batch *= 2;
-    }
-  }
-  const times: number[] = [last / batch];
   while (times.length < samples && (times.length === 0 || spent < budgetMs)) {
     t0 = performance.now();
     for (let i = 0; i < batch; i++) result = fn();
     const dt = performance.now() - t0;
-    times.push(dt / batch);
     spent += dt;
+    if (dt < MIN_READING_MS && batch < 1 << 20) {
+      batch *= 2;
+      continue;
+    }
+    times.push(dt / batch);
   }
   return { ms: median(times), result };
 }
