@@ -1,5 +1,5 @@
 // Peers timed in the same page, on the same adapter: TensorFlow.js (WebGPU backend) and
-// ONNX Runtime Web (WebGPU EP); bench/node.ts runs the TFJS one in Node too (navigator.gpu shimmed). Each runner prepares once per shape, then offers a GPU-resident
+// ONNX Runtime Web (WebGPU EP); bench/node.ts runs both in Node too (`--peers tfjs,ort`; navigator.gpu shimmed). Each runner prepares once per shape, then offers a GPU-resident
 // run (inputs already on its device) and an end-to-end run (Float32Arrays in and out).
 
 import type { BenchShape, HostTensor, Peer } from '../suite';

@@ -1,4 +1,4 @@
-// Mask lookup, shared by the kernels that apply masks (scores, flash).
+// Mask lookup, shared by the kernels that apply masks (scores, and every fused and split-keys kernel).
 // MASK_KIND 0: none; 1: boolean bytes (nonzero = attend), packed four to a u32;
 // 2: additive f32 (bit patterns in a u32 array so both kinds share one binding).
 override MASK_KIND: u32 = 0u;
