@@ -31,6 +31,8 @@ describe(`every fused, split-keys and staged case on the plain kernels, without 
     const device = fixture.current.ctx.device;
     const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
     // SwiftShader in Dawn: 'subgroups', 4-lane subgroups, a fallback adapter. Elsewhere: the plain kernel.
+    // Without adapterInfo both sides would read false: the device must describe its adapter.
+    expect(info?.architecture, 'adapterInfo.architecture').toBeTruthy();
     const expected = info?.architecture === 'swiftshader';
     expect(quadSharing(device)).toBe(expected);
   });

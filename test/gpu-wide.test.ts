@@ -63,6 +63,12 @@ describe(`the workgroup tiles with 32 KiB of workgroup memory, past 64 dims (see
     expect(workgroupTile({ headDim: 128, valueDim: 128 }, { limits: { maxComputeWorkgroupStorageSize: 16384 } } as GPUDevice).tileKeys).toBe(16);
     expect(wide.length).toBe(3);
   });
-  it.each(wide.flatMap((c) => (['workgroup', 'workgroup-split'] as const).map((t) => [c.name, t, c] as const)))('%s on %s', (name, tile, c) =>
-    checkFused(tiles[tile], tile, name, c));
+  it.each(wide.flatMap((c) => (['workgroup', 'workgroup-split'] as const).map((t) => [c.name, t, c] as const)))('%s on %s', async (name, tile, c) => {
+    const from = tiles[tile].dispatched.length;
+    await checkFused(tiles[tile], tile, name, c);
+    // The call ran the 32-key pipeline (a right answer from the 16-key one would pass the comparison).
+    const keys = tiles[tile].dispatched.slice(from).filter((d) => d.kernel === 'flash-tiled').map((d) => d.constants.TILE_KEYS);
+    expect(keys.length, 'flash-tiled dispatches').toBeGreaterThan(0);
+    expect(keys.every((k) => k === 32), `TILE_KEYS ${keys}`).toBe(true);
+  });
 });

@@ -73,9 +73,11 @@ describe(`sequence longer than the staged path can hold (seed ${seed})`, () => {
 
   it('the staged path refuses it with a DeviceLimitError naming the limit, before any GPU work', async () => {
     expect(device.limits.maxStorageBufferBindingSize).toBeLessThan(L * L * 4);
+    const dispatched = grids.length;
     await expect(ctx.attention(q, k, v, { kernel: 'staged' })).rejects.toThrow(DeviceLimitError);
     await expect(ctx.attention(q, k, v, { kernel: 'staged' })).rejects.toThrow(/maxStorageBufferBindingSize.*'fused'/);
     await expect(ctx.attentionWithWeights(q, k, v)).rejects.toThrow(DeviceLimitError);
+    expect(grids.length, 'dispatches recorded by the refused calls').toBe(dispatched);
   });
 
   it("'auto' runs it (fused, causal) and matches the reference on sampled rows", async () => {

@@ -272,6 +272,10 @@ export const numericsScenarios: NumericsScenario[] = [
       check(Number.isNaN(ref.logSumExp.data[infRow]), () => "the reference's log-sum-exp is not NaN");
       check(Number.isNaN(got.logSumExp.data[infRow]), () => `log-sum-exp ${got.logSumExp.data[infRow]}`);
       confinedToRow(check, 'output', got.output.data, ref.output.data, Ev, B * H * Lq, infRow);
+      // The tiles' own +Inf flag must not leak into the other rows of its quad or workgroup.
+      const others = Array.from({ length: B * H * Lq }, (_, r) => r).filter((r) => r !== infRow);
+      const al = compare(rowsOf(got.logSumExp.data, 1, others), rowsOf(ref.logSumExp.data, 1, others), LSE_FLOOR);
+      check(agrees(al), () => `log-sum-exp of the rows other than row ${infRow} ${JSON.stringify(al)}`);
       return list;
     },
   },

@@ -3,7 +3,7 @@
 // workgroup-split, split-keys workgroup and held-keys tiles is in attention-tiles.spec.ts.
 import { expect, test } from '@playwright/test';
 import { ALL_KERNELS, cases } from '../cases.js';
-import { type Agreement, check as checkOn, hasFused, type Mode, ok, seed, type Tile, useHarnessPage } from './harness-page.js';
+import { type Agreement, check as checkOn, type Dispatch, expectRanTile, hasFused, type Mode, ok, seed, type Tile, useHarnessPage } from './harness-page.js';
 
 const harness = useHarnessPage();
 const check = (name: string, kernel: string, mode?: Mode, tile?: Tile) => checkOn(harness.page, name, kernel, mode, tile);
@@ -38,15 +38,22 @@ for (const c of cases.filter(hasFused)) {
 
 // encode() on a preallocated KV cache (shape.keyCapacity), compiled by Chromium's Tint: GQA, causal
 // bottom-right and a mask, on every kernel, the workgroup tile and the plain kernels.
-for (const [kernel, tile] of [['fused', 'auto'], ['split-keys', 'auto'], ['staged', 'auto'], ['fused', 'workgroup'], ['fused', 'workgroup-split'], ['fused', 'plain'], ['split-keys', 'plain'], ['split-keys', 'split-workgroup']]) {
+// The recording's kernels are checked too: the forced tile's, or under 'auto' the asked path's.
+const PATH_KERNELS: Record<string, RegExp> = { fused: /^flash(-quad|-tiled|-held-keys(-32)?)?$/, 'split-keys': /^flash-(split(-quad)?|decode)$/, staged: /^scores(-quad)?$/ };
+for (const [kernel, tile] of [['fused', 'auto'], ['split-keys', 'auto'], ['staged', 'auto'], ['fused', 'workgroup'], ['fused', 'workgroup-split'], ['fused', 'plain'], ['split-keys', 'plain'], ['split-keys', 'split-workgroup']] as const) {
   test(`encode() on a KV cache with spare rows: ${kernel} (${tile}) (seed ${seed})`, async () => {
     const name = 'GQA + causal bottom-right + mask';
     const r = (await harness.page.evaluate(([n, kn, t, s]) => (window as any).runKvCache(n, kn, t, s), [name, kernel, tile, seed] as const)) as {
       output: Agreement;
       gpuErrors: string[];
+      ran: Dispatch[];
+      quad: boolean;
     };
-    expect(ok(r.output), `${name} on ${kernel} (${tile}), seed ${seed}: ${JSON.stringify(r.output)}`).toBe(true);
+    const what = `${name} on ${kernel} (${tile}), seed ${seed}`;
+    expect(ok(r.output), `${what}: ${JSON.stringify(r.output)}`).toBe(true);
     expect(r.gpuErrors).toEqual([]);
+    if (tile === 'auto') expect(r.ran.some((d) => PATH_KERNELS[kernel].test(d.kernel)), `${what}: ran ${JSON.stringify(r.ran)}`).toBe(true);
+    else expectRanTile(name, kernel, tile, r.ran, r.quad, what);
   });
 }
 

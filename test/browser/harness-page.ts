@@ -11,6 +11,7 @@ export const seed = runSeed();
 const HARNESS = 'http://localhost:4175/';
 
 export type Agreement = { relL2: number; maxAbs: number; nans: number };
+export type { Dispatch };
 type Result = { output: Agreement; weights?: Agreement; lse?: Agreement; shapeOk: boolean; gpuErrors: string[]; ran: Dispatch[]; quad: boolean };
 export type Mode = 'output' | 'weights' | 'lse';
 export type Tile = 'auto' | 'wide' | 'workgroup' | 'workgroup-split' | 'held-keys' | 'plain' | 'split-workgroup';
@@ -61,10 +62,19 @@ export async function check(page: Page, name: string, kernel: string, mode: Mode
   expect(r.shapeOk, `${what}: shape`).toBe(true);
   expect(r.gpuErrors, `${what}: uncaptured GPU errors`).toEqual([]);
   // A forced tile: the call ran its kernels (another tile's right answer would pass the comparison).
-  const rule = tile === 'plain' ? (kernel === 'split-keys' ? 'plain split-keys' : 'plain compact') : tile === 'split-workgroup' ? 'split-keys workgroup' : tile;
-  if (tile !== 'auto') {
-    const c = cases.find((x) => x.name === name)!;
-    expect(ranTile(rule, c, r.ran, r.quad), `${what}: the ${rule} tile's kernels, but the call ran ${JSON.stringify(r.ran)}`).toBe(true);
-  }
+  if (tile !== 'auto') expectRanTile(name, kernel, tile, r.ran, r.quad, what);
   return { quad: r.quad };
+}
+
+/** The page's tile names as test/dispatches.ts's ranTile rules name them. */
+function tileRule(tile: Exclude<Tile, 'auto'>, kernel: string): string {
+  if (tile === 'plain') return kernel === 'split-keys' ? 'plain split-keys' : 'plain compact';
+  return tile === 'split-workgroup' ? 'split-keys workgroup' : tile;
+}
+
+/** Fails unless the pipelines a call set (`ran`) are the forced tile's for case `name`. */
+export function expectRanTile(name: string, kernel: string, tile: Exclude<Tile, 'auto'>, ran: Dispatch[], quad: boolean, what: string): void {
+  const rule = tileRule(tile, kernel);
+  const c = cases.find((x) => x.name === name)!;
+  expect(ranTile(rule, c, ran, quad), `${what}: the ${rule} tile's kernels, but the call ran ${JSON.stringify(ran)}`).toBe(true);
 }

@@ -6,6 +6,9 @@ import { describe, expect, it } from 'vitest';
 import type { KernelChoice } from '../../src/index.js';
 import { useGPUFixture, usePlainFixture, type GPUFixture } from '../gpu-fixture.js';
 import { numericsScenarios } from '../numerics-scenarios.js';
+import type { Case } from '../cases.js';
+import { type Dispatch, ranTile } from '../dispatches.js';
+import { quadSharing } from '../../src/tiles.js';
 import { runSeed } from '../random.js';
 
 const seed = runSeed();
@@ -37,13 +40,34 @@ const CONTEXTS = [
   ['split-keys, plain kernels', 'split-keys', 'plain', plain],
 ] as const satisfies readonly (readonly [string, KernelChoice, string, { readonly current: GPUFixture }])[];
 
+// Each scenario's calls ran what its row names: under 'auto' the asked path's kernels; on a forced
+// tile, that tile's (test/dispatches.ts; the scenarios' heads are 4 dims, which every tile holds).
+const PATH_KERNELS: Record<string, RegExp> = { staged: /^scores(-quad)?$/, fused: /^flash(-quad|-tiled|-held-keys(-32)?)?$/, 'split-keys': /^flash-(split(-quad)?|decode)$/ };
+const TILE_RULES: Record<string, string> = { workgroup: 'workgroup', 'held-keys': 'held-keys', 'workgroup-split': 'workgroup-split', 'split-workgroup': 'split-keys workgroup' };
+const SCENARIO_HEADS = { name: 'numerics scenario', B: 1, H: 2, Lq: 6, Lk: 300, E: 4 } satisfies Case;
+function ranWhatItSays(kernel: KernelChoice, tile: string, ran: Dispatch[], quad: boolean): boolean {
+  if (tile === 'auto') return ran.some((d) => PATH_KERNELS[kernel].test(d.kernel));
+  if (tile === 'plain') {
+    if (kernel === 'staged') return ran.some((d) => d.kernel === 'scores') && ran.every((d) => !d.kernel.endsWith('-quad'));
+    return ranTile(kernel === 'split-keys' ? 'plain split-keys' : 'plain compact', SCENARIO_HEADS, ran, quad);
+  }
+  return ranTile(TILE_RULES[tile], SCENARIO_HEADS, ran, quad);
+}
+
 describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
   for (const scenario of numericsScenarios) {
     const where = CONTEXTS.filter(([, kernel, tile]) => scenario.applies({ kernel, tile }));
-    it.each(where)(`${scenario.name}, on %s`, async (_, kernel, _tile, fx) => {
+    it.each(where)(`${scenario.name}, on %s`, async (_, kernel, tile, fx) => {
+      const from = fx.current.dispatched.length;
       const failed = await scenario.run(fx.current.ctx, kernel, seed);
       expect(failed, `${kernel}, seed ${seed}`).toEqual([]);
       expect(fx.current.errors).toEqual([]);
+      const ran = fx.current.dispatched.slice(from);
+      expect(ranWhatItSays(kernel, tile, ran, quadSharing(fx.current.ctx.device)), `ran ${JSON.stringify(ran)}`).toBe(true);
+      // Its 300 keys are split in 2 chunks there, the second merged with weight 0: the merge must run.
+      if (tile === 'workgroup-split' && scenario.name.startsWith('padded keys')) {
+        expect(ran.map((d) => d.kernel), 'the split tile merged its chunks').toContain('merge');
+      }
     });
   }
 

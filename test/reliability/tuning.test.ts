@@ -1,7 +1,7 @@
 // The one-time tile measurement: it survives a context that goes away in the middle of it (the
 // interrupted measurement is not kept as a verdict, so the next context measures), and its verdicts
 // are shared only between devices of an adapter that can be named.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ContextDestroyedError, createAttention, GPUExecutionError } from '../../src/index.js';
 import { adapterName, HOT_FLOPS, kernelsFingerprint, TileTuner } from '../../src/tile-tuning.js';
 import { tileCandidates } from '../../src/tiles.js';
@@ -56,9 +56,13 @@ describe('tile measurement interrupted', () => {
     expect(tuner.verdict('vec4', 64, 64, HOT_FLOPS)).toBeUndefined(); // enough work: the measurement starts
     await settled();
     expect(probes).toBe(1);
+    // Asked of the tuner itself, not only of the probe count after a pause (a probe may start late).
+    const measure = vi.spyOn(tuner, 'measure');
     expect(tuner.verdict('vec4', 64, 64, 1)).toBeUndefined(); // the failure was not cached as a verdict...
     await settled();
-    expect(probes).toBe(1); // ...and a little more work does not start it again at once
+    expect(measure).not.toHaveBeenCalled(); // ...and a little more work does not start it again at once
+    expect(probes).toBe(1);
+    measure.mockRestore();
     tuner.verdict('vec4', 64, 64, HOT_FLOPS);
     await settled();
     expect(probes).toBe(2);
@@ -154,16 +158,24 @@ describe('the measurement bookkeeping', () => {
       probed.push(s.headDim);
       return 10;
     }, false);
+    // Whether a measurement starts is asked of the tuner itself (measure()), not only of the probes
+    // seen after a pause, which a late probe could pass.
+    const measure = vi.spyOn(tuner, 'measure');
+    const measuredHeads = () => measure.mock.calls.map((c) => c[1]);
     tuner.verdict('vec4', 64, 64, HOT_FLOPS / 2);
     tuner.verdict('vec4', 128, 128, HOT_FLOPS / 2); // together 1e9, but for two head sizes
     await settled();
+    expect(measuredHeads()).toEqual([]);
     expect(probed).toEqual([]);
     tuner.verdict('vec4', 64, 64, HOT_FLOPS / 2);
     await settled();
+    expect(measuredHeads()).toEqual([64]);
     expect(new Set(probed)).toEqual(new Set([64]));
     tuner.verdict('vec4', 128, 128, 1);
     await settled();
+    expect(measuredHeads(), 'a call of 1 FLOP at E=128 started its measurement').toEqual([64]);
     expect(probed.includes(128), 'a call of 1 FLOP at E=128 started its measurement').toBe(false);
+    measure.mockRestore();
   });
 
   it('an adapter that cannot be named: two contexts on one device share one measurement; another device measures its own', async () => {

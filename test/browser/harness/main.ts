@@ -143,13 +143,15 @@ async function runKvCache(name: string, kernel: KernelChoice, tile: Tile, seed: 
   const n = c.B * c.H * c.Lq * Ev;
   const output = nanBuffer(device, n);
   const mask = options.mask ? upload(options.mask.data) : undefined;
+  const all = dispatched.get(ctx)!;
+  const from = all.length;
   const encoder = device.createCommandEncoder();
   ctx.encode(encoder, { q: upload(q.data), k: cache(k.data, c.E), v: cache(v.data, Ev), output, mask },
     { batch: c.B, heads: c.H, kvHeads: Hkv, queryLength: c.Lq, keyLength: c.Lk, headDim: c.E, valueDim: Ev, keyCapacity: capacity },
     { kernel, scale: options.scale, causal: options.causal, mask: maskDescriptor(options.mask) });
   device.queue.submit([encoder.finish()]);
   const got = await readBuffer(device, output, n);
-  return { output: compare(got, attentionReferenceFull(q, k, v, options).output.data), gpuErrors };
+  return { output: compare(got, attentionReferenceFull(q, k, v, options).output.data), gpuErrors, ran: all.slice(from), quad: quadSharing(device) };
 }
 
 Object.assign(window, { runCase, runEncode, runKvCache, caseNames: cases.map((c) => [c.name, c.kernels ?? null]) });
