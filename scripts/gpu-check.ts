@@ -6,13 +6,15 @@
 // Besides the fused tiles, 'split-invocation' and 'split-workgroup' force the split-keys path's
 // tiles (every case that runs on split-keys, output and log-sum-exp). Each context also runs the
 // numerics scenarios (test/numerics-scenarios.ts: huge logits, -Infinity masks, dead rows, NaN and
-// Inf in q, k and v) on its kernels, since a GPU compiler may assume no NaN or Inf.
+// Inf in q, k and v) on its kernels, since a GPU compiler may assume no NaN or Inf. On a forced tile
+// every case's call must also have run that tile's kernels (test/dispatches.ts).
 //   tsx scripts/gpu-check.ts [--tiles auto,compact,wide,workgroup,held-keys,split-workgroup] [--seed N] [--cases control,E 128]
 import { parseArgs } from 'node:util';
 import type { KernelChoice } from '../src/index.js';
-import { softwareAdapter, TILE_CHOICES } from '../src/tiles.js';
+import { quadSharing, softwareAdapter, TILE_CHOICES } from '../src/tiles.js';
 import { ALL_KERNELS, cases as allCases, heldKeys32Cases as allHeldKeys32Cases, type Case } from '../test/cases.js';
 import { agrees, type Agreement } from '../test/compare.js';
+import { ranTile } from '../test/dispatches.js';
 import { gpuFixture, type GPUFixture } from '../test/gpu-context.js';
 import { numericsScenarios } from '../test/numerics-scenarios.js';
 import { runSeed } from '../test/random.js';
@@ -64,11 +66,20 @@ function record(label: string, a: Agreement): void {
   }
 }
 
-/** One case on one context: the output, and the log-sum-exp or the weights where asked. */
-async function check(fx: GPUFixture, where: string, c: Case, kernel: KernelChoice, what: CaseCheck): Promise<void> {
+/**
+ * One case on one context: the output, and the log-sum-exp or the weights where asked. `rule`: on a
+ * forced tile, the test/dispatches.ts rule its kernels must meet (a right answer from another tile,
+ * e.g. after a compile fallback, would pass the comparison).
+ */
+async function check(fx: GPUFixture, where: string, c: Case, kernel: KernelChoice, what: CaseCheck, rule?: string): Promise<void> {
   const label = `${c.name} on ${kernel} (${where}), ${what}`;
+  const from = fx.dispatched.length;
   try {
     for (const [result, a] of await runCase(fx.ctx, c, seed, kernel, what)) record(`${label} (${result})`, a);
+    const ran = fx.dispatched.slice(from);
+    if (rule && !ranTile(rule, c, ran, quadSharing(fx.ctx.device))) {
+      fail(label, `not the ${rule} tile's kernels: ran ${[...new Set(ran.map((d) => d.kernel))].join(', ')}`);
+    }
   } catch (e) {
     fail(label, threw(e));
   }
@@ -105,9 +116,10 @@ for (const tile of tiles) {
   }
   const where = split ? `splitKeysTile ${split}` : `fusedTile ${tile}`;
   let n = 0;
+  const rule = tile === 'auto' ? undefined : split ? `split-keys ${split}` : tile;
   const run = async (c: Case, kernel: KernelChoice, what: CaseCheck) => {
     n++;
-    await check(fx, where, c, kernel, what);
+    await check(fx, where, c, kernel, what, rule);
   };
   if (tile === 'auto') {
     // The default context: every case on every kernel it runs on, the weights on the staged path,

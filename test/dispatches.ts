@@ -92,6 +92,9 @@ export function ranTile(tile: string, c: Case, ran: Dispatch[], quad: boolean): 
         : flash(ran, namedBlocksFit(heads(c)));
     case 'split-keys workgroup':
       return has(ran, 'flash-decode') && has(ran, 'merge-decode');
+    case 'split-keys invocation':
+      // The dims split across a quad where loads are quad-shared, else one invocation per (row, chunk).
+      return has(ran, quad ? 'flash-split-quad' : 'flash-split') && !has(ran, 'flash-decode');
     default:
       throw new Error(`dispatches: no rule for the kernels of tile '${tile}'`);
   }
