@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attentionReferenceFull, createAttention, DeviceLimitError, type AttentionContext } from '../src/index.js';
 import { agrees, compare } from './compare.js';
+import { type Dispatch, recordDispatches } from './dispatches.js';
 import { defaultLimitsDevice, poisoned } from './gpu-fixture.js';
 import { mulberry32, runSeed } from './random.js';
 
@@ -13,6 +14,8 @@ const held: GPU[] = []; // Dawn's instance must outlive the device
 const errors: string[] = [];
 /** Every dispatchWorkgroups(x, y, z) recorded on the device, in order. */
 const grids: [number, number, number][] = [];
+/** The pipelines the calls set (test/dispatches.ts). */
+const dispatched: Dispatch[] = [];
 
 
 beforeAll(async () => {
@@ -35,6 +38,7 @@ beforeAll(async () => {
     };
     return encoder;
   };
+  recordDispatches(device, dispatched);
   // Compact, so no tile measurement compiles in the background.
   ctx = await createAttention(poisoned({ device, fusedTile: 'compact' }));
 });
@@ -82,7 +86,10 @@ describe(`sequence longer than the staged path can hold (seed ${seed})`, () => {
 
   it("'auto' runs it (fused, causal) and matches the reference on sampled rows", async () => {
     const rows = [0, 1, 63, 64, 4095, 4096, 8190, 8191];
+    const from = dispatched.length;
     const out = await ctx.attention(q, k, v, { causal: true });
+    // The fused kernel (this device has no subgroups: the plain one), not a path that stores scores.
+    expect(dispatched.slice(from).map((d) => d.kernel)).toEqual(['flash']);
     const ref = attentionReferenceFull(q, k, v, { causal: true }, rows);
     checkRows(out.data, ref.output.data, rows, E, 'L=S=8192 auto');
   }, 300_000);
