@@ -161,6 +161,7 @@ export function suiteConfig(o: CliOptions, isRealGpu: boolean): SuiteConfig {
     timeoutMs: o.timeout * 1000,
     ceilings: true,
     rewarmFirst: isRealGpu,
+    gpuTable: o.gpu || isRealGpu,
   };
 }
 

@@ -735,6 +735,10 @@ export interface TargetResult {
 
 export function evaluateTargets(res: BenchResults): TargetResult[] {
   const out: TargetResult[] = [];
+  // A row of ours on a shape the run should have verified, without a verified answer (the CPU
+  // reference failed there): its time is not judged, as a peer's unverified time is not.
+  const verifyMax = (res.meta.config as { verifyMaxFlops?: number } | undefined)?.verifyMaxFlops;
+  const unverified = (r: BenchRow | undefined) => !!r && !r.error && verifyMax !== undefined && r.flops <= verifyMax && r.relError === undefined;
   const ceil = res.ceilings?.fma.gflops;
   const looped = res.ceilings?.fmaLooped?.gflops;
   const fusedId = 'B1-H8-L1024-S1024-E64';
@@ -743,12 +747,12 @@ export function evaluateTargets(res: BenchResults): TargetResult[] {
   out.push({
     target: 'fused B1 H8 L=S=1024 E64 >= 50% of FMA ceiling end to end',
     value:
-      fusedG !== undefined && ceil
+      (fusedG !== undefined && ceil
         ? `${fusedG.toFixed(3)} GFLOP/s = ${((100 * fusedG) / ceil).toFixed(1)}% of ${ceil.toFixed(2)}` +
           (looped ? ` (${((100 * fusedG) / looped).toFixed(1)}% of the looped kernel's ${looped.toFixed(2)}, which is not a ceiling)` : '')
-        : fused?.error ?? 'not measured',
+        : fused?.error ?? 'not measured') + (unverified(fused) ? ' (not verified: the CPU reference failed; not judged)' : ''),
     // Our fused kernel failing on the shape is a miss; not timing it (another --kernels, --no-e2e) is undecided.
-    met: fusedG !== undefined && ceil ? fusedG >= 0.5 * ceil : fused?.error ? false : null,
+    met: unverified(fused) ? null : fusedG !== undefined && ceil ? fusedG >= 0.5 * ceil : fused?.error ? false : null,
   });
   for (const [peer, factor] of [
     ['tfjs', 10],
@@ -759,7 +763,10 @@ export function evaluateTargets(res: BenchResults): TargetResult[] {
     const oursFailed: { id: string; error: string }[] = [];
     // "Every shape" is the issue's table (L=S=4096 added on a GPU run), not just this run's shapes:
     // a --quick or --shapes run can show a miss but never a pass.
-    const table = buildShapes({ gpu: res.shapes.some((s) => s.Lq === 4096) }).map((s) => s.id);
+    // A real GPU's table has L=S=4096 even where --shapes left it out (results from before the
+    // config recorded gpuTable: inferred from the shapes).
+    const gpuTable = (res.meta.config as { gpuTable?: boolean } | undefined)?.gpuTable ?? res.shapes.some((s) => s.Lq === 4096);
+    const table = buildShapes({ gpu: gpuTable }).map((s) => s.id);
     for (const s of res.shapes) {
       const ours = primaryOurs(res.rows, s.id);
       if (ours && failedRow(ours)) {
@@ -767,6 +774,7 @@ export function evaluateTargets(res: BenchResults): TargetResult[] {
         if (p?.resident && !p.error) oursFailed.push({ id: s.id, error: `${ours.impl} ${ours.error ?? 'not timed'}` });
         continue;
       }
+      if (unverified(ours)) continue; // counted below among the shapes without a comparison
       const sp = ours && speedup(res.rows, ours, peer);
       if (sp) ratios.push({ id: s.id, ratio: sp.ratio, wall: sp.wallRatio, basis: sp.basis });
     }
@@ -795,11 +803,13 @@ export function evaluateTargets(res: BenchResults): TargetResult[] {
               (wallBelow.length ? ` (${wallBelow.map((r) => `${r.id}: ${r.wall.toFixed(3)}x`).join(', ')})` : '') +
               `, min ${wallMin.toFixed(2)}x`
             : '') +
-          (missing ? `; ${missing} of the table's ${table.length} shapes without a comparison in this run` : '')
+          (missing ? `; ${missing} of the table's ${table.length} shapes without a comparison in this run` : '') +
+          (res.runner !== 'browser' ? '; a Node run: the target is judged in the browser run (npm run bench:browser)' : '')
         : 'not measured in this run',
       // A miss on any compared shape is a miss; all compared shapes passing while some could not be
-      // compared (peer skipped or wrong) is not a pass: it stays undecided.
-      met: !any ? null : !all ? false : missing ? null : true,
+      // compared (peer skipped or wrong) is not a pass: it stays undecided. So is a Node run's
+      // comparison (the peers on Dawn through a navigator.gpu shim): the issue asks for a browser run.
+      met: !any ? null : !all ? false : missing || res.runner !== 'browser' ? null : true,
     });
   }
   const decodeId = 'B1-H8-L1-S65536-E64';
@@ -807,6 +817,8 @@ export function evaluateTargets(res: BenchResults): TargetResult[] {
   const decShape = res.shapes.find((s) => s.id === decodeId);
   if (dec && failedRow(dec) && decShape) {
     out.push({ target: 'decode L=1 vs S=65536 within 2x of streaming K and V once at copy bandwidth', value: `${dec.impl} failed: ${dec.error ?? 'not timed'}`, met: false });
+  } else if (unverified(dec)) {
+    out.push({ target: 'decode L=1 vs S=65536 within 2x of streaming K and V once at copy bandwidth', value: `${dec!.impl} not verified (the CPU reference failed)`, met: null });
   } else if (dec?.resident && decShape && res.ceilings) {
     const streamMs = kvBytes(decShape) / (res.ceilings.copy.gbps * 1e6);
     const ratio = dec.resident.ms / streamMs;
@@ -994,6 +1006,11 @@ export interface SuiteConfig {
    * kernel timed next (an H200, session 17: likely its clock ramping up from idle).
    */
   rewarmFirst?: boolean;
+  /**
+   * The issue's table for this adapter has L=S=4096 (a real GPU, or --gpu): the targets' "every
+   * shape" counts it whatever --shapes kept. Recorded in the results' meta.config.
+   */
+  gpuTable?: boolean;
 }
 
 export interface SuiteEnv {
@@ -1052,11 +1069,13 @@ export async function runSuite(runner: 'node' | 'browser', cfg: SuiteConfig, env
     log(`${shapeLabel(s)}  (${(attentionFlops(s) / 1e9).toFixed(3)} GFLOP)`);
     const data = makeData(s);
     let reference: ArrayLike<number> | undefined;
+    let referenceFailed: string | undefined;
     if (env.lib && attentionFlops(s) <= cfg.verifyMaxFlops) {
       try {
         reference = (await env.lib.attentionReference(data.q, data.k, data.v, { causal: s.causal })).data;
       } catch (e) {
         log(`  reference failed: ${errorText(e)}`);
+        referenceFailed = errorText(e);
       }
     }
     for (const [i, kernel] of kernelsFor(s, cfg.kernels).entries()) {
@@ -1070,7 +1089,9 @@ export async function runSuite(runner: 'node' | 'browser', cfg: SuiteConfig, env
       }
       const o = { device: env.device, ctx, policy: cfg.policy, e2e: cfg.e2e, reference, timeoutMs: cfg.timeoutMs };
       if (i === 0 && cfg.rewarmFirst) await benchOurs(s, data, kernel, o); // discarded: the GPU warms up
-      push(await benchOurs(s, data, kernel, o));
+      const row = await benchOurs(s, data, kernel, o);
+      if (referenceFailed) row.notes?.push(`not verified: the CPU reference failed (${referenceFailed}); not judged by the targets`);
+      push(row);
     }
     for (const { peer, error } of peers) {
       if (error) {

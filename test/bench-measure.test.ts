@@ -148,4 +148,59 @@ describe('bench speed-ups and the TFJS target', () => {
     expect(d.met).toBe(false);
     expect(d.value).toContain('ours:auto failed: timeout after 300 s');
   });
+
+  // Every shape passing, judged under three conditions that must keep the verdict undecided.
+  const passing = (shapes: BenchShape[]) => shapes.flatMap((s) => rowsFor(s, m(10, 9), m(200, 190), m(100)));
+  const peerVerdicts = (res: BenchResults) => evaluateTargets(res).filter((t) => /TFJS|ORT/.test(t.target));
+
+  it("a real GPU's table counts L=S=4096 even where --shapes left it out (meta.config.gpuTable)", () => {
+    const shapes = buildShapes(); // the software table: no 4096
+    const res: BenchResults = { runner: 'browser', meta: { config: { gpuTable: true } }, shapes, rows: passing(shapes) };
+    for (const t of peerVerdicts(res)) {
+      expect(t.met, t.target).toBeNull();
+      expect(t.value).toContain(`2 of the table's ${buildShapes({ gpu: true }).length} shapes without a comparison`);
+    }
+    // The same rows on a software adapter's run: a pass.
+    for (const t of peerVerdicts({ ...res, meta: { config: { gpuTable: false } } })) expect(t.met, t.target).toBe(true);
+  });
+
+  it('a Node run does not pass the peer targets, which the issue judges in a browser run', () => {
+    const shapes = buildShapes();
+    for (const t of peerVerdicts({ runner: 'node', meta: {}, shapes, rows: passing(shapes) })) {
+      expect(t.met, t.target).toBeNull();
+      expect(t.value).toContain('a Node run');
+    }
+  });
+
+  it("a row of ours the run should have verified and did not (the CPU reference failed) is not judged", () => {
+    const shapes = buildShapes();
+    const rows = passing(shapes).map((r) => (r.impl === 'ours:auto' ? { ...r, relError: 1e-7 } : r));
+    const res: BenchResults = { runner: 'browser', meta: { config: { verifyMaxFlops: 10 } }, shapes, rows };
+    for (const t of peerVerdicts(res)) expect(t.met, t.target).toBe(true);
+    const at = rows.findIndex((r) => r.impl === 'ours:auto');
+    rows[at] = { ...rows[at], relError: undefined };
+    for (const t of peerVerdicts(res)) {
+      expect(t.met, t.target).toBeNull();
+      expect(t.value).toContain('1 of the table');
+    }
+    // The decode and fused targets too.
+    const decode = shapes.find((s) => s.id === 'B1-H8-L1-S65536-E64')!;
+    const fused = shapes.find((s) => s.id === 'B1-H8-L1024-S1024-E64')!;
+    const one: BenchResults = {
+      runner: 'browser', meta: { config: { verifyMaxFlops: 10 } }, shapes,
+      ceilings: { fma: { gflops: 1e-9 }, copy: { gbps: 1e-3 } } as BenchResults['ceilings'], // every target met by these rows
+      rows: [
+        { impl: 'ours:auto', shapeId: decode.id, shape: decode, flops: 1, resident: m(1, 1) },
+        { impl: 'ours:fused', shapeId: fused.id, shape: fused, flops: 1, resident: m(1, 1), e2e: m(1) },
+      ],
+    };
+    const t = evaluateTargets(one);
+    expect(t.find((x) => x.target.startsWith('decode'))!.met).toBeNull();
+    expect(t.find((x) => x.target.startsWith('fused'))!.met).toBeNull();
+    // Verified, the same rows pass.
+    one.rows = one.rows.map((r) => ({ ...r, relError: 1e-7 }));
+    const v = evaluateTargets(one);
+    expect(v.find((x) => x.target.startsWith('decode'))!.met).toBe(true);
+    expect(v.find((x) => x.target.startsWith('fused'))!.met).toBe(true);
+  });
 });
