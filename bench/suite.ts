@@ -736,7 +736,7 @@ export interface TargetResult {
 export function evaluateTargets(res: BenchResults): TargetResult[] {
   const out: TargetResult[] = [];
   // A row of ours on a shape the run should have verified, without a verified answer (the CPU
-  // reference failed there): its time is not judged, as a peer's unverified time is not.
+  // reference failed there): that shape is not judged (neither our answer nor the peer's was checked).
   const verifyMax = (res.meta.config as { verifyMaxFlops?: number } | undefined)?.verifyMaxFlops;
   const unverified = (r: BenchRow | undefined) => !!r && !r.error && verifyMax !== undefined && r.flops <= verifyMax && r.relError === undefined;
   const ceil = res.ceilings?.fma.gflops;

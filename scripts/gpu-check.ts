@@ -14,7 +14,7 @@ import type { KernelChoice } from '../src/index.js';
 import { quadSharing, softwareAdapter, TILE_CHOICES } from '../src/tiles.js';
 import { ALL_KERNELS, cases as allCases, heldKeys32Cases as allHeldKeys32Cases, type Case } from '../test/cases.js';
 import { agrees, type Agreement } from '../test/compare.js';
-import { ranTile } from '../test/dispatches.js';
+import { ranTile, tileRule } from '../test/dispatches.js';
 import { gpuFixture, type GPUFixture } from '../test/gpu-context.js';
 import { numericsScenarios } from '../test/numerics-scenarios.js';
 import { runSeed } from '../test/random.js';
@@ -116,10 +116,9 @@ for (const tile of tiles) {
   }
   const where = split ? `splitKeysTile ${split}` : `fusedTile ${tile}`;
   let n = 0;
-  const rule = tile === 'auto' ? undefined : split ? `split-keys ${split}` : tile;
   const run = async (c: Case, kernel: KernelChoice, what: CaseCheck) => {
     n++;
-    await check(fx, where, c, kernel, what, rule);
+    await check(fx, where, c, kernel, what, tile === 'auto' ? undefined : tileRule(tile, kernel));
   };
   if (tile === 'auto') {
     // The default context: every case on every kernel it runs on, the weights on the staged path,

@@ -82,6 +82,8 @@ export function ranTile(tile: string, c: Case, ran: Dispatch[], quad: boolean): 
       return flash(ran, false) && noQuad(ran);
     case 'plain split-keys':
       return has(ran, 'flash-split') && noQuad(ran);
+    case 'plain staged':
+      return has(ran, 'scores') && noQuad(ran);
     case 'workgroup':
       return has(ran, 'flash-tiled') && !has(ran, 'merge');
     case 'workgroup-split':
@@ -98,4 +100,30 @@ export function ranTile(tile: string, c: Case, ran: Dispatch[], quad: boolean): 
     default:
       throw new Error(`dispatches: no rule for the kernels of tile '${tile}'`);
   }
+}
+
+/**
+ * The ranTile rule for a context's tile name as the suites and scripts/gpu-check.ts name contexts
+ * ('plain': a device without subgroups; 'split-invocation' / 'split-workgroup': the split-keys
+ * path's tiles forced; a fused tile's own name), for calls of `kernel` on it.
+ */
+export function tileRule(tile: string, kernel: string): string {
+  if (tile === 'plain') return `plain ${kernel === 'split-keys' || kernel === 'staged' ? kernel : 'compact'}`;
+  if (tile === 'split-workgroup') return 'split-keys workgroup';
+  if (tile === 'split-invocation') return 'split-keys invocation';
+  return tile;
+}
+
+/** The kernels that start each path (under 'auto', which tile or variant runs is the context's choice). */
+const PATH_KERNELS: Record<string, RegExp> = {
+  fused: /^flash(-quad|-tiled|-held-keys(-32)?)?$/,
+  'split-keys': /^flash-(split(-quad)?|decode)$/,
+  staged: /^scores(-quad)?$/,
+};
+
+/** Whether a call asked for `kernel` ran that path (any of its tiles). */
+export function ranPath(kernel: string, ran: Dispatch[]): boolean {
+  const path = PATH_KERNELS[kernel];
+  if (!path) throw new Error(`dispatches: no path named '${kernel}'`);
+  return ran.some((d) => path.test(d.kernel));
 }

@@ -4,6 +4,7 @@
 import { expect, test } from '@playwright/test';
 import { ALL_KERNELS, cases } from '../cases.js';
 import { type Agreement, check as checkOn, type Dispatch, expectRanTile, hasFused, type Mode, ok, seed, type Tile, useHarnessPage } from './harness-page.js';
+import { ranPath } from '../dispatches.js';
 
 const harness = useHarnessPage();
 const check = (name: string, kernel: string, mode?: Mode, tile?: Tile) => checkOn(harness.page, name, kernel, mode, tile);
@@ -39,7 +40,6 @@ for (const c of cases.filter(hasFused)) {
 // encode() on a preallocated KV cache (shape.keyCapacity), compiled by Chromium's Tint: GQA, causal
 // bottom-right and a mask, on every kernel, the workgroup tile and the plain kernels.
 // The recording's kernels are checked too: the forced tile's, or under 'auto' the asked path's.
-const PATH_KERNELS: Record<string, RegExp> = { fused: /^flash(-quad|-tiled|-held-keys(-32)?)?$/, 'split-keys': /^flash-(split(-quad)?|decode)$/, staged: /^scores(-quad)?$/ };
 for (const [kernel, tile] of [['fused', 'auto'], ['split-keys', 'auto'], ['staged', 'auto'], ['fused', 'workgroup'], ['fused', 'workgroup-split'], ['fused', 'plain'], ['split-keys', 'plain'], ['split-keys', 'split-workgroup']] as const) {
   test(`encode() on a KV cache with spare rows: ${kernel} (${tile}) (seed ${seed})`, async () => {
     const name = 'GQA + causal bottom-right + mask';
@@ -52,7 +52,7 @@ for (const [kernel, tile] of [['fused', 'auto'], ['split-keys', 'auto'], ['stage
     const what = `${name} on ${kernel} (${tile}), seed ${seed}`;
     expect(ok(r.output), `${what}: ${JSON.stringify(r.output)}`).toBe(true);
     expect(r.gpuErrors).toEqual([]);
-    if (tile === 'auto') expect(r.ran.some((d) => PATH_KERNELS[kernel].test(d.kernel)), `${what}: ran ${JSON.stringify(r.ran)}`).toBe(true);
+    if (tile === 'auto') expect(ranPath(kernel, r.ran), `${what}: ran ${JSON.stringify(r.ran)}`).toBe(true);
     else expectRanTile(name, kernel, tile, r.ran, r.quad, what);
   });
 }

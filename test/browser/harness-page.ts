@@ -4,7 +4,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { ALL_KERNELS, cases } from '../cases.js';
 import { REL_L2_TOL, MAX_ABS_TOL } from '../compare.js';
-import { type Dispatch, ranTile } from '../dispatches.js';
+import { type Dispatch, ranTile, tileRule } from '../dispatches.js';
 import { runSeed } from '../random.js';
 
 export const seed = runSeed();
@@ -64,12 +64,6 @@ export async function check(page: Page, name: string, kernel: string, mode: Mode
   // A forced tile: the call ran its kernels (another tile's right answer would pass the comparison).
   if (tile !== 'auto') expectRanTile(name, kernel, tile, r.ran, r.quad, what);
   return { quad: r.quad };
-}
-
-/** The page's tile names as test/dispatches.ts's ranTile rules name them. */
-function tileRule(tile: Exclude<Tile, 'auto'>, kernel: string): string {
-  if (tile === 'plain') return kernel === 'split-keys' ? 'plain split-keys' : 'plain compact';
-  return tile === 'split-workgroup' ? 'split-keys workgroup' : tile;
 }
 
 /** Fails unless the pipelines a call set (`ran`) are the forced tile's for case `name`. */

@@ -7,7 +7,7 @@ import type { KernelChoice } from '../../src/index.js';
 import { useGPUFixture, usePlainFixture, type GPUFixture } from '../gpu-fixture.js';
 import { numericsScenarios } from '../numerics-scenarios.js';
 import type { Case } from '../cases.js';
-import { type Dispatch, ranTile } from '../dispatches.js';
+import { type Dispatch, ranPath, ranTile, tileRule } from '../dispatches.js';
 import { quadSharing } from '../../src/tiles.js';
 import { runSeed } from '../random.js';
 
@@ -42,17 +42,9 @@ const CONTEXTS = [
 
 // Each scenario's calls ran what its row names: under 'auto' the asked path's kernels; on a forced
 // tile, that tile's (test/dispatches.ts; the scenarios' heads are 4 dims, which every tile holds).
-const PATH_KERNELS: Record<string, RegExp> = { staged: /^scores(-quad)?$/, fused: /^flash(-quad|-tiled|-held-keys(-32)?)?$/, 'split-keys': /^flash-(split(-quad)?|decode)$/ };
-const TILE_RULES: Record<string, string> = { workgroup: 'workgroup', 'held-keys': 'held-keys', 'workgroup-split': 'workgroup-split', 'split-workgroup': 'split-keys workgroup' };
 const SCENARIO_HEADS = { name: 'numerics scenario', B: 1, H: 2, Lq: 6, Lk: 300, E: 4 } satisfies Case;
-function ranWhatItSays(kernel: KernelChoice, tile: string, ran: Dispatch[], quad: boolean): boolean {
-  if (tile === 'auto') return ran.some((d) => PATH_KERNELS[kernel].test(d.kernel));
-  if (tile === 'plain') {
-    if (kernel === 'staged') return ran.some((d) => d.kernel === 'scores') && ran.every((d) => !d.kernel.endsWith('-quad'));
-    return ranTile(kernel === 'split-keys' ? 'plain split-keys' : 'plain compact', SCENARIO_HEADS, ran, quad);
-  }
-  return ranTile(TILE_RULES[tile], SCENARIO_HEADS, ran, quad);
-}
+const ranWhatItSays = (kernel: KernelChoice, tile: string, ran: Dispatch[], quad: boolean) =>
+  tile === 'auto' ? ranPath(kernel, ran) : ranTile(tileRule(tile, kernel), SCENARIO_HEADS, ran, quad);
 
 describe(`numerics on every kernel (seed ${seed}; rerun with TEST_SEED=${seed})`, () => {
   for (const scenario of numericsScenarios) {
